@@ -1,0 +1,34 @@
+"""Shared fixtures: small configs for every method, and a writable copy of the offline MNIST files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from explorer.config import METHODS, default_configs
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_copy(tmp_path_factory) -> Path:
+    """A writable copy of ``../shared/data`` (torchvision unpacks archives next to themselves)."""
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"offline MNIST files not found in {SHARED_DATA}")
+    root = tmp_path_factory.mktemp("data")
+    for name in ("MNIST", "FashionMNIST"):
+        shutil.copytree(SHARED_DATA / name / "raw", root / name / "raw")
+    return root
+
+
+def quick_configs(method: str, **overrides):
+    """Digits configs that train in about a second: d = 2, two epochs."""
+    settings = {"latent_dim": 2, "epochs": 2, "hidden": 32, "snapshot_points": 16, **overrides}
+    return default_configs("digits", method, **settings)
+
+
+@pytest.fixture(params=METHODS)
+def method(request) -> str:
+    return request.param
