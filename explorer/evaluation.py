@@ -1,0 +1,39 @@
+"""Batched inference and the evaluation summary of a model on a dataset."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from explorer.calibration import apply_temperature, calibration_report
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """Logits (N, K) and latents (N, d) of images x (N, C, H, W) in [0, 1], on the CPU.
+
+    Runs in eval mode on the model's device and restores the model's previous mode.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits, latents = [], []
+    try:
+        for start in range(0, len(x), batch_size):
+            z = model.embed(x[start: start + batch_size].to(device))
+            latents.append(z.cpu())
+            logits.append(model.head(z).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(logits), torch.cat(latents)
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = 15,
+             temperature: float = 1.0) -> dict[str, float]:
+    """accuracy, ece, mce, adaptive_ece, classwise_ece, nll, brier and n of the model on (x, y).
+
+    ``temperature`` divides the logits first (post-hoc temperature scaling; 1 leaves them as they are).
+    """
+    logits, _ = predict(model, x)
+    probs = apply_temperature(logits.numpy(), temperature)
+    return calibration_report(probs, y.numpy(), n_bins=n_bins)
