@@ -1,0 +1,237 @@
+"""Command line: ``python -m explorer {train,evaluate,attack,compare} ...``.
+
+Flags and their defaults derive from :mod:`explorer.config`; an unset flag takes the dataset's
+default, then the dataclass's. Expected failures print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+
+from explorer.config import DATASET_DEFAULTS, ENCODERS, METHODS, SCHEDULES, VARIANCES, ModelConfig, \
+    TrainConfig, default_configs
+
+HELP = {
+    "latent_dim": "latent dimension d (2 gives a directly drawable latent space)",
+    "encoder": "encoder architecture",
+    "variance": "Gaussian head's variance: per-class diagonal, one shared diagonal, or fixed at I",
+    "prior_init_scale": "standard deviation of the Gaussian head's random initial class means",
+    "hidden": "width of the MLP's hidden layers / the CNN's penultimate layer",
+    "epochs": "training epochs",
+    "batch_size": "mini-batch size",
+    "lr": "Adam learning rate of the network",
+    "weight_decay": "Adam weight decay of the network",
+    "schedule": "learning-rate schedule of the network and the prior",
+    "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
+    "lambda_kl": "weight of the discriminator's KL estimate (method vc)",
+    "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
+    "disc_hidden": "discriminator width: 0 = linear per class, >0 = two-layer MLP",
+    "disc_lr": "AdamW learning rate of the discriminator",
+    "train_fraction": "stratified fraction of the training split to train on (low-data runs)",
+    "val_fraction": "stratified fraction of the training split held out for validation",
+    "snapshot_points": "validation points whose latents are recorded every epoch (0: none)",
+    "seed": "random seed (initialisation, splits, batches, prior samples)",
+    "device": "where to train",
+}
+CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": ("auto", "cpu", "cuda", "mps")}
+_NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument gives one line on stderr instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    dataset_keys = sorted({k for d in DATASET_DEFAULTS.values() for k in d})
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            if f.name in _NOT_FLAGS:
+                continue
+            default = "dataset's" if f.name in dataset_keys else repr(f.default)
+            parser.add_argument(
+                "--" + f.name.replace("_", "-"), type=type(f.default), default=None,
+                choices=CHOICES.get(f.name), help=f"{HELP[f.name]} (default: {default})",
+            )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    names = {f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)} - _NOT_FLAGS
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m explorer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    datasets = tuple(DATASET_DEFAULTS)
+
+    p = sub.add_parser("train", help="train one model and save it as a checkpoint")
+    p.add_argument("--dataset", required=True, choices=datasets)
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--out", required=True, help="checkpoint file to write")
+    p.add_argument("--dry-run", action="store_true",
+                   help="one epoch on a few hundred images, to check the set-up; writes nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+
+    p = sub.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split")
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", choices=datasets, help="test split to use (default: the checkpoint's)")
+    p.add_argument("--corruption", help="a distribution shift to apply (see explorer.corruptions)")
+    p.add_argument("--severity", type=int, default=3, help="corruption severity 1-5 (default: 3)")
+    p.add_argument("--bins", type=int, default=15, help="calibration bins (default: 15)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
+    p.add_argument("checkpoint")
+    p.add_argument("--attack", required=True, choices=("fgsm", "pgd"))
+    p.add_argument("--eps", type=float, required=True, help="L-inf budget in pixel units of [0, 1]")
+    p.add_argument("--steps", type=int, default=10, help="PGD steps (default: 10)")
+    p.add_argument("--alpha", type=float, help="PGD step size (default: 2.5 * eps / steps)")
+    p.add_argument("--n", type=int, default=1000, help="test images to attack (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="PGD random start seed (default: 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("compare", help="train several methods alike and print their test metrics")
+    p.add_argument("--dataset", default="digits", choices=datasets, help="(default: digits)")
+    p.add_argument("--methods", nargs="+", default=["softmax", "vc"], choices=METHODS,
+                   help="(default: softmax vc)")
+    p.add_argument("--out-dir", help="also save each model as OUT_DIR/<dataset>-<method>.pt")
+    _add_config_flags(p)
+    return parser
+
+
+def _progress_bar(label: str, quiet: bool):
+    """A tqdm callback for :func:`explorer.training.train`, or None when quiet."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    bar = None
+
+    def callback(p) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.epochs * p.steps, desc=label, unit="step", file=sys.stderr)
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in p.terms.items()}, refresh=False)
+        if p.record is not None:
+            r = p.record
+            bar.write(f"{label} epoch {p.epoch}/{p.epochs}: val accuracy {r['val_accuracy']:.4f}, "
+                      f"val ECE {r['val_ece']:.4f}", file=sys.stderr)
+            if p.epoch == p.epochs:
+                bar.close()
+
+    return callback
+
+
+def _table(metrics: dict[str, object]) -> str:
+    return "\n".join(f"{k:>14}  {v:.4f}" if isinstance(v, float) else f"{k:>14}  {v}"
+                     for k, v in metrics.items())
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from explorer.runs import train_and_save
+
+    overrides = _overrides(args)
+    if args.dry_run:
+        overrides["epochs"] = 1
+    model_config, train_config = default_configs(args.dataset, args.method, **overrides)
+    _, meta = train_and_save(
+        args.dataset, model_config, train_config, out=None if args.dry_run else args.out,
+        callback=_progress_bar(args.method, args.quiet), max_train=400 if args.dry_run else None,
+    )
+    print(_table(meta["metrics"]))
+    print("dry run: nothing written" if args.dry_run else f"saved {args.out}")
+
+
+def _load(path: str):
+    from explorer.checkpoints import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def _test_split(meta: dict, dataset: str | None, model):
+    from explorer.data import DATASETS, load_dataset
+
+    name = dataset or meta["dataset"]
+    info = DATASETS[name]
+    if tuple(info.input_shape) != tuple(model.config.input_shape) or info.num_classes != model.config.num_classes:
+        raise ValueError(f"dataset {name!r} ({info.input_shape}, {info.num_classes} classes) does not fit "
+                         f"this model ({tuple(model.config.input_shape)}, {model.config.num_classes} classes)")
+    return name, load_dataset(name, "test")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from explorer.corruptions import corrupt
+    from explorer.evaluation import evaluate
+
+    model, meta = _load(args.checkpoint)
+    name, test = _test_split(meta, args.dataset, model)
+    x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
+    metrics = evaluate(model, x, test.y, n_bins=args.bins)
+    metrics = {"dataset": name, "corruption": args.corruption,
+               "severity": args.severity if args.corruption else None, **metrics}
+    print(json.dumps(metrics) if args.json else _table(metrics))
+
+
+def cmd_attack(args: argparse.Namespace) -> None:
+    from explorer.attacks import AttackConfig, robust_accuracy
+    from explorer.evaluation import evaluate
+
+    if args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    model, meta = _load(args.checkpoint)
+    _, test = _test_split(meta, None, model)
+    x, y = test.x[: args.n], test.y[: args.n]
+    config = AttackConfig(attack=args.attack, eps=args.eps, steps=args.steps, alpha=args.alpha,
+                          seed=args.seed)
+    result = {
+        "attack": args.attack, "eps": args.eps, "n": len(y),
+        "clean_accuracy": evaluate(model, x, y)["accuracy"],
+        "robust_accuracy": robust_accuracy(model, x, y, config),
+    }
+    print(json.dumps(result) if args.json else _table(result))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from explorer.runs import train_and_save
+
+    rows = []
+    for method in args.methods:
+        model_config, train_config = default_configs(args.dataset, method, **_overrides(args))
+        out = f"{args.out_dir}/{args.dataset}-{method}.pt" if args.out_dir else None
+        _, meta = train_and_save(args.dataset, model_config, train_config, out=out,
+                                 callback=_progress_bar(method, False))
+        rows.append((method, meta["metrics"]))
+    keys = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
+    print(f"{args.dataset}, d = {model_config.latent_dim}, seed {train_config.seed}, test split "
+          f"(n = {rows[0][1]['n']})")
+    print(f"{'method':<10}" + "".join(f"{k:>14}" for k in keys))
+    for method, m in rows:
+        print(f"{method:<10}" + "".join(f"{m[k]:>14.4f}" for k in keys))
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from explorer.checkpoints import CheckpointError
+    from explorer.data import DatasetUnavailableError
+
+    args = _build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, CheckpointError, DatasetUnavailableError) as error:
+        print(f"python -m explorer {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

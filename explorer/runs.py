@@ -1,0 +1,49 @@
+"""Whole jobs shared by the command line and the app: train, evaluate and save one model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from explorer.checkpoints import save_checkpoint
+from explorer.config import ModelConfig, TrainConfig
+from explorer.data import load_dataset, stratified_fraction
+from explorer.evaluation import evaluate
+from explorer.training import Progress, TrainResult, train
+
+
+def train_and_save(
+    dataset: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: str | os.PathLike | None = None,
+    callback: Callable[[Progress], None] | None = None,
+    root: str | os.PathLike | None = None,
+    max_train: int | None = None,
+) -> tuple[TrainResult, dict]:
+    """Train on ``dataset``'s training split, evaluate on its test split, save to ``out`` if given.
+
+    Returns the training result and the checkpoint metadata (test metrics, history, configs,
+    snapshots). ``max_train`` keeps a stratified subset of at most that many training images
+    (the command line's ``--dry-run``).
+    """
+    data = load_dataset(dataset, "train", root=root)
+    if max_train is not None and max_train < len(data):
+        data = data.subset(stratified_fraction(data.y, max_train / len(data), seed=train_config.seed))
+    test = load_dataset(dataset, "test", root=root)
+    result = train(data, model_config, train_config, callback)
+    meta = {
+        "dataset": dataset,
+        "class_names": list(data.class_names),
+        "train_config": dataclasses.asdict(train_config),
+        "metrics": evaluate(result.model, test.x, test.y),
+        "history": result.history,
+        "class_counts": result.class_counts,
+        "snapshots": result.snapshots,
+        "snapshot_labels": result.snapshot_labels,
+    }
+    if out is not None:
+        save_checkpoint(Path(out), result.model, meta)
+    return result, meta

@@ -1,0 +1,114 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from explorer.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["--latent-dim", "2", "--epochs", "10", "--hidden", "64"]
+
+
+def run_cli(*args, env=None):
+    """The real entry point in a subprocess: exit code, stdout, stderr."""
+    done = subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "vc.pt"
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(path), "--quiet", *QUICK]) == 0
+    return path
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "attack", "compare"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_train_help_shows_defaults_from_the_configs(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "--lambda-kl" in out and "(default: 0.01)" in out and "(default: dataset's)" in out
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never.pt"
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(out), "--dry-run",
+                 "--quiet"]) == 0
+    assert not out.exists()
+    assert "dry run" in capsys.readouterr().out
+
+
+def test_evaluate_json(checkpoint, capsys):
+    assert main(["evaluate", str(checkpoint), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "ece", "mce", "nll", "brier", "n"} <= set(metrics)
+    assert metrics["n"] == 450 and 0 <= metrics["ece"] <= 1
+
+
+def test_evaluate_under_corruption_loses_accuracy(checkpoint, capsys):
+    main(["evaluate", str(checkpoint), "--json"])
+    clean = json.loads(capsys.readouterr().out)
+    main(["evaluate", str(checkpoint), "--corruption", "gaussian_noise", "--severity", "5", "--json"])
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["corruption"] == "gaussian_noise" and shifted["severity"] == 5
+    assert shifted["accuracy"] < clean["accuracy"]
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+def test_attack_json(checkpoint, attack, capsys):
+    assert main(["attack", str(checkpoint), "--attack", attack, "--eps", "0.2", "--n", "200", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 200
+    assert result["robust_accuracy"] <= result["clean_accuracy"]
+
+
+def test_saved_checkpoint_carries_its_metrics(checkpoint):
+    from explorer.checkpoints import load_checkpoint
+
+    _, meta = load_checkpoint(checkpoint)
+    assert meta["dataset"] == "digits" and meta["train_config"]["epochs"] == 10
+    assert meta["metrics"]["n"] == 450 and len(meta["history"]) == 10
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--dataset", "digits", "--method", "magic", "--out", "x.pt"], "invalid choice: 'magic'"),
+    (["train", "--dataset", "digits", "--method", "vc", "--out", "x.pt", "--epochs", "0"], "epochs must be > 0"),
+    (["evaluate", "missing.pt"], "missing.pt: no such file"),
+    (["attack", "missing.pt", "--attack", "pgd", "--eps", "0.1"], "no such file"),
+    (["evaluate", "README.md"], "not a readable checkpoint"),
+])
+def test_bad_arguments_give_one_line_and_no_traceback(args, message):
+    code, out, err = run_cli(*args)
+    assert code != 0
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_attack_budget(checkpoint):
+    code, _, err = run_cli("attack", str(checkpoint), "--attack", "fgsm", "--eps", "2")
+    assert code == 1 and "eps must be in [0, 1]" in err and "Traceback" not in err
+
+
+def test_offline_dataset_error_names_the_folder(tmp_path):
+    code, _, err = run_cli("train", "--dataset", "mnist", "--method", "vc", "--out", "x.pt", "--dry-run",
+                           env={"EXPLORER_DATA_DIR": str(tmp_path)})
+    assert code == 1 and "Traceback" not in err
+    assert "mnist" in err.lower() and str(tmp_path) in err
+
+
+def test_mnist_dry_run_from_local_files(data_copy, capsys, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    assert main(["train", "--dataset", "mnist", "--method", "vc", "--out", "unused.pt", "--dry-run",
+                 "--quiet"]) == 0
+    assert "accuracy" in capsys.readouterr().out
