@@ -1,0 +1,171 @@
+"""Latent diagnostics: does q(z|y) match the head's p(z|y)? And out-of-distribution scores (METHOD.md §4).
+
+Every function works for every method: the Gaussian head exposes the class Gaussians it learns, the
+linear softmax head those it implies (N(w_y − mean_k w_k, I), METHOD.md §1). Results are float64 numpy
+arrays; inputs may be numpy arrays or torch tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from explorer.evaluation import predict
+
+
+def _numpy(x, name: str, ndim: int, dtype=np.float64) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = (x.double() if x.is_floating_point() else x).numpy()  # .numpy() cannot convert bfloat16
+    x = np.asarray(x, dtype=dtype)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {x.shape}")
+    return x
+
+
+def squared_mahalanobis(z, means, log_vars, y) -> np.ndarray:
+    """Squared Mahalanobis distance of each latent to its own class Gaussian.
+
+    r²_i = Σ_j (z_ij − μ_{y_i j})² / σ²_{y_i j}. Shapes: z (N, d), means (K, d), log_vars (K, d) holding
+    log σ², y (N,) integers in [0, K); returns (N,). If q(z|y) = p(z|y) = N(μ_y, diag σ²_y), then
+    r² ~ χ²_d (a sum of d squared standard normals).
+    """
+    z, means, log_vars = (_numpy(a, n, 2) for a, n in ((z, "z"), (means, "means"), (log_vars, "log_vars")))
+    y = _numpy(y, "y", 1, dtype=np.int64)
+    if means.shape != log_vars.shape or z.shape[1] != means.shape[1] or len(y) != len(z):
+        raise ValueError(
+            f"need z (N, d), means and log_vars (K, d), y (N,); got {z.shape}, {means.shape}, "
+            f"{log_vars.shape}, {y.shape}"
+        )
+    if len(y) and not 0 <= y.min() <= y.max() < len(means):
+        raise ValueError(f"labels must lie in [0, {len(means)}), got {y.min()}..{y.max()}")
+    return ((z - means[y]) ** 2 * np.exp(-log_vars[y])).sum(axis=1)
+
+
+def chi2_ks(r2, d: int) -> float:
+    """Kolmogorov–Smirnov statistic sup_t |F_n(t) − F_χ²_d(t)| of r² (N,) against χ²_d.
+
+    0 for a perfect match, near 1 for none; ~1.36 / √N is the 5 % critical value.
+    """
+    r2 = _numpy(r2, "r2", 1)
+    if not len(r2):
+        raise ValueError("r2 is empty")
+    return float(stats.kstest(r2, stats.chi2(d).cdf).statistic)
+
+
+@dataclass(frozen=True, eq=False)
+class LatentFit:
+    """How well each class's latents follow the head's class Gaussian.
+
+    Attributes:
+        r2: (N,) squared Mahalanobis distance of each latent to its class Gaussian; class k's values
+            are ``r2[labels == k]``.
+        norms: (N,) Euclidean norm |z_i| of each latent (CE latents grow along "spokes", METHOD.md §2).
+        labels: (N,) class of each latent.
+        ks: (K,) KS statistic of class k's r² against χ²_d; NaN for a class with no latents.
+        d: latent dimension.
+    """
+
+    r2: np.ndarray
+    norms: np.ndarray
+    labels: np.ndarray
+    ks: np.ndarray
+    d: int
+
+    @property
+    def mean_ks(self) -> float:
+        """Mean of the per-class KS statistics over the classes that have latents."""
+        return float(np.nanmean(self.ks))
+
+
+def latent_fit(model: nn.Module, x: torch.Tensor, y) -> LatentFit:
+    """Compare the latents of images x (N, C, H, W) in [0, 1] with the head's class Gaussians (METHOD.md §4).
+
+    y (N,) holds the true labels: q(z|y) is conditioned on the label, not on the prediction. The
+    Gaussians are the learned ones or, for softmax, the implied N(w_y − mean_k w_k, I) (METHOD.md §1).
+    """
+    _, z = predict(model, x)
+    z = z.double().numpy()
+    head = model.head
+    with torch.no_grad():
+        means, log_vars = head.class_means().cpu(), head.class_log_vars().cpu()
+    labels = _numpy(y, "y", 1, dtype=np.int64)
+    r2 = squared_mahalanobis(z, means, log_vars, labels)
+    d = z.shape[1]
+    ks = np.array([chi2_ks(r2[labels == k], d) if (labels == k).any() else np.nan for k in range(len(means))])
+    return LatentFit(r2=r2, norms=np.linalg.norm(z, axis=1), labels=labels, ks=ks, d=d)
+
+
+def ood_scores(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """Two out-of-distribution scores of images x (N, C, H, W) in [0, 1], each (N,); higher = more in-distribution.
+
+    ``"max_softmax"``: max_k p(y = k | x), the usual baseline (Hendrycks & Gimpel 2017).
+    ``"log_density"``: log p(z) = log Σ_k π_k p(z | k) under the head's Gaussians (METHOD.md §4).
+    """
+    logits, z = predict(model, x)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        log_density = model.head.log_marginal(z.to(device)).cpu().double()
+    # float64 softmax: saturated float32 probabilities tie at 1.0 and lose their order.
+    max_softmax = torch.softmax(logits.double(), dim=1).max(dim=1).values
+    return {"max_softmax": max_softmax.numpy(), "log_density": log_density.numpy()}
+
+
+def auroc(in_scores, out_scores) -> float:
+    """Area under the ROC curve for telling in-distribution (positive class) from OOD inputs by score.
+
+    The probability that a random in-distribution input scores higher than a random OOD one (ties
+    count ½): 1 = perfectly separated, 0.5 = no better than chance. AUROC depends only on the order
+    of the scores, so their ranks go to sklearn's ``roc_auc_score``; this admits ±inf (a log-density
+    that underflowed). Shapes: (N_in,) and (N_out,).
+    """
+    in_scores, out_scores = _numpy(in_scores, "in_scores", 1), _numpy(out_scores, "out_scores", 1)
+    if not len(in_scores) or not len(out_scores):
+        raise ValueError(f"need scores on both sides, got {len(in_scores)} in and {len(out_scores)} out")
+    scores = np.concatenate([in_scores, out_scores])
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN")
+    labels = np.r_[np.ones(len(in_scores)), np.zeros(len(out_scores))]
+    return float(roc_auc_score(labels, stats.rankdata(scores)))
+
+
+def gaussian_ellipse(mean, var, n_std: float = 1.0, n_points: int = 100) -> np.ndarray:
+    """Closed contour {p : Σ_j (p_j − μ_j)² / σ²_j = n_std²} of a 2-D diagonal Gaussian, (n_points, 2).
+
+    mean (2,), var (2,) holding σ². The first and last points coincide, so the curve draws closed.
+    """
+    mean, var = _numpy(mean, "mean", 1), _numpy(var, "var", 1)
+    if mean.shape != (2,) or var.shape != (2,):
+        raise ValueError(f"mean and var must have shape (2,), got {mean.shape} and {var.shape}")
+    if not (var > 0).all() or not n_std > 0 or n_points < 3:
+        raise ValueError(f"need var > 0, n_std > 0 and n_points >= 3, got {var}, {n_std}, {n_points}")
+    angle = np.linspace(0, 2 * np.pi, n_points)
+    return mean + n_std * np.sqrt(var) * np.column_stack([np.cos(angle), np.sin(angle)])
+
+
+def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n_per_class draws z ~ p(z | y) from each of the head's K class Gaussians.
+
+    Returns z (K · n_per_class, d) and y (K · n_per_class,), class by class. ``seed`` seeds a
+    ``torch.Generator`` on the model's device (draws differ between devices).
+    """
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    head = model.head
+    with torch.no_grad():
+        means = head.class_means()
+        y = torch.arange(len(means), device=means.device).repeat_interleave(n_per_class)
+        generator = torch.Generator(device=means.device).manual_seed(seed)
+        z = head.sample(y, generator)
+    return z.cpu().double().numpy(), y.cpu().numpy()
+
+
+__all__ = [
+    "LatentFit", "auroc", "chi2_ks", "gaussian_ellipse", "latent_fit", "ood_scores", "prior_samples",
+    "squared_mahalanobis",
+]
