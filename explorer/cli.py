@@ -19,7 +19,7 @@ HELP = {
     "latent_dim": "latent dimension d (2 gives a directly drawable latent space)",
     "encoder": "encoder architecture",
     "variance": "Gaussian head's variance: per-class diagonal, one shared diagonal, or fixed at I",
-    "prior_init_scale": "standard deviation of the Gaussian head's random initial class means",
+    "prior_init_distance": "expected distance between initial class means, in units of the initial sigma",
     "hidden": "width of the MLP's hidden layers / the CNN's penultimate layer",
     "epochs": "training epochs",
     "batch_size": "mini-batch size",

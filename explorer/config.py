@@ -45,11 +45,13 @@ class ModelConfig:
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     variance: str = "diagonal"
-    prior_init_scale: float = 2.0
-    """Standard deviation of the Gaussian head's random initial class means (σ² starts at 1).
+    prior_init_distance: float = 4.0
+    """Expected distance between two class means at initialisation, in units of the initial σ = 1.
 
-    At 1, ten random means in d = 2 start closer than 1σ apart and the latents collapse onto
-    overlapping Gaussians (measured on digits: ECE 0.18 against 0.03 at 2).
+    The Gaussian head draws its means from N(0, D²/(2d) I), so the classes start equally far apart
+    whatever d. Measured (validation splits): on digits at d = 2, means at D = 2.8 collapse the
+    latents onto overlapping Gaussians (ECE 0.18), D = 4 does not (0.03); on MNIST at d = 16, D = 4
+    reaches 0.9885 validation accuracy in 5 epochs against 0.9837 at D = 11.3.
     """
     hidden: int = 256
     """Width of the MLP encoder's hidden layers and of the CNN's penultimate layer."""
@@ -69,7 +71,8 @@ class ModelConfig:
                 f"input_shape must be (C, H, W) with C means and stds, got {self.input_shape}, "
                 f"mean {self.mean}, std {self.std}"
             )
-        _check_positive(**{f"std[{i}]": s for i, s in enumerate(self.std)})
+        _check_positive(prior_init_distance=self.prior_init_distance,
+                        **{f"std[{i}]": s for i, s in enumerate(self.std)})
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,13 @@ class TrainConfig:
     """Learning-rate schedule of the network and the prior: ``"cosine"`` decay to 0, or ``"constant"``."""
     lambda_prior: float = 0.1
     lambda_kl: float = 0.01
-    prior_lr_scale: float = 0.1
-    """The prior's means and log-variances learn at this multiple of ``lr`` (authors: 0.1)."""
+    prior_lr_scale: float = 1.0
+    """The prior's means and log-variances learn at this multiple of ``lr``.
+
+    The authors use 0.1 over long schedules. At this project's budgets (5 MNIST epochs, 60 digits
+    epochs) the variances must adapt within the run: on MNIST's validation split (d = 16, 5 epochs)
+    0.1 / 0.3 / 1.0 gave ECE 0.018 / 0.012 / 0.003 at accuracy 0.9885 / 0.9882 / 0.9892.
+    """
     disc_hidden: int = 0
     disc_lr: float = 1e-3
     train_fraction: float = 1.0
@@ -118,12 +126,10 @@ class TrainConfig:
 
 DATASET_DEFAULTS: dict[str, dict[str, object]] = {
     # Sized so that the default run is good and quick on a laptop CPU (see README).
-    # digits has ~19 steps an epoch: at the authors' 0.1x the prior's means barely move in a run.
     # lr chosen on the validation split, mean of 5 seeds (softmax / vc): 3e-3 gave 0.959 / 0.962 at
-    # d = 2 and 0.987 / - at d = 16, against 0.944 / 0.957 and 0.982 / - at 1e-3; cosine and constant
+    # d = 2 and 0.987 / 0.987 at d = 16, against 0.944 / 0.957 and 0.982 / 0.982 at 1e-3; cosine and constant
     # schedules tied within 0.002.
-    "digits": {"encoder": "mlp", "latent_dim": 16, "epochs": 60, "batch_size": 64, "lr": 3e-3,
-               "prior_lr_scale": 1.0},
+    "digits": {"encoder": "mlp", "latent_dim": 16, "epochs": 60, "batch_size": 64, "lr": 3e-3},
     "mnist": {"encoder": "cnn", "latent_dim": 16, "epochs": 5, "batch_size": 128},
     "fashion-mnist": {"encoder": "cnn", "latent_dim": 16, "epochs": 10, "batch_size": 128},
     "cifar10": {"encoder": "resnet18", "latent_dim": 64, "epochs": 30, "batch_size": 128},

@@ -92,9 +92,11 @@ class GaussianHead(Head):
     """
 
     def __init__(self, latent_dim: int, num_classes: int, variance: str = "diagonal",
-                 init_scale: float = 1.0) -> None:
+                 init_distance: float = 4.0) -> None:
         super().__init__()
-        self.means = nn.Parameter(init_scale * torch.randn(num_classes, latent_dim))
+        # N(0, D²/(2d) I) means are D apart on average (in σ units) for every latent dimension d.
+        scale = init_distance / math.sqrt(2 * latent_dim)
+        self.means = nn.Parameter(scale * torch.randn(num_classes, latent_dim))
         rows = {"diagonal": num_classes, "shared": 1, "fixed": 1}[variance]
         log_vars = torch.zeros(rows, latent_dim)
         if variance == "fixed":
@@ -176,7 +178,7 @@ class Classifier(nn.Module):
             self.head: Head = LinearHead(config.latent_dim, config.num_classes)
         else:
             self.head = GaussianHead(config.latent_dim, config.num_classes, config.variance,
-                                     config.prior_init_scale)
+                                     config.prior_init_distance)
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder((x - self.input_mean) / self.input_std)

@@ -116,3 +116,13 @@ def test_invalid_config_names_the_value():
         ModelConfig(method="bogus")
     with pytest.raises(ValueError, match="latent_dim"):
         ModelConfig(latent_dim=0)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 16, 64])
+def test_initial_means_are_the_configured_distance_apart_in_any_dimension(latent_dim):
+    torch.manual_seed(0)
+    means = GaussianHead(latent_dim, 1000, init_distance=4.0).class_means().detach()
+    distances = torch.pdist(means)
+    # E‖μ_i − μ_j‖ for N(0, D²/(2d) I) means is D·E[χ_d]/√d, which tends to D; at d = 2 it is D·√π/2.
+    expected = 4.0 * math.sqrt(2 / latent_dim) * math.exp(math.lgamma((latent_dim + 1) / 2) - math.lgamma(latent_dim / 2))
+    assert distances.mean().item() == pytest.approx(expected, rel=0.05)
