@@ -9,8 +9,10 @@ from explorer.calibration import apply_temperature, calibration_report
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> tuple[Tensor, Tensor]:
     """Logits (N, K) and latents (N, d) of images x (N, C, H, W) in [0, 1], on the CPU.
+
+    Batches of 256 keep a CNN's activations in cache: on two CPU cores, 1000 took 1.8× as long.
 
     Runs in eval mode on the model's device and restores the model's previous mode.
     """

@@ -135,16 +135,17 @@ class MLPEncoder(nn.Sequential):
 
 
 class CNNEncoder(nn.Sequential):
-    """Two conv–BN–ReLU–pool blocks (32, 64 channels), a ReLU layer, a linear map to the latent.
+    """Two conv–BN–pool–ReLU blocks (32, 64 channels), a ReLU layer, a linear map to the latent.
 
-    Small on purpose: an MNIST epoch takes tens of seconds on two CPU cores.
+    Small on purpose: an MNIST epoch takes under a minute on two CPU cores. Pooling before the ReLU
+    computes the same function as after it (ReLU is monotone) on a quarter of the values.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         c, h, w = config.input_shape
         super().__init__(
-            nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.ReLU(inplace=True),
             nn.Flatten(),
             nn.Linear(64 * (h // 4) * (w // 4), config.hidden), nn.ReLU(),
             nn.Linear(config.hidden, config.latent_dim),
@@ -162,6 +163,7 @@ def resnet18_encoder(config: ModelConfig) -> nn.Module:
 
 
 ENCODER_BUILDERS = {"mlp": MLPEncoder, "cnn": CNNEncoder, "resnet18": resnet18_encoder}
+CONV_ENCODERS = {"cnn", "resnet18"}
 
 
 class Classifier(nn.Module):
@@ -174,6 +176,11 @@ class Classifier(nn.Module):
         self.register_buffer("input_mean", torch.tensor(config.mean).view(shape))
         self.register_buffer("input_std", torch.tensor(config.std).view(shape))
         self.encoder = ENCODER_BUILDERS[config.encoder](config)
+        # Convolutions run several times faster on the CPU in NHWC ("channels last") layout: the
+        # 10 000 MNIST test images take 0.7 s instead of 2.0 s through the CNN (benchmarks/).
+        self.channels_last = config.encoder in CONV_ENCODERS
+        if self.channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
         if config.method == "softmax":
             self.head: Head = LinearHead(config.latent_dim, config.num_classes)
         else:
@@ -181,7 +188,10 @@ class Classifier(nn.Module):
                                      config.prior_init_distance)
 
     def embed(self, x: Tensor) -> Tensor:
-        return self.encoder((x - self.input_mean) / self.input_std)
+        x = (x - self.input_mean) / self.input_std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.encoder(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.embed(x))
