@@ -102,6 +102,7 @@ def save_checkpoint(path: str | os.PathLike, model: Classifier, meta: dict) -> P
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
