@@ -1,0 +1,30 @@
+"""The one home of the app's session-state keys, and the sidebar's selection read back from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+DATASET = "dataset"
+MODEL_A = "model_a"
+MODEL_B = "model_b"
+SEED = "seed"
+UPLOADS_SEEN = "uploads_seen"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: the dataset, models A and B (checkpoint paths) and the seed."""
+
+    dataset: str | None
+    model_a: Path | None
+    model_b: Path | None
+    seed: int
+
+
+def selection() -> Selection:
+    get = st.session_state.get
+    a, b = get(MODEL_A), get(MODEL_B)
+    return Selection(get(DATASET), Path(a) if a else None, Path(b) if b else None, int(get(SEED, 0)))

@@ -1,0 +1,45 @@
+"""Latent space: models A and B side by side, against the class Gaussians their last layers assume."""
+
+import streamlit as st
+
+from explorer.app import state, views
+from explorer.checkpoints import CheckpointError
+from explorer.projection import ProjectionConfig
+
+st.title("Latent space")
+selected = state.selection()
+if selected.model_a is None:
+    st.info("Choose or train a model first (sidebar).")
+    st.stop()
+
+controls = st.columns(3)
+color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
+                             horizontal=True)
+method = controls[1].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
+                           help="With d = 2 the latents are drawn as they are.")
+with controls[2].expander("UMAP settings"):
+    n_neighbors = st.slider("n_neighbors", 5, 100, 15)
+    min_dist = st.slider("min_dist", 0.0, 0.99, 0.1)
+projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist, seed=selected.seed)
+st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
+
+models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
+try:
+    for column, (name, path) in zip(st.columns(2), models):
+        with column:
+            st.plotly_chart(views.latent_figure(path, color_by, projection, selected.seed, name),
+                            width="stretch")
+
+    st.subheader("Do the latents follow the assumed Gaussians?")
+    st.markdown("If the latents of class *y* follow N(μ_y, diag σ²_y), their squared Mahalanobis "
+                "distances r² follow a χ² distribution with d degrees of freedom. The KS statistic "
+                "measures the gap (0: a perfect fit, 1: none).")
+    class_names = views.class_names(selected.model_a)
+    class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
+    for column, (name, path) in zip(st.columns(2), models):
+        figure, mean_ks = views.chi2_figure(path, class_index)
+        with column:
+            st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
+            st.plotly_chart(figure, width="stretch")
+except CheckpointError as error:
+    st.error(str(error))
