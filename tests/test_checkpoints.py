@@ -41,6 +41,10 @@ def test_round_trip_for_other_methods(tmp_path, method):
     assert torch.equal(loaded(x), model(x))
 
 
+def test_saved_file_is_readable_by_others(saved):
+    assert os.stat(saved).st_mode & 0o777 == 0o644
+
+
 def test_interrupted_save_leaves_the_old_file_intact(saved, model, monkeypatch):
     before = saved.read_bytes()
 
