@@ -23,6 +23,7 @@ import torch
 
 import explorer
 from explorer.config import METHODS, ModelConfig, config_from_dict
+from explorer.data import DATASETS
 from explorer.models import Classifier
 
 FORMAT = "vc-explorer-checkpoint"
@@ -118,8 +119,10 @@ def _one_line(error: BaseException) -> str:
 def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
     """Read a checkpoint: ``(model in eval mode on the CPU, meta)``; raises :class:`CheckpointError`."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a cut-off one loses its index
         raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupt (no torch archive)")
     try:
@@ -133,24 +136,33 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a vc-explorer checkpoint")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if type(payload.get("format_version")) is not int or payload["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {payload.get('format_version')!r} is not "
                               f"supported (this is version {FORMAT_VERSION})")
     meta, state = payload.get("meta"), payload.get("state_dict")
-    if not isinstance(meta, dict) or not isinstance(state, dict):
+    if not isinstance(meta, dict) or not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise CheckpointError(f"{path}: the checkpoint lacks its weights or metadata")
     missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise CheckpointError(f"{path}: metadata lacks {', '.join(missing)}")
-    if meta["method"] not in METHODS:
+    if not isinstance(meta["method"], str) or meta["method"] not in METHODS:
         raise CheckpointError(f"{path}: unknown method {meta['method']!r} (known: {', '.join(METHODS)})")
+    if not isinstance(meta["dataset"], str) or meta["dataset"] not in DATASETS:
+        raise CheckpointError(f"{path}: unknown dataset {meta['dataset']!r} (known: {', '.join(DATASETS)})")
+    if not isinstance(meta["config"], dict):
+        raise CheckpointError(f"{path}: the stored config is not a mapping")
     try:
         config = config_from_dict(ModelConfig, meta["config"])
         model = Classifier(config)
         model.load_state_dict(state, strict=True)
-    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+    except Exception as error:  # a crafted config or state can fail in many ways; all mean "unusable"
         raise CheckpointError(f"{path}: the weights do not fit the stored config ({_one_line(error)})") \
             from None
+    names = meta["class_names"]
+    if not isinstance(names, (list, tuple)) or len(names) != config.num_classes or \
+            not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{path}: class_names must be {config.num_classes} strings")
     if config.method != meta["method"]:
         raise CheckpointError(f"{path}: meta says method {meta['method']!r} but the config says "
                               f"{config.method!r}")

@@ -129,3 +129,21 @@ def test_missing_meta_and_wrong_version(saved, tmp_path):
     expect_error(saved, "lacks class_names")
     _edit(saved, lambda p: p.update(format_version=99))
     expect_error(saved, "format version 99")
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda p: p.update(format_version=torch.zeros(3)), "format version"),
+    (lambda p: p["meta"].update(config=["method"]), "not a mapping"),
+    (lambda p: p["state_dict"].update({7: torch.zeros(1)}), "lacks its weights"),
+    (lambda p: p["meta"].update(dataset="imagenet"), "unknown dataset 'imagenet'"),
+    (lambda p: p["meta"].update(dataset=["digits"]), "unknown dataset"),
+    (lambda p: p["meta"].update(class_names=["a", "b"]), "class_names must be 10 strings"),
+    (lambda p: p["meta"]["config"].update(latent_dim="two"), "do not fit"),
+])
+def test_crafted_files_raise_checkpoint_error(saved, change, pattern):
+    _edit(saved, change)
+    expect_error(saved, pattern)
+
+
+def test_a_folder_is_not_a_file(tmp_path):
+    expect_error(tmp_path, "not a file")
