@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.config import DATASET_DEFAULTS, ENCODERS, METHODS, SCHEDULES, VARIANCES, ModelConfig, \
@@ -206,7 +207,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     rows = []
     for method in args.methods:
         model_config, train_config = default_configs(args.dataset, method, **_overrides(args))
-        out = f"{args.out_dir}/{args.dataset}-{method}.pt" if args.out_dir else None
+        out = Path(args.out_dir) / f"{args.dataset}-{method}.pt" if args.out_dir else None
         _, meta = train_and_save(args.dataset, model_config, train_config, out=out,
                                  callback=_progress_bar(method, False))
         rows.append((method, meta["metrics"]))
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (ValueError, CheckpointError, DatasetUnavailableError) as error:
+    except (ValueError, OSError, CheckpointError, DatasetUnavailableError) as error:
         print(f"python -m explorer {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

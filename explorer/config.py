@@ -7,6 +7,7 @@ and from :data:`DATASET_DEFAULTS`, which holds what depends on the dataset (enco
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 METHODS = ("softmax", "gaussian", "lgm", "vc")
@@ -25,8 +26,8 @@ def _check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
 
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ModelConfig:
     std: tuple[float, ...] = (1.0,)
     variance: str = "diagonal"
     prior_init_distance: float = 4.0
-    """Expected distance between two class means at initialisation, in units of the initial σ = 1.
+    """Root-mean-square distance between two class means at initialisation, in units of the initial σ = 1.
 
     The Gaussian head draws its means from N(0, D²/(2d) I), so the classes start equally far apart
     whatever d. Measured (validation splits): on digits at d = 2, means at D = 2.8 collapse the

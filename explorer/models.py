@@ -94,7 +94,7 @@ class GaussianHead(Head):
     def __init__(self, latent_dim: int, num_classes: int, variance: str = "diagonal",
                  init_distance: float = 4.0) -> None:
         super().__init__()
-        # N(0, D²/(2d) I) means are D apart on average (in σ units) for every latent dimension d.
+        # N(0, D²/(2d) I) means are D apart in root-mean-square (σ units) for every latent dimension d.
         scale = init_distance / math.sqrt(2 * latent_dim)
         self.means = nn.Parameter(scale * torch.randn(num_classes, latent_dim))
         rows = {"diagonal": num_classes, "shared": 1, "fixed": 1}[variance]

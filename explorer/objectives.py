@@ -5,8 +5,10 @@ Maximising L_VC = E[log p(y|z)] − β·E_y KL(q(z|y) ‖ p(z|y)) is done by min
     cross_entropy + λ_prior · prior_nll + λ_kl · kl_estimate
 
 where ``prior_nll`` is the exact −E log p(z|y) part of the KL and ``kl_estimate`` the density-ratio
-estimate of the rest, read off a class-conditional discriminator T(z, y) trained by logistic
-regression to tell encoder latents (label 1) from prior samples (label 0).
+estimate of the whole KL, E_q[log q − log p], read off a class-conditional discriminator T(z, y)
+trained by logistic regression to tell encoder latents (label 1) from prior samples (label 0). The
+−E log p part thus enters twice, as in the authors' code: T is held fixed in the main loss, so only
+``prior_nll`` gives the prior's parameters a gradient.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class ClassConditionalDiscriminator(nn.Module):
 
 
 def kl_estimate(discriminator: ClassConditionalDiscriminator, z: Tensor, y: Tensor) -> Tensor:
-    """mean_i T(z_i, y_i) ≈ E_y KL(q(z|y) ‖ p(z|y)) − (the prior_nll part): scalar.
+    """mean_i T(z_i, y_i) ≈ E_y KL(q(z|y) ‖ p(z|y)): scalar.
 
     With T at the logistic-regression optimum, T = log q(z|y) − log p(z|y) (density-ratio trick,
     Sugiyama et al. 2012), so its mean over encoder latents estimates the KL.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,18 @@ from explorer.config import ModelConfig, TrainConfig
 from explorer.data import load_dataset, stratified_fraction
 from explorer.evaluation import evaluate
 from explorer.training import Progress, TrainResult, train
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``ValueError`` unless a checkpoint can be written at ``path``."""
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {path / 'model.pt'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to {path.parent}: {error.strerror}") from None
 
 
 def train_and_save(
@@ -29,6 +42,8 @@ def train_and_save(
     snapshots). ``max_train`` keeps a stratified subset of at most that many training images
     (the command line's ``--dry-run``).
     """
+    if out is not None:
+        check_writable(Path(out))  # before training, not after: a long run must not be lost
     data = load_dataset(dataset, "train", root=root)
     if max_train is not None and max_train < len(data):
         data = data.subset(stratified_fraction(data.y, max_train / len(data), seed=train_config.seed))

@@ -54,8 +54,12 @@ class TrainResult:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU."""
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; a named device must be available."""
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if name != "auto":
+        if not available.get(name):
+            raise ValueError(f"device {name!r} is not available here; available: "
+                             f"{', '.join(['auto'] + [d for d, ok in available.items() if ok])}")
         return torch.device(name)
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -102,7 +106,9 @@ class TrainingStep:
             device = next(model.parameters()).device
             self.discriminator = ClassConditionalDiscriminator(
                 model.config.latent_dim, model.config.num_classes, config.disc_hidden).to(device)
-            self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr)
+            # AdamW's default decoupled weight decay (0.01) keeps T small where no latents fall.
+            self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
+                                                    weight_decay=0.01)
 
     def __call__(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Step on images x (B, C, H, W) in [0, 1] and labels y (B,); returns the detached loss terms."""
@@ -161,6 +167,10 @@ def train(
     x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)
     val = data.subset(val_idx)
     counts = torch.bincount(data.y[train_idx], minlength=model_config.num_classes)
+    if (counts == 0).any():
+        raise ValueError(f"classes {(counts == 0).nonzero().flatten().tolist()} have no training images "
+                         f"left after val_fraction={config.val_fraction} and "
+                         f"train_fraction={config.train_fraction}")
 
     model = build_model(model_config, seed=config.seed).to(device)
     model.head.set_class_prior(counts.to(device))
@@ -203,7 +213,7 @@ def train(
 def _epoch_record(model: Classifier, val: ImageData, means: dict[str, float], epoch: int,
                   started: float) -> dict[str, object]:
     logits, z = predict(model, val.x)
-    probs = torch.softmax(logits, dim=1).numpy()
+    probs = torch.softmax(logits.double(), dim=1).numpy()  # float32 saturates at 1.0 (calibration.py)
     labels = val.y.numpy()
     norms = z.norm(dim=1)
     latent_norm = [float(norms[val.y == k].mean()) if (val.y == k).any() else float("nan")

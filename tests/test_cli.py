@@ -83,7 +83,7 @@ def test_saved_checkpoint_carries_its_metrics(checkpoint):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--dataset", "digits", "--method", "magic", "--out", "x.pt"], "invalid choice: 'magic'"),
-    (["train", "--dataset", "digits", "--method", "vc", "--out", "x.pt", "--epochs", "0"], "epochs must be > 0"),
+    (["train", "--dataset", "digits", "--method", "vc", "--out", "x.pt", "--epochs", "0"], "epochs must be a finite number > 0"),
     (["evaluate", "missing.pt"], "missing.pt: no such file"),
     (["attack", "missing.pt", "--attack", "pgd", "--eps", "0.1"], "no such file"),
     (["evaluate", "README.md"], "not a readable checkpoint"),
@@ -100,11 +100,32 @@ def test_bad_attack_budget(checkpoint):
     assert code == 1 and "eps must be in [0, 1]" in err and "Traceback" not in err
 
 
-def test_offline_dataset_error_names_the_folder(tmp_path):
-    code, _, err = run_cli("train", "--dataset", "mnist", "--method", "vc", "--out", "x.pt", "--dry-run",
-                           env={"EXPLORER_DATA_DIR": str(tmp_path)})
-    assert code == 1 and "Traceback" not in err
-    assert "mnist" in err.lower() and str(tmp_path) in err
+def test_offline_dataset_error_names_the_folder(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import torchvision.datasets.utils as tv_utils
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(tv_utils, "download_url", offline)  # never touch the network in a test
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path))
+    assert main(["train", "--dataset", "mnist", "--method", "vc", "--out", str(tmp_path / "x.pt"),
+                 "--dry-run", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "mnist" in err.lower() and str(tmp_path) in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("out", ["folder", "/proc/forbidden.pt"])
+def test_unwritable_output_is_refused_before_training(tmp_path, out, capsys, monkeypatch):
+    import explorer.runs
+
+    if out == "folder":
+        out = str(tmp_path)
+    monkeypatch.setattr(explorer.runs, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", out, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert ("is a folder" in err or "cannot write" in err) and len(err.strip().splitlines()) == 1
 
 
 def test_mnist_dry_run_from_local_files(data_copy, capsys, monkeypatch):

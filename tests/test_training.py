@@ -7,7 +7,9 @@ from conftest import quick_configs
 from explorer.config import default_configs
 from explorer.data import load_dataset
 from explorer.evaluation import evaluate, predict
-from explorer.training import Progress, resolve_device, split_indices, train
+from explorer.models import build_model
+from explorer.objectives import cross_entropy, discriminator_loss, kl_estimate, prior_nll
+from explorer.training import Progress, TrainingStep, resolve_device, split_indices, train
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,16 @@ def test_training_is_deterministic_for_a_seed(digits):
 
 
 def test_class_prior_is_the_training_frequency(digits):
-    result = train(digits[0], *quick_configs("gaussian", epochs=1))
-    counts = torch.tensor(result.class_counts, dtype=torch.float)
-    assert torch.allclose(result.model.head.log_class_prior().exp(), counts / counts.sum())
+    model_config, train_config = quick_configs("gaussian", epochs=1)
+    result = train(digits[0], model_config, train_config)
+    train_idx, _ = split_indices(digits[0].y, train_config)
+    counts = torch.bincount(digits[0].y[train_idx], minlength=10).double()
+    assert torch.allclose(result.model.head.log_class_prior().exp().double(), counts / counts.sum())
+
+
+def test_a_class_without_training_images_is_refused(digits):
+    with pytest.raises(ValueError, match="no training images.*val_fraction=0.999"):
+        train(digits[0], *quick_configs("vc", val_fraction=0.999))
 
 
 def test_train_fraction_and_validation_split(digits):
@@ -107,3 +116,82 @@ def test_softmax_latents_grow_while_vc_latents_stay_put(digits):
 def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    missing = [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", torch.backends.mps.is_available()))
+               if not ok]
+    for name in missing:
+        with pytest.raises(ValueError, match=f"device '{name}' is not available"):
+            resolve_device(name)
+
+
+class TestTrainingStep:
+    """One step of METHOD.md §3, checked by hand on a vc model."""
+
+    @pytest.fixture
+    def step(self):
+        model_config, train_config = quick_configs("vc", lambda_prior=0.3, lambda_kl=0.7)
+        model = build_model(model_config, seed=0)
+        return TrainingStep(model, train_config, total_steps=10)
+
+    @pytest.fixture
+    def batch(self, digits):
+        return digits[0].x[:32], digits[0].y[:32]
+
+    def test_loss_is_the_sum_of_the_named_terms(self, step, batch):
+        x, y = batch
+        with torch.no_grad():
+            z = step.model.embed(x)
+            expected = (cross_entropy(step.model.head(z), y) + 0.3 * prior_nll(step.model.head, z, y)
+                        + 0.7 * kl_estimate(step.discriminator, z, y))
+        stats = step(x, y)
+        assert stats["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+        assert stats["kl_estimate"].item() == pytest.approx(
+            (expected - stats["cross_entropy"] - 0.3 * stats["prior_nll"]).item() / 0.7, rel=1e-4)
+
+    def test_the_main_loss_never_moves_the_discriminator(self, step, batch, monkeypatch):
+        before = [p.detach().clone() for p in step.discriminator.parameters()]
+        monkeypatch.setattr(step.disc_optimiser, "step", lambda: None)  # only the main update runs
+        step(*batch)
+        for p, q in zip(step.discriminator.parameters(), before):
+            assert torch.equal(p, q)
+
+    def test_the_discriminator_learns_latents_against_detached_prior_samples(self, step, batch, monkeypatch):
+        seen = {}
+
+        def spy(discriminator, real, fake, y):
+            seen.update(real=real, fake=fake, y=y)
+            return discriminator_loss(discriminator, real, fake, y)
+
+        monkeypatch.setattr("explorer.training.discriminator_loss", spy)
+        x, y = batch
+        with torch.no_grad():
+            latents = step.model.embed(x)  # the MLP has no batch statistics: same z as in the step
+        step(x, y)
+        assert not seen["real"].requires_grad and not seen["fake"].requires_grad
+        assert torch.equal(seen["y"], y)
+        assert torch.allclose(seen["real"], latents)  # real = the batch's latents (label 1) ...
+        assert not torch.allclose(seen["fake"], latents)  # ... fake = samples of p(z|y) (label 0)
+
+    @pytest.mark.parametrize("weight", ["lambda_kl", "lambda_prior"])
+    def test_each_weighted_term_reaches_the_encoder(self, batch, monkeypatch, weight):
+        grads = []
+        for value in (0.0, 5.0):
+            settings = {"lambda_kl": 0.0, "lambda_prior": 0.0, weight: value}
+            model_config, train_config = quick_configs("vc", schedule="constant", **settings)
+            model = build_model(model_config, seed=0)
+            step = TrainingStep(model, train_config, total_steps=10)
+            with torch.no_grad():
+                step.discriminator.net.weight.fill_(1.0)  # a T with a gradient to pass on
+            monkeypatch.setattr(step.optimiser, "step", lambda: None)  # keep the gradients to compare
+            step(*batch)
+            grads.append(model.encoder[-1].weight.grad.clone())
+        assert not torch.allclose(grads[0], grads[1])
+
+    def test_optimiser_groups(self, step):
+        config = step.config
+        encoder_group, head_group = step.optimiser.param_groups
+        assert encoder_group["lr"] == pytest.approx(config.lr)
+        assert head_group["lr"] == pytest.approx(config.lr * config.prior_lr_scale)
+        assert head_group["weight_decay"] == 0.0
+        assert {id(p) for p in head_group["params"]} == {id(p) for p in step.model.head.parameters()}
+        assert isinstance(step.disc_optimiser, torch.optim.AdamW)
+        assert step.disc_optimiser.param_groups[0]["lr"] == config.disc_lr
