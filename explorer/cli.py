@@ -87,6 +87,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corruption", help="a distribution shift to apply (see explorer.corruptions)")
     p.add_argument("--severity", type=int, default=3, help="corruption severity 1-5 (default: 3)")
     p.add_argument("--bins", type=int, default=15, help="calibration bins (default: 15)")
+    p.add_argument("--temperature-scaling", action="store_true",
+                   help="divide the logits by a temperature fitted on the model's validation split")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
@@ -170,15 +172,24 @@ def _test_split(meta: dict, dataset: str | None, model):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from explorer.config import config_from_dict
     from explorer.corruptions import corrupt
-    from explorer.evaluation import evaluate
+    from explorer.data import load_dataset
+    from explorer.evaluation import evaluate, validation_temperature
 
     model, meta = _load(args.checkpoint)
     name, test = _test_split(meta, args.dataset, model)
+    temperature = 1.0
+    if args.temperature_scaling:
+        if "train_config" not in meta:
+            raise ValueError("this checkpoint does not record its training split; no temperature can be fitted")
+        train_config = config_from_dict(TrainConfig, meta["train_config"])
+        temperature = validation_temperature(model, load_dataset(meta["dataset"], "train"), train_config)
     x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
-    metrics = evaluate(model, x, test.y, n_bins=args.bins)
+    metrics = evaluate(model, x, test.y, n_bins=args.bins, temperature=temperature)
     metrics = {"dataset": name, "corruption": args.corruption,
-               "severity": args.severity if args.corruption else None, **metrics}
+               "severity": args.severity if args.corruption else None, "temperature": temperature,
+               **metrics}
     print(json.dumps(metrics) if args.json else _table(metrics))
 
 

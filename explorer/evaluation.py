@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from explorer.calibration import apply_temperature, calibration_report
+from explorer.calibration import apply_temperature, calibration_report, fit_temperature
 
 
 @torch.no_grad()
@@ -39,3 +39,17 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = 15,
     logits, _ = predict(model, x)
     probs = apply_temperature(logits.numpy(), temperature)
     return calibration_report(probs, y.numpy(), n_bins=n_bins)
+
+
+def validation_temperature(model: nn.Module, data_train, train_config) -> float:
+    """Temperature scaling's T, fitted by NLL on the validation split that training held out.
+
+    ``data_train`` is the training split the model was trained on and ``train_config`` its
+    :class:`~explorer.config.TrainConfig`; the split is rebuilt from its seed and fractions, so the
+    test split never informs T.
+    """
+    from explorer.training import split_indices  # local: training imports this module
+
+    _, val_idx = split_indices(data_train.y, train_config)
+    logits, _ = predict(model, data_train.x[val_idx])
+    return fit_temperature(logits.numpy(), data_train.y[val_idx].numpy())

@@ -65,6 +65,15 @@ def test_evaluate_under_corruption_loses_accuracy(checkpoint, capsys):
     assert shifted["accuracy"] < clean["accuracy"]
 
 
+def test_temperature_scaling_is_fitted_on_validation_data_and_keeps_accuracy(checkpoint, capsys):
+    main(["evaluate", str(checkpoint), "--json"])
+    plain = json.loads(capsys.readouterr().out)
+    main(["evaluate", str(checkpoint), "--temperature-scaling", "--json"])
+    scaled = json.loads(capsys.readouterr().out)
+    assert plain["temperature"] == 1.0 and scaled["temperature"] > 0 and scaled["temperature"] != 1.0
+    assert scaled["accuracy"] == plain["accuracy"]  # dividing logits by T > 0 keeps every argmax
+
+
 @pytest.mark.parametrize("attack", ["fgsm", "pgd"])
 def test_attack_json(checkpoint, attack, capsys):
     assert main(["attack", str(checkpoint), "--attack", attack, "--eps", "0.2", "--n", "200", "--json"]) == 0
