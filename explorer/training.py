@@ -39,6 +39,9 @@ class Progress:
     """Loss terms of the last batch."""
     record: dict[str, object] | None = None
     """The epoch's history record (see :func:`train`), only on the epoch's last step."""
+    model: Classifier | None = None
+    """The model, only on an epoch's last step: a callback may save it (in eval mode, on its device).
+    It is still being trained: copy it before keeping it, never modify it."""
 
 
 @dataclass
@@ -198,7 +201,11 @@ def train(
                 if len(snap_idx):
                     snapshots.append(predict(model, val.x[snap_idx])[1])
             if callback is not None:
-                callback(Progress(epoch, config.epochs, step, steps, values, record))
+                if record is not None:
+                    model.eval()
+                callback(Progress(epoch, config.epochs, step, steps, values, record,
+                                  model if record is not None else None))
+                model.train()
 
     model.cpu().eval()
     return TrainResult(
