@@ -17,6 +17,7 @@ builder's default title.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import TYPE_CHECKING
@@ -51,6 +52,9 @@ TRAINING_PANELS = {
     "latent_norm": "mean ‖z‖ per class (validation)",
 }
 """History keys :func:`training_curves` draws, in panel order, with their panel titles."""
+
+
+NOTE_WIDTH = 55  # characters per line of a figure note
 
 
 def _color(k: int) -> str:
@@ -399,9 +403,11 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))
     _style(fig, title or "Latent space", height=700)
     if note:
-        fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=0, xanchor="left",
+        # Plotly never wraps annotations: break the note so it fits a half-width column.
+        lines = textwrap.wrap(note, NOTE_WIDTH)
+        fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left",
                            yanchor="top", yshift=-70, showarrow=False, align="left", font_size=TICK_SIZE)
-        fig.update_layout(margin_b=140)
+        fig.update_layout(margin_b=100 + 22 * len(lines))
     return fig
 
 

@@ -1,0 +1,83 @@
+"""A real browser visits every page: Debian's Chromium, driven by playwright, against a server this
+test starts on a free localhost port. Each page must draw its main element and show no error; the
+screenshots land in ``artifacts/screenshots/`` for a person to look at.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PLOT = ".js-plotly-plot"
+# url path -> the element that shows the page has drawn its content
+PAGES = {
+    "": PLOT,
+    "latent_space": PLOT,
+}
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+playwright = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    runs = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "EXPLORER_RUNS_DIR": str(runs), "EXPLORER_CACHE_DIR": str(runs / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "explorer" / "Home.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app server did not start within 60 s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_draws_its_content_without_errors(server, browser, path):
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(f"{server}/{path}")
+    page.wait_for_selector(PAGES[path], timeout=120_000)
+    page.wait_for_timeout(1000)  # let the last elements of the run arrive
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{path or 'home'}.png", full_page=True)
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.close()
