@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path
 
 import streamlit as st  # noqa: E402
 
-from explorer.app import cache, sidebar, state, views  # noqa: E402
+from explorer.app import sidebar, state, views  # noqa: E402
 from explorer.checkpoints import CheckpointError  # noqa: E402
 
 PAGES = ROOT / "pages"
@@ -39,13 +39,24 @@ def home() -> None:
         except CheckpointError as error:
             st.error(str(error))
     st.markdown("**The pages:**")
-    for page, what in ((latent_page, "the latents of models A and B against the priors their last layers "
-                                     "assume, with a χ² check per class"),):
-        st.page_link(page, label=f"{page.title}: {what}")
+    for page, what in PAGE_GUIDE:
+        st.page_link(page, label=f"{page.title}: {what}", icon=page.icon)
 
 
 st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
-latent_page = st.Page(PAGES / "latent_space.py", title="Latent space", icon=":material/scatter_plot:")
-navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), latent_page])
+PAGE_GUIDE = [
+    (st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+     "train a softmax or VC model live and watch its latents move"),
+    (st.Page(PAGES / "latent_space.py", title="Latent space", icon=":material/scatter_plot:"),
+     "the latents of models A and B against the Gaussians their last layers assume, with a χ² check"),
+    (st.Page(PAGES / "calibration.py", title="Calibration", icon=":material/straighten:"),
+     "reliability diagrams, calibration metrics, temperature scaling, calibration under shift"),
+    (st.Page(PAGES / "adversarial.py", title="Adversarial", icon=":material/bolt:"),
+     "FGSM and PGD examples, the latent's path under attack, robust accuracy against ε"),
+    (st.Page(PAGES / "shift.py", title="Shift, low data, OOD", icon=":material/trending_down:"),
+     "corruptions of growing severity, training on 1-100 % of the data, out-of-distribution scores"),
+]
+navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)]
+                           + [page for page, _ in PAGE_GUIDE])
 sidebar.render()
 navigation.run()

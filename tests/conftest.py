@@ -10,6 +10,8 @@ import pytest
 from explorer.config import METHODS, default_configs
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HOME = Path(__file__).resolve().parents[1] / "explorer" / "Home.py"
+APP_TIMEOUT = 180  # seconds: torch and the first model load take longer than AppTest's 3 s default
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,14 @@ def quick_configs(method: str, **overrides):
 @pytest.fixture(params=METHODS)
 def method(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch):
+    """App tests see only the shipped checkpoints and start with empty caches (caches are process-wide)."""
+    import streamlit as st
+
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    st.cache_data.clear()
+    st.cache_resource.clear()

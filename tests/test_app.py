@@ -6,21 +6,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-HOME = Path(__file__).resolve().parents[1] / "explorer" / "Home.py"
-TIMEOUT = 180  # torch and the first model load take longer than AppTest's 3 s default
+from conftest import APP_TIMEOUT, HOME
 
 
-@pytest.fixture(autouse=True)
-def fresh_app(tmp_path, monkeypatch):
-    """Each test sees only the shipped checkpoints and starts with empty (process-wide) caches."""
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
+
+pytestmark = pytest.mark.usefixtures("fresh_app")
 
 
 def start(page: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(HOME), default_timeout=TIMEOUT)
+    app = AppTest.from_file(str(HOME), default_timeout=APP_TIMEOUT)
     app.run()
     if page is not None:
         app.switch_page(page)
@@ -64,9 +58,7 @@ def test_latent_page_projects_d16_models_with_pca():
     assert len(app.get("plotly_chart")) == 4
 
 
-def test_an_unsafe_upload_is_refused_without_a_traceback(tmp_path):
-    from explorer.app.sidebar import _save_upload  # noqa: F401  (the path the uploader takes)
-
+def test_an_unreadable_user_checkpoint_is_skipped_with_its_reason(tmp_path):
     app = start()
     bad = tmp_path / "runs" / "uploaded"
     bad.mkdir(parents=True)

@@ -21,7 +21,11 @@ PLOT = ".js-plotly-plot"
 # url path -> the element that shows the page has drawn its content
 PAGES = {
     "": PLOT,
+    "train": '[data-testid="stFormSubmitButton"]',  # nothing is drawn before a run is started
     "latent_space": PLOT,
+    "calibration": PLOT,
+    "adversarial": PLOT,
+    "shift": PLOT,
 }
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 

@@ -11,11 +11,15 @@ import numpy as np
 import streamlit as st
 import torch
 
+from explorer.attacks import AttackConfig, robust_accuracy as _robust
 from explorer.checkpoints import load_checkpoint
+from explorer.config import TrainConfig, config_from_dict
+from explorer.corruptions import corrupt
 from explorer.data import ImageData, load_dataset
 from explorer.diagnostics import LatentFit, latent_fit
-from explorer.evaluation import predict
+from explorer.evaluation import predict, validation_temperature
 from explorer.models import Classifier
+from explorer.projection import Projection, ProjectionConfig, fit_projection
 from explorer.registry import Entry, list_checkpoints
 
 
@@ -67,3 +71,117 @@ def _fit(path: str, mtime: float, dataset: str) -> LatentFit:
 
 def fit(path: Path, dataset: str) -> LatentFit:
     return _fit(str(path), _mtime(path), dataset)
+
+
+@st.cache_resource(show_spinner="Fitting a PCA to the latents…")
+def _latent_pca(path: str, mtime: float, dataset: str, seed: int) -> Projection:
+    return fit_projection(_outputs(path, mtime, dataset)["latents"], ProjectionConfig(method="pca", seed=seed))
+
+
+def latent_pca(path: Path, dataset: str, seed: int) -> Projection:
+    """PCA to 2-D fitted once on all the checkpoint's test latents; ``.transform`` places new latents."""
+    return _latent_pca(str(path), _mtime(path), dataset, seed)
+
+
+def attack_subset(n_test: int, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, n_test) test examples drawn without replacement with ``seed``."""
+    return np.sort(np.random.default_rng(seed).permutation(n_test)[:n])
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _robust_accuracy(path: str, mtime: float, dataset: str, config: AttackConfig, n: int, seed: int) -> float:
+    net, _ = _model(path, mtime)
+    data = test_split(dataset)
+    keep = torch.from_numpy(attack_subset(len(data.y), n, seed))
+    device = next(net.parameters()).device
+    return _robust(net, data.x[keep].to(device), data.y[keep].to(device), config)
+
+
+def robust_accuracy(path: Path, dataset: str, config: AttackConfig, n: int, seed: int) -> float:
+    """Accuracy under ``config``'s attack on the :func:`attack_subset` of n test images drawn with seed."""
+    return _robust_accuracy(str(path), _mtime(path), dataset, config, n, seed)
+
+
+@st.cache_resource(show_spinner="Loading the training split…")
+def train_split(dataset: str) -> ImageData:
+    return load_dataset(dataset, "train")
+
+
+@st.cache_resource(show_spinner="Predicting…")
+def _test_logits(path: str, mtime: float, dataset: str, corruption: str | None, severity: int,
+                 seed: int) -> dict[str, np.ndarray]:
+    net, _ = _model(path, mtime)
+    data = test_split(dataset)
+    x = data.x if corruption is None else corrupt(data.x, corruption, severity, seed)
+    logits, _ = predict(net, x)
+    return {"logits": logits.double().numpy(), "labels": data.y.numpy()}
+
+
+def test_logits(path: Path, dataset: str, corruption: str | None = None, severity: int = 1,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """Test-split logits (N, K) float64 and labels (N,), clean or corrupted. Read-only.
+
+    Cached per (checkpoint, corruption, severity, seed); ``severity`` and ``seed`` only matter with a
+    corruption (the clean entry is keyed with severity 1, seed 0).
+    """
+    if corruption is None:
+        severity, seed = 1, 0
+    return _test_logits(str(path), _mtime(path), dataset, corruption, int(severity), int(seed))
+
+
+@st.cache_resource(show_spinner="Fitting the temperature on the validation split…")
+def _temperature(path: str, mtime: float) -> float:
+    net, meta = _model(path, mtime)
+    if "train_config" not in meta:
+        raise ValueError(f"{Path(path).name} does not record its training split; no temperature can be "
+                         "fitted on its validation split")
+    train_config = config_from_dict(TrainConfig, meta["train_config"])
+    return validation_temperature(net, train_split(meta["dataset"]), train_config)
+
+
+def temperature(path: Path) -> float:
+    """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test)."""
+    return _temperature(str(path), _mtime(path))
+
+
+@st.cache_resource(show_spinner=False)
+def _shift_curve(path: str, mtime: float, dataset: str, corruption: str, seed: int) -> dict[str, list[float]]:
+    from explorer.robustness import shift_curves
+
+    net, _ = _model(path, mtime)
+    data = test_split(dataset)
+    return shift_curves(net, data.x, data.y, [corruption], seed=seed)[corruption]
+
+
+def shift_curve(path: Path, dataset: str, corruption: str, seed: int) -> dict[str, list[float]]:
+    """Accuracy and ECE of a checkpoint at severities 0-5 of one corruption of the test split."""
+    return _shift_curve(str(path), _mtime(path), dataset, corruption, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, seed: int) -> dict[str, float]:
+    """Test accuracy and ECE of a model trained live on a stratified fraction of the training split."""
+    from explorer.robustness import low_data_sweep
+
+    rows = low_data_sweep(load_dataset(dataset, "train"), test_split(dataset), dataset, [method], [fraction],
+                          seed=seed, latent_dim=latent_dim)[method]
+    return {"accuracy": rows["accuracy"][0], "ece": rows["ece"][0]}
+
+
+OOD_SETS = {"digits": None, "mnist": "fashion-mnist", "fashion-mnist": "mnist", "cifar10": None}
+"""The out-of-distribution set of each dataset; None: uniform-noise images."""
+
+
+@st.cache_resource(show_spinner="Scoring in- and out-of-distribution images…")
+def _ood(path: str, mtime: float, dataset: str, seed: int) -> dict[str, dict[str, object]]:
+    from explorer.robustness import noise_images, ood_comparison
+
+    net, _ = _model(path, mtime)
+    x_in = test_split(dataset).x
+    other = OOD_SETS[dataset]
+    x_out = test_split(other).x if other else noise_images(x_in, len(x_in), seed=seed)
+    return ood_comparison(net, x_in, x_out)
+
+
+def ood(path: Path, dataset: str, seed: int) -> dict[str, dict[str, object]]:
+    return _ood(str(path), _mtime(path), dataset, seed)

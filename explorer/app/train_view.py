@@ -1,0 +1,209 @@
+"""The Train page's logic: a checkpoint saved after every epoch, the live progress, the latent replay.
+
+Streamlit stops a script run at its next UI update when the user leaves the page or touches a widget.
+So the callback saves the epoch *before* it touches the UI, and records the run in session state as
+it goes: a stopped run loses at most the epoch in progress, and the page can still show what was done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer.app import cache, state
+from explorer.checkpoints import save_checkpoint
+from explorer.config import ModelConfig, TrainConfig, default_configs
+from explorer.data import ImageData
+from explorer.diagnostics import gaussian_ellipse
+from explorer.evaluation import evaluate, predict
+from explorer.figures import latent_scatter, training_curves
+from explorer.models import Classifier, build_model
+from explorer.registry import user_dir
+from explorer.training import Progress, split_indices
+
+PROGRESS_UPDATES = 20
+"""Progress-bar updates per epoch (besides the epoch's end): each one is a websocket message."""
+
+
+def defaults(dataset: str) -> tuple[ModelConfig, TrainConfig]:
+    """The form's defaults for ``dataset``: :func:`default_configs` with the default method."""
+    return default_configs(dataset, ModelConfig.method)
+
+
+def field_key(dataset: str, name: str) -> str:
+    """Session key of one form field; per dataset, so that switching datasets brings its defaults."""
+    return f"{state.TRAIN_FIELD}:{dataset}:{name}"
+
+
+def checkpoint_path(dataset: str, model_config: ModelConfig, train_config: TrainConfig,
+                    now: dt.datetime | None = None) -> Path:
+    """Where a run is saved: ``user_dir()/trained``, never ``checkpoints/`` (the shipped models)."""
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    name = (f"{dataset}-{model_config.encoder}-d{model_config.latent_dim}-{model_config.method}"
+            f"-seed{train_config.seed}-{stamp}.pt")
+    return user_dir() / "trained" / name
+
+
+class EpochSaver:
+    """Training callback that saves the model after every epoch to one file (atomically, in place).
+
+    The metadata is what :func:`explorer.runs.train_and_save` writes — dataset, class_names,
+    train_config, metrics, history, class_counts, snapshots, snapshot_labels — plus ``metrics_split``
+    and ``epochs_done``: after an intermediate epoch ``metrics`` are that epoch's validation accuracy,
+    ECE and NLL (``metrics_split = "validation"``); after the last one, the full report on the test
+    split (``"test"``). Latent snapshots are taken of the same validation points as :func:`train`
+    draws (epoch 0 = initialisation), together with the head's class means and variances, so that a
+    d = 2 run can be replayed with each epoch's own Gaussians.
+    """
+
+    def __init__(self, path: Path, data: ImageData, test: ImageData, model_config: ModelConfig,
+                 train_config: TrainConfig) -> None:
+        self.path, self.test = Path(path), test
+        self.dataset, self.class_names = data.name, list(data.class_names)
+        self.model_config, self.train_config = model_config, train_config
+        train_idx, val_idx = split_indices(data.y, train_config)
+        self.class_counts = torch.bincount(data.y[train_idx], minlength=model_config.num_classes).tolist()
+        val = data.subset(val_idx)
+        # train() draws its snapshot points first from a generator seeded with the config's seed.
+        generator = torch.Generator().manual_seed(train_config.seed)
+        snap_idx = torch.randperm(len(val), generator=generator)[: train_config.snapshot_points]
+        self.snap_x, self.snapshot_labels = val.x[snap_idx], val.y[snap_idx]
+        self.history: list[dict] = []
+        self.snapshots: list[torch.Tensor] = []
+        self.means: list[np.ndarray] = []
+        self.variances: list[np.ndarray] = []
+        self.metrics: dict[str, float] = {}
+        self.metrics_split = "validation"
+        self._record_latents(build_model(model_config, seed=train_config.seed))  # as train() builds it
+
+    def _record_latents(self, model: Classifier) -> None:
+        if len(self.snap_x):
+            self.snapshots.append(predict(model, self.snap_x)[1])
+        with torch.no_grad():
+            self.means.append(model.head.class_means().detach().cpu().numpy())
+            self.variances.append(model.head.class_log_vars().exp().detach().cpu().numpy())
+
+    def __call__(self, progress: Progress) -> bool:
+        """Save at an epoch's end (returns True); other steps pass through (False)."""
+        if progress.record is None:
+            return False
+        record = progress.record
+        self.history.append(record)
+        self._record_latents(progress.model)
+        if progress.epoch == progress.epochs:
+            self.metrics = evaluate(progress.model, self.test.x, self.test.y)
+            self.metrics_split = "test"
+        else:
+            self.metrics = {"accuracy": record["val_accuracy"], "ece": record["val_ece"],
+                            "nll": record["val_nll"]}
+        save_checkpoint(self.path, progress.model, self.meta())
+        return True
+
+    def meta(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "class_names": self.class_names,
+            "train_config": dataclasses.asdict(self.train_config),
+            "metrics": self.metrics,
+            "metrics_split": self.metrics_split,
+            "epochs_done": len(self.history),
+            "history": self.history,
+            "class_counts": self.class_counts,
+            "snapshots": torch.stack(self.snapshots) if self.snapshots else None,
+            "snapshot_labels": self.snapshot_labels if self.snapshots else None,
+        }
+
+    def summary(self) -> dict:
+        """The run as plain data for session state: enough to redraw curves and replay, no model."""
+        return {
+            "path": str(self.path), "dataset": self.dataset, "method": self.model_config.method,
+            "latent_dim": self.model_config.latent_dim, "seed": self.train_config.seed,
+            "epochs": self.train_config.epochs, "epochs_done": len(self.history),
+            "complete": len(self.history) == self.train_config.epochs,
+            "class_names": self.class_names, "history": list(self.history),
+            "metrics": dict(self.metrics), "metrics_split": self.metrics_split,
+            "snapshots": torch.stack(self.snapshots).numpy() if self.snapshots else None,
+            "snapshot_labels": self.snapshot_labels.numpy(),
+            "means": np.stack(self.means), "variances": np.stack(self.variances),
+        }
+
+
+class LiveProgress:
+    """The app's training callback: save first, record the run in session state, then update the UI.
+
+    Draws a progress bar (a few updates per epoch) and redraws the training curves at each epoch end.
+    """
+
+    def __init__(self, saver: EpochSaver) -> None:
+        self.saver = saver
+        self.bar = st.progress(0.0, text="Starting…")
+        self.chart = st.empty()
+
+    def __call__(self, progress: Progress) -> None:
+        saved = self.saver(progress)  # before any UI call: a stop there must not lose this epoch
+        if saved:
+            st.session_state[state.TRAIN_RESULT] = self.saver.summary()
+            cache.checkpoints.clear()  # the sidebar lists the file even if the run stops now
+        every = max(1, progress.steps // PROGRESS_UPDATES)
+        if saved or progress.step % every == 0:
+            done = (progress.epoch - 1 + progress.step / progress.steps) / progress.epochs
+            text = f"Epoch {progress.epoch} of {progress.epochs}, step {progress.step} of {progress.steps}"
+            if saved:
+                record = progress.record
+                text += (f" · validation accuracy {record['val_accuracy']:.3f}, ECE {record['val_ece']:.3f}"
+                         f" · saved")
+            self.bar.progress(min(done, 1.0), text=text)
+        if saved:
+            self.chart.plotly_chart(training_curves(self.saver.history, self.saver.class_names,
+                                                    title="Training so far"),
+                                    width="stretch", key=f"live-curves-{progress.epoch}")
+
+
+def train_live(dataset: str, model_config: ModelConfig, train_config: TrainConfig) -> dict:
+    """Train on ``dataset`` with live progress, saving after every epoch; returns the run's summary.
+
+    Raises ``DatasetUnavailableError`` (files missing offline) and ``ValueError`` (bad settings or
+    an unwritable user folder) before any training starts, or ``ValueError`` from training itself.
+    """
+    from explorer.runs import check_writable  # local: runs pulls in the whole training stack
+    from explorer.training import train
+
+    data, test = cache.train_split(dataset), cache.test_split(dataset)
+    path = checkpoint_path(dataset, model_config, train_config)
+    check_writable(path)
+    saver = EpochSaver(path, data, test, model_config, train_config)
+    train(data, model_config, train_config, LiveProgress(saver))
+    return saver.summary()
+
+
+def replay_figure(run: dict, epoch: int) -> go.Figure:
+    """The snapshot latents (d = 2) after ``epoch`` (0 = initialisation), with that epoch's 1σ and 2σ
+    class ellipses, on axes fixed over the whole run so that the movement shows."""
+    z, labels = run["snapshots"][epoch], run["snapshot_labels"]
+    means, variances = run["means"][epoch], run["variances"][epoch]
+    ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s))
+                for k in range(len(means)) for s in (1.0, 2.0)]
+    kind = "implied by the linear layer (Σ = I)" if run["method"] == "softmax" else "learnt by the head"
+    figure = latent_scatter(
+        z, labels, run["class_names"], ellipses=ellipses,
+        title=f"{run['method']}, epoch {epoch} of {run['epochs_done']}",
+        note=f"{len(z)} validation points, the same at every epoch. Ellipses: 1σ and 2σ of each class "
+             f"Gaussian {kind} at that epoch.")
+    low, high = run["snapshots"].min(axis=(0, 1)), run["snapshots"].max(axis=(0, 1))
+    margin = 0.05 * (high - low) + 1e-6
+    figure.update_xaxes(range=[low[0] - margin[0], high[0] + margin[0]])
+    figure.update_yaxes(range=[low[1] - margin[1], high[1] + margin[1]])
+    return figure
+
+
+def use_as(key: str, run: dict) -> None:
+    """Button callback (runs before the sidebar is drawn): choose the run as model A or B."""
+    cache.checkpoints.clear()
+    st.session_state[state.DATASET] = run["dataset"]
+    st.session_state[key] = run["path"]

@@ -1,0 +1,51 @@
+"""Calibration: reliability of models A and B, clean and under corruption, with temperature scaling."""
+
+import streamlit as st
+
+from explorer.app import calibration_view as view
+from explorer.app import state
+from explorer.checkpoints import CheckpointError
+from explorer.data import DatasetUnavailableError
+
+st.title("Calibration")
+selected = state.selection()
+if selected.model_a is None:
+    st.info("Choose or train a model first (sidebar).")
+    st.stop()
+
+controls = st.columns(3)
+n_bins = controls[0].slider("Bins", 5, 50, 15, help="Equal-width confidence bins for the diagrams, "
+                            "ECE, MCE and classwise ECE; equal-mass bins for adaptive ECE.")
+scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by one T per model, fitted "
+                             "by NLL on the model's own validation split (never the test split).")
+corruption = controls[1].selectbox("Corruption", view.CORRUPTION_CHOICES,
+                                   help="Applied to the test images (pixels in [0, 1]) before prediction.")
+severity = controls[2].slider("Severity", 1, 5, 3, disabled=corruption == view.CLEAN)
+shift = view.Shift(None if corruption == view.CLEAN else corruption, severity, selected.seed)
+st.caption(f"Measured on the {shift.describe()}."
+           + (" The seed is the sidebar's." if shift.corruption else ""))
+
+models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
+try:
+    preds = [view.predictions(path, name, shift, scaling) for name, path in models]
+    for column, pred in zip(st.columns(2), preds):
+        column.plotly_chart(view.reliability_figure(pred, n_bins), width="stretch")
+    st.caption("Bars: accuracy per confidence bin; hatched: the gap to the bin's mean confidence "
+               "(above the bar: over-confident); below: samples per bin. Download any figure as PNG "
+               "with the camera button of its toolbar (hover over the figure).")
+
+    st.subheader("Metrics")
+    unscaled = [view.predictions(path, name, shift, False) for name, path in models] if scaling else None
+    table = view.metrics_table(preds, n_bins, unscaled)
+    st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                                        for c in table.columns if c != "n"})
+    downloads = st.columns(2)
+    downloads[0].download_button("Metrics (CSV)", view.csv(table, shift), "calibration_metrics.csv",
+                                 "text/csv")
+    downloads[1].download_button("Reliability bins (CSV)", view.csv(view.bins_table(preds, n_bins), shift),
+                                 "reliability_bins.csv", "text/csv")
+
+    st.subheader("Confidence")
+    st.plotly_chart(view.confidence_figure(preds, n_bins), width="stretch")
+except (CheckpointError, DatasetUnavailableError, ValueError) as error:
+    st.error(str(error))

@@ -1,0 +1,78 @@
+"""Shift, low data and out-of-distribution: models A and B under conditions they were not trained for."""
+
+import pandas as pd
+import streamlit as st
+
+from explorer.app import cache, state
+from explorer.checkpoints import CheckpointError
+from explorer.corruptions import CORRUPTIONS
+from explorer.data import DatasetUnavailableError
+from explorer.figures import accuracy_vs, score_histograms
+
+FRACTIONS = (0.01, 0.05, 0.1, 1.0)
+SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
+
+st.title("Shift, low data and out-of-distribution")
+selected = state.selection()
+if selected.model_a is None:
+    st.info("Choose or train a model first (sidebar).")
+    st.stop()
+try:
+    paths = {"A": selected.model_a, "B": selected.model_b}
+    configs = {side: cache.model(path)[0].config for side, path in paths.items()}
+except CheckpointError as error:
+    st.error(str(error))
+    st.stop()
+dataset = selected.dataset
+names = {side: f"{side}: {c.method}, d = {c.latent_dim}" for side, c in configs.items()}
+shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"])
+
+with shift_tab:
+    chosen = st.multiselect("Corruptions", CORRUPTIONS, default=list(CORRUPTIONS[:4]))
+    measure = st.radio("Measure", ["accuracy", "ece"], horizontal=True,
+                       format_func={"accuracy": "accuracy", "ece": "ECE (15 bins)"}.get)
+    st.caption(f"Test split, severities 1-5 (0: clean); corrupted images drawn with seed {selected.seed}, "
+               "the same for both models.")
+    bar = st.progress(0.0)
+    columns = st.columns(2)
+    for i, corruption in enumerate(chosen):
+        series = {names[side]: cache.shift_curve(path, dataset, corruption, selected.seed)[measure]
+                  for side, path in paths.items()}
+        bar.progress((i + 1) / len(chosen), text=f"{corruption} done")
+        columns[i % 2].plotly_chart(accuracy_vs([0, 1, 2, 3, 4, 5], series, "severity", measure,
+                                                title=corruption.replace("_", " ")), width="stretch")
+
+with low_tab:
+    if dataset != "digits":
+        st.info("Live low-data training is offered on digits. For other datasets, train checkpoints with "
+                "`python -m explorer train --train-fraction F` and compare them in the sidebar.")
+    else:
+        st.markdown("Trains the methods of models A and B afresh on 1 %, 5 %, 10 % and 100 % of the "
+                    "training split (stratified, same seed), with the dataset's default settings.")
+        if st.button("Train and compare", type="primary"):
+            bar, rows = st.progress(0.0), {}
+            for j, (side, config) in enumerate(configs.items()):
+                rows[names[side]] = [cache.low_data_point(dataset, config.method, config.latent_dim, f,
+                                                          selected.seed) for f in FRACTIONS]
+                bar.progress((j + 1) / len(configs), text=f"{names[side]} done")
+            for column, measure in zip(st.columns(2), ("accuracy", "ece")):
+                column.plotly_chart(accuracy_vs([100 * f for f in FRACTIONS],
+                                                {n: [r[measure] for r in rs] for n, rs in rows.items()},
+                                                "training data used (%)", measure, log_x=True), width="stretch")
+
+with ood_tab:
+    other = cache.OOD_SETS.get(dataset)
+    st.caption(f"In-distribution: the {dataset} test split. Out-of-distribution: "
+               f"{f'the {other} test split' if other else f'uniform-noise images (seed {selected.seed})'}. "
+               "AUROC 0.5: the score cannot tell them apart; 1: it always can.")
+    try:
+        table = {}
+        for column, (side, path) in zip(st.columns(2), paths.items()):
+            for score, result in cache.ood(path, dataset, selected.seed).items():
+                table.setdefault(SCORES[score], {})[names[side]] = result["auroc"]
+                column.plotly_chart(score_histograms(result["in"], result["out"], SCORES[score],
+                                                     auroc=result["auroc"], title=f"{names[side]}: {SCORES[score]}"),
+                                    width="stretch")
+        st.dataframe(pd.DataFrame(table).T.style.format("{:.3f}"))
+    except DatasetUnavailableError as error:
+        st.error(str(error))

@@ -1,0 +1,91 @@
+"""Train: a model of your own, with live curves, a checkpoint after every epoch and a latent replay."""
+
+import streamlit as st
+
+from explorer.app import state, train_view
+from explorer.config import ENCODERS, METHODS, VARIANCES, default_configs
+from explorer.data import DATASETS, DatasetUnavailableError
+from explorer.figures import training_curves
+
+st.title("Train a model")
+st.markdown("Train one model on one dataset. Digits trains in seconds on a CPU; MNIST, Fashion-MNIST "
+            "and CIFAR-10 need their files locally (`EXPLORER_DATA_DIR`) or a connection.")
+
+dataset = st.selectbox("Dataset", list(DATASETS), key=state.TRAIN_DATASET,
+                       help="Changing it brings that dataset's default settings.")
+model_default, train_default = train_view.defaults(dataset)
+
+
+def key(name: str) -> str:
+    return train_view.field_key(dataset, name)
+
+
+with st.form("train"):
+    left, middle, right = st.columns(3)
+    method = left.selectbox("Method", METHODS, index=METHODS.index(model_default.method), key=key("method"))
+    encoder = left.selectbox("Encoder", ENCODERS, index=ENCODERS.index(model_default.encoder),
+                             key=key("encoder"))
+    latent_dim = left.number_input("Latent dimension d", 1, 512, model_default.latent_dim, key=key("d"),
+                                   help="d = 2 draws the latents as they are and replays their motion.")
+    lambda_prior = middle.number_input("λ_prior", 0.0, value=train_default.lambda_prior, format="%.3g",
+                                       key=key("lambda_prior"), help="Weight of −log p(z|y): lgm and vc.")
+    lambda_kl = middle.number_input("λ_kl", 0.0, value=train_default.lambda_kl, format="%.3g",
+                                    key=key("lambda_kl"), help="Weight of the KL estimate: vc only.")
+    disc_hidden = middle.number_input("Discriminator hidden width", 0, 1024, train_default.disc_hidden,
+                                      key=key("disc_hidden"),
+                                      help="vc only. 0: the authors' linear discriminator; > 0: an MLP.")
+    variance = middle.selectbox("Variance of the class Gaussians", VARIANCES,
+                                index=VARIANCES.index(model_default.variance), key=key("variance"),
+                                help="Gaussian heads (gaussian, lgm, vc).")
+    epochs = right.number_input("Epochs", 1, 1000, train_default.epochs, key=key("epochs"))
+    batch_size = right.number_input("Batch size", 1, 4096, train_default.batch_size, key=key("batch_size"))
+    lr = right.number_input("Learning rate", 0.0, 1.0, train_default.lr, step=1e-4, format="%.1e",
+                            key=key("lr"))
+    train_fraction = right.number_input("Training fraction", 0.0, 1.0, train_default.train_fraction,
+                                        step=0.05, key=key("train_fraction"),
+                                        help="Stratified share of the training split (low-data runs).")
+    seed = right.number_input("Seed", 0, 2**31 - 1, train_default.seed, key=key("seed"))
+    st.caption("Leaving this page or touching any widget while a run is going stops it at its next "
+               "update. Every finished epoch is already saved, and the stopped run stays listed in the "
+               "sidebar with its validation metrics; only the epoch in progress is lost.")
+    submitted = st.form_submit_button("Train", type="primary")
+
+if submitted:
+    try:
+        model_config, train_config = default_configs(
+            dataset, method, encoder=encoder, latent_dim=int(latent_dim), variance=variance,
+            lambda_prior=lambda_prior, lambda_kl=lambda_kl, disc_hidden=int(disc_hidden), epochs=int(epochs),
+            batch_size=int(batch_size), lr=lr, train_fraction=train_fraction, seed=int(seed))
+        st.session_state[state.TRAIN_RESULT] = train_view.train_live(dataset, model_config, train_config)
+    except (ValueError, DatasetUnavailableError) as error:
+        st.error(str(error))
+    else:
+        st.rerun()  # draws the result below, and the sidebar with the new checkpoint in its list
+
+run = st.session_state.get(state.TRAIN_RESULT)
+if run is None:
+    st.stop()
+
+st.subheader("Last run")
+if run["complete"]:
+    st.success(f"Trained {run['epochs_done']} epochs, seed {run['seed']}; saved as `{run['path']}`.")
+else:
+    st.warning(f"The run stopped after epoch {run['epochs_done']} of {run['epochs']} (the page was left or "
+               f"a widget touched). Those epochs are saved in `{run['path']}`.")
+metrics = run["metrics"]
+columns = st.columns(4)
+columns[0].metric(f"Accuracy ({run['metrics_split']})", f"{metrics['accuracy']:.3f}")
+columns[1].metric(f"ECE ({run['metrics_split']})", f"{metrics['ece']:.3f}")
+columns[2].metric(f"NLL ({run['metrics_split']})", f"{metrics['nll']:.3f}")
+with columns[3]:
+    st.button("Show as model A", on_click=train_view.use_as, args=(state.MODEL_A, run))
+    st.button("Show as model B", on_click=train_view.use_as, args=(state.MODEL_B, run))
+st.plotly_chart(training_curves(run["history"], run["class_names"]), width="stretch")
+
+if run["latent_dim"] == 2 and run["snapshots"] is not None:
+    st.subheader("Replay: how the latents moved")
+    st.markdown("Softmax latents stretch into spokes whose norms keep growing; VC latents settle into the "
+                "class Gaussians.")
+    epoch = st.slider("Epoch (0: initialisation)", 0, run["epochs_done"], run["epochs_done"],
+                      key=f"{state.TRAIN_REPLAY}:{run['path']}")
+    st.plotly_chart(train_view.replay_figure(run, epoch), width="stretch")
