@@ -33,8 +33,8 @@ def home() -> None:
     selected = state.selection()
     if selected.model_a is not None:
         try:
-            figure = views.latent_figure(selected.model_a, "class", views.ProjectionConfig(),
-                                         seed=selected.seed, title_prefix="Model A")
+            figure, _ = views.latent_figure(selected.model_a, "class", views.ProjectionConfig(),
+                                            seed=selected.seed, title_prefix="Model A")
             st.plotly_chart(figure, width="stretch")
         except CheckpointError as error:
             st.error(str(error))

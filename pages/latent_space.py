@@ -26,9 +26,23 @@ st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.see
 models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 try:
     for column, (name, path) in zip(st.columns(2), models):
-        with column:
-            st.plotly_chart(views.latent_figure(path, color_by, projection, selected.seed, name),
-                            width="stretch")
+        figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name)
+        event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
+                                    key=f"latents_{name}")
+        clicked = views.clicked_index(event, keep)
+        if clicked is not None:
+            st.session_state[state.SELECTED_INDEX] = clicked
+
+    index = st.session_state.get(state.SELECTED_INDEX)
+    if index is not None:
+        image, probabilities, caption = views.example_figures(dict(zip("AB", (p for _, p in models))), index)
+        st.subheader("The clicked example")
+        st.caption(caption + " The Adversarial page starts from it.")
+        left, right = st.columns([1, 2])
+        left.plotly_chart(image, width="stretch")
+        right.plotly_chart(probabilities, width="stretch")
+    else:
+        st.caption("Click a point to see its image and both models' class probabilities.")
 
     st.subheader("Do the latents follow the assumed Gaussians?")
     st.markdown("If the latents of class *y* follow N(μ_y, diag σ²_y), their squared Mahalanobis "
@@ -41,5 +55,6 @@ try:
         with column:
             st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
             st.plotly_chart(figure, width="stretch")
+            st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
 except CheckpointError as error:
     st.error(str(error))

@@ -35,7 +35,7 @@ def test_home_defaults_to_a_softmax_and_a_vc_model():
 def test_latent_page_draws_both_models_and_the_chi2_check():
     app = start("../pages/latent_space.py")
     assert app.title[0].value == "Latent space"
-    assert len(app.get("plotly_chart")) == 4  # two latent maps, two χ² histograms
+    assert len(app.get("plotly_chart")) == 6  # two latent maps, two χ² and two norm histograms
     assert len(app.metric) == 2 and not app.error
 
 
@@ -43,7 +43,7 @@ def test_latent_page_draws_both_models_and_the_chi2_check():
 def test_latent_page_colour_options(color_by):
     app = start("../pages/latent_space.py")
     app.radio[0].set_value(color_by).run()
-    assert not app.exception and len(app.get("plotly_chart")) == 4
+    assert not app.exception and len(app.get("plotly_chart")) == 6
 
 
 def test_latent_page_projects_d16_models_with_pca():
@@ -55,7 +55,7 @@ def test_latent_page_projects_d16_models_with_pca():
     app.switch_page("../pages/latent_space.py")
     app.run()
     assert not app.exception and not app.error
-    assert len(app.get("plotly_chart")) == 4
+    assert len(app.get("plotly_chart")) == 6
 
 
 def test_an_unreadable_user_checkpoint_is_skipped_with_its_reason(tmp_path):
@@ -67,3 +67,26 @@ def test_an_unreadable_user_checkpoint_is_skipped_with_its_reason(tmp_path):
     app.run()
     assert not app.exception
     assert any("broken.pt" in c.value for c in app.sidebar.caption)
+
+
+def test_a_clicked_example_is_shown_with_both_models_probabilities():
+    app = start("../pages/latent_space.py")
+    app.session_state["selected_index"] = 17  # what a click on a point stores
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) == 6 + 2  # the example's image and its probability bars
+    assert any("#17" in c.value for c in app.caption)
+
+
+def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from explorer.app.views import clicked_index
+
+    keep = np.array([4, 9, 30])
+    event = SimpleNamespace(selection=SimpleNamespace(points=[{"customdata": [2]}]))
+    assert clicked_index(event, keep) == 30
+    assert clicked_index(SimpleNamespace(selection=SimpleNamespace(points=[{"x": 1.0}])), keep) is None
+    assert clicked_index(None, keep) is None

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from explorer.app import cache
 from explorer.diagnostics import gaussian_ellipse, prior_samples
-from explorer.figures import chi2_histogram, latent_scatter
+from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
 from explorer.projection import ProjectionConfig, cached_projection
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
@@ -19,11 +19,12 @@ PRIOR_PER_CLASS = 60
 
 
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
-                  title_prefix: str) -> go.Figure:
+                  title_prefix: str) -> tuple[go.Figure, np.ndarray]:
     """The model's test latents (at most 2000, drawn with ``seed``) against its class Gaussians.
 
     d = 2: the latents themselves with the 1σ and 2σ ellipses of each p(z|y). d > 2: latents and
-    prior samples placed by one projection fitted on both, the samples drawn faint.
+    prior samples placed by one projection fitted on both, the samples drawn faint. Also returns the
+    test-split indices of the drawn points (a point's ``customdata`` indexes this array).
     """
     net, meta = cache.model(path)
     out = cache.outputs(path, meta["dataset"])
@@ -47,11 +48,11 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
                     for k in range(len(means)) for s in (1.0, 2.0)]
         kind = "it learns" if meta["method"] != "softmax" else "its linear layer implies (Σ = I)"
         return latent_scatter(z, shown, ellipses=ellipses, note=f"The latents themselves (d = 2). "
-                              f"Ellipses: 1σ and 2σ of each class Gaussian {kind}.", **common)
+                              f"Ellipses: 1σ and 2σ of each class Gaussian {kind}.", **common), keep
     prior_z, prior_y = prior_samples(net, PRIOR_PER_CLASS, seed=seed)
     placed = cached_projection(z, projection, extra=prior_z, extra_name="prior samples")
     return latent_scatter(placed.points, shown, prior_points=placed.extra_points, prior_labels=prior_y,
-                          note=placed.note, **common)
+                          note=placed.note, **common), keep
 
 
 def class_names(path: Path) -> list[str]:
@@ -67,3 +68,35 @@ def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
     figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
                             title=f"{meta['method']}: class {name}, r² against χ²_{fit.d}")
     return figure, fit.mean_ks
+
+
+def norm_figure(path: Path, class_index: int) -> go.Figure:
+    """Histogram of latent norms ‖z‖ on the test split: one class against all classes."""
+    _, meta = cache.model(path)
+    fit = cache.fit(path, meta["dataset"])
+    name = meta["class_names"][class_index]
+    return norm_histogram({"all classes": fit.norms, f"class {name}": fit.norms[fit.labels == class_index]},
+                          title=f"{meta['method']}: latent norms ‖z‖")
+
+
+def clicked_index(event, keep: np.ndarray) -> int | None:
+    """The test-split index of the point a chart selection event picked, if any."""
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    for point in points:
+        data = point.get("customdata")
+        if data is not None:  # prior samples and ellipses carry none
+            row = int(data[0] if isinstance(data, (list, tuple)) else data)
+            return int(keep[row])
+    return None
+
+
+def example_figures(paths: dict[str, Path], index: int) -> tuple[go.Figure, go.Figure, str]:
+    """One test example: its image, both models' class probabilities, and a caption."""
+    _, meta = cache.model(next(iter(paths.values())))
+    data = cache.test_split(meta["dataset"])
+    image = data.x[index].permute(1, 2, 0).squeeze(-1).numpy()
+    label = meta["class_names"][int(data.y[index])]
+    probs = {f"{side}: {cache.model(path)[1]['method']}": cache.outputs(path, meta["dataset"])["probs"][index]
+             for side, path in paths.items()}
+    caption = f"Test example #{index}, label {label}."
+    return (image_row([image], [f"#{index}: {label}"]), probability_bars(probs, meta["class_names"]), caption)
