@@ -90,3 +90,17 @@ def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
     assert clicked_index(event, keep) == 30
     assert clicked_index(SimpleNamespace(selection=SimpleNamespace(points=[{"x": 1.0}])), keep) is None
     assert clicked_index(None, keep) is None
+
+
+def test_upload_keeps_a_valid_checkpoint_and_refuses_anything_else(tmp_path):
+    from types import SimpleNamespace
+
+    from explorer.app.sidebar import _save_upload
+    from explorer.registry import SHIPPED_DIR
+
+    good = (SHIPPED_DIR / "digits-mlp-d2-vc.pt").read_bytes()
+    _save_upload(SimpleNamespace(name="mine.pt", getvalue=lambda: good))
+    _save_upload(SimpleNamespace(name="junk.pt", getvalue=lambda: b"not a checkpoint"))
+    _save_upload(SimpleNamespace(name="cut.pt", getvalue=lambda: good[: len(good) // 2]))
+    folder = tmp_path / "runs" / "uploaded"
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.pt"]  # no refused file, no temporary file
