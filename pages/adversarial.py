@@ -9,10 +9,7 @@ from explorer.checkpoints import CheckpointError
 from explorer.data import DatasetUnavailableError
 
 st.title("Adversarial examples")
-selected = state.selection()
-if selected.model_a is None or selected.model_b is None:
-    st.info("Choose or train a model first (sidebar).")
-    st.stop()
+selected = state.models_or_stop()
 st.markdown("Each model is attacked with its own gradient (untargeted, L∞). ε is in pixel units of images "
             "in [0, 1], applied before the model's normalisation.")
 models = [("Model A", selected.model_a), ("Model B", selected.model_b)]

@@ -8,10 +8,7 @@ from explorer.checkpoints import CheckpointError
 from explorer.data import DatasetUnavailableError
 
 st.title("Calibration")
-selected = state.selection()
-if selected.model_a is None:
-    st.info("Choose or train a model first (sidebar).")
-    st.stop()
+selected = state.models_or_stop()
 
 controls = st.columns(3)
 n_bins = controls[0].slider("Bins", 5, 50, 15, help="Equal-width confidence bins for the diagrams, "

@@ -7,10 +7,7 @@ from explorer.checkpoints import CheckpointError
 from explorer.projection import ProjectionConfig
 
 st.title("Latent space")
-selected = state.selection()
-if selected.model_a is None:
-    st.info("Choose or train a model first (sidebar).")
-    st.stop()
+selected = state.models_or_stop()
 
 controls = st.columns(3)
 color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,

@@ -13,10 +13,7 @@ FRACTIONS = (0.01, 0.05, 0.1, 1.0)
 SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
 
 st.title("Shift, low data and out-of-distribution")
-selected = state.selection()
-if selected.model_a is None:
-    st.info("Choose or train a model first (sidebar).")
-    st.stop()
+selected = state.models_or_stop()
 try:
     paths = {"A": selected.model_a, "B": selected.model_b}
     configs = {side: cache.model(path)[0].config for side, path in paths.items()}

@@ -36,3 +36,12 @@ def selection() -> Selection:
     get = st.session_state.get
     a, b = get(MODEL_A), get(MODEL_B)
     return Selection(get(DATASET), Path(a) if a else None, Path(b) if b else None, int(get(SEED, 0)))
+
+
+def models_or_stop() -> Selection:
+    """The selection, for a page that needs models A and B: without them, a hint and the page stops."""
+    selected = selection()
+    if selected.model_a is None or selected.model_b is None:
+        st.info("Choose or train a model first (sidebar).")
+        st.stop()
+    return selected
