@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 
 from explorer.app import sidebar, state, views  # noqa: E402
 from explorer.checkpoints import CheckpointError  # noqa: E402
+from explorer.data import DatasetUnavailableError  # noqa: E402
 
 PAGES = ROOT / "pages"
 
@@ -36,7 +37,7 @@ def home() -> None:
             figure, _ = views.latent_figure(selected.model_a, "class", views.ProjectionConfig(),
                                             seed=selected.seed, title_prefix="Model A")
             st.plotly_chart(figure, width="stretch")
-        except CheckpointError as error:
+        except (CheckpointError, DatasetUnavailableError) as error:
             st.error(str(error))
     st.markdown("**The pages:**")
     for page, what in PAGE_GUIDE:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from explorer.app import state, views
 from explorer.checkpoints import CheckpointError
+from explorer.data import DatasetUnavailableError
 from explorer.projection import ProjectionConfig
 
 st.title("Latent space")
@@ -53,5 +54,5 @@ try:
             st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
             st.plotly_chart(figure, width="stretch")
             st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
-except CheckpointError as error:
+except (CheckpointError, DatasetUnavailableError) as error:
     st.error(str(error))

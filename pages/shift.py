@@ -14,13 +14,14 @@ SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent densi
 
 st.title("Shift, low data and out-of-distribution")
 selected = state.models_or_stop()
+dataset = selected.dataset
 try:
     paths = {"A": selected.model_a, "B": selected.model_b}
     configs = {side: cache.model(path)[0].config for side, path in paths.items()}
-except CheckpointError as error:
+    cache.test_split(dataset)  # every tab needs it: say now, once, if it is missing
+except (CheckpointError, DatasetUnavailableError) as error:
     st.error(str(error))
     st.stop()
-dataset = selected.dataset
 names = {side: f"{side}: {c.method}, d = {c.latent_dim}" for side, c in configs.items()}
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"])
 

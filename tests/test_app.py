@@ -104,3 +104,34 @@ def test_upload_keeps_a_valid_checkpoint_and_refuses_anything_else(tmp_path):
     _save_upload(SimpleNamespace(name="cut.pt", getvalue=lambda: good[: len(good) // 2]))
     folder = tmp_path / "runs" / "uploaded"
     assert sorted(p.name for p in folder.iterdir()) == ["mine.pt"]  # no refused file, no temporary file
+
+
+def test_every_page_says_so_when_a_models_dataset_is_missing(tmp_path, monkeypatch):
+    """An MNIST model on a machine without the MNIST files: an error on the page, never a traceback."""
+    import urllib.error
+
+    import torchvision.datasets.utils as tv_utils
+
+    from explorer.checkpoints import save_checkpoint
+    from explorer.config import default_configs
+    from explorer.models import build_model
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(tv_utils, "download_url", offline)
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "no-data"))
+    for method in ("softmax", "vc"):
+        model = build_model(default_configs("mnist", method)[0], seed=0)
+        save_checkpoint(tmp_path / "runs" / "trained" / f"mnist-{method}.pt", model,
+                        {"dataset": "mnist", "class_names": [str(k) for k in range(10)], "metrics": {},
+                         "history": []})
+    app = start()
+    app.session_state["dataset"] = "mnist"
+    app.run()
+    assert not app.exception and app.error  # Home's figure needs the test split
+    for page in ("latent_space", "calibration", "adversarial", "shift"):
+        app.switch_page(f"../pages/{page}.py")
+        app.run()
+        assert not app.exception, (page, app.exception)
+        assert any("mnist" in e.value.lower() for e in app.error), page
