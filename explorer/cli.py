@@ -172,19 +172,15 @@ def _test_split(meta: dict, dataset: str | None, model):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from explorer.config import config_from_dict
     from explorer.corruptions import corrupt
     from explorer.data import load_dataset
-    from explorer.evaluation import evaluate, validation_temperature
+    from explorer.evaluation import checkpoint_temperature, evaluate
 
     model, meta = _load(args.checkpoint)
     name, test = _test_split(meta, args.dataset, model)
     temperature = 1.0
     if args.temperature_scaling:
-        if "train_config" not in meta:
-            raise ValueError("this checkpoint does not record its training split; no temperature can be fitted")
-        train_config = config_from_dict(TrainConfig, meta["train_config"])
-        temperature = validation_temperature(model, load_dataset(meta["dataset"], "train"), train_config)
+        temperature = checkpoint_temperature(model, meta, load_dataset(meta["dataset"], "train"))
     x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
     metrics = evaluate(model, x, test.y, n_bins=args.bins, temperature=temperature)
     metrics = {"dataset": name, "corruption": args.corruption,

@@ -53,3 +53,16 @@ def validation_temperature(model: nn.Module, data_train, train_config) -> float:
     _, val_idx = split_indices(data_train.y, train_config)
     logits, _ = predict(model, data_train.x[val_idx])
     return fit_temperature(logits.numpy(), data_train.y[val_idx].numpy())
+
+
+def checkpoint_temperature(model: nn.Module, meta: dict, data_train) -> float:
+    """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
+
+    Raises ``ValueError`` if the checkpoint does not record how it was trained.
+    """
+    from explorer.config import TrainConfig, config_from_dict
+
+    if "train_config" not in meta:
+        raise ValueError("this checkpoint does not record its training split, so no temperature can be "
+                         "fitted on its validation split")
+    return validation_temperature(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))

@@ -40,3 +40,16 @@ def test_validation_temperature_uses_only_the_held_out_split(trained):
     expected = fit_temperature(logits.numpy(), data.y[val_idx].numpy())
     assert validation_temperature(model, data, train_config) == pytest.approx(expected)
     assert np.isfinite(expected) and expected > 0
+
+
+def test_checkpoint_temperature_needs_the_recorded_training_config(trained):
+    import dataclasses
+
+    from explorer.evaluation import checkpoint_temperature
+
+    data, model, train_config = trained
+    meta = {"train_config": dataclasses.asdict(train_config)}
+    assert checkpoint_temperature(model, meta, data) == pytest.approx(
+        validation_temperature(model, data, train_config))
+    with pytest.raises(ValueError, match="does not record its training split"):
+        checkpoint_temperature(model, {}, data)

@@ -13,11 +13,10 @@ import torch
 
 from explorer.attacks import AttackConfig, robust_accuracy as _robust
 from explorer.checkpoints import load_checkpoint
-from explorer.config import TrainConfig, config_from_dict
 from explorer.corruptions import corrupt
 from explorer.data import ImageData, load_dataset
 from explorer.diagnostics import LatentFit, latent_fit
-from explorer.evaluation import predict, validation_temperature
+from explorer.evaluation import checkpoint_temperature, predict
 from explorer.models import Classifier
 from explorer.projection import Projection, ProjectionConfig, fit_projection
 from explorer.registry import Entry, list_checkpoints
@@ -53,12 +52,13 @@ def _outputs(path: str, mtime: float, dataset: str) -> dict[str, np.ndarray]:
     net, _ = _model(path, mtime)
     data = test_split(dataset)
     logits, latents = predict(net, data.x)
-    return {"probs": torch.softmax(logits.double(), dim=1).numpy(), "latents": latents.numpy(),
-            "labels": data.y.numpy()}
+    logits = logits.double()
+    return {"logits": logits.numpy(), "probs": torch.softmax(logits, dim=1).numpy(),
+            "latents": latents.numpy(), "labels": data.y.numpy()}
 
 
 def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
-    """Test-split class probabilities (float64), latents and labels of a checkpoint. Read-only."""
+    """Test-split logits and class probabilities (float64), latents and labels of a checkpoint. Read-only."""
     return _outputs(str(path), _mtime(path), dataset)
 
 
@@ -110,10 +110,12 @@ def train_split(dataset: str) -> ImageData:
 @st.cache_resource(show_spinner="Predicting…")
 def _test_logits(path: str, mtime: float, dataset: str, corruption: str | None, severity: int,
                  seed: int) -> dict[str, np.ndarray]:
+    if corruption is None:  # the clean predictions are already cached with the latents
+        clean = _outputs(path, mtime, dataset)
+        return {"logits": clean["logits"], "labels": clean["labels"]}
     net, _ = _model(path, mtime)
     data = test_split(dataset)
-    x = data.x if corruption is None else corrupt(data.x, corruption, severity, seed)
-    logits, _ = predict(net, x)
+    logits, _ = predict(net, corrupt(data.x, corruption, severity, seed))
     return {"logits": logits.double().numpy(), "labels": data.y.numpy()}
 
 
@@ -132,11 +134,7 @@ def test_logits(path: Path, dataset: str, corruption: str | None = None, severit
 @st.cache_resource(show_spinner="Fitting the temperature on the validation split…")
 def _temperature(path: str, mtime: float) -> float:
     net, meta = _model(path, mtime)
-    if "train_config" not in meta:
-        raise ValueError(f"{Path(path).name} does not record its training split; no temperature can be "
-                         "fitted on its validation split")
-    train_config = config_from_dict(TrainConfig, meta["train_config"])
-    return validation_temperature(net, train_split(meta["dataset"]), train_config)
+    return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
 
 
 def temperature(path: Path) -> float:
