@@ -27,6 +27,21 @@ def check_writable(path: Path) -> None:
         raise ValueError(f"cannot write to {path.parent}: {error.strerror}") from None
 
 
+def run_meta(dataset: str, class_names: list[str], train_config: TrainConfig, result: TrainResult,
+             metrics: dict[str, float]) -> dict:
+    """A trained (or partly trained) model's checkpoint metadata: configs, metrics, history, snapshots."""
+    return {
+        "dataset": dataset,
+        "class_names": class_names,
+        "train_config": dataclasses.asdict(train_config),
+        "metrics": metrics,
+        "history": result.history,
+        "class_counts": result.class_counts,
+        "snapshots": result.snapshots,
+        "snapshot_labels": result.snapshot_labels,
+    }
+
+
 def train_and_save(
     dataset: str,
     model_config: ModelConfig,
@@ -49,16 +64,8 @@ def train_and_save(
         data = data.subset(stratified_fraction(data.y, max_train / len(data), seed=train_config.seed))
     test = load_dataset(dataset, "test", root=root)
     result = train(data, model_config, train_config, callback)
-    meta = {
-        "dataset": dataset,
-        "class_names": list(data.class_names),
-        "train_config": dataclasses.asdict(train_config),
-        "metrics": evaluate(result.model, test.x, test.y),
-        "history": result.history,
-        "class_counts": result.class_counts,
-        "snapshots": result.snapshots,
-        "snapshot_labels": result.snapshot_labels,
-    }
+    meta = run_meta(dataset, list(data.class_names), train_config, result,
+                    evaluate(result.model, test.x, test.y))
     if out is not None:
         save_checkpoint(Path(out), result.model, meta)
     return result, meta

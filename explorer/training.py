@@ -39,9 +39,10 @@ class Progress:
     """Loss terms of the last batch."""
     record: dict[str, object] | None = None
     """The epoch's history record (see :func:`train`), only on the epoch's last step."""
-    model: Classifier | None = None
-    """The model, only on an epoch's last step: a callback may save it (in eval mode, on its device).
-    It is still being trained: copy it before keeping it, never modify it."""
+    result: TrainResult | None = None
+    """The run so far, only on an epoch's last step, so that a callback can save every finished
+    epoch: the model (in eval mode during the call, on its device, still being trained: copy it
+    before keeping it, never modify it), the history and the snapshots up to this epoch."""
 
 
 @dataclass
@@ -54,6 +55,10 @@ class TrainResult:
     """Latents of a fixed sample of validation points: (epochs + 1, n, d), epoch 0 = initialisation."""
     snapshot_labels: Tensor | None = None
     class_counts: list[int] = field(default_factory=list)
+    prior_means: Tensor | None = None
+    """The head's class means (learned or implied) after every epoch: (epochs + 1, K, d)."""
+    prior_variances: Tensor | None = None
+    """The head's class variances after every epoch: (epochs + 1, K, d)."""
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -181,7 +186,25 @@ def train(
     step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)
 
     snap_idx = torch.randperm(len(val), generator=generator)[: config.snapshot_points]
-    snapshots = [predict(model, val.x[snap_idx])[1]] if len(snap_idx) else []
+    snapshots, means, variances = [], [], []
+
+    def record_state() -> None:  # after every epoch, and once before the first
+        if len(snap_idx):
+            snapshots.append(predict(model, val.x[snap_idx])[1])
+        with torch.no_grad():
+            means.append(model.head.class_means().detach().cpu())
+            variances.append(model.head.class_log_vars().exp().detach().cpu())
+
+    def result_so_far() -> TrainResult:
+        return TrainResult(
+            model=model, history=list(history),
+            snapshots=torch.stack(snapshots) if snapshots else None,
+            snapshot_labels=val.y[snap_idx] if len(snap_idx) else None,
+            class_counts=counts.cpu().tolist(),
+            prior_means=torch.stack(means), prior_variances=torch.stack(variances),
+        )
+
+    record_state()
 
     history = []
     for epoch in range(1, config.epochs + 1):
@@ -198,23 +221,16 @@ def train(
             if step == steps:
                 record = _epoch_record(model, val, {k: v / n for k, v in sums.items()}, epoch, started)
                 history.append(record)
-                if len(snap_idx):
-                    snapshots.append(predict(model, val.x[snap_idx])[1])
+                record_state()
             if callback is not None:
                 if record is not None:
                     model.eval()
                 callback(Progress(epoch, config.epochs, step, steps, values, record,
-                                  model if record is not None else None))
+                                  result_so_far() if record is not None else None))
                 model.train()
 
     model.cpu().eval()
-    return TrainResult(
-        model=model,
-        history=history,
-        snapshots=torch.stack(snapshots) if snapshots else None,
-        snapshot_labels=val.y[snap_idx] if len(snap_idx) else None,
-        class_counts=counts.cpu().tolist(),
-    )
+    return result_so_far()
 
 
 def _epoch_record(model: Classifier, val: ImageData, means: dict[str, float], epoch: int,

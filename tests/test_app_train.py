@@ -123,7 +123,7 @@ def test_the_epoch_saver_saves_after_every_epoch_what_train_records(tmp_path):
     model_config, train_config = quick_configs("vc", epochs=3)
     data, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     path = tmp_path / "trained" / "run.pt"
-    saver = train_view.EpochSaver(path, data, test, model_config, train_config)
+    saver = train_view.EpochSaver(path, test, train_config)
     seen = []
 
     def callback(progress):

@@ -38,7 +38,9 @@ def test_every_method_trains_and_reports_its_terms(digits, method):
     assert len(calls) == 2 * steps
     assert [c.record is not None for c in calls].count(True) == 2
     assert calls[steps - 1].record is result.history[0]
-    assert calls[steps - 1].model is result.model and calls[0].model is None
+    assert calls[steps - 1].result.model is result.model and calls[0].result is None
+    assert calls[steps - 1].result.history == result.history[:1]
+    assert result.prior_means.shape == result.prior_variances.shape == (3, 10, 2)
     assert result.snapshots.shape == (3, 16, 2) and result.snapshot_labels.shape == (16,)
     assert not result.model.training
 

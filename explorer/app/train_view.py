@@ -7,25 +7,22 @@ it goes: a stopped run loses at most the epoch in progress, and the page can sti
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from explorer.app import cache, state
 from explorer.checkpoints import save_checkpoint
 from explorer.config import ModelConfig, TrainConfig, default_configs
 from explorer.data import ImageData
 from explorer.diagnostics import gaussian_ellipse
-from explorer.evaluation import evaluate, predict
+from explorer.evaluation import evaluate
 from explorer.figures import latent_scatter, training_curves
-from explorer.models import Classifier, build_model
 from explorer.registry import user_dir
-from explorer.training import Progress, split_indices
+from explorer.runs import check_writable, run_meta
+from explorer.training import Progress, TrainResult, train
 
 PROGRESS_UPDATES = 20
 """Progress-bar updates per epoch (besides the epoch's end): each one is a websocket message."""
@@ -53,84 +50,56 @@ def checkpoint_path(dataset: str, model_config: ModelConfig, train_config: Train
 class EpochSaver:
     """Training callback that saves the model after every epoch to one file (atomically, in place).
 
-    The metadata is what :func:`explorer.runs.train_and_save` writes — dataset, class_names,
-    train_config, metrics, history, class_counts, snapshots, snapshot_labels — plus ``metrics_split``
-    and ``epochs_done``: after an intermediate epoch ``metrics`` are that epoch's validation accuracy,
-    ECE and NLL (``metrics_split = "validation"``); after the last one, the full report on the test
-    split (``"test"``). Latent snapshots are taken of the same validation points as :func:`train`
-    draws (epoch 0 = initialisation), together with the head's class means and variances, so that a
-    d = 2 run can be replayed with each epoch's own Gaussians.
+    The metadata is :func:`explorer.runs.run_meta` of the run so far that :func:`train` hands over,
+    plus ``metrics_split`` and ``epochs_done``: after an intermediate epoch ``metrics`` are that
+    epoch's validation accuracy, ECE and NLL (``metrics_split = "validation"``); after the last one,
+    the full report on the test split (``"test"``).
     """
 
-    def __init__(self, path: Path, data: ImageData, test: ImageData, model_config: ModelConfig,
-                 train_config: TrainConfig) -> None:
-        self.path, self.test = Path(path), test
-        self.dataset, self.class_names = data.name, list(data.class_names)
-        self.model_config, self.train_config = model_config, train_config
-        train_idx, val_idx = split_indices(data.y, train_config)
-        self.class_counts = torch.bincount(data.y[train_idx], minlength=model_config.num_classes).tolist()
-        val = data.subset(val_idx)
-        # train() draws its snapshot points first from a generator seeded with the config's seed.
-        generator = torch.Generator().manual_seed(train_config.seed)
-        snap_idx = torch.randperm(len(val), generator=generator)[: train_config.snapshot_points]
-        self.snap_x, self.snapshot_labels = val.x[snap_idx], val.y[snap_idx]
-        self.history: list[dict] = []
-        self.snapshots: list[torch.Tensor] = []
-        self.means: list[np.ndarray] = []
-        self.variances: list[np.ndarray] = []
+    def __init__(self, path: Path, test: ImageData, train_config: TrainConfig) -> None:
+        self.path, self.test, self.train_config = Path(path), test, train_config
+        self.result: TrainResult | None = None
         self.metrics: dict[str, float] = {}
         self.metrics_split = "validation"
-        self._record_latents(build_model(model_config, seed=train_config.seed))  # as train() builds it
-
-    def _record_latents(self, model: Classifier) -> None:
-        if len(self.snap_x):
-            self.snapshots.append(predict(model, self.snap_x)[1])
-        with torch.no_grad():
-            self.means.append(model.head.class_means().detach().cpu().numpy())
-            self.variances.append(model.head.class_log_vars().exp().detach().cpu().numpy())
 
     def __call__(self, progress: Progress) -> bool:
         """Save at an epoch's end (returns True); other steps pass through (False)."""
-        if progress.record is None:
+        if progress.result is None:
             return False
-        record = progress.record
-        self.history.append(record)
-        self._record_latents(progress.model)
+        self.result = result = progress.result
         if progress.epoch == progress.epochs:
-            self.metrics = evaluate(progress.model, self.test.x, self.test.y)
+            self.metrics = evaluate(result.model, self.test.x, self.test.y)
             self.metrics_split = "test"
         else:
+            record = progress.record
             self.metrics = {"accuracy": record["val_accuracy"], "ece": record["val_ece"],
                             "nll": record["val_nll"]}
-        save_checkpoint(self.path, progress.model, self.meta())
+        save_checkpoint(self.path, result.model, self.meta())
         return True
 
+    @property
+    def history(self) -> list[dict]:
+        return self.result.history if self.result is not None else []
+
     def meta(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "class_names": self.class_names,
-            "train_config": dataclasses.asdict(self.train_config),
-            "metrics": self.metrics,
-            "metrics_split": self.metrics_split,
-            "epochs_done": len(self.history),
-            "history": self.history,
-            "class_counts": self.class_counts,
-            "snapshots": torch.stack(self.snapshots) if self.snapshots else None,
-            "snapshot_labels": self.snapshot_labels if self.snapshots else None,
-        }
+        return {**run_meta(self.test.name, list(self.test.class_names), self.train_config, self.result,
+                           self.metrics),
+                "metrics_split": self.metrics_split, "epochs_done": len(self.history)}
 
     def summary(self) -> dict:
         """The run as plain data for session state: enough to redraw curves and replay, no model."""
+        result = self.result
+        config = result.model.config
         return {
-            "path": str(self.path), "dataset": self.dataset, "method": self.model_config.method,
-            "latent_dim": self.model_config.latent_dim, "seed": self.train_config.seed,
-            "epochs": self.train_config.epochs, "epochs_done": len(self.history),
-            "complete": len(self.history) == self.train_config.epochs,
-            "class_names": self.class_names, "history": list(self.history),
+            "path": str(self.path), "dataset": self.test.name, "method": config.method,
+            "latent_dim": config.latent_dim, "seed": self.train_config.seed,
+            "epochs": self.train_config.epochs, "epochs_done": len(result.history),
+            "complete": len(result.history) == self.train_config.epochs,
+            "class_names": list(self.test.class_names), "history": list(result.history),
             "metrics": dict(self.metrics), "metrics_split": self.metrics_split,
-            "snapshots": torch.stack(self.snapshots).numpy() if self.snapshots else None,
-            "snapshot_labels": self.snapshot_labels.numpy(),
-            "means": np.stack(self.means), "variances": np.stack(self.variances),
+            "snapshots": result.snapshots.numpy() if result.snapshots is not None else None,
+            "snapshot_labels": result.snapshot_labels.numpy() if result.snapshot_labels is not None else None,
+            "means": result.prior_means.numpy(), "variances": result.prior_variances.numpy(),
         }
 
 
@@ -160,7 +129,7 @@ class LiveProgress:
                          f" · saved")
             self.bar.progress(min(done, 1.0), text=text)
         if saved:
-            self.chart.plotly_chart(training_curves(self.saver.history, self.saver.class_names,
+            self.chart.plotly_chart(training_curves(self.saver.history, list(self.saver.test.class_names),
                                                     title="Training so far"),
                                     width="stretch", key=f"live-curves-{progress.epoch}")
 
@@ -171,13 +140,10 @@ def train_live(dataset: str, model_config: ModelConfig, train_config: TrainConfi
     Raises ``DatasetUnavailableError`` (files missing offline) and ``ValueError`` (bad settings or
     an unwritable user folder) before any training starts, or ``ValueError`` from training itself.
     """
-    from explorer.runs import check_writable  # local: runs pulls in the whole training stack
-    from explorer.training import train
-
     data, test = cache.train_split(dataset), cache.test_split(dataset)
     path = checkpoint_path(dataset, model_config, train_config)
     check_writable(path)
-    saver = EpochSaver(path, data, test, model_config, train_config)
+    saver = EpochSaver(path, test, train_config)
     train(data, model_config, train_config, LiveProgress(saver))
     return saver.summary()
 
