@@ -9,7 +9,10 @@ therefore never needs to know which method trained a model.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -197,10 +200,25 @@ class Classifier(nn.Module):
         return self.head(self.embed(x))
 
 
+_SEEDING = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global CPU generator seeded, and restore the generator afterwards.
+
+    Layers draw their initial weights from that one global generator, so seeded blocks run one at a
+    time in a process: the app trains in one thread per browser session, and two runs started
+    together must each build exactly the model their seed gives.
+    """
+    with _SEEDING, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def build_model(config: ModelConfig, seed: int | None = None) -> Classifier:
     """A freshly initialised model; ``seed`` makes the initialisation reproducible."""
     if seed is None:
         return Classifier(config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return Classifier(config)

@@ -18,7 +18,7 @@ from explorer.calibration import expected_calibration_error, negative_log_likeli
 from explorer.config import ModelConfig, TrainConfig
 from explorer.data import ImageData, stratified_fraction, stratified_split
 from explorer.evaluation import predict
-from explorer.models import Classifier, build_model
+from explorer.models import Classifier, build_model, seeded
 from explorer.objectives import (
     METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate,
     prior_nll,
@@ -112,8 +112,12 @@ class TrainingStep:
         self.discriminator = self.disc_optimiser = None
         if "kl" in self.terms:
             device = next(model.parameters()).device
-            self.discriminator = ClassConditionalDiscriminator(
-                model.config.latent_dim, model.config.num_classes, config.disc_hidden).to(device)
+            with seeded(config.seed):
+                self.discriminator = ClassConditionalDiscriminator(
+                    model.config.latent_dim, model.config.num_classes, config.disc_hidden).to(device)
+            # The prior samples come from a generator of the step's own, never torch's global one,
+            # so runs in other threads (app sessions) neither disturb nor are disturbed by this one.
+            self.generator = torch.Generator(device).manual_seed(config.seed)
             # AdamW's default decoupled weight decay (0.01) keeps T small where no latents fall.
             self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
                                                     weight_decay=0.01)
@@ -146,7 +150,7 @@ class TrainingStep:
 
         if self.discriminator is not None:
             with torch.no_grad():
-                fake = model.head.sample(y)
+                fake = model.head.sample(y, generator=self.generator)
             disc_loss, stats["disc_accuracy"] = discriminator_loss(self.discriminator, z.detach(), fake, y)
             self.disc_optimiser.zero_grad(set_to_none=True)
             disc_loss.backward()
@@ -169,7 +173,6 @@ def train(
     """
     device = resolve_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
 
     train_idx, val_idx = split_indices(data.y, config)
     x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)

@@ -1,4 +1,6 @@
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -54,6 +56,23 @@ def test_training_is_deterministic_for_a_seed(digits):
         assert torch.equal(p, q)
     c = train(digits[0], *quick_configs("vc", seed=1))
     assert c.history[-1]["loss"] != a.history[-1]["loss"]
+
+
+def test_runs_in_two_threads_each_match_the_run_alone(digits):
+    # The app trains one run per browser session, each in its own thread, in one process.
+    configs = [quick_configs("vc", epochs=3, seed=seed) for seed in (0, 1)]
+    alone = [train(digits[0], *c).model.state_dict() for c in configs]
+    barrier = threading.Barrier(2)
+
+    def run(c):
+        barrier.wait()  # start together, so that the two runs interleave
+        return train(digits[0], *c).model.state_dict()
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(run, configs))
+    for a, b in zip(alone, together):
+        for name in a:
+            assert torch.equal(a[name], b[name]), name
 
 
 def test_class_prior_is_the_training_frequency(digits):
