@@ -1,6 +1,9 @@
 """The Train page: the form trains, saves after every epoch into the user folder, lists the result in
 the sidebar, replays d = 2 latents, and shows bad settings as errors; and the per-epoch saver alone."""
 
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +92,28 @@ def test_training_saves_every_epoch_lists_the_model_and_replays(tmp_path, monkey
     assert not app.exception and app.session_state[state.MODEL_B] == str(files[0])
 
 
+def test_two_sessions_train_at_once_without_disturbing_each_other(tmp_path):
+    # Each browser session runs its script in its own thread of one server process.
+    apps = [start(), start()]
+    barrier = threading.Barrier(2)
+
+    def train_in(app):
+        barrier.wait()  # same settings, same second: the runs interleave and would share a name
+        return fill(app, method="vc")
+
+    with ThreadPoolExecutor(2) as pool:
+        apps = list(pool.map(train_in, apps))
+    files = trained_files(tmp_path)
+    assert len(files) == 2
+    (net_a, meta_a), (net_b, meta_b) = (load_checkpoint(f) for f in files)
+    assert meta_a["epochs_done"] == meta_b["epochs_done"] == 3
+    # Same seed and settings: undisturbed runs give the very same model.
+    for name, value in net_a.state_dict().items():
+        assert torch.equal(value, net_b.state_dict()[name]), name
+    for app in apps:
+        assert not app.error and app.metric[0].label == "Accuracy (test)"
+
+
 def test_softmax_replay_draws_the_implied_gaussians():
     app = fill(start(), method="softmax", epochs=2)
     assert not app.exception and not app.error
@@ -150,5 +175,9 @@ def test_the_checkpoint_name_and_folder(tmp_path):
     import datetime as dt
 
     model_config, train_config = quick_configs("lgm", seed=7)
-    path = train_view.checkpoint_path("digits", model_config, train_config, dt.datetime(2025, 1, 2, 3, 4, 5))
-    assert path == tmp_path / "runs" / "trained" / "digits-mlp-d2-lgm-seed7-20250102-030405.pt"
+    now = dt.datetime(2025, 1, 2, 3, 4, 5)
+    path = train_view.checkpoint_path("digits", model_config, train_config, now)
+    assert path.parent == tmp_path / "runs" / "trained"
+    assert re.fullmatch(r"digits-mlp-d2-lgm-seed7-20250102-030405-[0-9a-f]{6}\.pt", path.name), path.name
+    # two sessions starting the same run in the same second get two files
+    assert train_view.checkpoint_path("digits", model_config, train_config, now) != path

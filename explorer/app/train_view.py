@@ -8,6 +8,7 @@ it goes: a stopped run loses at most the epoch in progress, and the page can sti
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -40,10 +41,14 @@ def field_key(dataset: str, name: str) -> str:
 
 def checkpoint_path(dataset: str, model_config: ModelConfig, train_config: TrainConfig,
                     now: dt.datetime | None = None) -> Path:
-    """Where a run is saved: ``user_dir()/trained``, never ``checkpoints/`` (the shipped models)."""
+    """Where a run is saved: ``user_dir()/trained``, never ``checkpoints/`` (the shipped models).
+
+    The name ends with the time and a random tag, so that two sessions starting the same run in the
+    same second write two files, not one in turn.
+    """
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     name = (f"{dataset}-{model_config.encoder}-d{model_config.latent_dim}-{model_config.method}"
-            f"-seed{train_config.seed}-{stamp}.pt")
+            f"-seed{train_config.seed}-{stamp}-{secrets.token_hex(3)}.pt")
     return user_dir() / "trained" / name
 
 
