@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path
 
 import streamlit as st  # noqa: E402
 
-from explorer.app import sidebar, state, views  # noqa: E402
+from explorer.app import cache, sidebar, state, views  # noqa: E402
 from explorer.checkpoints import CheckpointError  # noqa: E402
 from explorer.data import DatasetUnavailableError  # noqa: E402
 
@@ -59,5 +59,6 @@ PAGE_GUIDE = [
 ]
 navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)]
                            + [page for page, _ in PAGE_GUIDE])
+cache.umap_warm_up()
 sidebar.render()
 navigation.run()

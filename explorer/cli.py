@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,evaluate,attack,compare} ...``.
+"""Command line: ``python -m explorer {train,evaluate,attack,compare,project} ...``.
 
 Flags and their defaults derive from :mod:`explorer.config`; an unset flag takes the dataset's
 default, then the dataclass's. Expected failures print one line and exit non-zero.
@@ -107,6 +107,17 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="(default: softmax vc)")
     p.add_argument("--out-dir", help="also save each model as OUT_DIR/<dataset>-<method>.pt")
     _add_config_flags(p)
+
+    p = sub.add_parser("project", help="place a checkpoint's test latents and prior samples in 2-D, "
+                       "as the Latent space page does, and cache the result on disk")
+    p.add_argument("checkpoints", nargs="+", metavar="checkpoint")
+    p.add_argument("--method", default="umap", choices=("pca", "umap"), help="(default: umap)")
+    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP's n_neighbors (default: 15)")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP's min_dist (default: 0.1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="draws the points and seeds the projection, like the app's sidebar seed (default: 0)")
+    p.add_argument("--out-dir", help="write here (default: the projection cache the app reads, "
+                   "$EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections)")
     return parser
 
 
@@ -226,7 +237,31 @@ def cmd_compare(args: argparse.Namespace) -> None:
         print(f"{method:<10}" + "".join(f"{m[k]:>14.4f}" for k in keys))
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare}
+def cmd_project(args: argparse.Namespace) -> None:
+    import time
+
+    from explorer.evaluation import predict
+    from explorer.latent_map import file_digest, latent_map
+    from explorer.projection import ProjectionConfig
+
+    config = ProjectionConfig(method=args.method, n_neighbors=args.n_neighbors, min_dist=args.min_dist,
+                              seed=args.seed)
+    loaded = [(path, *_load(path)) for path in args.checkpoints]  # every file checked before the slow part
+    for path, model, meta in loaded:
+        if model.config.latent_dim == 2:
+            print(f"{path}: d = 2, drawn as it is; nothing to project")
+            continue
+        _, test = _test_split(meta, None, model)
+        started = time.perf_counter()
+        _, latents = predict(model, test.x)
+        # With --out-dir the file is written there even if a shipped projection exists.
+        where = {"cache_dir": args.out_dir, "shipped_dir": None} if args.out_dir else {}
+        placed = latent_map(model, latents.numpy(), file_digest(path), config, args.seed, **where)
+        print(f"{path}: {placed.projection.note} ({time.perf_counter() - started:.1f} s)")
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
+            "project": cmd_project}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

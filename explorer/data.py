@@ -257,6 +257,16 @@ def _as_labels(labels: torch.Tensor | np.ndarray | Sequence[int]) -> torch.Tenso
     return labels
 
 
+def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, size) of n examples, drawn without replacement with ``seed``.
+
+    The app's seeded samples of a test split (latent maps, attacks, shift curves) all come from here.
+    """
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
 def stratified_fraction(
     labels: torch.Tensor | np.ndarray | Sequence[int], fraction: float, seed: int = 0
 ) -> torch.Tensor:

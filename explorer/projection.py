@@ -18,6 +18,7 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
@@ -185,12 +186,14 @@ def default_cache_dir() -> Path:
     return Path(cache).expanduser() / "vc-explorer" / "projections"
 
 
-def _cache_key(latents: np.ndarray, extra: np.ndarray | None, config: ProjectionConfig, extra_name: str) -> str:
-    digest = hashlib.sha256(repr((CACHE_FORMAT, dataclasses.astuple(config), extra_name)).encode())
-    for array in (latents, extra):
-        if array is not None:
-            digest.update(repr(array.shape).encode())  # the bytes alone do not tell (4, 2) from (2, 4)
-            digest.update(np.ascontiguousarray(array).tobytes())
+def _cache_key(latents: np.ndarray, extra: np.ndarray | None, config: ProjectionConfig, extra_name: str,
+               key: str | None) -> str:
+    digest = hashlib.sha256(repr((CACHE_FORMAT, dataclasses.astuple(config), extra_name, key)).encode())
+    if key is None:  # the inputs identify themselves by their bytes
+        for array in (latents, extra):
+            if array is not None:
+                digest.update(repr(array.shape).encode())  # the bytes alone do not tell (4, 2) from (2, 4)
+                digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
 
@@ -225,25 +228,41 @@ def _save(projection: Projection, path: Path) -> None:
 
 
 def cached_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra=None,
-                      cache_dir: str | os.PathLike | None = None, extra_name: str = "extra points") -> Projection:
+                      cache_dir: str | os.PathLike | None = None, extra_name: str = "extra points",
+                      key: str | None = None, read_only_dirs: Sequence[str | os.PathLike] = ()) -> Projection:
     """:func:`fit_projection`, remembered on disk under ``cache_dir`` (default :func:`default_cache_dir`).
 
-    Keyed by a SHA-256 of the inputs' shapes and float64 bytes, the config and ``extra_name``. Stores
-    an ``.npz`` of the points, the note and, for PCA, the map (so ``transform`` stays exact), written
-    atomically. The UMAP object itself is not stored (it would need a pickle, and loading a pickle runs
-    code), so a UMAP projection from here never has ``transform``, whether or not the cache was hit:
-    call :func:`fit_projection` when new points must be placed later.
+    Keyed by a SHA-256 of the config, ``extra_name`` and either ``key``, a caller's name for the
+    inputs (e.g. a checkpoint's digest and the seed that drew its points), or else the inputs' shapes
+    and float64 bytes. ``read_only_dirs`` are searched first and never written (projections shipped
+    with the checkpoints). Stores an ``.npz`` of the points, the note and, for PCA, the map (so
+    ``transform`` stays exact), written atomically. The UMAP object itself is not stored (it would
+    need a pickle, and loading a pickle runs code), so a UMAP projection from here never has
+    ``transform``, whether or not the cache was hit: call :func:`fit_projection` when new points must
+    be placed later.
     """
     latents = _points(latents, "latents")
     extra = None if extra is None else _points(extra, "extra", d=latents.shape[1])
-    path = Path(cache_dir or default_cache_dir()) / f"{_cache_key(latents, extra, config, extra_name)}.npz"
-    if path.exists() and (projection := _load(path)) is not None:
-        logger.debug("projection cache hit: %s", path)
-        return projection
+    name = f"{_cache_key(latents, extra, config, extra_name, key)}.npz"
+    cache_dir = Path(cache_dir or default_cache_dir())
+    for folder in (*map(Path, read_only_dirs), cache_dir):
+        path = folder / name
+        if path.exists() and (projection := _load(path)) is not None:
+            if _fits(projection, latents, extra):
+                logger.debug("projection cache hit: %s", path)
+                return projection
+            warnings.warn(f"ignoring projection cache file {path}: it holds a different number of points",
+                          stacklevel=2)
     projection = dataclasses.replace(fit_projection(latents, config, extra, extra_name), umap_model=None)
-    _save(projection, path)
-    logger.debug("projection cached: %s", path)
+    _save(projection, cache_dir / name)
+    logger.debug("projection cached: %s", cache_dir / name)
     return projection
+
+
+def _fits(projection: Projection, latents: np.ndarray, extra: np.ndarray | None) -> bool:
+    n_extra = None if extra is None else len(extra)
+    got_extra = None if projection.extra_points is None else len(projection.extra_points)
+    return len(projection.points) == len(latents) and got_extra == n_extra and projection.d == latents.shape[1]
 
 
 @functools.cache

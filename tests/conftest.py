@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from explorer.config import METHODS, default_configs
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HOME = Path(__file__).resolve().parents[1] / "explorer" / "Home.py"
+os.environ.setdefault("EXPLORER_UMAP_WARM_UP", "0")  # no minute of numba compilation in every app test
 APP_TIMEOUT = 180  # seconds: torch and the first model load take longer than AppTest's 3 s default
 
 

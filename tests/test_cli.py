@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from explorer.cli import main
+from explorer.registry import SHIPPED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--latent-dim", "2", "--epochs", "10", "--hidden", "64"]
@@ -142,3 +143,19 @@ def test_mnist_dry_run_from_local_files(data_copy, capsys, monkeypatch):
     assert main(["train", "--dataset", "mnist", "--method", "vc", "--out", "unused.pt", "--dry-run",
                  "--quiet"]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_project_writes_the_maps_the_latent_page_reads(tmp_path, capsys):
+    d16, d2 = SHIPPED_DIR / "digits-mlp-d16-vc.pt", SHIPPED_DIR / "digits-mlp-d2-vc.pt"
+    assert main(["project", str(d16), str(d2), "--method", "pca", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "PCA" in out and "fitted jointly on 450 latents and 600 prior samples" in out
+    assert "d = 2, drawn as it is" in out
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+def test_project_refuses_a_bad_file_before_any_work(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["project", str(SHIPPED_DIR / "digits-mlp-d16-vc.pt"), str(bad), "--out-dir", str(tmp_path)]) == 1
+    assert "error" in capsys.readouterr().err and not list(tmp_path.glob("*.npz"))

@@ -4,6 +4,7 @@ import shutil
 import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision.datasets.utils
@@ -16,6 +17,7 @@ from explorer.data import (
     load_dataset,
     stratified_fraction,
     stratified_split,
+    subset_indices,
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -226,3 +228,11 @@ def test_image_data_subset():
     sub = data.subset([3, 0])
     assert len(sub) == 2 and torch.equal(sub.y, torch.tensor([1, 0])) and torch.equal(sub.x[1], data.x[0])
     assert len(data.subset(data.y == 1)) == 2
+
+
+def test_subset_indices_are_sorted_distinct_and_seeded():
+    keep = subset_indices(10_000, 2000, seed=3)
+    assert len(keep) == 2000 and len(set(keep)) == 2000 and (np.diff(keep) > 0).all()
+    np.testing.assert_array_equal(keep, subset_indices(10_000, 2000, seed=3))
+    assert not np.array_equal(keep, subset_indices(10_000, 2000, seed=4))
+    np.testing.assert_array_equal(subset_indices(450, 2000, seed=3), np.arange(450))

@@ -116,6 +116,26 @@ def test_cache_defaults_to_the_environment_and_refits_a_corrupt_file(tmp_path, m
     assert cached_projection(latents, PCA).points.shape == (20, 2) and len(fit_spy) == 2
 
 
+def test_a_key_names_the_inputs_and_read_only_folders_are_searched_first(tmp_path, fit_spy):
+    shipped, cache = tmp_path / "shipped", tmp_path / "cache"
+    latents = gaussian(30, 4)
+    first = cached_projection(latents, PCA, cache_dir=shipped, key="model-1")
+    # The same key finds the file though the latents differ in the last bits (another machine).
+    nudged = latents + 1e-12
+    again = cached_projection(nudged, PCA, cache_dir=cache, key="model-1", read_only_dirs=[shipped])
+    assert len(fit_spy) == 1 and not cache.exists()  # found in the read-only folder, nothing written
+    np.testing.assert_array_equal(again.points, first.points)
+    cached_projection(nudged, PCA, cache_dir=cache, key="model-2", read_only_dirs=[shipped])
+    assert len(fit_spy) == 2 and len(list(cache.iterdir())) == 1 and len(list(shipped.iterdir())) == 1
+
+
+def test_a_cached_file_with_other_points_is_ignored(tmp_path, fit_spy):
+    cached_projection(gaussian(30, 4), PCA, cache_dir=tmp_path, key="model")
+    with pytest.warns(UserWarning, match="different number of points"):
+        refit = cached_projection(gaussian(40, 4), PCA, cache_dir=tmp_path, key="model")
+    assert refit.points.shape == (40, 2) and len(fit_spy) == 2
+
+
 def test_failed_cache_write_leaves_no_file(tmp_path, monkeypatch):
     def broken_savez(file, **arrays):
         file.write(b"half")

@@ -5,6 +5,8 @@ Keys include each file's modification time, so a retrained checkpoint is reloade
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +16,12 @@ import torch
 from explorer.attacks import AttackConfig, robust_accuracy as _robust
 from explorer.checkpoints import load_checkpoint
 from explorer.corruptions import corrupt
-from explorer.data import ImageData, load_dataset
+from explorer.data import ImageData, load_dataset, subset_indices
 from explorer.diagnostics import LatentFit, latent_fit
 from explorer.evaluation import checkpoint_temperature, predict
+from explorer.latent_map import file_digest
 from explorer.models import Classifier
-from explorer.projection import Projection, ProjectionConfig, fit_projection
+from explorer.projection import Projection, ProjectionConfig, fit_projection, warm_up_umap
 from explorer.registry import Entry, list_checkpoints
 
 
@@ -34,6 +37,16 @@ def _model(path: str, mtime: float) -> tuple[Classifier, dict]:
 def model(path: Path) -> tuple[Classifier, dict]:
     """(model in eval mode, meta); raises CheckpointError for an unusable file."""
     return _model(str(path), _mtime(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _digest(path: str, mtime: float) -> str:
+    return file_digest(path)
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of the checkpoint file: its identity in the projection cache."""
+    return _digest(str(path), _mtime(path))
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -83,22 +96,17 @@ def latent_pca(path: Path, dataset: str, seed: int) -> Projection:
     return _latent_pca(str(path), _mtime(path), dataset, seed)
 
 
-def attack_subset(n_test: int, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of min(n, n_test) test examples drawn without replacement with ``seed``."""
-    return np.sort(np.random.default_rng(seed).permutation(n_test)[:n])
-
-
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _robust_accuracy(path: str, mtime: float, dataset: str, config: AttackConfig, n: int, seed: int) -> float:
     net, _ = _model(path, mtime)
     data = test_split(dataset)
-    keep = torch.from_numpy(attack_subset(len(data.y), n, seed))
+    keep = torch.from_numpy(subset_indices(len(data.y), n, seed))
     device = next(net.parameters()).device
     return _robust(net, data.x[keep].to(device), data.y[keep].to(device), config)
 
 
 def robust_accuracy(path: Path, dataset: str, config: AttackConfig, n: int, seed: int) -> float:
-    """Accuracy under ``config``'s attack on the :func:`attack_subset` of n test images drawn with seed."""
+    """Accuracy under ``config``'s attack on n test images drawn with seed (:func:`explorer.data.subset_indices`)."""
     return _robust_accuracy(str(path), _mtime(path), dataset, config, n, seed)
 
 
@@ -142,17 +150,27 @@ def temperature(path: Path) -> float:
     return _temperature(str(path), _mtime(path))
 
 
+SHIFT_POINTS = 2000
+"""Test images (drawn with the seed) behind the shift curves and the OOD scores: seconds, not minutes."""
+
+
+def test_sample(dataset: str, seed: int) -> ImageData:
+    """At most :data:`SHIFT_POINTS` test images of ``dataset`` drawn with ``seed`` (all of digits')."""
+    data = test_split(dataset)
+    return data.subset(torch.from_numpy(subset_indices(len(data.y), SHIFT_POINTS, seed)))
+
+
 @st.cache_resource(show_spinner=False)
 def _shift_curve(path: str, mtime: float, dataset: str, corruption: str, seed: int) -> dict[str, list[float]]:
     from explorer.robustness import shift_curves
 
     net, _ = _model(path, mtime)
-    data = test_split(dataset)
+    data = test_sample(dataset, seed)
     return shift_curves(net, data.x, data.y, [corruption], seed=seed)[corruption]
 
 
 def shift_curve(path: Path, dataset: str, corruption: str, seed: int) -> dict[str, list[float]]:
-    """Accuracy and ECE of a checkpoint at severities 0-5 of one corruption of the test split."""
+    """Accuracy and ECE of a checkpoint at severities 0-5 of one corruption of :func:`test_sample`."""
     return _shift_curve(str(path), _mtime(path), dataset, corruption, seed)
 
 
@@ -175,11 +193,23 @@ def _ood(path: str, mtime: float, dataset: str, seed: int) -> dict[str, dict[str
     from explorer.robustness import noise_images, ood_comparison
 
     net, _ = _model(path, mtime)
-    x_in = test_split(dataset).x
+    x_in = test_sample(dataset, seed).x
     other = OOD_SETS[dataset]
-    x_out = test_split(other).x if other else noise_images(x_in, len(x_in), seed=seed)
+    x_out = test_sample(other, seed).x if other else noise_images(x_in, len(x_in), seed=seed)
     return ood_comparison(net, x_in, x_out)
 
 
 def ood(path: Path, dataset: str, seed: int) -> dict[str, dict[str, object]]:
     return _ood(str(path), _mtime(path), dataset, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def umap_warm_up() -> threading.Thread | None:
+    """Compile UMAP's numba code in a background thread, once per server process, so that the first
+    UMAP a user asks for on a trained or uploaded model does not wait a minute for it (shipped
+    models' projections are on disk already). ``EXPLORER_UMAP_WARM_UP=0`` turns it off (tests)."""
+    if os.environ.get("EXPLORER_UMAP_WARM_UP", "1") == "0":
+        return None
+    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -6,53 +6,65 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+from scipy import stats
 
 from explorer.app import cache
-from explorer.diagnostics import gaussian_ellipse, prior_samples
+from explorer.diagnostics import gaussian_ellipse
 from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
-from explorer.projection import ProjectionConfig, cached_projection
+from explorer.data import subset_indices
+from explorer.latent_map import MAX_POINTS, latent_map
+from explorer.projection import ProjectionConfig
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
             "correct": "correctness"}
-MAX_POINTS = 2000
-PRIOR_PER_CLASS = 60
 
 
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
-                  title_prefix: str) -> tuple[go.Figure, np.ndarray]:
-    """The model's test latents (at most 2000, drawn with ``seed``) against its class Gaussians.
+                  title_prefix: str, zoom_to_gaussians: bool = False) -> tuple[go.Figure, np.ndarray]:
+    """The model's test latents (at most ``MAX_POINTS``, drawn with ``seed``) against its class Gaussians.
 
-    d = 2: the latents themselves with the 1σ and 2σ ellipses of each p(z|y). d > 2: latents and
-    prior samples placed by one projection fitted on both, the samples drawn faint. Also returns the
-    test-split indices of the drawn points (a point's ``customdata`` indexes this array).
+    d = 2: the latents themselves with the 1σ and 2σ ellipses of each p(z|y), on axes that fit the
+    latents or, with ``zoom_to_gaussians``, the ellipses (a softmax model's latents reach a hundred
+    times further than its Σ = I Gaussians); the note says how far, in σ. d > 2: latents and
+    prior samples placed by one projection fitted on both (:func:`explorer.latent_map.latent_map`),
+    the samples drawn faint. Also returns the test-split indices of the drawn points (a point's
+    ``customdata`` indexes this array).
     """
     net, meta = cache.model(path)
     out = cache.outputs(path, meta["dataset"])
-    rng = np.random.default_rng(seed)
-    n = len(out["labels"])
-    keep = np.sort(rng.choice(n, MAX_POINTS, replace=False)) if n > MAX_POINTS else np.arange(n)
-    z, labels, probs = out["latents"][keep], out["labels"][keep], out["probs"][keep]
+    d = net.config.latent_dim
+    if d == 2:
+        keep = subset_indices(len(out["labels"]), MAX_POINTS, seed)
+    else:
+        placed = latent_map(net, out["latents"], cache.digest(path), projection, seed)
+        keep = placed.keep
+    labels, probs = out["labels"][keep], out["probs"][keep]
     predicted = probs.argmax(1)
     color = {"class": None, "prediction": None, "confidence": probs.max(1),
              "correct": predicted == labels}[color_by]
     shown = predicted if color_by == "prediction" else labels
-    title = f"{title_prefix}: {meta['method']}, d = {net.config.latent_dim}"
+    title = f"{title_prefix}: {meta['method']}, d = {d}"
     hover = [f"#{i}: label {meta['class_names'][y]}, predicted {meta['class_names'][p]}"
              for i, y, p in zip(keep, labels, predicted)]
     common = {"class_names": meta["class_names"], "color": color, "color_label": COLOR_BY[color_by],
               "hover_text": hover, "title": title}
-    if net.config.latent_dim == 2:
+    if d == 2:
         means = net.head.class_means().detach().numpy()
         variances = net.head.class_log_vars().exp().detach().numpy()
         ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s))
                     for k in range(len(means)) for s in (1.0, 2.0)]
         kind = "it learns" if meta["method"] != "softmax" else "its linear layer implies (Σ = I)"
-        return latent_scatter(z, shown, ellipses=ellipses, note=f"The latents themselves (d = 2). "
-                              f"Ellipses: 1σ and 2σ of each class Gaussian {kind}.", **common), keep
-    prior_z, prior_y = prior_samples(net, PRIOR_PER_CLASS, seed=seed)
-    placed = cached_projection(z, projection, extra=prior_z, extra_name="prior samples")
-    return latent_scatter(placed.points, shown, prior_points=placed.extra_points, prior_labels=prior_y,
-                          note=placed.note, **common), keep
+        fit = cache.fit(path, meta["dataset"])
+        note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class Gaussian {kind}. "
+                f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
+                f"({np.sqrt(stats.chi2(d).median()):.2f} σ if the latents followed the Gaussians).")
+        box = np.vstack([e for _, _, e in ellipses])
+        pad = 0.15 * (box.max(0) - box.min(0))
+        zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
+        return latent_scatter(out["latents"][keep], shown, ellipses=ellipses, note=note, axis_range=zoom,
+                              **common), keep
+    return latent_scatter(placed.projection.points, shown, prior_points=placed.projection.extra_points,
+                          prior_labels=placed.prior_labels, note=placed.projection.note, **common), keep
 
 
 def class_names(path: Path) -> list[str]:
