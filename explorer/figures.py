@@ -317,7 +317,8 @@ def reliability_diagram(bins: ReliabilityBins, title: str = "") -> go.Figure:
 def latent_scatter(points, labels, class_names: Sequence[str], color=None, color_label: str = "class",
                    ellipses: Sequence[tuple[int, float, np.ndarray]] | None = None, prior_points=None,
                    prior_labels=None, hover_text: Sequence[str] | None = None, note: str | None = None,
-                   title: str = "", axis_titles: tuple[str, str] = ("z₁", "z₂")) -> go.Figure:
+                   title: str = "", axis_titles: tuple[str, str] = ("z₁", "z₂"),
+                   axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None) -> go.Figure:
     """Scatter of 2-D latents (or a 2-D projection of them), optionally with the class priors' contours
     and samples overlaid.
 
@@ -343,6 +344,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         note: how the points were placed (e.g. "UMAP fitted on latents ∪ prior samples"), written under
             the plot; use "<br>" for line breaks.
         axis_titles: x and y axis titles, e.g. ("UMAP 1", "UMAP 2") for a projection.
+        axis_range: ((x0, x1), (y0, y1)) to show, e.g. around the ellipses when the latents reach far
+            beyond them; default: everything.
     """
     points = _array(points, "points", (None, 2))
     n, k = len(points), len(class_names)
@@ -401,6 +404,9 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))
+    if axis_range is not None:
+        (x0, x1), (y0, y1) = axis_range
+        fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     _style(fig, title or "Latent space", height=700)
     if note:
         # Plotly never wraps annotations: break the note so it fits a half-width column.

@@ -10,12 +10,15 @@ from explorer.projection import ProjectionConfig
 st.title("Latent space")
 selected = state.models_or_stop()
 
-controls = st.columns(3)
+controls = st.columns(4)
 color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
                              horizontal=True)
-method = controls[1].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
+zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
+                         help="A softmax model's latents reach far beyond the Gaussians its layer implies: "
+                              "zoom to see them.") == "the Gaussians"
+method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
                            help="With d = 2 the latents are drawn as they are.")
-with controls[2].expander("UMAP settings"):
+with controls[3].expander("UMAP settings"):
     n_neighbors = st.slider("n_neighbors", 5, 100, 15)
     min_dist = st.slider("min_dist", 0.0, 0.99, 0.1)
 projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist, seed=selected.seed)
@@ -24,7 +27,9 @@ st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.see
 models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 try:
     for column, (name, path) in zip(st.columns(2), models):
-        figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name)
+        with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
+                        if method == "umap" else "Placing the latents…"):
+            figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom)
         event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
                                     key=f"latents_{name}")
         clicked = views.clicked_index(event, keep)

@@ -1,5 +1,6 @@
 """AppTest runs of the app: every page renders without an exception, and its main controls work."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,35 @@ def test_latent_page_colour_options(color_by):
     app = start("../pages/latent_space.py")
     app.radio[0].set_value(color_by).run()
     assert not app.exception and len(app.get("plotly_chart")) == 6
+
+
+def test_latent_page_zooms_to_the_gaussians_and_says_how_far_the_latents_lie():
+    app = start("../pages/latent_space.py")  # model A: softmax, d = 2
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "median" in spec and "σ from its class mean" in spec and '"range"' not in spec
+    next(r for r in app.radio if r.label == "Axes when d = 2").set_value("the Gaussians").run()
+    assert not app.exception and '"range"' in app.get("plotly_chart")[0].proto.spec
+
+
+def test_a_dataset_in_the_link_is_selected(data_copy, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = AppTest.from_file(str(HOME), default_timeout=APP_TIMEOUT)
+    app.query_params["dataset"] = "mnist"
+    app.run()
+    assert not app.exception and not app.error and app.sidebar.selectbox[0].value == "mnist"
+    assert "mnist-cnn" in app.sidebar.selectbox[1].value
+
+
+def test_umap_is_warmed_up_in_the_background_once(monkeypatch):
+    from explorer.app import cache
+
+    calls = []
+    monkeypatch.setenv("EXPLORER_UMAP_WARM_UP", "1")
+    monkeypatch.setattr(cache, "warm_up_umap", lambda: calls.append(threading.current_thread().name))
+    app = start()
+    app.run()
+    cache.umap_warm_up().join(timeout=10)
+    assert calls == ["umap-warm-up"]
 
 
 def test_latent_page_projects_d16_models_with_pca():

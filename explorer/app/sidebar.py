@@ -47,6 +47,8 @@ def render() -> state.Selection:
     if not datasets:
         sidebar.warning("No checkpoint found: train one on the Train page or upload one below.")
     else:
+        if state.DATASET not in st.session_state and st.query_params.get("dataset") in datasets:
+            st.session_state[state.DATASET] = st.query_params["dataset"]  # a link such as /?dataset=mnist
         dataset = sidebar.selectbox("Dataset", datasets, key=state.DATASET)
         choices = [e for e in entries if e.dataset == dataset]
         labels = {str(e.path): e.label for e in choices}
