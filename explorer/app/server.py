@@ -1,0 +1,60 @@
+"""Start the app as a user would, ``streamlit run explorer/Home.py``, on a free localhost port.
+
+For the real-browser test and the page-speed benchmark; it only starts a process, and never imports
+Streamlit itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+HOME = Path(__file__).resolve().parents[1] / "Home.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Run the app headless on 127.0.0.1 and a free port; yields its URL once it answers ``/_stcore/health``.
+
+    ``env`` is added to this process's environment. Raises ``RuntimeError`` with the server's output
+    if it does not answer within ``timeout`` seconds; the server is stopped on exit.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(HOME), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=HOME.parents[1], env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    output = process.stdout.read()
+                    raise RuntimeError(f"the app server did not start within {timeout:.0f} s:\n{output}") from None
+                time.sleep(0.25)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
