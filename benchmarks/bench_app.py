@@ -1,10 +1,11 @@
 """Page speed of the app in a real browser: time to content on every page, and redraw after a display option.
 
 Starts ``streamlit run explorer/Home.py`` on a free port (fresh projection cache, UMAP warm-up on, as
-a user gets it). For each dataset, a fresh browser opens Home (``cold open``: the browser also fetches
+a user gets it). For each dataset, a new browser tab opens Home (``cold open``: the tab also fetches
 and starts Streamlit's front end), then goes to every page through the sidebar's navigation, twice:
 the first visit computes what the page needs (nothing of it is cached yet), the second finds it
-cached. For each visit it prints
+cached; last, another new tab opens Home again (``reopen``: the front end's start-up alone). For
+each visit it prints
 
 - ``content``: seconds from the click to the page's main element (a figure; the form on Train);
 - ``done``: seconds until the page's script run has finished (every element drawn).
@@ -80,6 +81,10 @@ def visits(browser, base: str, dataset: str) -> dict[str, dict[str, float]]:
             link = page.locator(f'[data-testid="stSidebarNav"] a[href="{base}/{path}"]')
             out[f"visit {round_no}: /{path}"] = timed(page, title, selector, link.click)
     page.close()
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})  # a new session, everything cached
+    out["reopen of Home"] = timed(page, "vc-explorer", PLOT,
+                                  lambda: page.goto(f"{base}/?dataset={dataset}", wait_until="commit"))
+    page.close()
     return out
 
 
@@ -136,6 +141,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["digits", "mnist"])
     parser.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"))
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--no-umap-warm-up", action="store_true",
+                        help="do not compile UMAP in the background at start (to measure its cost)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -143,7 +150,7 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-app-"))
     env = {"EXPLORER_RUNS_DIR": str(scratch / "runs"), "EXPLORER_CACHE_DIR": str(scratch / "cache"),
-           "EXPLORER_UMAP_WARM_UP": "1"}
+           "EXPLORER_UMAP_WARM_UP": "0" if args.no_umap_warm_up else "1"}
     if args.data_dir:
         env["EXPLORER_DATA_DIR"] = args.data_dir
     results: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "torch": torch.__version__,

@@ -59,6 +59,6 @@ PAGE_GUIDE = [
 ]
 navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)]
                            + [page for page, _ in PAGE_GUIDE])
-cache.umap_warm_up()
+cache.umap_worker()  # starts compiling UMAP in its own process
 sidebar.render()
 navigation.run()

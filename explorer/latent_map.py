@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,20 +55,22 @@ class LatentMap:
 
 def latent_map(model: nn.Module, latents: np.ndarray, digest: str, config: ProjectionConfig, seed: int,
                cache_dir: str | os.PathLike | None = None,
-               shipped_dir: str | os.PathLike | None = SHIPPED_PROJECTIONS) -> LatentMap:
+               shipped_dir: str | os.PathLike | None = SHIPPED_PROJECTIONS,
+               fit: Callable[..., Projection] | None = None) -> LatentMap:
     """Draw :data:`MAX_POINTS` of ``latents`` (the test split's, (N, d)) and :data:`PRIOR_PER_CLASS`
     samples of each of ``model``'s class Gaussians with ``seed``, and place both by one projection.
 
     ``digest`` (:func:`file_digest` of the checkpoint) names the inputs in the cache, so a projection
     computed on another machine, whose latents may differ in the last bits, is found all the same.
-    ``shipped_dir`` is searched first and never written; new projections go to ``cache_dir``.
+    ``shipped_dir`` is searched first and never written; new projections go to ``cache_dir``, fitted
+    by ``fit`` (see :func:`explorer.projection.cached_projection`).
     """
     keep = subset_indices(len(latents), MAX_POINTS, seed)
     prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)
     key = f"{digest}:test:seed={seed}:points={MAX_POINTS}:prior={PRIOR_PER_CLASS}"
     projection = cached_projection(latents[keep], config, extra=prior_z, extra_name="prior samples",
                                    cache_dir=cache_dir, key=key,
-                                   read_only_dirs=[Path(shipped_dir)] if shipped_dir else [])
+                                   read_only_dirs=[Path(shipped_dir)] if shipped_dir else [], fit=fit)
     return LatentMap(keep=keep, projection=projection, prior_labels=prior_y)
 
 

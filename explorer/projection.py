@@ -18,7 +18,7 @@ import os
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
@@ -229,7 +229,8 @@ def _save(projection: Projection, path: Path) -> None:
 
 def cached_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra=None,
                       cache_dir: str | os.PathLike | None = None, extra_name: str = "extra points",
-                      key: str | None = None, read_only_dirs: Sequence[str | os.PathLike] = ()) -> Projection:
+                      key: str | None = None, read_only_dirs: Sequence[str | os.PathLike] = (),
+                      fit: Callable[..., Projection] | None = None) -> Projection:
     """:func:`fit_projection`, remembered on disk under ``cache_dir`` (default :func:`default_cache_dir`).
 
     Keyed by a SHA-256 of the config, ``extra_name`` and either ``key``, a caller's name for the
@@ -239,7 +240,8 @@ def cached_projection(latents, config: ProjectionConfig = ProjectionConfig(), ex
     ``transform`` stays exact), written atomically. The UMAP object itself is not stored (it would
     need a pickle, and loading a pickle runs code), so a UMAP projection from here never has
     ``transform``, whether or not the cache was hit: call :func:`fit_projection` when new points must
-    be placed later.
+    be placed later. ``fit``: called as ``fit(latents, config, extra, extra_name)`` on a cache miss
+    (default :func:`fit_projection`), e.g. to fit in another process.
     """
     latents = _points(latents, "latents")
     extra = None if extra is None else _points(extra, "extra", d=latents.shape[1])
@@ -253,7 +255,7 @@ def cached_projection(latents, config: ProjectionConfig = ProjectionConfig(), ex
                 return projection
             warnings.warn(f"ignoring projection cache file {path}: it holds a different number of points",
                           stacklevel=2)
-    projection = dataclasses.replace(fit_projection(latents, config, extra, extra_name), umap_model=None)
+    projection = dataclasses.replace((fit or fit_projection)(latents, config, extra, extra_name), umap_model=None)
     _save(projection, cache_dir / name)
     logger.debug("projection cached: %s", cache_dir / name)
     return projection
@@ -263,6 +265,12 @@ def _fits(projection: Projection, latents: np.ndarray, extra: np.ndarray | None)
     n_extra = None if extra is None else len(extra)
     got_extra = None if projection.extra_points is None else len(projection.extra_points)
     return len(projection.points) == len(latents) and got_extra == n_extra and projection.d == latents.shape[1]
+
+
+def fit_without_model(latents, config: ProjectionConfig = ProjectionConfig(), extra=None,
+                      extra_name: str = "extra points") -> Projection:
+    """:func:`fit_projection` without the fitted UMAP object: what another process sends back."""
+    return dataclasses.replace(fit_projection(latents, config, extra, extra_name), umap_model=None)
 
 
 @functools.cache
@@ -281,5 +289,5 @@ def warm_up_umap(large_data: bool = True) -> None:
 
 __all__ = [
     "PROJECTION_METHODS", "Projection", "ProjectionConfig", "cached_projection", "default_cache_dir",
-    "fit_projection", "warm_up_umap",
+    "fit_projection", "fit_without_model", "warm_up_umap",
 ]

@@ -1,6 +1,6 @@
 """AppTest runs of the app: every page renders without an exception, and its main controls work."""
 
-import threading
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP_TIMEOUT, HOME
+from explorer.registry import SHIPPED_DIR
 
 
 
@@ -64,16 +65,26 @@ def test_a_dataset_in_the_link_is_selected(data_copy, monkeypatch):
     assert "mnist-cnn" in app.sidebar.selectbox[1].value
 
 
-def test_umap_is_warmed_up_in_the_background_once(monkeypatch):
-    from explorer.app import cache
+def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(tmp_path):
+    import os
 
-    calls = []
-    monkeypatch.setenv("EXPLORER_UMAP_WARM_UP", "1")
-    monkeypatch.setattr(cache, "warm_up_umap", lambda: calls.append(threading.current_thread().name))
-    app = start()
+    from explorer.app import cache
+    from explorer.projection import ProjectionConfig
+
+    # A trained (not shipped) d = 16 model: its UMAP map is fitted by the worker, then kept on disk.
+    mine = tmp_path / "runs" / "trained" / "mine.pt"
+    mine.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED_DIR / "digits-mlp-d16-vc.pt", mine)
+    app = start("../pages/latent_space.py")
+    app.session_state["model_a"] = str(mine)
     app.run()
-    cache.umap_warm_up().join(timeout=10)
-    assert calls == ["umap-warm-up"]
+    next(r for r in app.radio if r.label == "Projection when d > 2").set_value("umap").run()
+    assert not app.exception and not app.error and "UMAP" in app.get("plotly_chart")[0].proto.spec
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    assert cache.umap_worker().apply(os.getpid) != os.getpid()
+    pca = cache.fit_projection_elsewhere([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 2.0, 0.0]],
+                                         ProjectionConfig(method="pca"))
+    assert pca.method == "pca" and pca.mean is not None  # PCA stays in this process, with its map
 
 
 def test_latent_page_projects_d16_models_with_pca():

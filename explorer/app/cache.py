@@ -5,8 +5,12 @@ Keys include each file's modification time, so a retrained checkpoint is reloade
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import multiprocessing.pool
 import os
-import threading
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +25,7 @@ from explorer.diagnostics import LatentFit, latent_fit
 from explorer.evaluation import checkpoint_temperature, predict
 from explorer.latent_map import file_digest
 from explorer.models import Classifier
-from explorer.projection import Projection, ProjectionConfig, fit_projection, warm_up_umap
+from explorer.projection import Projection, ProjectionConfig, fit_projection, fit_without_model, warm_up_umap
 from explorer.registry import Entry, list_checkpoints
 
 
@@ -203,13 +207,58 @@ def ood(path: Path, dataset: str, seed: int) -> dict[str, dict[str, object]]:
     return _ood(str(path), _mtime(path), dataset, seed)
 
 
+UMAP_TIMEOUT = 900
+"""Seconds a UMAP fit may take in the worker (compilation included) before the page gives up."""
+
+
+@contextlib.contextmanager
+def _main_module(name: str) -> Iterator[None]:
+    """Make module ``name`` pose as ``__main__`` for a moment.
+
+    Streamlit runs each page as the module ``__main__``, and a spawned process first imports
+    ``__main__`` again: the worker would run the page, which would start a worker... Posing as a
+    plain library module, the parent tells the child to import that instead.
+    """
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = sys.modules[name]
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
 @st.cache_resource(show_spinner=False)
-def umap_warm_up() -> threading.Thread | None:
-    """Compile UMAP's numba code in a background thread, once per server process, so that the first
-    UMAP a user asks for on a trained or uploaded model does not wait a minute for it (shipped
-    models' projections are on disk already). ``EXPLORER_UMAP_WARM_UP=0`` turns it off (tests)."""
-    if os.environ.get("EXPLORER_UMAP_WARM_UP", "1") == "0":
+def umap_worker() -> multiprocessing.pool.Pool | None:
+    """One process, shared by all sessions, that fits every UMAP the app needs.
+
+    numba compiles UMAP for about 50 s at its first use in a process, holding the GIL most of that
+    time: in the app's own process that slowed every page two- to threefold. In a worker, at the
+    lowest priority, it takes only CPU time the pages leave. The worker compiles as soon as it starts (at the app's first run) unless
+    ``EXPLORER_UMAP_WARM_UP=0``; it is a daemon, stopped with the app. None inside a worker: a
+    worker never starts another.
+    """
+    if multiprocessing.parent_process() is not None:
         return None
-    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
-    thread.start()
-    return thread
+    with _main_module("explorer.projection"):
+        # The worker starts here, inside the pose, at the lowest CPU priority: it uses the cores the
+        # pages leave idle, and a page computing with torch's threads meanwhile keeps its speed.
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=os.nice, initargs=(19,))
+    if os.environ.get("EXPLORER_UMAP_WARM_UP", "1") != "0":
+        pool.apply_async(warm_up_umap)
+    return pool
+
+
+def fit_projection_elsewhere(latents, config: ProjectionConfig, extra=None, extra_name: str = "extra points"
+                             ) -> Projection:
+    """:func:`explorer.projection.fit_projection`, with UMAP run in :func:`umap_worker` (PCA stays here)."""
+    if config.method != "umap":
+        return fit_projection(latents, config, extra, extra_name)
+    worker = umap_worker()
+    if worker is None:
+        return fit_without_model(latents, config, extra, extra_name)
+    task = worker.apply_async(fit_without_model, (latents, config, extra, extra_name))
+    try:
+        return task.get(timeout=UMAP_TIMEOUT)
+    except multiprocessing.TimeoutError:
+        umap_worker.clear()  # a worker that died mid-task never answers: start afresh next time
+        raise RuntimeError(f"UMAP did not finish within {UMAP_TIMEOUT} s; try PCA, or fewer points") from None

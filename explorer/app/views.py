@@ -36,7 +36,8 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     if d == 2:
         keep = subset_indices(len(out["labels"]), MAX_POINTS, seed)
     else:
-        placed = latent_map(net, out["latents"], cache.digest(path), projection, seed)
+        placed = latent_map(net, out["latents"], cache.digest(path), projection, seed,
+                            fit=cache.fit_projection_elsewhere)
         keep = placed.keep
     labels, probs = out["labels"][keep], out["probs"][keep]
     predicted = probs.argmax(1)
