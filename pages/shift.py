@@ -45,6 +45,7 @@ def shift() -> None:
         bar.progress((i + 1) / len(chosen), text=f"{corruption} done")
         columns[i % 2].plotly_chart(accuracy_vs([0, 1, 2, 3, 4, 5], series, "severity", measure,
                                                 title=corruption.replace("_", " ")), width="stretch")
+    bar.empty()
 
 
 def low_data() -> None:

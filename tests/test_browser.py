@@ -1,6 +1,7 @@
 """A real browser visits every page: Debian's Chromium, driven by playwright, against a server this
-test starts on a free localhost port. Each page must draw its main element and show no error; the
-screenshots land in ``artifacts/screenshots/`` for a person to look at.
+test starts on a free localhost port, with the digits and the MNIST models. Each page must draw its
+main element and show no error; the screenshots land in ``artifacts/screenshots/`` for a person to
+look at.
 """
 
 import shutil
@@ -24,6 +25,7 @@ PAGES = {
     "shift": PLOT,
 }
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 
 playwright = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -31,9 +33,10 @@ if not Path(CHROMIUM).exists():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, data_copy):
     runs = tmp_path_factory.mktemp("runs")
-    with running_app({"EXPLORER_RUNS_DIR": str(runs), "EXPLORER_CACHE_DIR": str(runs / "cache")}) as url:
+    with running_app({"EXPLORER_RUNS_DIR": str(runs), "EXPLORER_CACHE_DIR": str(runs / "cache"),
+                      "EXPLORER_DATA_DIR": str(data_copy)}) as url:
         yield url
 
 
@@ -47,13 +50,15 @@ def browser():
         chromium.close()
 
 
+@pytest.mark.parametrize("dataset", ["digits", "mnist"])
 @pytest.mark.parametrize("path", list(PAGES))
-def test_page_draws_its_content_without_errors(server, browser, path):
+def test_page_draws_its_content_without_errors(server, browser, path, dataset):
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
-    page.goto(f"{server}/{path}")
+    page.goto(f"{server}/{path}?dataset={dataset}")
     page.wait_for_selector(PAGES[path], timeout=120_000)
-    page.wait_for_timeout(1000)  # let the last elements of the run arrive
+    page.wait_for_function(IDLE, timeout=120_000)  # the page's run has ended: every element is drawn
+    page.wait_for_timeout(500)  # let the figures finish drawing
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{path or 'home'}.png", full_page=True)
+    page.screenshot(path=SHOTS / f"{dataset}-{path or 'home'}.png", full_page=True)
     assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
     page.close()
