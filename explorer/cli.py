@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,evaluate,attack,compare,project} ...``.
+"""Command line: ``python -m explorer {train,evaluate,attack,compare,project,benchmark} ...``.
 
 Flags and their defaults derive from :mod:`explorer.config`; an unset flag takes the dataset's
 default, then the dataclass's. Expected failures print one line and exit non-zero.
@@ -118,6 +118,13 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="draws the points and seeds the projection, like the app's sidebar seed (default: 0)")
     p.add_argument("--out-dir", help="write here (default: the projection cache the app reads, "
                    "$EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections)")
+
+    p = sub.add_parser("benchmark", help="train every method with several seeds, measure everything and "
+                       "write the results report (about 90 minutes on 2 CPU cores; --quick: a minute)")
+    p.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
+    p.add_argument("--out-dir", help="where results/ and results.md go (default: docs)")
+    p.add_argument("--report-only", action="store_true",
+                   help="re-render results.md from OUT_DIR/results/results.json without running anything")
     return parser
 
 
@@ -260,7 +267,30 @@ def cmd_project(args: argparse.Namespace) -> None:
         print(f"{path}: {placed.projection.note} ({time.perf_counter() - started:.1f} s)")
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
+def cmd_benchmark(args: argparse.Namespace) -> None:
+    import time
+
+    from explorer import benchmark, report
+
+    if args.quick and not args.out_dir:
+        raise ValueError("--quick needs --out-dir, so that it never overwrites the committed report")
+    out = Path(args.out_dir or "docs")
+    raw = out / "results"
+    if not args.report_only:
+        plan = benchmark.QUICK if args.quick else benchmark.FULL
+        from explorer.runs import check_writable
+
+        check_writable(raw / "results.json")
+        started = time.perf_counter()
+        rows = benchmark.run(plan, log=lambda line: print(line, flush=True))
+        perf = benchmark.performance(plan, log=lambda line: print(line, flush=True))
+        benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started)
+    results = report.Results.load(raw / "results.json")
+    (out / "results.md").write_text(report.render(results, raw, "results"))
+    print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")
+
+
+COMMANDS = {"benchmark": cmd_benchmark, "train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
             "project": cmd_project}
 
 

@@ -116,6 +116,42 @@ def ood_scores(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
     return {"max_softmax": max_softmax.numpy(), "log_density": log_density.numpy()}
 
 
+def discriminator_kl(model: nn.Module, x: torch.Tensor, y, steps: int = 300, hidden: int = 0,
+                     seed: int = 0) -> float:
+    """A freshly fitted class-conditional discriminator's estimate of E_y KL(q(z|y) ‖ p(z|y)) (METHOD.md §4).
+
+    The latents of images x (N, C, H, W) with labels y (N,) are split in two halves (with ``seed``).
+    T (linear per class by default, as in training; ``hidden`` > 0: an MLP) learns by logistic
+    regression, ``steps`` full-batch AdamW steps with training's weight decay, to tell the first
+    half from as many samples of p(z|y) for the same labels; the estimate is the mean of T over the
+    second half, so it is not read off the points T was fitted on. It works for any head: for softmax,
+    p(z|y) are the Gaussians the linear layer implies. Latents that the prior never reaches (softmax's
+    spokes) are separable, so T, and the estimate, grow with ``steps``: compare methods at equal steps.
+    """
+    from explorer.models import seeded
+    from explorer.objectives import ClassConditionalDiscriminator, discriminator_loss, kl_estimate
+
+    _, z = predict(model, x)
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(z), generator=generator)
+    fit, held_out = order[: len(z) // 2], order[len(z) // 2:]
+    with torch.no_grad():
+        device = next(model.parameters()).device
+        fake = model.head.sample(labels[fit].to(device),
+                                 torch.Generator(device=device).manual_seed(seed)).float().cpu()
+    with seeded(seed):
+        discriminator = ClassConditionalDiscriminator(z.shape[1], model.head.class_means().shape[0], hidden)
+    optimiser = torch.optim.AdamW(discriminator.parameters(), lr=1e-2, weight_decay=0.01)
+    for _ in range(steps):
+        loss, _ = discriminator_loss(discriminator, z[fit], fake, labels[fit])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        return float(kl_estimate(discriminator, z[held_out], labels[held_out]))
+
+
 def auroc(in_scores, out_scores) -> float:
     """Area under the ROC curve for telling in-distribution (positive class) from OOD inputs by score.
 
@@ -166,6 +202,6 @@ def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np
 
 
 __all__ = [
-    "LatentFit", "auroc", "chi2_ks", "gaussian_ellipse", "latent_fit", "ood_scores", "prior_samples",
+    "LatentFit", "auroc", "chi2_ks", "discriminator_kl", "gaussian_ellipse", "latent_fit", "ood_scores", "prior_samples",
     "squared_mahalanobis",
 ]

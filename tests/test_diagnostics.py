@@ -105,3 +105,16 @@ def test_gaussian_ellipse_lies_on_the_contour(n_std):
     np.testing.assert_allclose(points[0], points[-1])  # closed curve
     with pytest.raises(ValueError, match="shape"):
         diag.gaussian_ellipse(np.zeros(3), np.ones(3))
+
+
+def test_discriminator_kl_is_far_larger_for_softmax_spokes_than_for_vc_latents():
+    from explorer.checkpoints import load_checkpoint
+    from explorer.data import load_dataset
+    from explorer.diagnostics import discriminator_kl
+    from explorer.registry import SHIPPED_DIR
+
+    test = load_dataset("digits", "test")
+    kl = {m: discriminator_kl(load_checkpoint(SHIPPED_DIR / f"digits-mlp-d16-{m}.pt")[0], test.x, test.y)
+          for m in ("softmax", "vc")}
+    assert kl["softmax"] > 5 * kl["vc"] and kl["vc"] < 2, kl
+    assert discriminator_kl(load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-vc.pt")[0], test.x, test.y) == kl["vc"]

@@ -1,0 +1,53 @@
+"""The report is computed from the raw results: its tables follow the rows, never typed-in numbers."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from explorer.cli import main
+from explorer.report import Results, compare, fmt, headline_table, render
+
+
+def rows(**values):
+    """Rows of one suite: values[method] = per-seed accuracies (clean)."""
+    return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "clean",
+             "measure": "accuracy", "value": v} for m, vs in values.items() for i, v in enumerate(vs)]
+
+
+def test_fmt_gives_mean_and_sample_std():
+    assert fmt(np.array([0.5, 0.7])) == "0.600 ± 0.141"
+    assert fmt(np.array([0.25]), percent=True, digits=1) == "25.0"
+    assert fmt(np.array([])) == "–"
+
+
+@pytest.mark.parametrize("a, b, higher, verdict", [
+    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], True, "wins"),
+    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], False, "loses"),
+    ([0.90, 0.95, 0.85], [0.89, 0.94, 0.84], True, "ties"),  # 0.01 apart, spread 0.07
+])
+def test_compare_needs_a_difference_larger_than_the_spread(a, b, higher, verdict):
+    assert compare(np.array(a), np.array(b), higher) == verdict
+
+
+def test_headline_table_follows_the_rows():
+    results = Results({"rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])})
+    text = headline_table(results, "s d=16")
+    assert "| softmax | 91.00 ± 1.41 |" in text and "| vc | 96.00 ± 1.41 |" in text
+
+
+def test_the_rendered_report_changes_with_the_raw_results(tmp_path):
+    payload = {"plan": {"seeds": [0, 1], "suites": []}, "rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])}
+    first = render(Results(payload), tmp_path, "results")
+    payload["rows"][-1]["value"] = 0.5
+    second = render(Results(payload), tmp_path, "results")
+    assert "96.00 ± 1.41" in first and "96.00" not in second and "72.50 ± 31.82" in second
+
+
+def test_report_only_rerenders_from_the_committed_raw_results(tmp_path):
+    raw = tmp_path / "results"
+    raw.mkdir()
+    (raw / "results.json").write_text(json.dumps({"plan": {"seeds": [0]}, "rows": rows(softmax=[0.9], vc=[0.8])}))
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 0
+    assert "| vc | 80.00 |" in (tmp_path / "results.md").read_text()
