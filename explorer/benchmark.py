@@ -79,6 +79,8 @@ FULL = Plan(
             Suite("fashion-mnist", 16, 3)),
     seeds=(0, 1, 2),
 )
+CIFAR10 = Plan(suites=(Suite("cifar10", 64, 30, low_data=True),), seeds=(0, 1, 2), umap_sizes=(), app_memory=False)
+"""ResNet-18 on CIFAR-10 with the dataset's defaults: hours on a GPU, out of reach of a CPU."""
 QUICK = Plan(
     suites=(Suite("digits", 16, 3, low_data=True),), seeds=(0, 1), fractions=(0.1,), corruption_points=100,
     attack_points=50, eps=(0.1,), pgd_steps=3, fit_points=200, umap_sizes=(), app_memory=False,

@@ -121,7 +121,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="train every method with several seeds, measure everything and "
                        "write the results report (about 90 minutes on 2 CPU cores; --quick: a minute)")
-    p.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
+    plan = p.add_mutually_exclusive_group()
+    plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
+    plan.add_argument("--cifar10", action="store_true",
+                      help="ResNet-18 on CIFAR-10, 3 seeds: needs a GPU (and --out-dir, e.g. docs/cifar10)")
     p.add_argument("--out-dir", help="where results/ and results.md go (default: docs)")
     p.add_argument("--report-only", action="store_true",
                    help="re-render results.md from OUT_DIR/results/results.json without running anything")
@@ -272,12 +275,12 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
 
     from explorer import benchmark, report
 
-    if args.quick and not args.out_dir:
-        raise ValueError("--quick needs --out-dir, so that it never overwrites the committed report")
+    if (args.quick or args.cifar10) and not args.out_dir:
+        raise ValueError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
     if not args.report_only:
-        plan = benchmark.QUICK if args.quick else benchmark.FULL
+        plan = benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else benchmark.FULL
         from explorer.runs import check_writable
 
         check_writable(raw / "results.json")

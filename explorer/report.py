@@ -303,6 +303,10 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
                                                     for suite, paths in pngs.items() for p in paths))
     parts.append("## Performance\n\n" + performance_section(results))
+    if not any(s.get("dataset") == "cifar10" for s in suites):
+        parts.append("## CIFAR-10\n\nResNet-18 on CIFAR-10 (d = 64, 30 epochs, 3 seeds, the same measures) is "
+                     "`python -m explorer benchmark --cifar10 --out-dir docs/cifar10`. It needs a GPU: none "
+                     "was available for this report, so it has not been run.")
     return "\n\n".join(parts) + "\n"
 
 

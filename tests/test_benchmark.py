@@ -36,4 +36,4 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
 
 def test_quick_needs_an_output_folder(capsys):
     assert main(["benchmark", "--quick"]) == 1
-    assert "--quick needs --out-dir" in capsys.readouterr().err
+    assert "need --out-dir" in capsys.readouterr().err
