@@ -1,13 +1,16 @@
 """The report is computed from the raw results: its tables follow the rows, never typed-in numbers."""
 
 import json
-import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from explorer.cli import main
-from explorer.report import Results, compare, fmt, headline_table, render
+from explorer.report import README_END, README_START, Results, compare, fmt, headline_table, readme_block, \
+    render, update_readme
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def rows(**values):
@@ -51,3 +54,22 @@ def test_report_only_rerenders_from_the_committed_raw_results(tmp_path):
     (raw / "results.json").write_text(json.dumps({"plan": {"seeds": [0]}, "rows": rows(softmax=[0.9], vc=[0.8])}))
     assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 0
     assert "| vc | 80.00 |" in (tmp_path / "results.md").read_text()
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n\n{README_START}\nold\n{README_END}\n\noutro\n")
+    update_readme(readme, Results({"rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])}))
+    text = readme.read_text()
+    assert text.startswith("intro\n\n") and text.endswith("\n\noutro\n") and "old" not in text
+    assert "| vc | 96.00 ± 1.41 |" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="no <!-- results:start -->"):
+        update_readme(readme, Results({"rows": rows(softmax=[0.9])}))
+
+
+def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
+    committed = ROOT / "docs" / "results" / "results.json"
+    block = readme_block(Results.load(committed))
+    assert block in (ROOT / "README.md").read_text()
+    assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")
