@@ -75,8 +75,8 @@ class Plan:
 
 
 FULL = Plan(
-    suites=(Suite("digits", 16, 60, low_data=True), Suite("mnist", 16, 3, low_data=True), Suite("mnist", 2, 3),
-            Suite("fashion-mnist", 16, 3)),
+    suites=(Suite("digits", 16, 60, low_data=True), Suite("mnist", 16, 3, low_data=True),
+            Suite("mnist", 2, 3, low_data=True), Suite("fashion-mnist", 16, 3, low_data=True)),
     seeds=(0, 1, 2),
 )
 CIFAR10 = Plan(suites=(Suite("cifar10", 64, 30, low_data=True),), seeds=(0, 1, 2), umap_sizes=(), app_memory=False)

@@ -154,7 +154,7 @@ def temperature(path: Path) -> float:
     return _temperature(str(path), _mtime(path))
 
 
-SHIFT_POINTS = 2000
+SHIFT_POINTS = 1000
 """Test images (drawn with the seed) behind the shift curves and the OOD scores: seconds, not minutes."""
 
 
