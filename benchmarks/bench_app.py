@@ -34,10 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.app.server import running_app  # noqa: E402
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, PLOT, running_app  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PLOT = ".js-plotly-plot"
 # url path -> (title, main element)
 PAGES = {
     "train": ("Train a model", '[data-testid="stFormSubmitButton"]'),
@@ -47,8 +45,6 @@ PAGES = {
     "shift": ("Shift, low data and out-of-distribution", PLOT),
     "": ("vc-explorer", PLOT),
 }
-ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 CONTENT_TARGET, REDRAW_TARGET = 3.0, 1.0
 
 

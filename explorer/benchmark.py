@@ -33,7 +33,7 @@ from explorer.corruptions import CORRUPTIONS, corrupt
 from explorer.data import ImageData, load_dataset, subset_indices
 from explorer.diagnostics import discriminator_kl, latent_fit
 from explorer.evaluation import predict, validation_temperature
-from explorer.robustness import ood_comparison
+from explorer.robustness import low_data_sweep, ood_comparison
 from explorer.training import train
 
 CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
@@ -169,14 +169,11 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
                 rows += _rows(suite, method, seed, "clean", {"epoch_seconds": epoch_seconds})
                 rows += measure_model(result.model, suite, method, seed, plan, train_data, test, train_config,
                                       ood_test)
-                for fraction in plan.fractions if suite.low_data else ():
-                    small = train(train_data, *default_configs(
-                        suite.dataset, method, latent_dim=suite.latent_dim, epochs=suite.epochs, seed=seed,
-                        snapshot_points=0, train_fraction=fraction)).model.eval()
-                    logits, _ = predict(small, test.x)
-                    report = calibration_report(apply_temperature(logits.numpy(), 1.0), test.y.numpy())
-                    rows += _rows(suite, method, seed, f"fraction:{fraction:g}",
-                                  {k: report[k] for k in ("accuracy", "ece")})
+                if suite.low_data:
+                    sweep = low_data_sweep(train_data, test, suite.dataset, [method], plan.fractions, seed=seed,
+                                           latent_dim=suite.latent_dim, epochs=suite.epochs)[method]
+                    for fraction, accuracy, ece in zip(sweep["fraction"], sweep["accuracy"], sweep["ece"]):
+                        rows += _rows(suite, method, seed, f"fraction:{fraction:g}", {"accuracy": accuracy, "ece": ece})
                 log(f"{suite.name} seed {seed} {method}: {time.perf_counter() - started:.0f} s")
     return rows
 

@@ -102,8 +102,8 @@ def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
     for k, title, higher in HEADLINE[1:3]:
         add(f"{title} (clean), both temperature-scaled", results.get(suite, "vc+ts", "clean", k),
             results.get(suite, "softmax+ts", "clean", k), higher)
-    shifted = [c for c in results.conditions(suite, "") if c.split(":")[0] not in ("clean", "fgsm", "ood", "fraction")
-               and not c.startswith("pgd")]
+    corrupted = {c for cs in _severity_conditions(results, suite).values() for c in cs}
+    shifted = [c for c in results.conditions(suite, "") if c in corrupted]  # in the rows' order
     for k, title, higher in (("accuracy", "accuracy", True), ("ece", "ECE", False)):
         add(f"{title} under corruption (mean of all, severities 1-5)",
             results.mean_over(suite, "vc", shifted, k), results.mean_over(suite, "softmax", shifted, k), higher)

@@ -4,17 +4,14 @@ main element and show no error; the screenshots land in ``artifacts/screenshots/
 look at.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from explorer.app.server import running_app
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, PLOT, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PLOT = ".js-plotly-plot"
 # url path -> the element that shows the page has drawn its content
 PAGES = {
     "": PLOT,
@@ -24,8 +21,6 @@ PAGES = {
     "adversarial": PLOT,
     "shift": PLOT,
 }
-ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 
 playwright = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():

@@ -1,4 +1,5 @@
-"""Start the app as a user would, ``streamlit run explorer/Home.py``, on a free localhost port.
+"""Start the app as a user would, ``streamlit run explorer/Home.py``, on a free localhost port, and
+the selectors a browser uses to tell what the app has drawn.
 
 For the real-browser test and the page-speed benchmark; it only starts a process, and never imports
 Streamlit itself.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 HOME = Path(__file__).resolve().parents[1] / "Home.py"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PLOT = ".js-plotly-plot"
+"""A drawn plotly figure."""
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+"""A traceback or an error message on the page."""
+IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
+"""JavaScript, true once the page's script run has ended (every element sent)."""
 
 
 def free_port() -> int:
