@@ -1,4 +1,7 @@
-"""Latent space: models A and B side by side, against the class Gaussians their last layers assume."""
+"""Latent space: models A and B side by side, against the class Gaussians their last layers assume.
+
+The maps and the χ² check are two fragments: a display option of one redraws that part alone.
+"""
 
 import streamlit as st
 
@@ -9,55 +12,68 @@ from explorer.projection import ProjectionConfig
 
 st.title("Latent space")
 selected = state.models_or_stop()
-
-controls = st.columns(4)
-color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
-                             horizontal=True)
-zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
-                         help="A softmax model's latents reach far beyond the Gaussians its layer implies: "
-                              "zoom to see them.") == "the Gaussians"
-method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
-                           help="With d = 2 the latents are drawn as they are.")
-with controls[3].expander("UMAP settings"):
-    n_neighbors = st.slider("n_neighbors", 5, 100, 15)
-    min_dist = st.slider("min_dist", 0.0, 0.99, 0.1)
-projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist, seed=selected.seed)
-st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
-
 models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
-try:
-    for column, (name, path) in zip(st.columns(2), models):
-        with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
-                        if method == "umap" else "Placing the latents…"):
-            figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom)
-        event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
-                                    key=f"latents_{name}")
-        clicked = views.clicked_index(event, keep)
-        if clicked is not None:
-            st.session_state[state.SELECTED_INDEX] = clicked
 
-    index = st.session_state.get(state.SELECTED_INDEX)
-    if index is not None:
+
+@st.fragment
+def latent_maps() -> None:
+    controls = st.columns(4)
+    color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
+                                 horizontal=True)
+    zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
+                             help="A softmax model's latents reach far beyond the Gaussians its layer "
+                                  "implies: zoom to see them.") == "the Gaussians"
+    method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
+                               help="With d = 2 the latents are drawn as they are.")
+    with controls[3].expander("UMAP settings"):
+        n_neighbors = st.slider("n_neighbors", 5, 100, 15)
+        min_dist = st.slider("min_dist", 0.0, 0.99, 0.1)
+    projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
+                                  seed=selected.seed)
+    st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
+    try:
+        for column, (name, path) in zip(st.columns(2), models):
+            with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
+                            if method == "umap" else "Placing the latents…"):
+                figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom)
+            event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
+                                        key=f"latents_{name}")
+            clicked = views.clicked_index(event, keep)
+            if clicked is not None:
+                st.session_state[state.SELECTED_INDEX] = clicked
+
+        index = st.session_state.get(state.SELECTED_INDEX)
+        if index is None:
+            st.caption("Click a point to see its image and both models' class probabilities.")
+            return
         image, probabilities, caption = views.example_figures(dict(zip("AB", (p for _, p in models))), index)
         st.subheader("The clicked example")
         st.caption(caption + " The Adversarial page starts from it.")
         left, right = st.columns([1, 2])
         left.plotly_chart(image, width="stretch")
         right.plotly_chart(probabilities, width="stretch")
-    else:
-        st.caption("Click a point to see its image and both models' class probabilities.")
+    except (CheckpointError, DatasetUnavailableError) as error:
+        st.error(str(error))
 
+
+@st.fragment
+def gaussian_check() -> None:
     st.subheader("Do the latents follow the assumed Gaussians?")
     st.markdown("If the latents of class *y* follow N(μ_y, diag σ²_y), their squared Mahalanobis "
                 "distances r² follow a χ² distribution with d degrees of freedom. The KS statistic "
                 "measures the gap (0: a perfect fit, 1: none).")
-    class_names = views.class_names(selected.model_a)
-    class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
-    for column, (name, path) in zip(st.columns(2), models):
-        figure, mean_ks = views.chi2_figure(path, class_index)
-        with column:
-            st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
-            st.plotly_chart(figure, width="stretch")
-            st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
-except (CheckpointError, DatasetUnavailableError) as error:
-    st.error(str(error))
+    try:
+        class_names = views.class_names(selected.model_a)
+        class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
+        for column, (name, path) in zip(st.columns(2), models):
+            figure, mean_ks = views.chi2_figure(path, class_index)
+            with column:
+                st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
+                st.plotly_chart(figure, width="stretch")
+                st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
+    except (CheckpointError, DatasetUnavailableError) as error:
+        st.error(str(error))
+
+
+latent_maps()
+gaussian_check()
