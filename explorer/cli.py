@@ -126,8 +126,12 @@ def _build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--cifar10", action="store_true",
                       help="ResNet-18 on CIFAR-10, 3 seeds: needs a GPU (and --out-dir, e.g. docs/cifar10)")
     p.add_argument("--out-dir", help="where results/ and results.md go (default: docs)")
-    p.add_argument("--report-only", action="store_true",
-                   help="re-render results.md from OUT_DIR/results/results.json without running anything")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--report-only", action="store_true",
+                       help="re-render results.md from OUT_DIR/results/results.json without running anything")
+    again.add_argument("--performance-only", action="store_true",
+                       help="measure the performance section (UMAP, app memory, machine) again into "
+                            "OUT_DIR/results/results.json, keep its rows, and re-render")
     return parser
 
 
@@ -279,7 +283,9 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         raise ValueError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
-    if not args.report_only:
+    if args.performance_only:
+        benchmark.remeasure_performance(raw, log=lambda line: print(line, flush=True))
+    elif not args.report_only:
         plan = benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else benchmark.FULL
         from explorer.runs import check_writable
 

@@ -3,6 +3,7 @@ measurement the report needs."""
 
 import json
 
+import numpy as np
 import pytest
 
 from explorer import benchmark
@@ -37,3 +38,26 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
 def test_quick_needs_an_output_folder(capsys):
     assert main(["benchmark", "--quick"]) == 1
     assert "need --out-dir" in capsys.readouterr().err
+
+
+def test_performance_only_measures_again_and_keeps_the_rows(quick):
+    before = json.loads((quick / "results" / "results.json").read_text())
+    assert main(["benchmark", "--performance-only", "--out-dir", str(quick)]) == 0
+    after = json.loads((quick / "results" / "results.json").read_text())
+    assert after["rows"] == before["rows"] and after["wall_seconds"] == before["wall_seconds"]
+    assert after["performance"]["separate_pass"] and after["performance"]["machine"]["cpus"]
+    assert "measured again in a separate pass" in (quick / "results.md").read_text()
+
+
+@pytest.mark.parametrize("plan", [benchmark.FULL, benchmark.QUICK, benchmark.CIFAR10])
+def test_a_plan_is_rebuilt_from_its_description_in_the_results(plan):
+    description = json.loads(json.dumps(benchmark.plan_description(plan)))
+    assert benchmark.plan_from_description(description) == plan
+
+
+def test_peak_memory_is_the_measured_process_own_not_its_parent():
+    ballast = np.ones(2**28)  # 2 GiB, touched: this process's peak is above it
+    code = "import json; from explorer.benchmark import peak_rss_mb; print(json.dumps({'mb': peak_rss_mb()}))"
+    assert benchmark.peak_rss_mb() > 2048
+    assert benchmark._subprocess_json(code)["mb"] < 1024  # getrusage would report this process's peak
+    del ballast
