@@ -120,13 +120,28 @@ def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def _severity_conditions(results: Results, suite: str) -> dict[int, list[str]]:
-    by_severity: dict[int, list[str]] = defaultdict(list)
+def _corrupted(results: Results, suite: str) -> list[tuple[str, int, str]]:
+    """(corruption, severity, condition) of every corrupted condition of ``suite``, in the rows' order."""
+    out = []
     for c in results.conditions(suite, ""):
         name, _, level = c.partition(":")
         if level and name not in ("fgsm", "ood", "fraction") and not name.startswith("pgd"):
-            by_severity[int(level)].append(c)
+            out.append((name, int(level), c))
+    return out
+
+
+def _severity_conditions(results: Results, suite: str) -> dict[int, list[str]]:
+    by_severity: dict[int, list[str]] = defaultdict(list)
+    for _, level, c in _corrupted(results, suite):
+        by_severity[level].append(c)
     return dict(sorted(by_severity.items()))
+
+
+def _corruption_conditions(results: Results, suite: str) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for name, _, c in _corrupted(results, suite):
+        by_name[name].append(c)
+    return dict(by_name)
 
 
 def shift_table(results: Results, suite: str, measure: str) -> str:
@@ -135,6 +150,15 @@ def shift_table(results: Results, suite: str, measure: str) -> str:
         [m, fmt(results.get(suite, m, "clean", measure), 3),
          *(fmt(results.mean_over(suite, m, cs, measure), 3) for cs in levels.values())]
         for m in results.methods(suite)))
+
+
+def corruption_table(results: Results, suite: str, measure: str) -> str:
+    """One row per corruption: each method's ``measure`` averaged over the severities, ± over seeds.
+    Temperature scaling keeps the argmax, so accuracy leaves out the +ts methods."""
+    methods = [m for m in results.methods(suite) if measure != "accuracy" or not m.endswith("+ts")]
+    return table(["corruption", *methods], (
+        [name.replace("_", " "), *(fmt(results.mean_over(suite, m, cs, measure), 3) for m in methods)]
+        for name, cs in _corruption_conditions(results, suite).items()))
 
 
 def attack_table(results: Results, suite: str) -> str:
@@ -198,6 +222,9 @@ def performance_section(results: Results) -> str:
     if perf.get("app_peak_rss_mb"):
         lines.append(f"Peak memory of one process running every page of the app on the MNIST models: "
                      f"**{perf['app_peak_rss_mb']:.0f} MB**.")
+    if perf.get("separate_pass"):
+        lines.append("The UMAP, PCA and memory figures were measured again in a separate pass after the run "
+                     "(`python -m explorer benchmark --performance-only`); the epoch times are the run's.")
     m = perf.get("machine", {})
     if m:
         lines.append(f"Machine: {m.get('cpus')} CPUs ({m.get('cpu')}), torch {m.get('torch')} with "
@@ -278,7 +305,11 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     parts.append(f"**Sizing.** Seeds {', '.join(map(str, plan.get('seeds', [])))}; {sizing}. Corruptions: "
                  f"{plan.get('corruption_points')} test images; attacks: {plan.get('attack_points')} test images, "
                  f"PGD with {plan.get('pgd_steps')} steps; latent fit: {plan.get('fit_points')} test images. "
-                 f"Wall time of this run: {results.payload.get('wall_seconds', 0) / 60:.0f} minutes.")
+                 + (f"Low data: {', '.join(f'{f:.0%}' for f in plan['fractions'])} of the training split, "
+                    "each trained for the suite's epochs, so a fraction f gets f of the optimisation steps: "
+                    "these figures mix scarce data with short training. "
+                    if any(s.get("low_data") for s in suites) and plan.get("fractions") else "")
+                 + f"Wall time of this run: {results.payload.get('wall_seconds', 0) / 60:.0f} minutes.")
     parts.append("## Where VC wins, ties and loses\n\nVC against softmax, suite by suite. *Wins* means the "
                  "difference of the means is larger than the spread across seeds, √(std_VC² + std_softmax²); "
                  "anything closer is a tie.")
@@ -292,6 +323,10 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     for title, render_one in (("Distribution shift: accuracy (mean over corruptions)",
                                lambda s: shift_table(results, s, "accuracy")),
                               ("Distribution shift: ECE (mean over corruptions)", lambda s: shift_table(results, s, "ece")),
+                              ("Distribution shift, corruption by corruption: accuracy (mean over severities)",
+                               lambda s: corruption_table(results, s, "accuracy")),
+                              ("Distribution shift, corruption by corruption: ECE (mean over severities)",
+                               lambda s: corruption_table(results, s, "ece")),
                               ("Adversarial robustness: robust accuracy", lambda s: attack_table(results, s)),
                               ("Low data", lambda s: low_data_table(results, s)),
                               ("Out-of-distribution detection", lambda s: ood_table(results, s)),

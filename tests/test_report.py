@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from explorer.cli import main
-from explorer.report import README_END, README_START, Results, compare, fmt, headline_table, readme_block, \
-    render, update_readme
+from explorer.report import README_END, README_START, Results, compare, corruption_table, fmt, headline_table, \
+    readme_block, render, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,19 @@ def test_headline_table_follows_the_rows():
     results = Results({"rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])})
     text = headline_table(results, "s d=16")
     assert "| softmax | 91.00 ± 1.41 |" in text and "| vc | 96.00 ± 1.41 |" in text
+
+
+def test_corruption_table_averages_each_corruption_over_its_severities():
+    raw = [{"suite": "s d=16", "method": m, "seed": seed, "condition": f"{name}:{level}", "measure": "accuracy",
+            "value": value + 0.1 * seed}
+           for m, name, values in (("softmax", "rotation", (0.9, 0.5)), ("vc", "rotation", (0.8, 0.6)),
+                                   ("softmax", "gaussian_noise", (0.7, 0.7)), ("vc", "gaussian_noise", (0.4, 0.2)),
+                                   ("vc+ts", "rotation", (0.8, 0.6)))
+           for level, value in enumerate(values, start=1) for seed in (0, 1)]
+    text = corruption_table(Results({"rows": raw}), "s d=16", "accuracy")
+    assert text.splitlines()[0] == "| corruption | softmax | vc |"  # +ts keeps the argmax: left out
+    assert "| rotation | 0.750 ± 0.071 | 0.750 ± 0.071 |" in text
+    assert "| gaussian noise | 0.750 ± 0.071 | 0.350 ± 0.071 |" in text
 
 
 def test_the_rendered_report_changes_with_the_raw_results(tmp_path):
