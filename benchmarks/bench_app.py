@@ -12,7 +12,8 @@ cached by the browser). For each visit it prints
 
 Redraws: seconds from changing a display option (Latent space: colour, UMAP of a shipped d = 16
 model; Calibration: bins) until the figure's data have changed in the browser. Targets: content
-≤ 3 s, redraw ≤ 1 s.
+≤ 3 s, redraw ≤ 1 s. Choosing the d = 16 model is timed the same way and printed, but it is not a
+display option (the server computes the model's test latents) and is left out of the target.
 
     python benchmarks/bench_app.py [--datasets digits mnist] [--data-dir DIR] [--json out.json]
 
@@ -107,12 +108,16 @@ def open_idle(browser, url: str):
     return page
 
 
-def choose_model(page, which: int, stem: str) -> None:
-    """Pick a checkpoint in the sidebar's model A (which=1) or B (2) box by typing its file name."""
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(which).click()
-    page.keyboard.type(stem)
-    page.keyboard.press("Enter")
-    page.wait_for_function(IDLE, timeout=300_000, polling=50)
+def choose_model(page, which: int, stem: str) -> float:
+    """Pick a checkpoint in the sidebar's model A (which=1) or B (2) box by typing its file name;
+    seconds until the page's first figure shows it (waiting for that, not only for the script to be
+    idle: the rerun may not have started yet when the key is pressed)."""
+    def pick() -> None:
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(which).click()
+        page.keyboard.type(stem)
+        page.keyboard.press("Enter")
+
+    return redraw(page, pick, chart=which - 1)
 
 
 def redraws(browser, base: str, dataset: str) -> dict[str, float]:
@@ -120,7 +125,9 @@ def redraws(browser, base: str, dataset: str) -> dict[str, float]:
     page = open_idle(browser, f"{base}/latent_space?dataset={dataset}")
     out["latent: colour by correctness"] = redraw(page, lambda: page.get_by_text("correctness").click())
     out["latent: colour by confidence"] = redraw(page, lambda: page.get_by_text("confidence", exact=True).click())
-    choose_model(page, 1, f"{dataset}-{'mlp' if dataset == 'digits' else 'cnn'}-d16-softmax")
+    d16 = f"{dataset}-{'mlp' if dataset == 'digits' else 'cnn'}-d16-softmax"
+    out["latent: model A to a d = 16 model (not a display option: computes its test latents)"] = \
+        choose_model(page, 1, d16)
     out["latent: UMAP of a shipped d = 16 model"] = redraw(page, lambda: page.get_by_text("umap", exact=True).click())
     page.close()
     page = open_idle(browser, f"{base}/calibration?dataset={dataset}")
@@ -163,12 +170,12 @@ def main() -> None:
                           flush=True)
                 for what, seconds in redraws(browser, base, dataset).items():
                     results[f"{dataset} redraw: {what}"] = seconds
-                    print(f"{dataset:<8} redraw: {what:<40} {seconds:5.2f} s", flush=True)
+                    print(f"{dataset:<8} redraw: {what:<48} {seconds:5.2f} s", flush=True)
             browser.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     firsts = [v["content"] for k, v in results.items() if " visit " in k]
-    draws = [v for k, v in results.items() if "redraw" in k]
+    draws = [v for k, v in results.items() if "redraw" in k and "not a display option" not in k]
     print(f"\nslowest page visit: content {max(firsts):.2f} s (target {CONTENT_TARGET} s); slowest redraw "
           f"{max(draws):.2f} s (target {REDRAW_TARGET} s); {os.cpu_count()} CPUs, torch {torch.__version__}")
     if args.json:
