@@ -15,15 +15,19 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from explorer.config import default_configs
-from explorer.data import DatasetUnavailableError, load_dataset
-from explorer.evaluation import evaluate
-from explorer.models import build_model
-from explorer.training import TrainingStep
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from explorer.config import default_configs  # noqa: E402
+from explorer.data import DatasetUnavailableError, load_dataset  # noqa: E402
+from explorer.evaluation import evaluate  # noqa: E402
+from explorer.models import build_model  # noqa: E402
+from explorer.training import TrainingStep  # noqa: E402
 
 
 def step_ratio(batch_size: int, repeats: int, warmup: int) -> dict[str, float]:
