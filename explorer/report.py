@@ -289,6 +289,18 @@ def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
     return dict(made)
 
 
+SECTION_NOTES = {
+    "Latent fit": (
+        "Two views of whether the latents follow the Gaussians, and they see different things. The "
+        "discriminator is linear in z, like the one training uses, and a linear T only sees where the "
+        "latents sit, not how widely they spread: the log ratio of two Gaussians with different variances "
+        "is quadratic in z. The χ² check sees the spread. A small KL estimate together with a mean KS near 1 "
+        "therefore means latents centred where their Gaussians are but spread differently; the χ² histograms "
+        "of the app's Latent space page show which way."),
+}
+"""Text under a section's title: how to read its numbers."""
+
+
 def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     """The whole report as Markdown; figures are written to ``figure_dir`` and linked as
     ``figure_link/<name>.png``."""
@@ -333,7 +345,8 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
                               ("Latent fit", lambda s: fit_table(results, s))):
         chunks = [f"### {s}\n\n{render_one(s)}" for s in results.suites if render_one(s).count("\n") > 1]
         if chunks:
-            parts.append(f"## {title}\n\n" + "\n\n".join(chunks))
+            parts.append("\n\n".join([f"## {title}", *([SECTION_NOTES[title]] if title in SECTION_NOTES else []),
+                                        *chunks]))
     if pngs:
         parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
                                                     for suite, paths in pngs.items() for p in paths))
