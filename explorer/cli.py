@@ -283,16 +283,20 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         raise ValueError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
     if args.performance_only:
-        benchmark.remeasure_performance(raw, log=lambda line: print(line, flush=True))
+        benchmark.remeasure_performance(raw, log=log)
     elif not args.report_only:
         plan = benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else benchmark.FULL
         from explorer.runs import check_writable
 
         check_writable(raw / "results.json")
         started = time.perf_counter()
-        rows = benchmark.run(plan, log=lambda line: print(line, flush=True))
-        perf = benchmark.performance(plan, log=lambda line: print(line, flush=True))
+        rows = benchmark.run(plan, log=log)
+        perf = benchmark.performance(plan, log=log)
         benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started)
     results = report.Results.load(raw / "results.json")
     (out / "results.md").write_text(report.render(results, raw, "results"))
@@ -303,8 +307,8 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         print(f"updated the results section of {readme}")
 
 
-COMMANDS = {"benchmark": cmd_benchmark, "train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
-            "project": cmd_project}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
+            "project": cmd_project, "benchmark": cmd_benchmark}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

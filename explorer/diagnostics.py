@@ -202,6 +202,6 @@ def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np
 
 
 __all__ = [
-    "LatentFit", "auroc", "chi2_ks", "discriminator_kl", "gaussian_ellipse", "latent_fit", "ood_scores", "prior_samples",
-    "squared_mahalanobis",
+    "LatentFit", "auroc", "chi2_ks", "discriminator_kl", "gaussian_ellipse", "latent_fit", "ood_scores",
+    "prior_samples", "squared_mahalanobis",
 ]

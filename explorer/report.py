@@ -102,8 +102,7 @@ def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
     for k, title, higher in HEADLINE[1:3]:
         add(f"{title} (clean), both temperature-scaled", results.get(suite, "vc+ts", "clean", k),
             results.get(suite, "softmax+ts", "clean", k), higher)
-    corrupted = {c for cs in _severity_conditions(results, suite).values() for c in cs}
-    shifted = [c for c in results.conditions(suite, "") if c in corrupted]  # in the rows' order
+    shifted = [c for _, _, c in _corrupted(results, suite)]
     for k, title, higher in (("accuracy", "accuracy", True), ("ece", "ECE", False)):
         add(f"{title} under corruption (mean of all, severities 1-5)",
             results.mean_over(suite, "vc", shifted, k), results.mean_over(suite, "softmax", shifted, k), higher)
@@ -199,7 +198,7 @@ def performance_section(results: Results) -> str:
     lines = []
     rows = []
     for suite in results.suites:
-        soft, vc = results.get(suite, "softmax", "clean", "epoch_seconds"), results.get(suite, "vc", "clean", "epoch_seconds")
+        soft, vc = (results.get(suite, m, "clean", "epoch_seconds") for m in ("softmax", "vc"))
         def pooled(conditions: Sequence[str], measure: str) -> np.ndarray:
             return np.concatenate([[], *(results.get(suite, m, c, measure) for m in results.methods(suite)
                                          for c in conditions)])
@@ -334,7 +333,8 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     parts += [f"### {suite}\n\n{headline_table(results, suite)}" for suite in results.suites]
     for title, render_one in (("Distribution shift: accuracy (mean over corruptions)",
                                lambda s: shift_table(results, s, "accuracy")),
-                              ("Distribution shift: ECE (mean over corruptions)", lambda s: shift_table(results, s, "ece")),
+                              ("Distribution shift: ECE (mean over corruptions)",
+                               lambda s: shift_table(results, s, "ece")),
                               ("Distribution shift, corruption by corruption: accuracy (mean over severities)",
                                lambda s: corruption_table(results, s, "accuracy")),
                               ("Distribution shift, corruption by corruption: ECE (mean over severities)",
@@ -343,7 +343,8 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
                               ("Low data", lambda s: low_data_table(results, s)),
                               ("Out-of-distribution detection", lambda s: ood_table(results, s)),
                               ("Latent fit", lambda s: fit_table(results, s))):
-        chunks = [f"### {s}\n\n{render_one(s)}" for s in results.suites if render_one(s).count("\n") > 1]
+        tables = {s: render_one(s) for s in results.suites}
+        chunks = [f"### {s}\n\n{text}" for s, text in tables.items() if text.count("\n") > 1]  # rows, not a header
         if chunks:
             parts.append("\n\n".join([f"## {title}", *([SECTION_NOTES[title]] if title in SECTION_NOTES else []),
                                         *chunks]))

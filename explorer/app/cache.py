@@ -233,9 +233,9 @@ def umap_worker() -> multiprocessing.pool.Pool | None:
 
     numba compiles UMAP for about 50 s at its first use in a process, holding the GIL most of that
     time: in the app's own process that slowed every page two- to threefold. In a worker, at the
-    lowest priority, it takes only CPU time the pages leave. The worker compiles as soon as it starts (at the app's first run) unless
-    ``EXPLORER_UMAP_WARM_UP=0``; it is a daemon, stopped with the app. None inside a worker: a
-    worker never starts another.
+    lowest priority, it takes only CPU time the pages leave. The worker compiles as soon as it starts
+    (at the app's first run) unless ``EXPLORER_UMAP_WARM_UP=0``; it is a daemon, stopped with the
+    app. None inside a worker: a worker never starts another.
     """
     if multiprocessing.parent_process() is not None:
         return None
