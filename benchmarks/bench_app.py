@@ -35,17 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.app.server import CHROMIUM, ERRORS, IDLE, PLOT, running_app  # noqa: E402
+from explorer.app.guide import HOME, PAGES as GUIDE, PLOT  # noqa: E402
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, running_app  # noqa: E402
 
-# url path -> (title, main element)
-PAGES = {
-    "train": ("Train a model", '[data-testid="stFormSubmitButton"]'),
-    "latent_space": ("Latent space", PLOT),
-    "calibration": ("Calibration", PLOT),
-    "adversarial": ("Adversarial examples", PLOT),
-    "shift": ("Shift, low data and out-of-distribution", PLOT),
-    "": ("vc-explorer", PLOT),
-}
+# url path -> (title, main element): every page, then Home
+PAGES = {page.name: (page.heading, page.main) for page in (*GUIDE, HOME)}
 CONTENT_TARGET, REDRAW_TARGET = 3.0, 1.0
 
 

@@ -1,8 +1,8 @@
 """Speed of the core, printed (not asserted): run ``python benchmarks/bench_core.py``.
 
 1. The time of one ``vc`` training step divided by one ``softmax`` step: same CNN encoder, d = 16,
-   batch 256 of MNIST-shaped images, CPU; the step is :class:`explorer.training.TrainingStep`, the very
-   code :func:`explorer.training.train` runs. Steps alternate between the two methods so that drift in
+   batch 256 of MNIST-shaped images, CPU; the step is :class:`explorer.jobs.training.TrainingStep`, the very
+   code :func:`explorer.jobs.training.train` runs. Steps alternate between the two methods so that drift in
    the machine's speed hits both alike; the median over repeats is reported.
 2. The time to evaluate the 10 000 MNIST test images (batched inference + every calibration metric)
    with the same CNN; the images come from ``EXPLORER_DATA_DIR`` when MNIST is there, else random
@@ -23,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.config import default_configs  # noqa: E402
-from explorer.data import DatasetUnavailableError, load_dataset  # noqa: E402
-from explorer.evaluation import evaluate  # noqa: E402
-from explorer.models import build_model  # noqa: E402
-from explorer.training import TrainingStep  # noqa: E402
+from explorer.core.config import default_configs  # noqa: E402
+from explorer.core.data import DatasetUnavailableError, load_dataset  # noqa: E402
+from explorer.measure.calibration import evaluate  # noqa: E402
+from explorer.core.models import build_model  # noqa: E402
+from explorer.jobs.training import TrainingStep  # noqa: E402
 
 
 def step_ratio(batch_size: int, repeats: int, warmup: int) -> dict[str, float]:

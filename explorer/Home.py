@@ -9,11 +9,10 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path
 
 import streamlit as st  # noqa: E402
 
-from explorer.app import cache, sidebar, state, views  # noqa: E402
-from explorer.checkpoints import CheckpointError  # noqa: E402
-from explorer.data import DatasetUnavailableError  # noqa: E402
-
-PAGES = ROOT / "pages"
+from explorer.app import cache, guide, sidebar, state  # noqa: E402
+from explorer.app.views import latent_space  # noqa: E402
+from explorer.core.config import ProjectionConfig  # noqa: E402
+from explorer.core.errors import ExplorerError  # noqa: E402
 
 
 def home() -> None:
@@ -34,31 +33,19 @@ def home() -> None:
     selected = state.selection()
     if selected.model_a is not None:
         try:
-            figure, _ = views.latent_figure(selected.model_a, "class", views.ProjectionConfig(),
-                                            seed=selected.seed, title_prefix="Model A")
+            figure, _ = latent_space.latent_figure(selected.model_a, "class", ProjectionConfig(),
+                                                   seed=selected.seed, title_prefix="Model A")
             st.plotly_chart(figure, width="stretch")
-        except (CheckpointError, DatasetUnavailableError) as error:
+        except ExplorerError as error:
             st.error(str(error))
     st.markdown("**The pages:**")
-    for page, what in PAGE_GUIDE:
-        st.page_link(page, label=f"{page.title}: {what}", icon=page.icon)
+    for info, page in zip(guide.PAGES, pages):
+        st.page_link(page, label=f"{info.title}: {info.summary}", icon=info.icon)
 
 
 st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
-PAGE_GUIDE = [
-    (st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
-     "train a softmax or VC model live and watch its latents move"),
-    (st.Page(PAGES / "latent_space.py", title="Latent space", icon=":material/scatter_plot:"),
-     "the latents of models A and B against the Gaussians their last layers assume, with a χ² check"),
-    (st.Page(PAGES / "calibration.py", title="Calibration", icon=":material/straighten:"),
-     "reliability diagrams, calibration metrics, temperature scaling, calibration under shift"),
-    (st.Page(PAGES / "adversarial.py", title="Adversarial", icon=":material/bolt:"),
-     "FGSM and PGD examples, the latent's path under attack, robust accuracy against ε"),
-    (st.Page(PAGES / "shift.py", title="Shift, low data, OOD", icon=":material/trending_down:"),
-     "corruptions of growing severity, training on 1-100 % of the data, out-of-distribution scores"),
-]
-navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)]
-                           + [page for page, _ in PAGE_GUIDE])
-cache.umap_worker()  # starts compiling UMAP in its own process
+pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guide.PAGES]
+navigation = st.navigation([st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True), *pages])
+cache.umap_pool()  # starts compiling UMAP in its own process
 sidebar.render()
 navigation.run()

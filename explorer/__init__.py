@@ -1,7 +1,56 @@
 """vc-explorer: softmax classifiers read as latent-variable models, and variational classification.
 
-The library (everything under ``explorer`` except the app entry point) never imports Streamlit or
-plotly; see ``../shared/docs/METHOD.md`` for the method it implements.
+The public API, importable from ``explorer`` itself::
+
+    from explorer import default_configs, load_dataset, train, evaluate
+
+    model_config, train_config = default_configs("digits", "vc", latent_dim=2)
+    result = train(load_dataset("digits", "train"), model_config, train_config)
+
+The package is layered (see ``docs/ARCHITECTURE.md``): ``explorer.core`` (configs, data, models, loss
+terms, checkpoints), ``explorer.measure`` (inference, calibration, attacks, corruptions, latent fit,
+OOD, projections), ``explorer.figures`` (plotly builders), ``explorer.jobs`` (training, whole runs,
+the benchmark and its report) and ``explorer.app`` (the Streamlit layer). Names are loaded on first
+use, so ``import explorer`` stays cheap and imports neither torch nor Streamlit. The method is
+specified in ``../shared/docs/METHOD.md``.
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "explorer.core.errors": ("ArgumentError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"),
+    "explorer.core.config": ("N_BINS", "METHODS", "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig",
+                             "default_configs"),
+    "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "load_dataset"),
+    "explorer.core.models": ("Classifier", "build_model"),
+    "explorer.core.checkpoints": ("list_checkpoints", "load_checkpoint", "save_checkpoint"),
+    "explorer.measure.inference": ("predict",),
+    "explorer.measure.calibration": ("apply_temperature", "calibration_report", "evaluate", "fit_temperature",
+                                     "reliability_bins", "validation_temperature"),
+    "explorer.measure.attacks": ("fgsm", "pgd", "robust_accuracy"),
+    "explorer.measure.corruptions": ("CORRUPTIONS", "corrupt"),
+    "explorer.measure.latents": ("latent_fit", "discriminator_kl", "prior_samples"),
+    "explorer.measure.ood": ("auroc", "ood_scores"),
+    "explorer.measure.projection": ("fit_projection",),
+    "explorer.jobs.training": ("train",),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> object:
+    """Load an exported name from its module on first use (PEP 562)."""
+    if name not in _HOME:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

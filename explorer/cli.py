@@ -1,7 +1,8 @@
 """Command line: ``python -m explorer {train,evaluate,attack,compare,project,benchmark} ...``.
 
-Flags and their defaults derive from :mod:`explorer.config`; an unset flag takes the dataset's
-default, then the dataclass's. Expected failures print one line and exit non-zero.
+Flags and their defaults derive from :mod:`explorer.core.config`; an unset flag takes the dataset's
+default, then the dataclass's. Expected failures (an :class:`~explorer.core.errors.ExplorerError` or
+an operating-system error) print one line and exit non-zero.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-from explorer.config import DATASET_DEFAULTS, ENCODERS, METHODS, SCHEDULES, VARIANCES, ModelConfig, \
-    TrainConfig, default_configs
+from explorer.core.config import (
+    ATTACKS, DEVICES, ENCODERS, METHODS, N_BINS, SCHEDULES, VARIANCES, AttackConfig, ModelConfig, ProjectionConfig,
+    TrainConfig, default_configs,
+)
+from explorer.core.errors import ArgumentError, ExplorerError
 
 HELP = {
     "latent_dim": "latent dimension d (2 gives a directly drawable latent space)",
@@ -38,7 +42,7 @@ HELP = {
     "seed": "random seed (initialisation, splits, batches, prior samples)",
     "device": "where to train",
 }
-CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": ("auto", "cpu", "cuda", "mps")}
+CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
 
 
@@ -50,7 +54,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    dataset_keys = sorted({k for d in DATASET_DEFAULTS.values() for k in d})
+    from explorer.core.data import DATASETS
+
+    dataset_keys = sorted({k for info in DATASETS.values() for k in info.defaults})
     for cls in (ModelConfig, TrainConfig):
         for f in dataclasses.fields(cls):
             if f.name in _NOT_FLAGS:
@@ -68,9 +74,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from explorer.core.data import DATASETS
+
     parser = _Parser(prog="python -m explorer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    datasets = tuple(DATASET_DEFAULTS)
+    datasets = tuple(DATASETS)
+    attack = AttackConfig()
+    projection = ProjectionConfig()
 
     p = sub.add_parser("train", help="train one model and save it as a checkpoint")
     p.add_argument("--dataset", required=True, choices=datasets)
@@ -84,21 +94,22 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split")
     p.add_argument("checkpoint")
     p.add_argument("--dataset", choices=datasets, help="test split to use (default: the checkpoint's)")
-    p.add_argument("--corruption", help="a distribution shift to apply (see explorer.corruptions)")
+    p.add_argument("--corruption", help="a distribution shift to apply (see explorer.measure.corruptions)")
     p.add_argument("--severity", type=int, default=3, help="corruption severity 1-5 (default: 3)")
-    p.add_argument("--bins", type=int, default=15, help="calibration bins (default: 15)")
+    p.add_argument("--bins", type=int, default=N_BINS, help=f"calibration bins (default: {N_BINS})")
     p.add_argument("--temperature-scaling", action="store_true",
                    help="divide the logits by a temperature fitted on the model's validation split")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
     p.add_argument("checkpoint")
-    p.add_argument("--attack", required=True, choices=("fgsm", "pgd"))
+    p.add_argument("--attack", required=True, choices=ATTACKS)
     p.add_argument("--eps", type=float, required=True, help="L-inf budget in pixel units of [0, 1]")
-    p.add_argument("--steps", type=int, default=10, help="PGD steps (default: 10)")
+    p.add_argument("--steps", type=int, default=attack.steps, help=f"PGD steps (default: {attack.steps})")
     p.add_argument("--alpha", type=float, help="PGD step size (default: 2.5 * eps / steps)")
     p.add_argument("--n", type=int, default=1000, help="test images to attack (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="PGD random start seed (default: 0)")
+    p.add_argument("--seed", type=int, default=attack.seed,
+                   help=f"PGD random start seed (default: {attack.seed})")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("compare", help="train several methods alike and print their test metrics")
@@ -112,10 +123,13 @@ def _build_parser() -> argparse.ArgumentParser:
                        "as the Latent space page does, and cache the result on disk")
     p.add_argument("checkpoints", nargs="+", metavar="checkpoint")
     p.add_argument("--method", default="umap", choices=("pca", "umap"), help="(default: umap)")
-    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP's n_neighbors (default: 15)")
-    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP's min_dist (default: 0.1)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="draws the points and seeds the projection, like the app's sidebar seed (default: 0)")
+    p.add_argument("--n-neighbors", type=int, default=projection.n_neighbors,
+                   help=f"UMAP's n_neighbors (default: {projection.n_neighbors})")
+    p.add_argument("--min-dist", type=float, default=projection.min_dist,
+                   help=f"UMAP's min_dist (default: {projection.min_dist})")
+    p.add_argument("--seed", type=int, default=projection.seed,
+                   help="draws the points and seeds the projection, like the app's sidebar seed "
+                        f"(default: {projection.seed})")
     p.add_argument("--out-dir", help="write here (default: the projection cache the app reads, "
                    "$EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections)")
 
@@ -136,7 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _progress_bar(label: str, quiet: bool):
-    """A tqdm callback for :func:`explorer.training.train`, or None when quiet."""
+    """A tqdm callback for :func:`explorer.jobs.training.train`, or None when quiet."""
     if quiet:
         return None
     from tqdm import tqdm
@@ -165,7 +179,7 @@ def _table(metrics: dict[str, object]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from explorer.runs import train_and_save
+    from explorer.jobs.runs import train_and_save
 
     overrides = _overrides(args)
     if args.dry_run:
@@ -180,26 +194,26 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _load(path: str):
-    from explorer.checkpoints import load_checkpoint
+    from explorer.core.checkpoints import load_checkpoint
 
     return load_checkpoint(path)
 
 
 def _test_split(meta: dict, dataset: str | None, model):
-    from explorer.data import DATASETS, load_dataset
+    from explorer.core.data import DATASETS, load_dataset
 
     name = dataset or meta["dataset"]
     info = DATASETS[name]
     if tuple(info.input_shape) != tuple(model.config.input_shape) or info.num_classes != model.config.num_classes:
-        raise ValueError(f"dataset {name!r} ({info.input_shape}, {info.num_classes} classes) does not fit "
-                         f"this model ({tuple(model.config.input_shape)}, {model.config.num_classes} classes)")
+        raise ArgumentError(f"dataset {name!r} ({info.input_shape}, {info.num_classes} classes) does not fit "
+                            f"this model ({tuple(model.config.input_shape)}, {model.config.num_classes} classes)")
     return name, load_dataset(name, "test")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from explorer.corruptions import corrupt
-    from explorer.data import load_dataset
-    from explorer.evaluation import checkpoint_temperature, evaluate
+    from explorer.core.data import load_dataset
+    from explorer.measure.calibration import checkpoint_temperature, evaluate
+    from explorer.measure.corruptions import corrupt
 
     model, meta = _load(args.checkpoint)
     name, test = _test_split(meta, args.dataset, model)
@@ -215,11 +229,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_attack(args: argparse.Namespace) -> None:
-    from explorer.attacks import AttackConfig, robust_accuracy
-    from explorer.evaluation import evaluate
+    from explorer.measure.attacks import robust_accuracy
+    from explorer.measure.calibration import evaluate
 
     if args.n < 1:
-        raise ValueError(f"--n must be >= 1, got {args.n}")
+        raise ArgumentError(f"--n must be >= 1, got {args.n}")
     model, meta = _load(args.checkpoint)
     _, test = _test_split(meta, None, model)
     x, y = test.x[: args.n], test.y[: args.n]
@@ -234,7 +248,7 @@ def cmd_attack(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from explorer.runs import train_and_save
+    from explorer.jobs.runs import train_and_save
 
     rows = []
     for method in args.methods:
@@ -254,9 +268,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_project(args: argparse.Namespace) -> None:
     import time
 
-    from explorer.evaluation import predict
-    from explorer.latent_map import file_digest, latent_map
-    from explorer.projection import ProjectionConfig
+    from explorer.core.checkpoints import file_digest
+    from explorer.measure.inference import predict
+    from explorer.measure.latent_map import latent_map
 
     config = ProjectionConfig(method=args.method, n_neighbors=args.n_neighbors, min_dist=args.min_dist,
                               seed=args.seed)
@@ -277,10 +291,11 @@ def cmd_project(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import time
 
-    from explorer import benchmark, report
+    from explorer.jobs import benchmark, report
+    from explorer.jobs.runs import check_writable
 
     if (args.quick or args.cifar10) and not args.out_dir:
-        raise ValueError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
+        raise ArgumentError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
 
@@ -291,8 +306,6 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         benchmark.remeasure_performance(raw, log=log)
     elif not args.report_only:
         plan = benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else benchmark.FULL
-        from explorer.runs import check_writable
-
         check_writable(raw / "results.json")
         started = time.perf_counter()
         rows = benchmark.run(plan, log=log)
@@ -312,13 +325,10 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from explorer.checkpoints import CheckpointError
-    from explorer.data import DatasetUnavailableError
-
     args = _build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (ValueError, OSError, CheckpointError, DatasetUnavailableError) as error:
+    except (ExplorerError, OSError) as error:
         print(f"python -m explorer {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

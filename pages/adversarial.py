@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from explorer.app import adversarial_view as view
 from explorer.app import cache, state
-from explorer.attacks import AttackConfig
-from explorer.checkpoints import CheckpointError
-from explorer.data import DatasetUnavailableError
+from explorer.app.views import adversarial as view
+from explorer.core.config import AttackConfig
+from explorer.core.errors import ExplorerError
 
 st.title("Adversarial examples")
 selected = state.models_or_stop()
@@ -74,5 +73,5 @@ try:
         bar.empty()
         st.plotly_chart(view.robust_figure(eps_values, curves, attack, n, selected.seed), width="stretch")
         st.caption("Each point is cached: asking again with the same settings redraws at once.")
-except (CheckpointError, DatasetUnavailableError, ValueError) as error:
+except ExplorerError as error:
     st.error(str(error))

@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from explorer.app import calibration_view as view
 from explorer.app import state
-from explorer.checkpoints import CheckpointError
-from explorer.data import DatasetUnavailableError
+from explorer.app.views import calibration as view
+from explorer.core.config import N_BINS
+from explorer.core.errors import ExplorerError
 
 st.title("Calibration")
 selected = state.models_or_stop()
 
 controls = st.columns(3)
-n_bins = controls[0].slider("Bins", 5, 50, 15, help="Equal-width confidence bins for the diagrams, "
+n_bins = controls[0].slider("Bins", 5, 50, N_BINS, help="Equal-width confidence bins for the diagrams, "
                             "ECE, MCE and classwise ECE; equal-mass bins for adaptive ECE.")
 scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by one T per model, fitted "
                              "by NLL on the model's own validation split (never the test split).")
@@ -44,5 +44,5 @@ try:
 
     st.subheader("Confidence")
     st.plotly_chart(view.confidence_figure(preds, n_bins), width="stretch")
-except (CheckpointError, DatasetUnavailableError, ValueError) as error:
+except ExplorerError as error:
     st.error(str(error))

@@ -5,10 +5,10 @@ The maps and the χ² check are two fragments: a display option of one redraws t
 
 import streamlit as st
 
-from explorer.app import state, views
-from explorer.checkpoints import CheckpointError
-from explorer.data import DatasetUnavailableError
-from explorer.projection import ProjectionConfig
+from explorer.app import state
+from explorer.app.views import latent_space as views
+from explorer.core.config import ProjectionConfig
+from explorer.core.errors import ExplorerError
 
 st.title("Latent space")
 selected = state.models_or_stop()
@@ -26,8 +26,8 @@ def latent_maps() -> None:
     method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
                                help="With d = 2 the latents are drawn as they are.")
     with controls[3].expander("UMAP settings"):
-        n_neighbors = st.slider("n_neighbors", 5, 100, 15)
-        min_dist = st.slider("min_dist", 0.0, 0.99, 0.1)
+        n_neighbors = st.slider("n_neighbors", 5, 100, ProjectionConfig.n_neighbors)
+        min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist)
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
     st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
@@ -52,7 +52,7 @@ def latent_maps() -> None:
         left, right = st.columns([1, 2])
         left.plotly_chart(image, width="stretch")
         right.plotly_chart(probabilities, width="stretch")
-    except (CheckpointError, DatasetUnavailableError) as error:
+    except ExplorerError as error:
         st.error(str(error))
 
 
@@ -71,7 +71,7 @@ def gaussian_check() -> None:
                 st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
                 st.plotly_chart(figure, width="stretch")
                 st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
-    except (CheckpointError, DatasetUnavailableError) as error:
+    except ExplorerError as error:
         st.error(str(error))
 
 

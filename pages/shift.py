@@ -4,13 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from explorer.app import cache, state
-from explorer.checkpoints import CheckpointError
-from explorer.corruptions import CORRUPTIONS
-from explorer.data import DatasetUnavailableError
+from explorer.app.views import shift as view
+from explorer.core.config import N_BINS
+from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
-
-FRACTIONS = (0.01, 0.05, 0.1, 1.0)
-SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
+from explorer.measure.corruptions import CORRUPTIONS
 
 st.title("Shift, low data and out-of-distribution")
 selected = state.models_or_stop()
@@ -19,14 +17,14 @@ try:
     paths = {"A": selected.model_a, "B": selected.model_b}
     configs = {side: cache.model(path)[0].config for side, path in paths.items()}
     cache.test_split(dataset)  # every tab needs it: say now, once, if it is missing
-except (CheckpointError, DatasetUnavailableError) as error:
+except ExplorerError as error:
     st.error(str(error))
     st.stop()
 names = {side: f"{side}: {c.method}, d = {c.latent_dim}" for side, c in configs.items()}
 # Only the open tab runs: each one computes for seconds on a large test split.
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"],
                                       key="shift_tab", on_change="rerun")
-sample = len(cache.test_sample(dataset, selected.seed).y)
+sample = len(cache.test_sample(dataset, view.SHIFT_POINTS, selected.seed).y)
 drawn = f"{sample} test images drawn with seed {selected.seed}" if sample < len(cache.test_split(dataset).y) \
     else "the test split"
 
@@ -34,16 +32,16 @@ drawn = f"{sample} test images drawn with seed {selected.seed}" if sample < len(
 def shift() -> None:
     chosen = st.multiselect("Corruptions", CORRUPTIONS, default=["gaussian_noise", "rotation"])
     measure = st.radio("Measure", ["accuracy", "ece"], horizontal=True,
-                       format_func={"accuracy": "accuracy", "ece": "ECE (15 bins)"}.get)
+                       format_func={"accuracy": "accuracy", "ece": f"ECE ({N_BINS} bins)"}.get)
     st.caption(f"On {drawn}, severities 1-5 (0: clean); corrupted with seed {selected.seed}, the same "
                "images for both models.")
     bar = st.progress(0.0)
     columns = st.columns(2)
     for i, corruption in enumerate(chosen):
-        series = {names[side]: cache.shift_curve(path, dataset, corruption, selected.seed)[measure]
+        series = {names[side]: cache.shift_curve(path, dataset, corruption, view.SHIFT_POINTS, selected.seed)[measure]
                   for side, path in paths.items()}
         bar.progress((i + 1) / len(chosen), text=f"{corruption} done")
-        columns[i % 2].plotly_chart(accuracy_vs([0, 1, 2, 3, 4, 5], series, "severity", measure,
+        columns[i % 2].plotly_chart(accuracy_vs(list(view.SEVERITIES), series, "severity", measure,
                                                 title=corruption.replace("_", " ")), width="stretch")
     bar.empty()
 
@@ -59,29 +57,26 @@ def low_data() -> None:
             bar, rows = st.progress(0.0), {}
             for j, (side, config) in enumerate(configs.items()):
                 rows[names[side]] = [cache.low_data_point(dataset, config.method, config.latent_dim, f,
-                                                          selected.seed) for f in FRACTIONS]
+                                                          selected.seed) for f in view.FRACTIONS]
                 bar.progress((j + 1) / len(configs), text=f"{names[side]} done")
             for column, measure in zip(st.columns(2), ("accuracy", "ece")):
-                column.plotly_chart(accuracy_vs([100 * f for f in FRACTIONS],
+                column.plotly_chart(accuracy_vs([100 * f for f in view.FRACTIONS],
                                                 {n: [r[measure] for r in rs] for n, rs in rows.items()},
                                                 "training data used (%)", measure, log_x=True), width="stretch")
 
 
 def out_of_distribution() -> None:
-    other = cache.OOD_SETS.get(dataset)
-    st.caption(f"In-distribution: {drawn} of {dataset}. Out-of-distribution: as many "
-               f"{f'{other} test images' if other else f'uniform-noise images (seed {selected.seed})'}. "
-               "AUROC 0.5: the score cannot tell them apart; 1: it always can.")
+    st.caption(view.ood_caption(dataset, drawn, selected.seed))
     try:
         table = {}
         for column, (side, path) in zip(st.columns(2), paths.items()):
-            for score, result in cache.ood(path, dataset, selected.seed).items():
-                table.setdefault(SCORES[score], {})[names[side]] = result["auroc"]
-                column.plotly_chart(score_histograms(result["in"], result["out"], SCORES[score],
-                                                     auroc=result["auroc"], title=f"{names[side]}: {SCORES[score]}"),
-                                    width="stretch")
+            for score, result in cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed).items():
+                name = view.SCORES[score]
+                table.setdefault(name, {})[names[side]] = result["auroc"]
+                column.plotly_chart(score_histograms(result["in"], result["out"], name, auroc=result["auroc"],
+                                                     title=f"{names[side]}: {name}"), width="stretch")
         st.dataframe(pd.DataFrame(table).T.style.format("{:.3f}"))
-    except DatasetUnavailableError as error:
+    except ExplorerError as error:
         st.error(str(error))
 
 

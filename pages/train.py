@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from explorer.app import state, train_view
-from explorer.config import ENCODERS, METHODS, VARIANCES, default_configs
-from explorer.data import DATASETS, DatasetUnavailableError
+from explorer.app import state
+from explorer.app.views import train as train_view
+from explorer.core.config import ENCODERS, METHODS, VARIANCES, default_configs
+from explorer.core.data import DATASETS
+from explorer.core.errors import ExplorerError
 from explorer.figures import training_curves
 
 st.title("Train a model")
@@ -57,7 +59,7 @@ if submitted:
             lambda_prior=lambda_prior, lambda_kl=lambda_kl, disc_hidden=int(disc_hidden), epochs=int(epochs),
             batch_size=int(batch_size), lr=lr, train_fraction=train_fraction, seed=int(seed))
         st.session_state[state.TRAIN_RESULT] = train_view.train_live(dataset, model_config, train_config)
-    except (ValueError, DatasetUnavailableError) as error:
+    except ExplorerError as error:
         st.error(str(error))
     else:
         st.rerun()  # draws the result below, and the sidebar with the new checkpoint in its list

@@ -1,4 +1,5 @@
-"""Shared fixtures: small configs for every method, and a writable copy of the offline MNIST files."""
+"""Shared fixtures: small configs for every method, a writable copy of the offline MNIST files, and the
+one way the app tests open a page with AppTest (:func:`open_page`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.config import METHODS, default_configs
+from explorer.app import guide
+from explorer.core.config import METHODS, default_configs
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HOME = Path(__file__).resolve().parents[1] / "explorer" / "Home.py"
@@ -47,3 +49,32 @@ def fresh_app(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def open_page(fresh_app):
+    """Open the app in AppTest as a browser would: Home first, then the page named by the app's guide.
+
+    ``open_page(name, query=..., state=...)``: ``query`` are URL query parameters (``dataset``),
+    ``state`` session keys set after Home's first run (models A and B: selectboxes with a
+    ``format_func`` cannot be set by value in AppTest). Returns the AppTest after the page's run,
+    which raised no exception.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def open_(name: str = "", query: dict | None = None, state: dict | None = None) -> AppTest:
+        app = AppTest.from_file(str(HOME), default_timeout=APP_TIMEOUT)
+        for key, value in (query or {}).items():
+            app.query_params[key] = value
+        app.run()
+        if state:
+            for key, value in state.items():
+                app.session_state[key] = value
+            app.run()
+        if name:
+            app.switch_page(guide.page(name).script_from_home)
+            app.run()
+        assert not app.exception, app.exception
+        return app
+
+    return open_

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from explorer.cli import main
-from explorer.registry import SHIPPED_DIR
+from explorer.core.checkpoints import SHIPPED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--latent-dim", "2", "--epochs", "10", "--hidden", "64"]
@@ -84,7 +84,7 @@ def test_attack_json(checkpoint, attack, capsys):
 
 
 def test_saved_checkpoint_carries_its_metrics(checkpoint):
-    from explorer.checkpoints import load_checkpoint
+    from explorer.core.checkpoints import load_checkpoint
 
     _, meta = load_checkpoint(checkpoint)
     assert meta["dataset"] == "digits" and meta["train_config"]["epochs"] == 10
@@ -128,11 +128,11 @@ def test_offline_dataset_error_names_the_folder(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("out", ["folder", "/proc/forbidden.pt"])
 def test_unwritable_output_is_refused_before_training(tmp_path, out, capsys, monkeypatch):
-    import explorer.runs
+    import explorer.jobs.runs
 
     if out == "folder":
         out = str(tmp_path)
-    monkeypatch.setattr(explorer.runs, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr(explorer.jobs.runs, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
     assert main(["train", "--dataset", "digits", "--method", "vc", "--out", out, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert ("is a folder" in err or "cannot write" in err) and len(err.strip().splitlines()) == 1

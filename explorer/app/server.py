@@ -18,10 +18,9 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+
 HOME = Path(__file__).resolve().parents[1] / "Home.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PLOT = ".js-plotly-plot"
-"""A drawn plotly figure."""
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 """A traceback or an error message on the page."""
 IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"

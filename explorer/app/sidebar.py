@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 from explorer.app import cache, state
-from explorer.checkpoints import CheckpointError, load_checkpoint
-from explorer.registry import Entry, user_dir
+from explorer.core._io import atomic_write
+from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
+from explorer.core.data import DATASETS
+from explorer.core.errors import CheckpointError
 
 
 def _default(entries: list[Entry], method: str) -> int:
@@ -24,18 +24,13 @@ def _default(entries: list[Entry], method: str) -> int:
 
 def _save_upload(upload) -> None:
     """Validate an uploaded file as a checkpoint, then keep it in the user's folder."""
-    folder = user_dir() / "uploaded"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-    with os.fdopen(fd, "wb") as f:
-        f.write(upload.getvalue())
+    path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".pt").name
     try:
-        load_checkpoint(tmp)
+        with atomic_write(path, check=load_checkpoint) as f:
+            f.write(upload.getvalue())
     except CheckpointError as error:
-        Path(tmp).unlink(missing_ok=True)
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")
         return
-    os.replace(tmp, folder / Path(upload.name).with_suffix(".pt").name)
     cache.checkpoints.clear()
     st.sidebar.success(f"Added {upload.name}")
 
@@ -43,7 +38,7 @@ def _save_upload(upload) -> None:
 def render() -> state.Selection:
     entries, problems = cache.checkpoints()
     sidebar = st.sidebar
-    datasets = sorted({e.dataset for e in entries}, key=["digits", "mnist", "fashion-mnist", "cifar10"].index)
+    datasets = [name for name in DATASETS if any(e.dataset == name for e in entries)]  # in DATASETS' order
     if not datasets:
         sidebar.warning("No checkpoint found: train one on the Train page or upload one below.")
     else:

@@ -16,7 +16,7 @@ TRAIN_DATASET = "train_dataset"
 TRAIN_FIELD = "train_field"
 """Prefix of the Train form's widget keys: f"{TRAIN_FIELD}:{dataset}:{name}" (per-dataset defaults)."""
 TRAIN_RESULT = "train_result"
-"""The last training run of this session (a dict, see ``train_view.EpochSaver.summary``)."""
+"""The last training run of this session (a dict, see ``explorer.app.views.train.EpochSaver.summary``)."""
 TRAIN_REPLAY = "train_replay"
 SELECTED_INDEX = "selected_index"  # a test-split example index chosen on a page (e.g. a latent-map click)
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page

@@ -1,0 +1,116 @@
+"""Calibration page's figures and tables, composed from the library and the cached predictions.
+
+Predictions (the slow part) come from ``cache``; everything here that depends on the number of bins
+is cheap array work, so moving the bins slider redraws without predicting again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.app import cache
+from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
+from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES
+from explorer.figures import confidence_histogram, reliability_diagram
+
+CLEAN = "none"
+CORRUPTION_CHOICES = (CLEAN, *CORRUPTIONS)
+METRICS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "adaptive_ece": "adaptive ECE",
+           "classwise_ece": "classwise ECE", "nll": "NLL (nats)", "brier": "Brier"}
+TEMPERATURE = "temperature T"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """The test data's condition: clean (``corruption`` None) or a corruption at a severity and seed."""
+
+    corruption: str | None = None
+    severity: int = 1
+    seed: int = 0
+
+    def describe(self) -> str:
+        if self.corruption is None:
+            return "clean test split"
+        parameter = SEVERITIES[self.corruption][self.severity - 1]
+        return (f"test split with {self.corruption.replace('_', ' ')}, severity {self.severity} "
+                f"(parameter {parameter}), seed {self.seed}")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's test probabilities under a shift, and the temperature they were scaled by (or None)."""
+
+    name: str
+    probs: np.ndarray
+    labels: np.ndarray
+    temperature: float | None
+
+
+def model_name(path: Path, prefix: str) -> str:
+    net, meta = cache.model(path)
+    return f"{prefix}: {meta['method']}, d = {net.config.latent_dim}"
+
+
+def predictions(path: Path, prefix: str, shift: Shift, temperature_scaling: bool) -> Predictions:
+    """Probabilities of the checkpoint at ``path`` on the (shifted) test split, optionally scaled by T.
+
+    T is fitted on the checkpoint's own validation split (cached per checkpoint), never on test data,
+    and is the same T whatever the shift: temperature scaling is fitted once, before any shift is seen.
+    """
+    _, meta = cache.model(path)
+    out = cache.test_logits(path, meta["dataset"], shift.corruption, shift.severity, shift.seed)
+    t = cache.temperature(path) if temperature_scaling else None
+    return Predictions(model_name(path, prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
+
+
+def reliability_figure(pred: Predictions, n_bins: int) -> go.Figure:
+    """Reliability diagram (accuracy, gap, counts) of one model's predictions with ``n_bins`` bins."""
+    bins = reliability_bins(pred.probs, pred.labels, n_bins)
+    scaled = f", T = {pred.temperature:.2f}" if pred.temperature is not None else ""
+    return reliability_diagram(bins, title=f"{pred.name}{scaled} ({n_bins} bins)")
+
+
+def confidence_figure(preds: list[Predictions], n_bins: int) -> go.Figure:
+    return confidence_histogram({p.name: p.probs.max(axis=1) for p in preds}, n_bins=n_bins,
+                                title="Confidence of the predictions")
+
+
+def metrics_table(preds: list[Predictions], n_bins: int, unscaled: list[Predictions] | None = None
+                  ) -> pd.DataFrame:
+    """One row per model: accuracy, ECE, MCE, adaptive ECE, classwise ECE, NLL, Brier and n.
+
+    With ``unscaled`` (the same models before temperature scaling), each model gets two rows, before
+    and after, and a temperature column (1 before scaling).
+    """
+    rows = []
+    for i, pred in enumerate(preds):
+        pairs = [(unscaled[i], ""), (pred, " + temperature scaling")] if unscaled else [(pred, "")]
+        for p, suffix in pairs:
+            report = calibration_report(p.probs, p.labels, n_bins)
+            row = {"model": p.name + suffix, **{label: report[key] for key, label in METRICS.items()},
+                   "n": report["n"]}
+            if unscaled:
+                row[TEMPERATURE] = p.temperature if p.temperature is not None else 1.0
+            rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def bins_table(preds: list[Predictions], n_bins: int) -> pd.DataFrame:
+    """Long table of the bins behind the diagrams: model, bin edges, confidence, accuracy, gap, count."""
+    frames = []
+    for p in preds:
+        bins = reliability_bins(p.probs, p.labels, n_bins)
+        frames.append(pd.DataFrame({"model": p.name, "bin_low": bins.edges[:-1], "bin_high": bins.edges[1:],
+                                    "mean_confidence": bins.confidence, "accuracy": bins.accuracy,
+                                    "gap": bins.gap, "count": bins.count}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def csv(table: pd.DataFrame, shift: Shift) -> bytes:
+    """UTF-8 CSV of a table, with a column naming the data it was measured on (shift and seed)."""
+    return table.assign(data=shift.describe()).to_csv(index=table.index.name is not None).encode()

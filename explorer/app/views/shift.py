@@ -1,0 +1,22 @@
+"""The Shift, low data and OOD page's settings and captions."""
+
+from __future__ import annotations
+
+from explorer.core.data import dataset_info
+
+SHIFT_POINTS = 1000
+"""Test images (drawn with the seed) behind the shift curves and the OOD scores: seconds, not minutes."""
+FRACTIONS = (0.01, 0.05, 0.1, 1.0)
+"""Shares of the training split the live low-data comparison trains on."""
+SEVERITIES = (0, 1, 2, 3, 4, 5)
+"""Severities drawn on the shift curves, 0 being the clean images."""
+SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
+"""Out-of-distribution scores of :func:`explorer.measure.ood.ood_scores`, as the page names them."""
+
+
+def ood_caption(dataset: str, drawn: str, seed: int) -> str:
+    """What the OOD tab compares: the dataset's test images against its OOD set, or against noise."""
+    other = dataset_info(dataset).ood
+    versus = f"{other} test images" if other else f"uniform-noise images (seed {seed})"
+    return (f"In-distribution: {drawn} of {dataset}. Out-of-distribution: as many {versus}. "
+            "AUROC 0.5: the score cannot tell them apart; 1: it always can.")

@@ -1,0 +1,55 @@
+"""Writing files so that no reader ever sees half of one, and seeded blocks of torch's global generator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, check: Callable[[Path], object] | None = None) -> Iterator[BinaryIO]:
+    """Write ``path`` through a temporary file beside it, moved into place only when all went well.
+
+    Yields the open binary file. On a clean exit it is flushed to disk, made an ordinary ``0o644``
+    file, passed to ``check`` (if given: a function of the temporary file's path that raises to
+    refuse it) and renamed to ``path``; on any error, the temporary file is removed and an older file
+    at ``path`` stays as it was. Readers (another session, after a crash) never see a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; these are ordinary files
+        if check is not None:
+            check(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_SEEDING = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global CPU generator seeded, and restore the generator afterwards.
+
+    Layers draw their initial weights from that one global generator, so seeded blocks run one at a
+    time in a process: the app trains in one thread per browser session, and two runs started
+    together must each build exactly the model their seed gives.
+    """
+    with _SEEDING, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

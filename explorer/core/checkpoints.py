@@ -1,0 +1,233 @@
+"""Self-describing checkpoints that are safe to load, and the catalogue of checkpoint files.
+
+One file per model: ``{"format", "format_version", "state_dict", "meta"}`` written with
+``torch.save`` and read back with ``torch.load(weights_only=True)``, whose unpickler accepts only
+tensors and plain containers (dict, list, tuple, str, numbers, bool, None), so loading never runs
+code from the file. ``meta`` holds at least :data:`REQUIRED_META`; the model is rebuilt from
+``meta["config"]`` and its weights must fit that architecture exactly.
+
+The catalogue lists the files the app offers: shipped with the project (``checkpoints/``), trained
+or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``). A file's identity, in the
+projection cache for instance, is :func:`file_digest` of its bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import pickle
+import platform
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import explorer
+from explorer.core._io import atomic_write
+from explorer.core.config import METHODS, ModelConfig, config_from_dict
+from explorer.core.data import DATASETS
+from explorer.core.errors import ArgumentError, CheckpointError
+from explorer.core.models import Classifier
+
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+SOURCES = ("shipped", "trained", "uploaded")
+
+FORMAT = "vc-explorer-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED_META = (
+    "method", "dataset", "encoder", "latent_dim", "class_names", "config", "metrics", "history",
+    "versions", "created",
+)
+
+
+def _plain(value: object, where: str = "meta") -> object:
+    """A copy of ``value`` made of the types the safe loader accepts, or ``ValueError`` naming the spot.
+
+    Subclasses of str, int and float (numpy scalars, ``torch.__version__``) become the plain type,
+    numpy arrays become tensors: the safe unpickler would refuse them otherwise.
+    """
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise ArgumentError(f"{where} has a non-string key {key!r}")
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    raise ArgumentError(f"{where} is a {type(value).__name__}; checkpoints hold plain data only")
+
+
+def save_checkpoint(path: str | os.PathLike, model: Classifier, meta: dict) -> Path:
+    """Write ``model``'s weights and ``meta`` to ``path`` atomically; returns the path.
+
+    ``method``, ``encoder``, ``latent_dim``, ``config``, ``versions`` and ``created`` are filled in from
+    the model when absent; the caller gives ``dataset``, ``class_names``, ``metrics`` and ``history``.
+    The file is written next to its destination and moved into place, so an interrupted save leaves
+    any older file at ``path`` intact.
+    """
+    config = model.config
+    full = {
+        "method": config.method,
+        "encoder": config.encoder,
+        "latent_dim": config.latent_dim,
+        "config": dataclasses.asdict(config),
+        "versions": {"explorer": explorer.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **meta,
+    }
+    missing = [key for key in REQUIRED_META if key not in full]
+    if missing:
+        raise ArgumentError(f"meta lacks {', '.join(missing)}")
+    full = _plain(full)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": full,
+    }
+    path = Path(path)
+    with atomic_write(path) as f:
+        torch.save(payload, f)
+    return path
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
+    """Read a checkpoint: ``(model in eval mode on the CPU, meta)``; raises :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a cut-off one loses its index
+        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupt (no torch archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(f"{path}: refused, it holds objects or code beyond plain data "
+                              f"({_one_line(error)})") from None
+    except Exception as error:  # whatever else the parser trips on, the file is not usable
+        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupt "
+                              f"({_one_line(error)})") from None
+
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a vc-explorer checkpoint")
+    if type(payload.get("format_version")) is not int or payload["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {payload.get('format_version')!r} is not "
+                              f"supported (this is version {FORMAT_VERSION})")
+    meta, state = payload.get("meta"), payload.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{path}: the checkpoint lacks its weights or metadata")
+    missing = [key for key in REQUIRED_META if key not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: metadata lacks {', '.join(missing)}")
+    if not isinstance(meta["method"], str) or meta["method"] not in METHODS:
+        raise CheckpointError(f"{path}: unknown method {meta['method']!r} (known: {', '.join(METHODS)})")
+    if not isinstance(meta["dataset"], str) or meta["dataset"] not in DATASETS:
+        raise CheckpointError(f"{path}: unknown dataset {meta['dataset']!r} (known: {', '.join(DATASETS)})")
+    if not isinstance(meta["config"], dict):
+        raise CheckpointError(f"{path}: the stored config is not a mapping")
+    try:
+        config = config_from_dict(ModelConfig, meta["config"])
+        model = Classifier(config)
+        model.load_state_dict(state, strict=True)
+    except Exception as error:  # a crafted config or state can fail in many ways; all mean "unusable"
+        raise CheckpointError(f"{path}: the weights do not fit the stored config ({_one_line(error)})") \
+            from None
+    names = meta["class_names"]
+    if not isinstance(names, (list, tuple)) or len(names) != config.num_classes or \
+            not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{path}: class_names must be {config.num_classes} strings")
+    if config.method != meta["method"]:
+        raise CheckpointError(f"{path}: meta says method {meta['method']!r} but the config says "
+                              f"{config.method!r}")
+    return model.eval(), meta
+
+
+# ---------------------------------------------------------------------------------------------------
+# The catalogue of checkpoint files
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex): a checkpoint's identity, whatever its name or machine."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def user_dir() -> Path:
+    """Checkpoints trained or uploaded by the user: ``$EXPLORER_RUNS_DIR``, else a per-user folder.
+
+    Never inside ``checkpoints/``, so nothing the user does can overwrite a shipped model.
+    """
+    if os.environ.get("EXPLORER_RUNS_DIR"):
+        return Path(os.environ["EXPLORER_RUNS_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "vc-explorer" / "runs"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listed checkpoint with the metadata needed to choose it."""
+
+    path: Path
+    source: str
+    dataset: str
+    method: str
+    encoder: str
+    latent_dim: int
+    accuracy: float | None
+
+    @property
+    def label(self) -> str:
+        acc = f", {100 * self.accuracy:.1f} %" if self.accuracy is not None else ""
+        return (f"{self.method} · {self.encoder} d={self.latent_dim} · {self.dataset}{acc} "
+                f"[{self.source}: {self.path.stem}]")
+
+
+def describe(path: Path, source: str) -> Entry:
+    """An :class:`Entry` for one file; raises :class:`CheckpointError` if it is not usable."""
+    _, meta = load_checkpoint(path)
+    return Entry(path=path, source=source, dataset=meta["dataset"], method=meta["method"],
+                 encoder=meta["encoder"], latent_dim=int(meta["latent_dim"]),
+                 accuracy=meta.get("metrics", {}).get("accuracy"))
+
+
+def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """Every usable checkpoint, shipped first, then the user's (trained, then uploaded).
+
+    Returns (entries, problems): a file that cannot be read is skipped and its one-line reason kept.
+    """
+    user = user_dir() if user is None else user
+    folders = [(shipped, "shipped"), (user / "trained", "trained"), (user / "uploaded", "uploaded")]
+    entries, problems = [], []
+    for folder, source in folders:
+        for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+            try:
+                entries.append(describe(path, source))
+            except CheckpointError as error:
+                problems.append(str(error))
+    return entries, problems

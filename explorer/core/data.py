@@ -1,0 +1,356 @@
+"""Image datasets as tensors in [0, 1] pixel space, plus stratified subsets for low-data runs.
+
+Every loader returns an :class:`ImageData` whose ``x`` is float32 ``(N, C, H, W)`` in [0, 1] and whose
+``y`` is int64 ``(N,)``. Normalisation happens inside the model, so perturbation budgets stay in pixel
+units; the per-channel mean and std in :data:`DATASETS` are metadata for it.
+
+Sources:
+
+- ``digits``: scikit-learn's bundled copy of the UCI optical handwritten digits (8×8, 1797 images),
+  always available offline.
+- ``mnist``, ``fashion-mnist``, ``cifar10``: torchvision's dataset classes, stored under
+  :func:`data_root` in torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``,
+  ``cifar-10-batches-py/``) and downloaded on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.core.errors import ArgumentError, DatasetUnavailableError
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+DIGITS_TEST_SIZE = 0.25  # fixed stratified split of sklearn's digits: 1347 train / 450 test images
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Everything known about a dataset before loading it: shape, classes, statistics and defaults.
+
+    ``mean`` and ``std`` are per-channel statistics of the training images in [0, 1] (population std
+    over all pixels), used by the model's internal normalisation. ``defaults`` are the dataset's
+    settings of :class:`~explorer.core.config.ModelConfig` and :class:`~explorer.core.config.TrainConfig`
+    (encoder, epochs, ...; see :func:`~explorer.core.config.default_configs`). ``ood`` names the
+    dataset whose test split serves as its out-of-distribution set, or None where there is no natural
+    one (the app then uses uniform noise; the benchmark measures no OOD). :data:`DATASETS` lists the
+    datasets in the order the app shows them.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    needs_download: bool
+    defaults: dict[str, object] = dataclasses.field(default_factory=dict, hash=False)
+    ood: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+_DIGIT_NAMES = tuple(str(i) for i in range(10))
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        # Computed once from the training split below (x / 16 over all pixels of the 1347 images).
+        # Defaults sized so that the default run is good and quick on a laptop CPU (see README). lr chosen
+        # on the validation split, mean of 5 seeds (softmax / vc): 3e-3 gave 0.959 / 0.962 at d = 2 and
+        # 0.987 / 0.987 at d = 16, against 0.944 / 0.957 and 0.982 / 0.982 at 1e-3; cosine and constant
+        # schedules tied within 0.002.
+        DatasetInfo("digits", (1, 8, 8), _DIGIT_NAMES, (0.3052,), (0.3760,), needs_download=False,
+                    defaults={"encoder": "mlp", "latent_dim": 16, "epochs": 60, "batch_size": 64, "lr": 3e-3}),
+        # MNIST and Fashion-MNIST: computed from torchvision's training files (60 000 images).
+        DatasetInfo("mnist", (1, 28, 28), _DIGIT_NAMES, (0.1307,), (0.3081,), needs_download=True,
+                    defaults={"encoder": "cnn", "latent_dim": 16, "epochs": 5, "batch_size": 128},
+                    ood="fashion-mnist"),
+        DatasetInfo(
+            "fashion-mnist",
+            (1, 28, 28),
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            (0.2860,),
+            (0.3530,),
+            needs_download=True,
+            defaults={"encoder": "cnn", "latent_dim": 16, "epochs": 10, "batch_size": 128},
+            ood="mnist",
+        ),
+        # CIFAR-10: the widely quoted statistics of the 50 000 training images (population std).
+        DatasetInfo(
+            "cifar10",
+            (3, 32, 32),
+            ("airplane", "automobile", "bird", "cat", "deer",
+             "dog", "frog", "horse", "ship", "truck"),
+            (0.4914, 0.4822, 0.4465),
+            (0.2470, 0.2435, 0.2616),
+            needs_download=True,
+            defaults={"encoder": "resnet18", "latent_dim": 64, "epochs": 30, "batch_size": 128},
+        ),
+    )
+}
+
+# torchvision class name per downloadable dataset, and the paths (relative to the root) it reads and writes.
+_TORCHVISION = {
+    "mnist": ("MNIST", ("MNIST",)),
+    "fashion-mnist": ("FashionMNIST", ("FashionMNIST",)),
+    "cifar10": ("CIFAR10", ("cifar-10-batches-py", "cifar-10-python.tar.gz")),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of ``name``; an error listing the known datasets otherwise."""
+    if name not in DATASETS:
+        raise ArgumentError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+    return DATASETS[name]
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A labelled image set.
+
+    Attributes:
+        name: dataset name, a key of :data:`DATASETS`.
+        x: float32 images ``(N, C, H, W)``, pixel values in [0, 1].
+        y: int64 labels ``(N,)`` in ``[0, len(class_names))``.
+        class_names: one name per class.
+    """
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.x.dtype != torch.float32 or self.x.ndim != 4:
+            raise ArgumentError(f"x must be float32 (N, C, H, W), got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y.dtype != torch.int64 or self.y.shape != self.x.shape[:1]:
+            raise ArgumentError(
+                f"y must be int64 ({len(self.x)},) to match x, got {self.y.dtype} {tuple(self.y.shape)}"
+            )
+        # Written so that NaN fails too.
+        if not ((self.x >= 0) & (self.x <= 1)).all():
+            raise ArgumentError("x must lie in [0, 1] pixel space (no NaN)")
+        if len(self.y) and not (0 <= self.y.min() and self.y.max() < len(self.class_names)):
+            raise ArgumentError(
+                f"labels must lie in [0, {len(self.class_names)}), "
+                f"got [{self.y.min().item()}, {self.y.max().item()}]"
+            )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, indices: torch.Tensor | Sequence[int]) -> ImageData:
+        """The images at ``indices`` (any 1-D index: LongTensor, list, or boolean mask)."""
+        indices = torch.as_tensor(indices)
+        return dataclasses.replace(self, x=self.x[indices], y=self.y[indices])
+
+
+def data_root() -> Path:
+    """Folder holding the downloadable datasets in torchvision's layout.
+
+    ``$EXPLORER_DATA_DIR`` if set, else ``$XDG_CACHE_HOME/vc-explorer/data`` (default
+    ``~/.cache/vc-explorer/data``).
+    """
+    if env := os.environ.get("EXPLORER_DATA_DIR"):
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "vc-explorer" / "data"
+
+
+def load_dataset(
+    name: str, split: str = "train", root: str | os.PathLike | None = None, download: bool = True
+) -> ImageData:
+    """Load one split of a dataset as tensors in [0, 1].
+
+    Args:
+        name: one of :data:`DATASETS`.
+        split: ``"train"`` or ``"test"``. For ``digits`` this is a fixed stratified split of
+            scikit-learn's 1797 images (25 % test, ``random_state=0``): 1347 train, 450 test.
+        root: folder in torchvision's layout; defaults to :func:`data_root`. Ignored for ``digits``.
+        download: fetch missing files from the internet (into a temporary folder inside ``root``,
+            moved into place only once complete).
+
+    Raises:
+        ValueError: unknown name or split.
+        DatasetUnavailableError: the files are missing and could not (or may not) be downloaded.
+    """
+    info = dataset_info(name)
+    if split not in SPLITS:
+        raise ArgumentError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
+    if name == "digits":
+        x, y = _load_digits(split)
+    else:
+        x, y = _load_torchvision(name, split, Path(root) if root is not None else data_root(), download)
+    return ImageData(name, x, y, info.class_names)
+
+
+def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.images / 16.0,  # pixel counts 0..16 from the 4×4-block downsampling
+        digits.target,
+        test_size=DIGITS_TEST_SIZE,
+        stratify=digits.target,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+    return torch.from_numpy(x).float().unsqueeze(1), torch.from_numpy(y).long()
+
+
+def _load_torchvision(name: str, split: str, root: Path, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision import datasets  # here: importing torchvision takes seconds
+
+    class_name, paths = _TORCHVISION[name]
+    cls = getattr(datasets, class_name)
+    try:
+        # With download=False torchvision only checks the extracted files, so this is the fast path.
+        ds = cls(root, train=split == "train", download=False)
+    except RuntimeError:
+        if not download:
+            raise _unavailable(name, root / paths[0], "files missing and download=False") from None
+        _download(name, cls, root, paths)
+        ds = cls(root, train=split == "train", download=False)
+    # Convert the stored arrays directly; going through PIL images would take ~100× longer.
+    x = torch.as_tensor(ds.data)
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)  # CIFAR stores (N, H, W, C)
+    return x.contiguous().float().div_(255), torch.as_tensor(ds.targets, dtype=torch.int64)
+
+
+def _download(name: str, cls: type, root: Path, paths: Sequence[str]) -> None:
+    """Let torchvision fetch and extract into a scratch folder inside ``root``, then move the result in.
+
+    Files already in ``root`` (say, the ``.gz`` archives without their extracted copies) are copied
+    into the scratch folder first, so torchvision verifies and extracts them instead of downloading.
+    Copies rather than hard links: torchvision rewrites a corrupt file in place, which would reach
+    through a link into ``root``.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    except OSError as err:
+        raise _unavailable(name, root / paths[0], f"cannot write there ({err})") from err
+    try:
+        for rel in paths:
+            if (root / rel).is_dir():
+                shutil.copytree(root / rel, scratch / rel)
+            elif (root / rel).is_file():
+                shutil.copy2(root / rel, scratch / rel)
+        logger.info("fetching %s into %s", name, root)
+        cls(scratch, train=True, download=True)  # fetches both splits
+        for src in sorted(p for p in scratch.rglob("*") if p.is_file()):
+            dst = root / src.relative_to(scratch)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    except Exception as err:
+        reason = " ".join(str(err).split()) or type(err).__name__  # torchvision's are multi-line
+        raise _unavailable(name, root / paths[0], f"download failed: {reason}") from err
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _unavailable(name: str, folder: Path, reason: str) -> DatasetUnavailableError:
+    return DatasetUnavailableError(
+        f"dataset {name!r} not found in {folder}: {reason}. Set EXPLORER_DATA_DIR to a folder holding "
+        f"its files in torchvision's layout, or connect to the internet once with download=True."
+    )
+
+
+def _as_labels(labels: torch.Tensor | np.ndarray | Sequence[int]) -> torch.Tensor:
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or labels.is_floating_point() or labels.is_complex():
+        raise ArgumentError(f"labels must be a 1-D integer array, got {labels.dtype} {tuple(labels.shape)}")
+    return labels
+
+
+def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, size) of n examples, drawn without replacement with ``seed``.
+
+    The app's seeded samples of a test split (latent maps, attacks, shift curves) all come from here.
+    """
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def stratified_fraction(
+    labels: torch.Tensor | np.ndarray | Sequence[int], fraction: float, seed: int = 0
+) -> torch.Tensor:
+    """Sorted indices of a stratified subset holding ``fraction`` of every class.
+
+    Each class keeps ``max(1, round(fraction * n_c))`` of its ``n_c`` examples: the first ones of a
+    per-class random permutation drawn from ``seed``. The permutation does not depend on
+    ``fraction``, so for one seed smaller fractions are subsets of larger ones (a 1 % run's data is
+    inside the 10 % run's).
+
+    Args:
+        labels: integer class labels ``(N,)``.
+        fraction: share to keep, in (0, 1]; 1.0 keeps everything.
+        seed: seed of the permutation.
+
+    Returns:
+        int64 indices ``(M,)`` into ``labels``, ascending.
+    """
+    labels = _as_labels(labels)
+    if not 0 < fraction <= 1:
+        raise ArgumentError(f"fraction must be in (0, 1], got {fraction}")
+    generator = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in labels.unique():  # sorted, so the random stream is consumed in a fixed order
+        members = (labels == c).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        keep.append(members[: max(1, round(fraction * len(members)))])
+    return torch.cat(keep).sort().values if keep else torch.empty(0, dtype=torch.int64)
+
+
+def stratified_split(
+    labels: torch.Tensor | np.ndarray | Sequence[int], holdout: float, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split indices into a training part and a stratified holdout (e.g. validation) part.
+
+    The holdout is :func:`stratified_fraction` ``(labels, holdout, seed)``, so it holds at least one
+    example of every class; the training part is the rest. Both are sorted int64 indices; together
+    they cover ``range(len(labels))`` exactly once.
+
+    Args:
+        labels: integer class labels ``(N,)``.
+        holdout: share of each class held out, in (0, 1).
+        seed: seed of the permutation.
+    """
+    if not 0 < holdout < 1:
+        raise ArgumentError(f"holdout must be in (0, 1), got {holdout}")
+    labels = _as_labels(labels)
+    held = stratified_fraction(labels, holdout, seed)
+    is_train = torch.ones(len(labels), dtype=torch.bool)
+    is_train[held] = False
+    return is_train.nonzero().flatten(), held
+
+
+def split_indices(labels: torch.Tensor, config) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, validation) indices into a training split, as training uses them.
+
+    The validation part is a stratified ``config.val_fraction``; the training part is then cut to a
+    stratified ``config.train_fraction`` of what remains. Both depend only on the labels and
+    ``config.seed`` (``config``: a :class:`~explorer.core.config.TrainConfig`).
+    """
+    train_idx, val_idx = stratified_split(labels, config.val_fraction, seed=config.seed)
+    if config.train_fraction < 1:
+        train_idx = train_idx[stratified_fraction(labels[train_idx], config.train_fraction, seed=config.seed)]
+    return train_idx, val_idx

@@ -1,0 +1,28 @@
+"""The failures a user can cause, under one base class that the app and the command line catch.
+
+A bad file, missing data or a bad argument is an :class:`ExplorerError`, and its message is one line
+that names the bad value and, where there is a short list, the allowed ones. Anything else that
+escapes the library is a bug and should fail loudly (a test, a traceback), not be shown as a friendly
+message.
+"""
+
+from __future__ import annotations
+
+
+class ExplorerError(Exception):
+    """Base of every error the user can cause and fix; the message is a one-line reason."""
+
+
+class ArgumentError(ExplorerError, ValueError):
+    """An argument, option or setting outside what is allowed (also a ``ValueError``)."""
+
+
+class CheckpointError(ExplorerError):
+    """A file that cannot be used as a checkpoint."""
+
+
+class DatasetUnavailableError(ExplorerError, RuntimeError):
+    """A dataset's files are missing locally and could not be downloaded."""
+
+
+__all__ = ["ArgumentError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"]

@@ -1,0 +1,29 @@
+"""Plotly figure builders: every figure the app shows, drawn from values computed elsewhere.
+
+Display only, like scikit-learn's ``CalibrationDisplay`` next to ``calibration_curve``: a builder takes
+numpy arrays or plain Python values that the library has already computed (reliability bins,
+projections, distances, histories), checks their shapes at the boundary (``ValueError`` naming the
+bad argument) and returns a ``plotly.graph_objects.Figure``. Nothing here computes a metric, and
+nothing imports streamlit or torch, so the same builders serve the app (``st.plotly_chart(fig)``) and
+notebooks (``fig.show()``). Drawing-only arithmetic stays: histogram bar heights, the χ² density
+curve, closing an ellipse.
+
+One module per family of figures (``distributions``, ``calibration``, ``latents``, ``curves``,
+``examples``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the checks at
+the boundary). A ``title`` left empty gives the builder's default title. This tier imports plotly,
+numpy and scipy, and of the project only ``explorer.core._validation`` and ``explorer.core.errors``
+(numpy only).
+"""
+
+from explorer.figures._style import PALETTE
+from explorer.figures.calibration import reliability_diagram
+from explorer.figures.curves import TRAINING_PANELS, accuracy_vs, training_curves
+from explorer.figures.distributions import chi2_histogram, confidence_histogram, norm_histogram, score_histograms
+from explorer.figures.examples import image_row, probability_bars
+from explorer.figures.latents import latent_scatter
+
+__all__ = [
+    "PALETTE", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram", "image_row",
+    "latent_scatter", "norm_histogram", "probability_bars", "reliability_diagram", "score_histograms",
+    "training_curves",
+]

@@ -1,0 +1,77 @@
+"""Reliability diagrams, drawn from bins computed by :func:`explorer.measure.calibration.reliability_bins`."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.core.errors import ArgumentError
+from explorer.figures import _style as S
+
+
+class Bins(Protocol):
+    """What a reliability diagram is drawn from: the fields of
+    :class:`explorer.measure.calibration.ReliabilityBins`."""
+
+    edges: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    count: np.ndarray
+
+
+def reliability_diagram(bins: Bins, title: str = "") -> go.Figure:
+    """Reliability diagram: per-bin accuracy bars against confidence, the gap, and the bin counts below.
+
+    Top panel: a bar per non-empty bin up to its accuracy, a hatched bar from the accuracy to the bin's
+    mean confidence (the gap: above the accuracy bar where over-confident, inside it where
+    under-confident), and the diagonal of perfect calibration. Bottom panel, sharing the x axis: the
+    number of samples per bin. Empty bins are drawn as nothing (their NaN statistics are left out).
+
+    Args:
+        bins: ``explorer.measure.calibration.ReliabilityBins`` (any object with the same fields works):
+            (B + 1,) edges in [0, 1], (B,) confidence, accuracy and count.
+    """
+    edges = S.in_unit_interval(S.array(bins.edges, "bins.edges", (None,)), "bins.edges")
+    n = len(edges) - 1
+    count = np.asarray(bins.count)
+    if count.shape != (n,):
+        raise ArgumentError(f"bins.count must have shape ({n},) to match {n + 1} edges, got {count.shape}")
+    filled = count > 0
+    if not filled.any():
+        raise ArgumentError("bins are all empty (count sums to 0)")
+    accuracy, confidence = (np.asarray(v, dtype=np.float64) for v in (bins.accuracy, bins.confidence))
+    for name, v in (("accuracy", accuracy), ("confidence", confidence)):
+        if v.shape != (n,):
+            raise ArgumentError(f"bins.{name} must have shape ({n},) to match {n + 1} edges, got {v.shape}")
+        S.in_unit_interval(S.array(v[filled], f"bins.{name} of non-empty bins", (None,)), f"bins.{name}")
+    accuracy, confidence = accuracy[filled], confidence[filled]
+    lo, hi = edges[:-1][filled], edges[1:][filled]
+    x, width = (lo + hi) / 2, hi - lo
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28],
+                        vertical_spacing=0.04)
+    fig.add_trace(go.Bar(
+        x=x, y=accuracy, width=width, name="accuracy",
+        marker=dict(color=S.PALETTE[0], line=dict(color="white", width=1)),
+        customdata=np.column_stack([lo, hi, confidence, count[filled]]),
+        hovertemplate="confidence in [%{customdata[0]:.2f}, %{customdata[1]:.2f}]<br>accuracy %{y:.3f}<br>"
+                      "mean confidence %{customdata[2]:.3f}<br>%{customdata[3]} samples<extra></extra>",
+    ), row=1, col=1)
+    fig.add_trace(go.Bar(
+        x=x, y=confidence - accuracy, base=accuracy, width=width, name="gap to mean confidence",
+        marker=dict(color="rgba(204, 102, 119, 0.35)", line=dict(color=S.PALETTE[1], width=2),
+                    pattern=dict(shape="/", fgcolor=S.PALETTE[1])), hoverinfo="skip",
+    ), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                             line=S.REFERENCE), row=1, col=1)
+    fig.add_trace(go.Bar(x=x, y=count[filled], width=width, name="samples", showlegend=False,
+                         marker=dict(color="#888888", line=dict(color="white", width=1))), row=2, col=1)
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_xaxes(title_text="confidence (max class probability)", row=2, col=1)
+    fig.update_yaxes(title_text="accuracy (fraction correct)", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="samples", row=2, col=1)
+    return S.style(fig, title or "Reliability diagram", height=650)

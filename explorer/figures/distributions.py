@@ -1,0 +1,133 @@
+"""Histograms: confidences, latent norms, OOD scores, and squared Mahalanobis distances against χ²_d.
+
+Bars of ``numpy.histogram`` (last bin closed, so confidences of exactly 1 are counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+from scipy.stats import chi2
+
+from explorer.core._validation import check_n_bins
+from explorer.core.errors import ArgumentError
+from explorer.figures import _style as S
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray, name: str, color: str,
+               density: bool = False) -> go.Bar:
+    """Bars of the fraction of ``values`` per bin, or of probability density when ``density``.
+
+    Both are relative to all of ``values``, so values outside the edges lower the bars (they are not
+    renormalised away) and two samples of different sizes compare directly.
+    """
+    widths = np.diff(edges)
+    heights = np.histogram(values, edges)[0] / len(values) / (widths if density else 1)
+    return go.Bar(x=edges[:-1] + widths / 2, y=heights, width=widths, name=name, opacity=0.55,
+                  marker=dict(color=color, line=dict(color=color, width=1)))
+
+
+def _overlaid_histograms(samples: Mapping[str, np.ndarray], edges: np.ndarray, x_title: str,
+                         title: str) -> go.Figure:
+    fig = go.Figure([_histogram(v, edges, name, S.color(i)) for i, (name, v) in
+                     enumerate(samples.items())])
+    fig.update_layout(barmode="overlay", bargap=0, xaxis_title=x_title,
+                      yaxis_title="fraction of samples")
+    return S.style(fig, title)
+
+
+def confidence_histogram(confidences: Mapping[str, np.ndarray], n_bins: int = 20,
+                         title: str = "") -> go.Figure:
+    """Overlaid histograms of the confidence (max class probability), one per model.
+
+    Args:
+        confidences: legend name → (N,) confidences in [0, 1], e.g. {"A: softmax": ..., "B: vc": ...};
+            the models may have different N (bars are fractions of each model's samples).
+        n_bins: number of equal-width bins on [0, 1].
+    """
+    samples = {}
+    for name, values in S.nonempty(confidences, "confidences").items():
+        what = f"confidences[{name!r}]"
+        samples[name] = S.in_unit_interval(S.array(values, what, (None,)), what)
+    edges = np.linspace(0, 1, check_n_bins(n_bins) + 1)
+    fig = _overlaid_histograms(samples, edges, "confidence (max class probability)",
+                               title or "Confidence of the predictions")
+    return fig.update_xaxes(range=[0, 1])
+
+
+def norm_histogram(norms: Mapping[str, np.ndarray], n_bins: int = 40, title: str = "") -> go.Figure:
+    """Overlaid histograms of latent norms ‖z‖, one per model, on shared bins.
+
+    Args:
+        norms: legend name → (N,) non-negative norms.
+        n_bins: number of equal-width bins spanning all models' norms.
+    """
+    samples = {name: S.array(v, f"norms[{name!r}]", (None,))
+               for name, v in S.nonempty(norms, "norms").items()}
+    edges = np.histogram_bin_edges(np.concatenate(list(samples.values())), bins=check_n_bins(n_bins))
+    return _overlaid_histograms(samples, edges, "latent norm ‖z‖ (latent units)", title or "Latent norms")
+
+
+def score_histograms(in_scores, out_scores, name: str, auroc: float | None = None, n_bins: int = 40,
+                     title: str = "") -> go.Figure:
+    """Histograms of an OOD score on in- and out-of-distribution inputs, with the AUROC in the title.
+
+    Args:
+        in_scores: (N,) scores of in-distribution inputs.
+        out_scores: (M,) scores of out-of-distribution inputs.
+        name: the score, used as the x-axis title (e.g. "max softmax probability", "log p(z) (nats)").
+        auroc: the score's AUROC in [0, 1], computed elsewhere; omitted from the title if None.
+        n_bins: number of equal-width bins spanning both samples.
+    """
+    samples = {"in-distribution": S.array(in_scores, "in_scores", (None,)),
+               "out-of-distribution": S.array(out_scores, "out_scores", (None,))}
+    edges = np.histogram_bin_edges(np.concatenate(list(samples.values())), bins=check_n_bins(n_bins))
+    title = title or f"OOD score: {name}"
+    if auroc is not None:
+        title += f" (AUROC = {auroc:.3f})"
+    return _overlaid_histograms(samples, edges, name, title)
+
+
+def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = None, n_bins: int = 50,
+                   title: str = "") -> go.Figure:
+    """Histogram (probability density) of squared Mahalanobis distances under the χ²_d density.
+
+    If the latents of a class follow its Gaussian prior in d dimensions, r² = (z − μ)ᵀ Σ⁻¹ (z − μ) is
+    χ²_d-distributed: the bars then follow the curve.
+
+    Args:
+        r2: (N,) squared Mahalanobis distances of latents to their class prior, ≥ 0.
+        d: latent dimension, the χ² degrees of freedom.
+        ks: Kolmogorov–Smirnov statistic of r2 against χ²_d (computed elsewhere), shown in the title.
+        x_max: right end of the axis. Default: the larger of χ²_d's 99.9 % quantile and r2's 99 %
+            quantile, so a far tail (cross-entropy latents reach r² in the thousands) does not squash
+            the curve; the points beyond it are counted in the legend, and the bars stay densities
+            relative to all N points (they integrate to the fraction shown).
+        n_bins: number of equal-width bins on [0, x_max].
+    """
+    r2 = S.array(r2, "r2", (None,))
+    if r2.min() < 0:
+        raise ArgumentError(f"r2 must be >= 0 (squared distances), got {r2.min():.4g}")
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ArgumentError(f"d must be an integer >= 1 (the latent dimension), got {d!r}")
+    if x_max is None:
+        x_max = max(chi2.ppf(0.999, d), np.quantile(r2, 0.99))
+    elif not x_max > 0:
+        raise ArgumentError(f"x_max must be > 0, got {x_max!r}")
+    beyond = int(np.sum(r2 > x_max))
+    name = "r² of the latents" + (f" ({beyond} of {len(r2)} beyond the axis)" if beyond else "")
+    x = np.linspace(0, x_max, 401)
+    y = chi2.pdf(x, d)
+    finite = np.isfinite(y)  # χ²_1's density is infinite at 0
+    fig = go.Figure([
+        _histogram(r2, np.linspace(0, x_max, check_n_bins(n_bins) + 1), name, S.PALETTE[0], density=True),
+        go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"χ²({d}) density", line=S.REFERENCE),
+    ])
+    title = title or f"Squared Mahalanobis distance against χ²({d})"
+    if ks is not None:
+        title += f" (KS = {ks:.3f})"
+    fig.update_layout(bargap=0, xaxis=dict(title="squared Mahalanobis distance r² to the class prior",
+                                           range=[0, x_max]), yaxis_title="probability density")
+    return S.style(fig, title)

@@ -1,0 +1,278 @@
+"""The results benchmark: every method trained alike on each suite, with several seeds, and measured on
+clean, corrupted, attacked, low-data and out-of-distribution test images; plus performance figures.
+
+``python -m explorer benchmark`` runs :data:`FULL` (``--quick``: :data:`QUICK`), writes the raw
+results (``results.json``, one row per measured number, and the same rows as ``results.csv``) and
+renders the report from those files alone (:mod:`explorer.jobs.report`). Every hyperparameter is the
+dataset's default (:mod:`explorer.core.data`, then :mod:`explorer.core.config`), chosen on validation
+splits; only the CNNs' epochs are cut (3 instead of 5 or 10) so that the run fits in about an hour on
+two CPU cores (the report states the sizing and the wall time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.core.config import METHODS, AttackConfig, default_configs
+from explorer.core.data import DATASETS, ImageData, load_dataset, subset_indices
+from explorer.jobs.runs import low_data_sweep
+from explorer.jobs.training import train
+from explorer.measure.attacks import robust_accuracy
+from explorer.measure.calibration import apply_temperature, calibration_report, validation_temperature
+from explorer.measure.corruptions import CORRUPTIONS, corrupt
+from explorer.measure.inference import predict
+from explorer.measure.latents import discriminator_kl, latent_fit
+from explorer.measure.ood import ood_comparison
+
+CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
+SCALED = ("softmax", "vc")
+"""Methods also reported with temperature scaling, as ``"<method>+ts"``."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One dataset, encoder (the dataset's) and latent dimension, trained for ``epochs``."""
+
+    dataset: str
+    latent_dim: int
+    epochs: int
+    low_data: bool = False
+    """Also train on :attr:`Plan.fractions` of the training split."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset} d={self.latent_dim}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one benchmark run trains and measures."""
+
+    suites: tuple[Suite, ...]
+    seeds: tuple[int, ...]
+    methods: tuple[str, ...] = METHODS
+    fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
+    corruption_points: int = 1000
+    attack_points: int = 500
+    eps: tuple[float, ...] = (0.05, 0.1, 0.2)
+    pgd_steps: int = 20
+    fit_points: int = 2000
+    umap_sizes: tuple[int, ...] = (2000, 10_000, 60_000)
+    app_memory: bool = True
+
+
+FULL = Plan(
+    suites=(Suite("digits", 16, 60, low_data=True), Suite("mnist", 16, 3, low_data=True),
+            Suite("mnist", 2, 3, low_data=True), Suite("fashion-mnist", 16, 3, low_data=True)),
+    seeds=(0, 1, 2),
+)
+CIFAR10 = Plan(suites=(Suite("cifar10", 64, 30, low_data=True),), seeds=(0, 1, 2), umap_sizes=(), app_memory=False)
+"""ResNet-18 on CIFAR-10 with the dataset's defaults: hours on a GPU, out of reach of a CPU."""
+QUICK = Plan(
+    suites=(Suite("digits", 16, 3, low_data=True),), seeds=(0, 1), fractions=(0.1,), corruption_points=100,
+    attack_points=50, eps=(0.1,), pgd_steps=3, fit_points=200, umap_sizes=(), app_memory=False,
+)
+"""A few minutes of the same code: what the tests run."""
+
+
+def _rows(suite: Suite, method: str, seed: int, condition: str, values: dict[str, float]) -> list[dict]:
+    return [{"suite": suite.name, "dataset": suite.dataset, "d": suite.latent_dim, "method": method,
+             "seed": seed, "condition": condition, "measure": k, "value": float(v)} for k, v in values.items()]
+
+
+def _calibration_rows(suite, method, seed, condition, logits, y, temperature) -> list[dict]:
+    rows = []
+    for name, t in [(method, 1.0)] + ([(f"{method}+ts", temperature)] if method in SCALED else []):
+        report = calibration_report(apply_temperature(logits, t), y)
+        rows += _rows(suite, name, seed, condition, {k: report[k] for k in CALIBRATION})
+    return rows
+
+
+def measure_model(model, suite: Suite, method: str, seed: int, plan: Plan, train_data: ImageData,
+                  test: ImageData, train_config, ood_test: ImageData | None) -> list[dict]:
+    """Every measurement of one trained model, as rows (see :func:`run`)."""
+    model.eval()
+    y = test.y.numpy()
+    started = time.perf_counter()
+    logits, _ = predict(model, test.x)
+    seconds = time.perf_counter() - started
+    temperature = validation_temperature(model, train_data, train_config)
+    rows = _calibration_rows(suite, method, seed, "clean", logits.numpy(), y, temperature)
+    rows += _rows(suite, method, seed, "clean", {"temperature": temperature,
+                                                  "images_per_second": len(y) / seconds})
+
+    # The same test images and corruptions for every model (seed 0), so models meet the same shift.
+    keep = torch.from_numpy(subset_indices(len(y), plan.corruption_points, seed=0))
+    x, y_sub = test.x[keep], y[keep.numpy()]
+    for name in CORRUPTIONS:
+        for severity in range(1, 6):
+            shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
+            rows += [r for r in _calibration_rows(suite, method, seed, f"{name}:{severity}", shifted.numpy(),
+                                                  y_sub, temperature) if r["measure"] in ("accuracy", "ece")]
+
+    keep = torch.from_numpy(subset_indices(len(y), plan.attack_points, seed=0))
+    x, y_att = test.x[keep], test.y[keep]
+    for eps in plan.eps:
+        for config in (AttackConfig("fgsm", eps), AttackConfig("pgd", eps, steps=plan.pgd_steps, seed=0)):
+            started = time.perf_counter()
+            accuracy = robust_accuracy(model, x, y_att, config)
+            per_1000 = (time.perf_counter() - started) / len(y_att) * 1000
+            tag = "fgsm" if config.attack == "fgsm" else f"pgd{plan.pgd_steps}"
+            rows += _rows(suite, method, seed, f"{tag}:{eps:g}", {"robust_accuracy": accuracy,
+                                                                  "seconds_per_1000": per_1000})
+
+    keep = torch.from_numpy(subset_indices(len(y), plan.fit_points, seed=0))
+    fit = latent_fit(model, test.x[keep], test.y[keep])
+    rows += _rows(suite, method, seed, "clean", {
+        "mean_ks": fit.mean_ks, "kl_estimate": discriminator_kl(model, test.x[keep], test.y[keep], seed=seed)})
+    if ood_test is not None:
+        scores = ood_comparison(model, test.x, ood_test.x)
+        rows += _rows(suite, method, seed, f"ood:{DATASETS[suite.dataset].ood}",
+                      {f"auroc_{score}": result["auroc"] for score, result in scores.items()})
+    return rows
+
+
+def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
+    """Train every (suite, seed, method) of ``plan`` and measure it.
+
+    Returns rows ``{"suite", "dataset", "d", "method", "seed", "condition", "measure", "value"}``:
+    ``condition`` is ``"clean"``, ``"<corruption>:<severity>"``, ``"fgsm:<eps>"``,
+    ``"pgd<steps>:<eps>"``, ``"fraction:<f>"`` or ``"ood:<dataset>"``; temperature-scaled
+    calibration appears under the method ``"<method>+ts"``.
+    """
+    rows: list[dict] = []
+    for suite in plan.suites:
+        train_data, test = load_dataset(suite.dataset, "train"), load_dataset(suite.dataset, "test")
+        other = DATASETS[suite.dataset].ood
+        ood_test = load_dataset(other, "test") if other else None
+        for seed in plan.seeds:
+            for method in plan.methods:
+                started = time.perf_counter()
+                model_config, train_config = default_configs(
+                    suite.dataset, method, latent_dim=suite.latent_dim, epochs=suite.epochs, seed=seed,
+                    snapshot_points=0)
+                result = train(train_data, model_config, train_config)
+                epoch_seconds = float(np.mean([r["seconds"] for r in result.history]))
+                rows += _rows(suite, method, seed, "clean", {"epoch_seconds": epoch_seconds})
+                rows += measure_model(result.model, suite, method, seed, plan, train_data, test, train_config,
+                                      ood_test)
+                if suite.low_data:
+                    sweep = low_data_sweep(train_data, test, suite.dataset, [method], plan.fractions, seed=seed,
+                                           latent_dim=suite.latent_dim, epochs=suite.epochs)[method]
+                    for fraction, accuracy, ece in zip(sweep["fraction"], sweep["accuracy"], sweep["ece"]):
+                        rows += _rows(suite, method, seed, f"fraction:{fraction:g}", {"accuracy": accuracy, "ece": ece})
+                log(f"{suite.name} seed {seed} {method}: {time.perf_counter() - started:.0f} s")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Performance figures that need a process of their own
+
+
+def _subprocess_json(*args: str) -> dict:
+    """Run ``python args`` (``-m module ...``) in a fresh process; its last line of output, as JSON."""
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=False)
+    if done.returncode:
+        raise RuntimeError(f"measurement process failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def umap_timings(latents: np.ndarray, sizes: Sequence[int]) -> list[dict]:
+    """Seconds of PCA and UMAP on the first n latents, cold (first fit in a fresh process) and warm."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "z.npy"
+        np.save(path, latents)
+        for n in sizes:
+            timings = _subprocess_json("-m", "explorer.jobs._umap_timing", str(path), str(n))
+            rows += [{"measure": f"{k}_seconds", "n": min(n, len(latents)), "value": v} for k, v in timings.items()]
+    return rows
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MB), from Linux's ``/proc/self/status`` (VmHWM).
+
+    Not ``getrusage``: its ``ru_maxrss`` survives ``execve``, so a process started by the benchmark
+    (gigabytes after training) would report the benchmark's peak instead of its own.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
+def app_peak_memory_mb() -> float:
+    """Peak resident memory (MB) of one process running every page of the app on the MNIST models."""
+    home = Path(__file__).resolve().parents[1] / "Home.py"
+    return _subprocess_json("-m", "explorer.app._peak_memory", str(home))["peak_rss_mb"]
+
+
+def machine() -> dict[str, object]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    return {"cpus": os.cpu_count(), "cpu": model, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "python": platform.python_version(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available()
+            else None}
+
+
+def performance(plan: Plan, log: Callable[[str], None] = print) -> dict[str, object]:
+    """UMAP and PCA timings on MNIST latents, the app's peak memory, and the machine."""
+    out: dict[str, object] = {"machine": machine(), "umap": [], "app_peak_rss_mb": None}
+    if plan.umap_sizes:
+        model_config, train_config = default_configs("mnist", "vc", epochs=1, seed=0, snapshot_points=0)
+        data = load_dataset("mnist", "train")
+        _, z = predict(train(data, model_config, train_config).model.eval(), data.x)
+        out["umap"] = umap_timings(z.numpy(), plan.umap_sizes)
+        log(f"UMAP and PCA timed on {len(z)} MNIST latents")
+    if plan.app_memory:
+        out["app_peak_rss_mb"] = app_peak_memory_mb()
+        log(f"app peak memory: {out['app_peak_rss_mb']:.0f} MB")
+    return out
+
+
+def plan_description(plan: Plan) -> dict[str, object]:
+    return dataclasses.asdict(plan)
+
+
+def plan_from_description(description: dict) -> Plan:
+    """The inverse of :func:`plan_description` (JSON lists back to tuples)."""
+    return Plan(**{k: tuple(Suite(**s) for s in v) if k == "suites" else tuple(v) if isinstance(v, list) else v
+                   for k, v in description.items()})
+
+
+def remeasure_performance(out_dir: Path, log: Callable[[str], None] = print) -> None:
+    """Measure :func:`performance` again, with the plan of ``out_dir/results.json``, and replace that
+    section of the file (marked as a separate pass); the rows and the run's epoch times stay."""
+    path = out_dir / "results.json"
+    payload = json.loads(path.read_text())
+    plan = plan_from_description(payload["plan"])
+    payload["performance"] = {**performance(plan, log), "separate_pass": True}
+    path.write_text(json.dumps(payload, indent=0))
+
+
+def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float) -> None:
+    """``results.json`` (rows, performance, plan, wall time) and ``results.csv`` (the rows)."""
+    import csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"plan": plan_description(plan), "wall_seconds": seconds, "performance": perf, "rows": rows}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=0))
+    with open(out_dir / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

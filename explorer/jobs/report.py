@@ -1,0 +1,392 @@
+"""The results report, rendered from the raw results of :mod:`explorer.jobs.benchmark` alone.
+
+Every table and figure is computed here from ``results.json``: means and standard deviations over
+seeds, and the verdict of VC against softmax, so re-rendering after a new run can never leave a
+number behind. Figures are static PNGs (matplotlib, headless) so that the Markdown shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from explorer.core.errors import ArgumentError
+
+METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc", "vc+ts")
+HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
+            ("nll", "NLL", False), ("brier", "Brier", False))
+"""(measure, column title, higher is better)."""
+
+
+class Results:
+    """Raw rows grouped by (suite, method, condition, measure) → values over seeds."""
+
+    def __init__(self, payload: dict) -> None:
+        self.payload = payload
+        self.values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+        for row in payload["rows"]:
+            self.values[row["suite"], row["method"], row["condition"], row["measure"]].append(row["value"])
+        self.suites = list(dict.fromkeys(row["suite"] for row in payload["rows"]))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Results:
+        return cls(json.loads(Path(path).read_text()))
+
+    def methods(self, suite: str) -> list[str]:
+        present = {m for (s, m, _, _) in self.values if s == suite}
+        return [m for m in METHOD_ORDER if m in present]
+
+    def conditions(self, suite: str, prefix: str) -> list[str]:
+        return list(dict.fromkeys(c for (s, _, c, _) in self.values if s == suite and c.startswith(prefix)))
+
+    def get(self, suite: str, method: str, condition: str, measure: str) -> np.ndarray:
+        return np.array(self.values.get((suite, method, condition, measure), []), dtype=float)
+
+    def mean_over(self, suite: str, method: str, conditions: Iterable[str], measure: str) -> np.ndarray:
+        """Per seed, the mean over ``conditions`` (e.g. all corruptions at one severity)."""
+        stacked = [self.get(suite, method, c, measure) for c in conditions]
+        stacked = [s for s in stacked if len(s)]
+        return np.mean(stacked, axis=0) if stacked else np.array([])
+
+
+def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
+    """mean ± std over seeds (sample std); "–" without values."""
+    if not len(values):
+        return "–"
+    scale = 100 if percent else 1
+    mean = scale * float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {scale * float(np.std(values, ddof=1)):.{digits}f}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def headline_table(results: Results, suite: str) -> str:
+    return table(["method", *(title for _, title, _ in HEADLINE)], (
+        [m, *(fmt(results.get(suite, m, "clean", k), 2 if k == "accuracy" else 4, percent=k == "accuracy")
+              for k, _, _ in HEADLINE)] for m in results.methods(suite)))
+
+
+def compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> str:
+    """"wins", "loses" or "ties" for a against b: a win needs the mean difference to exceed the
+    spread, sqrt(std_a² + std_b²) over seeds (with one seed, any difference counts)."""
+    if not len(a) or not len(b):
+        return "–"
+    diff = float(np.mean(a) - np.mean(b)) * (1 if higher_is_better else -1)
+    spread = math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)) if min(len(a), len(b)) > 1 else 0.0
+    if diff > spread:
+        return "wins"
+    if diff < -spread:
+        return "loses"
+    return "ties"
+
+
+def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
+    """(what, VC, softmax, verdict) for the claims of METHOD.md."""
+    out = []
+
+    def add(what: str, a: np.ndarray, b: np.ndarray, higher: bool, digits: int = 4) -> None:
+        out.append((what, fmt(a, digits), fmt(b, digits), compare(a, b, higher)))
+
+    for k, title, higher in HEADLINE:
+        add(f"{title} (clean)", results.get(suite, "vc", "clean", k), results.get(suite, "softmax", "clean", k),
+            higher)
+    for k, title, higher in HEADLINE[1:3]:
+        add(f"{title} (clean), both temperature-scaled", results.get(suite, "vc+ts", "clean", k),
+            results.get(suite, "softmax+ts", "clean", k), higher)
+    shifted = [c for _, _, c in _corrupted(results, suite)]
+    for k, title, higher in (("accuracy", "accuracy", True), ("ece", "ECE", False)):
+        add(f"{title} under corruption (mean of all, severities 1-5)",
+            results.mean_over(suite, "vc", shifted, k), results.mean_over(suite, "softmax", shifted, k), higher)
+    for c in results.conditions(suite, "pgd"):
+        add(f"robust accuracy, PGD ε = {c.split(':')[1]}", results.get(suite, "vc", c, "robust_accuracy"),
+            results.get(suite, "softmax", c, "robust_accuracy"), True)
+    for c in results.conditions(suite, "fraction:"):
+        add(f"accuracy with {float(c.split(':')[1]):.0%} of the training data", results.get(suite, "vc", c, "accuracy"),
+            results.get(suite, "softmax", c, "accuracy"), True)
+    for c in results.conditions(suite, "ood:"):
+        add(f"OOD AUROC against {c.split(':')[1]}: VC's log p(z) vs softmax's max probability",
+            results.get(suite, "vc", c, "auroc_log_density"), results.get(suite, "softmax", c, "auroc_max_softmax"),
+            True)
+    return out
+
+
+def _corrupted(results: Results, suite: str) -> list[tuple[str, int, str]]:
+    """(corruption, severity, condition) of every corrupted condition of ``suite``, in the rows' order."""
+    out = []
+    for c in results.conditions(suite, ""):
+        name, _, level = c.partition(":")
+        if level and name not in ("fgsm", "ood", "fraction") and not name.startswith("pgd"):
+            out.append((name, int(level), c))
+    return out
+
+
+def _severity_conditions(results: Results, suite: str) -> dict[int, list[str]]:
+    by_severity: dict[int, list[str]] = defaultdict(list)
+    for _, level, c in _corrupted(results, suite):
+        by_severity[level].append(c)
+    return dict(sorted(by_severity.items()))
+
+
+def _corruption_conditions(results: Results, suite: str) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for name, _, c in _corrupted(results, suite):
+        by_name[name].append(c)
+    return dict(by_name)
+
+
+def shift_table(results: Results, suite: str, measure: str) -> str:
+    levels = _severity_conditions(results, suite)
+    return table(["method", "clean", *(f"severity {s}" for s in levels)], (
+        [m, fmt(results.get(suite, m, "clean", measure), 3),
+         *(fmt(results.mean_over(suite, m, cs, measure), 3) for cs in levels.values())]
+        for m in results.methods(suite)))
+
+
+def corruption_table(results: Results, suite: str, measure: str) -> str:
+    """One row per corruption: each method's ``measure`` averaged over the severities, ± over seeds.
+    Temperature scaling keeps the argmax, so accuracy leaves out the +ts methods."""
+    methods = [m for m in results.methods(suite) if measure != "accuracy" or not m.endswith("+ts")]
+    return table(["corruption", *methods], (
+        [name.replace("_", " "), *(fmt(results.mean_over(suite, m, cs, measure), 3) for m in methods)]
+        for name, cs in _corruption_conditions(results, suite).items()))
+
+
+def attack_table(results: Results, suite: str) -> str:
+    conditions = results.conditions(suite, "fgsm") + results.conditions(suite, "pgd")
+    header = [c.replace("fgsm:", "FGSM ε=").replace(":", " ε=").replace("pgd", "PGD-") for c in conditions]
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]  # scaling keeps the argmax
+    return table(["method", *header], ([m, *(fmt(results.get(suite, m, c, "robust_accuracy"), 3) for c in conditions)]
+                                       for m in methods))
+
+
+def low_data_table(results: Results, suite: str) -> str:
+    conditions = results.conditions(suite, "fraction:")
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    header = [f"{float(c.split(':')[1]):.0%}: acc / ECE" for c in conditions] + ["100 %: acc / ECE"]
+    return table(["method", *header], (
+        [m, *(f"{fmt(results.get(suite, m, c, 'accuracy'), 3)} / {fmt(results.get(suite, m, c, 'ece'), 3)}"
+              for c in [*conditions, "clean"])] for m in methods))
+
+
+def ood_table(results: Results, suite: str) -> str:
+    rows = []
+    for c in results.conditions(suite, "ood:"):
+        for m in (m for m in results.methods(suite) if not m.endswith("+ts")):
+            rows.append([c.split(":")[1], m, fmt(results.get(suite, m, c, "auroc_max_softmax"), 3),
+                         fmt(results.get(suite, m, c, "auroc_log_density"), 3)])
+    return table(["out-of-distribution set", "method", "AUROC, max probability", "AUROC, log p(z)"], rows)
+
+
+def fit_table(results: Results, suite: str) -> str:
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    return table(["method", "mean KS of the χ² check", "discriminator KL estimate"], (
+        [m, fmt(results.get(suite, m, "clean", "mean_ks"), 3), fmt(results.get(suite, m, "clean", "kl_estimate"), 2)]
+        for m in methods))
+
+
+def performance_section(results: Results) -> str:
+    perf = results.payload.get("performance", {})
+    lines = []
+    rows = []
+    for suite in results.suites:
+        soft, vc = (results.get(suite, m, "clean", "epoch_seconds") for m in ("softmax", "vc"))
+        def pooled(conditions: Sequence[str], measure: str) -> np.ndarray:
+            return np.concatenate([[], *(results.get(suite, m, c, measure) for m in results.methods(suite)
+                                         for c in conditions)])
+
+        speed = pooled(["clean"], "images_per_second")
+        fgsm = pooled(results.conditions(suite, "fgsm"), "seconds_per_1000")
+        pgd = pooled(results.conditions(suite, "pgd"), "seconds_per_1000")
+        ratio = f"{np.mean(vc) / np.mean(soft):.2f}" if len(vc) and len(soft) else "–"
+        rows.append([suite, fmt(soft, 2), fmt(vc, 2), ratio, f"{np.mean(speed):,.0f}" if len(speed) else "–",
+                     fmt(fgsm, 2), fmt(pgd, 2)])
+    lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax", "evaluation (images/s)",
+                        "FGSM (s / 1000 images)", "PGD (s / 1000 images)"], rows))
+    umap = perf.get("umap") or []
+    if umap:
+        sizes = sorted({r["n"] for r in umap})
+        kinds = list(dict.fromkeys(r["measure"] for r in umap))
+        lookup = {(r["measure"], r["n"]): r["value"] for r in umap}
+        lines.append(table(["latents", *(k.replace("_seconds", "").replace("_", ", ") + " (s)" for k in kinds)],
+                           ([f"{n:,}", *(f"{lookup.get((k, n), float('nan')):.3g}" for k in kinds)] for n in sizes)))
+    if perf.get("app_peak_rss_mb"):
+        lines.append(f"Peak memory of one process running every page of the app on the MNIST models: "
+                     f"**{perf['app_peak_rss_mb']:.0f} MB**.")
+    if perf.get("separate_pass"):
+        lines.append("The UMAP, PCA and memory figures were measured again in a separate pass after the run "
+                     "(`python -m explorer benchmark --performance-only`); the epoch times are the run's.")
+    m = perf.get("machine", {})
+    if m:
+        lines.append(f"Machine: {m.get('cpus')} CPUs ({m.get('cpu')}), torch {m.get('torch')} with "
+                     f"{m.get('threads')} threads, Python {m.get('python')}, GPU: {m.get('gpu') or 'none'}.")
+    return "\n\n".join(lines)
+
+
+def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
+    """Per suite: accuracy and ECE against corruption severity, PGD robust accuracy against ε,
+    accuracy against training fraction. Returns {suite: [png paths]}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: dict[str, list[Path]] = defaultdict(list)
+    for suite in results.suites:
+        methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+        slug = suite.replace(" ", "-").replace("=", "")
+        panels = []
+        levels = _severity_conditions(results, suite)
+        if levels:
+            for measure in ("accuracy", "ece"):
+                panels.append((f"{measure if measure == 'accuracy' else 'ECE'} under corruption (mean of all)",
+                               "severity", measure, [0, *levels],
+                               lambda m, measure=measure: [results.get(suite, m, "clean", measure),
+                                                           *(results.mean_over(suite, m, cs, measure)
+                                                             for cs in levels.values())]))
+        pgd = results.conditions(suite, "pgd")
+        if pgd:
+            panels.append(("robust accuracy, PGD", "ε", "accuracy", [float(c.split(":")[1]) for c in pgd],
+                           lambda m: [results.get(suite, m, c, "robust_accuracy") for c in pgd]))
+        fractions = results.conditions(suite, "fraction:")
+        if fractions:
+            panels.append(("low data", "fraction of the training split", "accuracy",
+                           [float(c.split(":")[1]) for c in fractions] + [1.0],
+                           lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
+                           + [results.get(suite, m, "clean", "accuracy")]))
+        if not panels:
+            continue
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+        for ax, (title, xlabel, ylabel, xs, series) in zip(axes[0], panels):
+            for m in methods:
+                values = series(m)
+                means = [np.mean(v) if len(v) else np.nan for v in values]
+                stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+                ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=2, label=m)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            if title == "low data":
+                ax.set_xscale("log")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle(suite)
+        fig.tight_layout()
+        path = out_dir / f"{slug}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made[suite].append(path)
+    return dict(made)
+
+
+SECTION_NOTES = {
+    "Latent fit": (
+        "Two views of whether the latents follow the Gaussians, and they see different things. The "
+        "discriminator is linear in z, like the one training uses, and a linear T only sees where the "
+        "latents sit, not how widely they spread: the log ratio of two Gaussians with different variances "
+        "is quadratic in z. The χ² check sees the spread. A small KL estimate together with a mean KS near 1 "
+        "therefore means latents centred where their Gaussians are but spread differently; the χ² histograms "
+        "of the app's Latent space page show which way."),
+}
+"""Text under a section's title: how to read its numbers."""
+
+
+def render(results: Results, figure_dir: Path, figure_link: str) -> str:
+    """The whole report as Markdown; figures are written to ``figure_dir`` and linked as
+    ``figure_link/<name>.png``."""
+    plan = results.payload.get("plan", {})
+    pngs = figures(results, figure_dir)
+    parts = ["# Results: does VC keep its promises against softmax?", (
+        "Generated by `python -m explorer benchmark` from `results/results.json` (raw numbers, also as "
+        "`results/results.csv`); nothing below is typed in. Every method uses the same encoder, data, "
+        "budget and seeds; hyperparameters are the defaults of `explorer/config.py`, chosen on validation "
+        "splits (see the docstrings there), and temperature scaling fits T on each model's validation "
+        "split. Means ± standard deviations over seeds.")]
+    suites = plan.get("suites", [])
+    sizing = ", ".join(f"{s['dataset']} d = {s['latent_dim']}: {s['epochs']} epochs" for s in suites)
+    parts.append(f"**Sizing.** Seeds {', '.join(map(str, plan.get('seeds', [])))}; {sizing}. Corruptions: "
+                 f"{plan.get('corruption_points')} test images; attacks: {plan.get('attack_points')} test images, "
+                 f"PGD with {plan.get('pgd_steps')} steps; latent fit: {plan.get('fit_points')} test images. "
+                 + (f"Low data: {', '.join(f'{f:.0%}' for f in plan['fractions'])} of the training split, "
+                    "each trained for the suite's epochs, so a fraction f gets f of the optimisation steps: "
+                    "these figures mix scarce data with short training. "
+                    if any(s.get("low_data") for s in suites) and plan.get("fractions") else "")
+                 + f"Wall time of this run: {results.payload.get('wall_seconds', 0) / 60:.0f} minutes.")
+    parts.append("## Where VC wins, ties and loses\n\nVC against softmax, suite by suite. *Wins* means the "
+                 "difference of the means is larger than the spread across seeds, √(std_VC² + std_softmax²); "
+                 "anything closer is a tie.")
+    for suite in results.suites:
+        rows = verdicts(results, suite)
+        counts = {v: sum(r[3] == v for r in rows) for v in ("wins", "ties", "loses")}
+        parts.append(f"### {suite}\n\nVC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.\n\n"
+                     + table(["measure", "VC", "softmax", "verdict for VC"], rows))
+    parts.append("## Clean test split")
+    parts += [f"### {suite}\n\n{headline_table(results, suite)}" for suite in results.suites]
+    for title, render_one in (("Distribution shift: accuracy (mean over corruptions)",
+                               lambda s: shift_table(results, s, "accuracy")),
+                              ("Distribution shift: ECE (mean over corruptions)",
+                               lambda s: shift_table(results, s, "ece")),
+                              ("Distribution shift, corruption by corruption: accuracy (mean over severities)",
+                               lambda s: corruption_table(results, s, "accuracy")),
+                              ("Distribution shift, corruption by corruption: ECE (mean over severities)",
+                               lambda s: corruption_table(results, s, "ece")),
+                              ("Adversarial robustness: robust accuracy", lambda s: attack_table(results, s)),
+                              ("Low data", lambda s: low_data_table(results, s)),
+                              ("Out-of-distribution detection", lambda s: ood_table(results, s)),
+                              ("Latent fit", lambda s: fit_table(results, s))):
+        tables = {s: render_one(s) for s in results.suites}
+        chunks = [f"### {s}\n\n{text}" for s, text in tables.items() if text.count("\n") > 1]  # rows, not a header
+        if chunks:
+            parts.append("\n\n".join([f"## {title}", *([SECTION_NOTES[title]] if title in SECTION_NOTES else []),
+                                        *chunks]))
+    if pngs:
+        parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
+                                                    for suite, paths in pngs.items() for p in paths))
+    parts.append("## Performance\n\n" + performance_section(results))
+    if not any(s.get("dataset") == "cifar10" for s in suites):
+        parts.append("## CIFAR-10\n\nResNet-18 on CIFAR-10 (d = 64, 30 epochs, 3 seeds, the same measures) is "
+                     "`python -m explorer benchmark --cifar10 --out-dir docs/cifar10`. It needs a GPU: none "
+                     "was available for this report, so it has not been run.")
+    return "\n\n".join(parts) + "\n"
+
+
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def readme_block(results: Results, link: str = "docs/results.md") -> str:
+    """The README's results section: VC's tally on every suite, and the clean metrics of every method on
+    the headline suite (MNIST at d = 16 when present)."""
+    headline = next((s for s in results.suites if s == "mnist d=16"), results.suites[0])
+    tallies = []
+    for suite in results.suites:
+        rows = verdicts(results, suite)
+        counts = ", ".join(f"{v} {sum(r[3] == v for r in rows)}" for v in ("wins", "ties", "loses"))
+        tallies.append(f"- **{suite}**: VC against softmax on {len(rows)} measures: {counts}.")
+    return "\n\n".join([
+        README_START,
+        f"From [the results report]({link}), regenerated by `python -m explorer benchmark`; means ± "
+        "standard deviations over seeds.",
+        "\n".join(tallies),
+        f"Clean test split, **{headline}**:\n\n{headline_table(results, headline)}",
+        README_END])
+
+
+def update_readme(path: str | Path, results: Results) -> None:
+    """Replace the block between :data:`README_START` and :data:`README_END` in the README at ``path``."""
+    path = Path(path)
+    text = path.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ArgumentError(f"{path} has no {README_START} ... {README_END} block to update")
+    path.write_text(text[:start] + readme_block(results) + text[end + len(README_END):])

@@ -1,0 +1,98 @@
+"""Whole jobs shared by the command line and the app: train, evaluate and save one model; the
+low-data sweep, which trains one model per fraction of the training split."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from explorer.core.checkpoints import save_checkpoint
+from explorer.core.config import ModelConfig, TrainConfig, default_configs
+from explorer.core.data import ImageData, load_dataset, stratified_fraction
+from explorer.core.errors import ArgumentError
+from explorer.jobs.training import Progress, TrainResult, train
+from explorer.measure.calibration import evaluate
+
+
+def check_writable(path: Path) -> None:
+    """Raise :class:`~explorer.core.errors.ArgumentError` unless a checkpoint can be written at ``path``."""
+    if path.is_dir():
+        raise ArgumentError(f"--out {path} is a folder; give a file name such as {path / 'model.pt'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ArgumentError(f"cannot write to {path.parent}: {error.strerror}") from None
+
+
+def run_meta(dataset: str, class_names: list[str], train_config: TrainConfig, result: TrainResult,
+             metrics: dict[str, float]) -> dict:
+    """A trained (or partly trained) model's checkpoint metadata: configs, metrics, history, snapshots."""
+    return {
+        "dataset": dataset,
+        "class_names": class_names,
+        "train_config": dataclasses.asdict(train_config),
+        "metrics": metrics,
+        "history": result.history,
+        "class_counts": result.class_counts,
+        "snapshots": result.snapshots,
+        "snapshot_labels": result.snapshot_labels,
+    }
+
+
+def train_and_save(
+    dataset: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: str | os.PathLike | None = None,
+    callback: Callable[[Progress], None] | None = None,
+    root: str | os.PathLike | None = None,
+    max_train: int | None = None,
+) -> tuple[TrainResult, dict]:
+    """Train on ``dataset``'s training split, evaluate on its test split, save to ``out`` if given.
+
+    Returns the training result and the checkpoint metadata (test metrics, history, configs,
+    snapshots). ``max_train`` keeps a stratified subset of at most that many training images
+    (the command line's ``--dry-run``).
+    """
+    if out is not None:
+        check_writable(Path(out))  # before training, not after: a long run must not be lost
+    data = load_dataset(dataset, "train", root=root)
+    if max_train is not None and max_train < len(data):
+        data = data.subset(stratified_fraction(data.y, max_train / len(data), seed=train_config.seed))
+    test = load_dataset(dataset, "test", root=root)
+    result = train(data, model_config, train_config, callback)
+    meta = run_meta(dataset, list(data.class_names), train_config, result,
+                    evaluate(result.model, test.x, test.y))
+    if out is not None:
+        save_checkpoint(Path(out), result.model, meta)
+    return result, meta
+
+
+def low_data_sweep(train_data: ImageData, test: ImageData, dataset: str, methods: Sequence[str],
+                   fractions: Sequence[float], seed: int = 0, progress: Callable[[int, int], None] | None = None,
+                   **overrides: object) -> dict[str, dict[str, list[float]]]:
+    """Train each method on stratified fractions of the training split; test accuracy and ECE.
+
+    Returns {method: {"fraction": [...], "accuracy": [...], "ece": [...]}}. Every run uses the
+    dataset's defaults (plus ``overrides``) and the same seed, so the methods see the same images.
+    """
+    total, done, results = len(methods) * len(fractions), 0, {}
+    for method in methods:
+        rows = {"fraction": [], "accuracy": [], "ece": []}
+        for fraction in fractions:
+            model_config, train_config = default_configs(dataset, method, train_fraction=fraction, seed=seed,
+                                                         snapshot_points=0, **overrides)
+            metrics = evaluate(train(train_data, model_config, train_config).model, test.x, test.y)
+            rows["fraction"].append(fraction)
+            rows["accuracy"].append(metrics["accuracy"])
+            rows["ece"].append(metrics["ece"])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        results[method] = rows
+    return results

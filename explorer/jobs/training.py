@@ -1,0 +1,249 @@
+"""One training function for every method (METHOD.md §3), reporting through a callback.
+
+It sits above :mod:`explorer.measure` because every epoch is measured on the validation split
+(accuracy, ECE, NLL) with the very metrics the rest of the project reports.
+
+Per mini-batch (x, y): z = f(x); logits = head(z); the network and prior optimisers step on
+``cross_entropy + λ_prior·prior_nll + λ_kl·kl_estimate`` (terms as the method uses them), then the
+discriminator, with its own AdamW optimiser, steps on latents (detached) against prior samples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from explorer.core._io import seeded
+from explorer.core.config import ModelConfig, TrainConfig
+from explorer.core.data import ImageData, split_indices
+from explorer.core.errors import ArgumentError
+from explorer.core.models import Classifier, build_model
+from explorer.core.objectives import (
+    METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate,
+    prior_nll,
+)
+from explorer.measure.calibration import expected_calibration_error, negative_log_likelihood
+from explorer.measure.inference import predict
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the callback receives: after every step, and with ``record`` set at the end of an epoch."""
+
+    epoch: int
+    """1-based epoch in progress."""
+    epochs: int
+    step: int
+    """1-based step within the epoch."""
+    steps: int
+    terms: dict[str, float]
+    """Loss terms of the last batch."""
+    record: dict[str, object] | None = None
+    """The epoch's history record (see :func:`train`), only on the epoch's last step."""
+    result: TrainResult | None = None
+    """The run so far, only on an epoch's last step, so that a callback can save every finished
+    epoch: the model (in eval mode during the call, on its device, still being trained: copy it
+    before keeping it, never modify it), the history and the snapshots up to this epoch."""
+
+
+@dataclass
+class TrainResult:
+    """The trained model (eval mode, on the CPU) and what was recorded on the way."""
+
+    model: Classifier
+    history: list[dict[str, object]]
+    snapshots: Tensor | None = None
+    """Latents of a fixed sample of validation points: (epochs + 1, n, d), epoch 0 = initialisation."""
+    snapshot_labels: Tensor | None = None
+    class_counts: list[int] = field(default_factory=list)
+    prior_means: Tensor | None = None
+    """The head's class means (learned or implied) after every epoch: (epochs + 1, K, d)."""
+    prior_variances: Tensor | None = None
+    """The head's class variances after every epoch: (epochs + 1, K, d)."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; a named device must be available."""
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name != "auto":
+        if not available.get(name):
+            raise ArgumentError(f"device {name!r} is not available here; available: "
+                                f"{', '.join(['auto'] + [d for d, ok in available.items() if ok])}")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class TrainingStep:
+    """One optimisation step of METHOD.md §3 on a batch; holds the optimisers and the discriminator.
+
+    The network (and, for ``softmax``, its linear head) learns with Adam at ``lr``; a Gaussian head's
+    means and log-variances with their own Adam at ``prior_lr_scale × lr``; both follow the schedule
+    over ``total_steps``. For ``vc``, the discriminator T then steps with AdamW at ``disc_lr`` on the
+    batch's latents (detached) against prior samples of the batch's labels.
+    """
+
+    def __init__(self, model: Classifier, config: TrainConfig, total_steps: int) -> None:
+        self.model, self.config = model, config
+        self.terms = METHOD_TERMS[model.config.method]
+        if model.config.method == "softmax":  # an ordinary layer: it learns with the network
+            groups = [{"params": model.parameters(), "lr": config.lr}]
+        else:
+            groups = [{"params": model.encoder.parameters(), "lr": config.lr},
+                      {"params": model.head.parameters(), "lr": config.lr * config.prior_lr_scale,
+                       "weight_decay": 0.0}]
+        self.optimiser = torch.optim.Adam(groups, weight_decay=config.weight_decay)
+        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=total_steps)
+                          if config.schedule == "cosine" else None)
+        self.discriminator = self.disc_optimiser = None
+        if "kl" in self.terms:
+            device = next(model.parameters()).device
+            with seeded(config.seed):
+                self.discriminator = ClassConditionalDiscriminator(
+                    model.config.latent_dim, model.config.num_classes, config.disc_hidden).to(device)
+            # The prior samples come from a generator of the step's own, never torch's global one,
+            # so runs in other threads (app sessions) neither disturb nor are disturbed by this one.
+            self.generator = torch.Generator(device).manual_seed(config.seed)
+            # AdamW's default decoupled weight decay (0.01) keeps T small where no latents fall.
+            self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
+                                                    weight_decay=0.01)
+
+    def __call__(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Step on images x (B, C, H, W) in [0, 1] and labels y (B,); returns the detached loss terms."""
+        model, config = self.model, self.config
+        z = model.embed(x)
+        ce = cross_entropy(model.head(z), y)
+        loss = ce
+        if "prior_nll" in self.terms:
+            nll = prior_nll(model.head, z, y)
+            loss = loss + config.lambda_prior * nll
+        else:  # reported all the same: how far the latents are from the head's assumed Gaussians
+            with torch.no_grad():
+                nll = prior_nll(model.head, z.detach(), y)
+        stats = {"cross_entropy": ce, "prior_nll": nll}
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)  # the encoder's gradient only; T learns below
+            kl = kl_estimate(self.discriminator, z, y)
+            self.discriminator.requires_grad_(True)
+            loss = loss + config.lambda_kl * kl
+            stats["kl_estimate"] = kl
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        stats["loss"] = loss
+
+        if self.discriminator is not None:
+            with torch.no_grad():
+                fake = model.head.sample(y, generator=self.generator)
+            disc_loss, stats["disc_accuracy"] = discriminator_loss(self.discriminator, z.detach(), fake, y)
+            self.disc_optimiser.zero_grad(set_to_none=True)
+            disc_loss.backward()
+            self.disc_optimiser.step()
+        return {k: v.detach() for k, v in stats.items()}
+
+
+def train(
+    data: ImageData,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    callback: Callable[[Progress], None] | None = None,
+) -> TrainResult:
+    """Train ``model_config.method`` on ``data`` (a training split); deterministic for ``config.seed``.
+
+    History: one record per epoch with the epoch's mean loss terms (``loss``, ``cross_entropy``,
+    ``prior_nll`` — under the head's assumed Gaussians also when not optimised —, and for ``vc``
+    ``kl_estimate`` and ``disc_accuracy``), ``val_accuracy``, ``val_ece`` (with
+    :data:`~explorer.core.config.N_BINS` bins), ``val_nll``, ``latent_norm`` (mean ‖z‖ per class on the
+    validation split) and ``seconds``.
+    """
+    device = resolve_device(config.device)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    train_idx, val_idx = split_indices(data.y, config)
+    x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)
+    val = data.subset(val_idx)
+    counts = torch.bincount(data.y[train_idx], minlength=model_config.num_classes)
+    if (counts == 0).any():
+        raise ArgumentError(f"classes {(counts == 0).nonzero().flatten().tolist()} have no training images "
+                            f"left after val_fraction={config.val_fraction} and "
+                            f"train_fraction={config.train_fraction}")
+
+    model = build_model(model_config, seed=config.seed).to(device)
+    model.head.set_class_prior(counts.to(device))
+    n, steps = len(y), (len(y) + config.batch_size - 1) // config.batch_size
+    step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)
+
+    snap_idx = torch.randperm(len(val), generator=generator)[: config.snapshot_points]
+    snapshots, means, variances = [], [], []
+
+    def record_state() -> None:  # after every epoch, and once before the first
+        if len(snap_idx):
+            snapshots.append(predict(model, val.x[snap_idx])[1])
+        with torch.no_grad():
+            means.append(model.head.class_means().detach().cpu())
+            variances.append(model.head.class_log_vars().exp().detach().cpu())
+
+    def result_so_far() -> TrainResult:
+        return TrainResult(
+            model=model, history=list(history),
+            snapshots=torch.stack(snapshots) if snapshots else None,
+            snapshot_labels=val.y[snap_idx] if len(snap_idx) else None,
+            class_counts=counts.cpu().tolist(),
+            prior_means=torch.stack(means), prior_variances=torch.stack(variances),
+        )
+
+    record_state()
+
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        started, sums = time.perf_counter(), {}
+        order = torch.randperm(n, generator=generator).to(device)
+        for step in range(1, steps + 1):
+            batch = order[(step - 1) * config.batch_size: step * config.batch_size]
+            stats = step_fn(x[batch], y[batch])
+            values = {k: float(v) for k, v in stats.items()}
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v * len(batch)
+            record = None
+            if step == steps:
+                record = _epoch_record(model, val, {k: v / n for k, v in sums.items()}, epoch, started)
+                history.append(record)
+                record_state()
+            if callback is not None:
+                if record is not None:
+                    model.eval()
+                callback(Progress(epoch, config.epochs, step, steps, values, record,
+                                  result_so_far() if record is not None else None))
+                model.train()
+
+    model.cpu().eval()
+    return result_so_far()
+
+
+def _epoch_record(model: Classifier, val: ImageData, means: dict[str, float], epoch: int,
+                  started: float) -> dict[str, object]:
+    logits, z = predict(model, val.x)
+    probs = torch.softmax(logits.double(), dim=1).numpy()  # float32 saturates at 1.0 (calibration.py)
+    labels = val.y.numpy()
+    norms = z.norm(dim=1)
+    latent_norm = [float(norms[val.y == k].mean()) if (val.y == k).any() else float("nan")
+                   for k in range(logits.shape[1])]
+    return {
+        "epoch": epoch,
+        **means,
+        "val_accuracy": float((probs.argmax(1) == labels).mean()),
+        "val_ece": expected_calibration_error(probs, labels),
+        "val_nll": negative_log_likelihood(probs, labels),
+        "latent_norm": latent_norm,
+        "seconds": time.perf_counter() - started,
+    }

@@ -1,0 +1,245 @@
+"""L∞ adversarial attacks (FGSM, PGD) in pixel space, and robust accuracy.
+
+Every attack works on images x of shape (N, C, H, W) with values in [0, 1], *before* normalisation
+(normalisation lives inside the model), so ε, the step size α and every perturbation are in pixel
+units of [0, 1]: ε = 8/255 is one 8-bit grey level times 8. Attacks only call ``model(x)`` (logits,
+shape (N, K)) and, for :func:`pgd_path`, ``model.embed(x)`` (latents, shape (N, d)); they never
+look at what kind of model they attack.
+
+During an attack the model is in eval mode (dropout off, batch-norm statistics frozen); every
+module's previous train/eval flag is restored afterwards, also when the attack raises. Gradients
+are taken with ``torch.autograd.grad`` with respect to the input only, so the parameters' ``.grad``
+fields are never touched. x and y must be on the model's device.
+
+References:
+    Goodfellow, Shlens, Szegedy, *Explaining and Harnessing Adversarial Examples*, ICLR 2015 (FGSM).
+    Madry, Makelov, Schmidt, Tsipras, Vladu, *Towards Deep Learning Models Resistant to Adversarial
+    Attacks*, ICLR 2018 (PGD with random start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.core.config import AttackConfig, check_attack_params
+from explorer.core.errors import ArgumentError
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode; restore each submodule's own flag on exit (mixed modes survive)."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _check_batch(x: Tensor, y: Tensor) -> None:
+    if x.ndim != 4 or len(x) == 0:
+        raise ArgumentError(f"x must be a non-empty batch of shape (N, C, H, W), got {tuple(x.shape)}")
+    if y.shape != (len(x),) or y.is_floating_point():
+        raise ArgumentError(
+            f"y must hold integer labels of shape ({len(x)},) to match x {tuple(x.shape)}, "
+            f"got {y.dtype} of shape {tuple(y.shape)}"
+        )
+    lo, hi = x.min().item(), x.max().item()
+    if not (0 <= lo and hi <= 1):  # written so that NaN fails too
+        raise ArgumentError(f"x must lie in [0, 1] (pixels before normalisation), got [{lo}, {hi}]")
+
+
+def default_alpha(eps: float, steps: int) -> float:
+    """PGD step size when none is given: α = 2.5·ε/steps (Madry et al. 2018).
+
+    With this rule a walk of ``steps`` steps can cross the ε-ball from one face to the other and
+    back a little, so the iterate can reach any corner of the ball even from a random start.
+    """
+    return 2.5 * eps / steps
+
+
+def _pgd_loop(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    alpha: float | None,
+    steps: int,
+    random_start: bool,
+    seed: int | None,
+    visit: Callable[[Tensor], None] | None = None,
+) -> Tensor:
+    """The PGD iteration shared by :func:`fgsm`, :func:`pgd` and :func:`pgd_path`.
+
+    ``visit`` (if given) is called in eval mode with the clean x, then with the iterate after each
+    of the ``steps`` steps.
+    """
+    check_attack_params(eps, alpha, steps)
+    _check_batch(x, y)
+    alpha = default_alpha(eps, steps) if alpha is None else alpha
+    x, y = x.detach(), y.long()
+    # enable_grad: callers (the app, robust_accuracy) may run inside torch.no_grad().
+    with _eval_mode(model), torch.enable_grad():
+        if visit:
+            visit(x)
+        x_adv = x
+        if random_start:
+            generator = None if seed is None else torch.Generator(x.device).manual_seed(seed)
+            noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x_adv = (x + eps * (2 * noise - 1)).clamp(0, 1)
+        for _ in range(steps):
+            x_adv = x_adv.detach().requires_grad_()
+            # Summed, not averaged: each example's gradient is then independent of the batch size
+            # (the sign is the same, but a 1/N factor can underflow to exactly zero).
+            loss = F.cross_entropy(model(x_adv), y, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, x_adv)
+            x_adv = x_adv.detach() + alpha * grad.sign()
+            x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
+            if visit:
+                visit(x_adv)
+    return x_adv
+
+
+def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
+    """Fast gradient sign method (Goodfellow et al. 2015), untargeted, L∞.
+
+    x_adv = clip_[0,1](x + ε·sign(∇_x CE(model(x), y))): one PGD step of size ε from x itself.
+
+    Args:
+        model: returns logits (N, K) for images in [0, 1].
+        x: clean images, (N, C, H, W), float in [0, 1].
+        y: true labels, (N,), integers in [0, K).
+        eps: L∞ budget in pixel units of [0, 1], in [0, 1]; 0 returns x unchanged.
+
+    Returns:
+        Detached adversarial images, (N, C, H, W), in [0, 1], with ‖x_adv − x‖∞ ≤ ε.
+    """
+    return _pgd_loop(model, x, y, eps, alpha=eps, steps=1, random_start=False, seed=None)
+
+
+def pgd(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    alpha: float | None = None,
+    steps: int = 10,
+    random_start: bool = True,
+    seed: int | None = None,
+) -> Tensor:
+    """Projected gradient descent on the cross-entropy (Madry et al. 2018), untargeted, L∞.
+
+    Start at x, or uniformly at random in the ε-ball around x (clipped to [0, 1]); then ``steps``
+    times: x ← Π(x + α·sign(∇_x CE(model(x), y))), where Π projects onto the ε-ball around the clean
+    x and then clips to [0, 1] (the two boxes intersect in a box, so the result is in both).
+
+    Args:
+        model: returns logits (N, K) for images in [0, 1].
+        x: clean images, (N, C, H, W), float in [0, 1].
+        y: true labels, (N,), integers in [0, K).
+        eps: L∞ budget in pixel units of [0, 1], in [0, 1]; 0 returns x unchanged.
+        alpha: step size in pixel units; None uses :func:`default_alpha` (2.5·ε/steps).
+        steps: number of gradient steps, >= 1.
+        random_start: start from a uniform draw in the ε-ball instead of x.
+        seed: seeds the random start's ``torch.Generator`` (same seed, same device → same result);
+            None draws from torch's global generator.
+
+    Returns:
+        Detached adversarial images, (N, C, H, W), in [0, 1], with ‖x_adv − x‖∞ ≤ ε.
+    """
+    return _pgd_loop(model, x, y, eps, alpha, steps, random_start, seed)
+
+
+def pgd_path(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    alpha: float | None = None,
+    steps: int = 10,
+    random_start: bool = True,
+    seed: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`pgd`, also recording the latent ``model.embed`` of every iterate (to draw its path).
+
+    Arguments as in :func:`pgd`; with the same arguments, x_adv is identical to :func:`pgd`'s.
+
+    Returns:
+        x_adv: (N, C, H, W), as :func:`pgd` returns it.
+        latents: (steps + 1, N, d); latents[0] is the clean latent embed(x), latents[t] the latent
+            after step t, so latents[-1] = embed(x_adv). The random start itself is not recorded.
+    """
+    latents = []
+
+    def record(x_t: Tensor) -> None:
+        with torch.no_grad():
+            latents.append(model.embed(x_t))
+
+    x_adv = _pgd_loop(model, x, y, eps, alpha, steps, random_start, seed, visit=record)
+    return x_adv, torch.stack(latents)
+
+
+# One call shape for every attack: (model, x, y, config) -> x_adv.
+ATTACKS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig], Tensor]] = {
+    "fgsm": lambda model, x, y, c: fgsm(model, x, y, c.eps),
+    "pgd": lambda model, x, y, c: pgd(model, x, y, c.eps, c.alpha, c.steps, c.random_start, c.seed),
+}
+
+
+def run_attack(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -> Tensor:
+    """Attack x (N, C, H, W) in [0, 1] with labels y (N,) as ``config`` says; returns x_adv."""
+    if config.attack not in ATTACKS:
+        raise ArgumentError(f"unknown attack {config.attack!r}; allowed: {', '.join(ATTACKS)}")
+    return ATTACKS[config.attack](model, x, y, config)
+
+
+def robust_accuracy(
+    model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig, batch_size: int = 256
+) -> float:
+    """Fraction of examples the model (in eval mode) still classifies correctly after the attack.
+
+    x: (N, C, H, W) in [0, 1]; y: (N,). Attacked in batches of ``batch_size``, each with the same
+    ``config`` (so a seeded random start repeats its noise pattern from batch to batch).
+    With eps = 0 this is the clean accuracy.
+    """
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ArgumentError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    _check_batch(x, y)
+    correct = 0
+    with _eval_mode(model):
+        for x_batch, y_batch in zip(x.split(batch_size), y.split(batch_size)):
+            x_adv = run_attack(model, x_batch, y_batch, config)
+            with torch.no_grad():
+                correct += (model(x_adv).argmax(dim=1) == y_batch).sum().item()
+    return correct / len(x)
+
+
+def accuracy_vs_eps(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    config: AttackConfig,
+    eps_values: Sequence[float],
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[float]:
+    """Robust accuracy for each ε in ``eps_values`` (pixel units), other settings from ``config``.
+
+    A fixed ``config.alpha`` stays fixed for every ε; alpha = None rescales with ε.
+    ``progress(done, total)`` is called after each ε, with total = len(eps_values).
+    """
+    configs = [dataclasses.replace(config, eps=eps) for eps in eps_values]  # validates them all first
+    accuracies = []
+    for done, eps_config in enumerate(configs, start=1):
+        accuracies.append(robust_accuracy(model, x, y, eps_config, batch_size))
+        if progress:
+            progress(done, len(configs))
+    return accuracies

@@ -1,0 +1,453 @@
+"""Calibration metrics, reliability bins and post-hoc temperature scaling: all of it lives here.
+
+The metrics are pure computation on arrays; :func:`evaluate` reports them for a model on images,
+and :func:`validation_temperature` fits temperature scaling on the validation split that a model's
+training held out.
+
+Pure computation on arrays: ``probs`` is (N, K) class probabilities whose rows sum to 1, ``labels`` is
+(N,) integers in [0, K). numpy arrays and torch tensors are accepted and converted to float64 numpy.
+The prediction is ``argmax(probs, axis=1)`` (the first class on ties, as ``torch.max`` does) and the
+confidence is its probability, ``max(probs, axis=1)``.
+
+Bin convention (equal-width bins, shared by every binned metric here). Edges are
+``numpy.linspace(0, 1, n_bins + 1)``. Bin b holds confidences c with ``edges[b] <= c < edges[b + 1]``,
+except the last bin, which is closed: ``edges[-2] <= c <= 1``. A confidence sitting on an interior
+edge therefore goes to the bin *above* it. This is the convention of torchmetrics 1.9
+``multiclass_calibration_error`` (``torch.bucketize(c, edges, right=True) - 1``), with two differences:
+
+- torchmetrics gives ``c == 1.0`` an extra zero-width bin of its own; here it joins the last bin, so
+  there are exactly ``n_bins`` bins. ECE still agrees when every prediction made with confidence 1.0
+  is correct, or when the rest of the last bin is not under-confident (the two gaps then have the
+  same sign); MCE can differ when the last bin holds confidences both below and at 1.0. Saturated
+  float32 softmax
+  outputs hit 1.0 often: compute softmax in float64 before measuring.
+- torchmetrics bins float32 confidences against ``torch.linspace(0, 1, n_bins + 1)`` in float32,
+  whose interior edges can be one float32 ulp (~6e-8) away from b / n_bins (n_bins = 15 does this).
+  Confidences within that distance of an edge may land in the neighbouring bin there, not here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from math import inf
+from numbers import Real
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from torch import Tensor, nn
+
+from explorer.core._validation import as_array, check_n_bins
+from explorer.core.config import N_BINS, TrainConfig, config_from_dict
+from explorer.core.data import ImageData, split_indices
+from explorer.core.errors import ArgumentError
+from explorer.measure.inference import predict
+
+#: Rows of ``probs`` must sum to 1 within this: loose enough for float32 softmax outputs.
+ROW_SUM_TOL = 1e-3
+#: ``negative_log_likelihood`` clamps p_y to at least this, capping one sample's term at ~27.6 nats.
+NLL_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Per-bin statistics a reliability diagram is drawn from (Guo et al. 2017, Sec. 2).
+
+    Attributes:
+        edges: (n_bins + 1,) bin edges in [0, 1].
+        confidence: (n_bins,) mean confidence of the samples in each bin; NaN for an empty bin.
+        accuracy: (n_bins,) fraction of correct predictions in each bin; NaN for an empty bin.
+        count: (n_bins,) number of samples in each bin (int64); sums to N.
+    """
+
+    edges: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    count: np.ndarray
+
+    @property
+    def gap(self) -> np.ndarray:
+        """(n_bins,) accuracy − confidence: negative where over-confident; NaN for an empty bin."""
+        return self.accuracy - self.confidence
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation at the boundary
+
+
+def _check_scores(scores, name: str) -> np.ndarray:
+    scores = as_array(scores, name, dtype=None)
+    if scores.ndim != 2:
+        raise ArgumentError(f"{name} must be 2-D with shape (N, K), got shape {scores.shape}")
+    return scores.astype(np.float64)
+
+
+def _check_labels(labels, n: int, k: int) -> np.ndarray:
+    labels = as_array(labels, "labels", dtype=None)
+    if labels.shape != (n,):
+        raise ArgumentError(f"labels must have shape (N,) = ({n},) to match the scores, got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ArgumentError(f"labels must be integers in [0, {k}), got dtype {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= k))
+    if bad.size:
+        raise ArgumentError(
+            f"labels must be integers in [0, K) = [0, {k}), got {labels[bad[0]]} at index {bad[0]}"
+        )
+    return labels.astype(np.int64)
+
+
+def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    probs = _check_scores(probs, "probs")
+    # NaN fails both comparisons, so it is reported here too.
+    bad = np.argwhere(~((probs >= 0) & (probs <= 1)))
+    if bad.size:
+        i, j = bad[0]
+        raise ArgumentError(f"probs must lie in [0, 1], got {probs[i, j]} at row {i}, column {j}")
+    sums = probs.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1) > ROW_SUM_TOL)
+    if bad.size:
+        raise ArgumentError(
+            f"each row of probs must sum to 1 (tolerance {ROW_SUM_TOL}), row {bad[0]} sums to "
+            f"{sums[bad[0]]}; pass probabilities, not logits (see apply_temperature)"
+        )
+    return probs, _check_labels(labels, *probs.shape)
+
+
+def _check_logits(logits) -> np.ndarray:
+    logits = _check_scores(logits, "logits")
+    if not np.isfinite(logits).all():
+        i, j = np.argwhere(~np.isfinite(logits))[0]
+        raise ArgumentError(f"logits must be finite, got {logits[i, j]} at row {i}, column {j}")
+    return logits
+
+
+def _top_label(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) confidence = max_k p_k, and (N,) bool correct = argmax_k p_k == y."""
+    return probs.max(axis=1), probs.argmax(axis=1) == labels
+
+
+# ---------------------------------------------------------------------------------------------------
+# Binning: one code path for every binned metric
+
+
+def _bin_stats(conf, correct, index, n_bins):
+    """(mean confidence, accuracy, count) per bin for samples in bins ``index`` ∈ [0, n_bins)."""
+    count = np.bincount(index, minlength=n_bins)
+    with np.errstate(invalid="ignore"):  # 0 / 0 makes an empty bin NaN, as documented
+        conf_mean = np.bincount(index, weights=conf, minlength=n_bins) / count
+        accuracy = np.bincount(index, weights=correct, minlength=n_bins) / count
+    return conf_mean, accuracy, count
+
+
+def _equal_width_bins(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> ReliabilityBins:
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # side="right" sends a value on an interior edge to the bin above it (torchmetrics' convention);
+    # the minimum closes the last bin at 1.0 rather than opening a bin of its own for it.
+    index = np.minimum(np.searchsorted(edges, conf, side="right") - 1, n_bins - 1)
+    return ReliabilityBins(edges, *_bin_stats(conf, correct, index, n_bins))
+
+
+def _equal_mass_index(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> np.ndarray:
+    """(N,) bin of each sample: rank r in confidence order goes to bin floor(r · n_bins / N)."""
+    # Breaking confidence ties by correctness makes the cut, hence the metric, independent of the
+    # order the samples come in.
+    order = np.lexsort((correct, conf))
+    index = np.empty(len(conf), dtype=np.int64)
+    index[order] = np.arange(len(conf)) * n_bins // len(conf)
+    return index
+
+
+def _expected_gap(count: np.ndarray, gap: np.ndarray) -> float:
+    """Σ_b (n_b / N) |gap_b| over the non-empty bins."""
+    filled = count > 0
+    return float(np.sum(count[filled] * np.abs(gap[filled])) / count.sum())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Binned calibration errors
+
+
+def reliability_bins(probs, labels, n_bins: int = N_BINS) -> ReliabilityBins:
+    """Top-label reliability bins: per equal-width confidence bin, mean confidence, accuracy and count.
+
+    conf_i = max_k p_ik, correct_i = 1[argmax_k p_ik = y_i]; for bin B_b,
+    confidence_b = mean_{i∈B_b} conf_i, accuracy_b = mean_{i∈B_b} correct_i, count_b = |B_b|.
+    Bin edges and the edge convention are in the module docstring. Reference: Guo et al., "On
+    Calibration of Modern Neural Networks", ICML 2017, Sec. 2.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+
+    Returns:
+        ReliabilityBins with (n_bins + 1,) edges and (n_bins,) confidence, accuracy, count; empty bins
+        have count 0 and NaN confidence and accuracy.
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    return _equal_width_bins(*_top_label(probs, labels), check_n_bins(n_bins))
+
+
+def expected_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
+    """Top-label expected calibration error with equal-width bins (Guo et al. 2017, Eq. 3).
+
+    ECE = Σ_b (n_b / N) |accuracy_b − confidence_b|, over the bins of ``reliability_bins``; in [0, 1].
+    Equals torchmetrics' ``multiclass_calibration_error(..., norm="l1")`` up to the two edge cases in
+    the module docstring.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+    """
+    bins = reliability_bins(probs, labels, n_bins)
+    return _expected_gap(bins.count, bins.gap)
+
+
+def maximum_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
+    """Top-label maximum calibration error with equal-width bins (Guo et al. 2017, Eq. 5).
+
+    MCE = max_b |accuracy_b − confidence_b| over the non-empty bins of ``reliability_bins``; in [0, 1].
+    A bin holding a single sample can set it, so read it together with the bin counts.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+    """
+    return float(np.nanmax(np.abs(reliability_bins(probs, labels, n_bins).gap)))
+
+
+def adaptive_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
+    """Top-label ECE with equal-mass bins (adaptive ECE).
+
+    Samples sorted by confidence are cut into n_bins consecutive groups; sample of rank r (0-based)
+    goes to group floor(r · n_bins / N), so the groups hold N / n_bins samples each when n_bins divides
+    N and differ by at most one otherwise (groups are empty only if n_bins > N). Then
+    AdaECE = Σ_b (n_b / N) |accuracy_b − confidence_b|, in [0, 1]. Equal-mass bins avoid the nearly
+    empty high-variance bins that equal-width bins leave when confidences crowd near 1.
+    References: Nixon et al., "Measuring Calibration in Deep Learning", CVPR-W 2019 (adaptive
+    binning); Mukhoti et al., "Calibrating Deep Neural Networks using Focal Loss", NeurIPS 2020
+    (this top-label form).
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of bins, >= 1.
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    n_bins = check_n_bins(n_bins)
+    conf, correct = _top_label(probs, labels)
+    index = _equal_mass_index(conf, correct, n_bins)
+    conf_mean, accuracy, count = _bin_stats(conf, correct, index, n_bins)
+    return _expected_gap(count, accuracy - conf_mean)
+
+
+def classwise_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
+    """Classwise ECE: the mean over classes of the ECE of p_k against 1[y = k], equal-width bins.
+
+    classwise-ECE = (1/K) Σ_k Σ_b (n_bk / N) |mean_{i∈B_bk} 1[y_i = k] − mean_{i∈B_bk} p_ik|,
+    where B_bk bins all N samples by p_ik (same edges and edge convention as ``reliability_bins``);
+    in [0, 1]. Unlike top-label ECE it also scores the probabilities of the classes not predicted.
+    References: Kull et al., "Beyond temperature scaling: Obtaining well-calibrated multiclass
+    probabilities with Dirichlet calibration", NeurIPS 2019 (classwise-ECE, this definition);
+    Nixon et al. 2019 call the same quantity static calibration error (SCE).
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    n_bins = check_n_bins(n_bins)
+    errors = []
+    for k in range(probs.shape[1]):
+        bins = _equal_width_bins(probs[:, k], labels == k, n_bins)
+        errors.append(_expected_gap(bins.count, bins.gap))
+    return float(np.mean(errors))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Proper scoring rules and accuracy
+
+
+def negative_log_likelihood(probs, labels) -> float:
+    """Mean negative log-likelihood of the true labels, in nats.
+
+    NLL = −(1/N) Σ_i log max(p_{i, y_i}, NLL_EPS). The clamp at NLL_EPS = 1e-12 caps one sample's
+    term at −log 1e-12 ≈ 27.6 nats, so a single probability that underflowed to 0 gives a large but
+    finite value instead of inf. Reference: Guo et al. 2017, Sec. 2 (NLL as a calibration measure).
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    p_true = probs[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.maximum(p_true, NLL_EPS))))
+
+
+def brier_score(probs, labels) -> float:
+    """Multi-class Brier score (Brier 1950): mean over samples of the squared error to the one-hot label.
+
+    BS = (1/N) Σ_i Σ_k (p_ik − 1[y_i = k])², in [0, 2]: 0 for a confident correct prediction, 2 for
+    a confident wrong one. This is Brier's original multi-class form, not the binary (p − y)² of the
+    top label, and not divided by K.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    one_hot = np.eye(probs.shape[1])[labels]
+    return float(np.mean(np.sum((probs - one_hot) ** 2, axis=1)))
+
+
+def accuracy(probs, labels) -> float:
+    """Fraction of samples whose argmax class (first one on ties) equals the label, in [0, 1].
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    return float(np.mean(_top_label(probs, labels)[1]))
+
+
+def calibration_report(probs, labels, n_bins: int = N_BINS) -> dict[str, float]:
+    """Every metric of this module on one set of predictions.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of bins for the binned metrics, >= 1.
+
+    Returns:
+        dict with keys accuracy, ece, mce, adaptive_ece, classwise_ece, nll, brier (floats) and n
+        (the number of samples, an int).
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    return {
+        "accuracy": accuracy(probs, labels),
+        "ece": expected_calibration_error(probs, labels, n_bins),
+        "mce": maximum_calibration_error(probs, labels, n_bins),
+        "adaptive_ece": adaptive_calibration_error(probs, labels, n_bins),
+        "classwise_ece": classwise_calibration_error(probs, labels, n_bins),
+        "nll": negative_log_likelihood(probs, labels),
+        "brier": brier_score(probs, labels),
+        "n": len(labels),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Temperature scaling
+
+
+def _check_temperature(temperature) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 < temperature < inf:
+        raise ArgumentError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return float(temperature)
+
+
+def apply_temperature(logits, temperature: float) -> np.ndarray:
+    """Temperature-scaled class probabilities, softmax(logits / T), computed in float64.
+
+    Reference: Guo et al. 2017, Sec. 4.2.
+
+    Args:
+        logits: (N, K) finite logits (numpy array or torch tensor).
+        temperature: T > 0; T > 1 softens the probabilities, T < 1 sharpens them.
+
+    Returns:
+        (N, K) float64 numpy array of probabilities, rows summing to 1.
+    """
+    logits = _check_logits(logits)
+    return softmax(logits / _check_temperature(temperature), axis=1)
+
+
+def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
+    """The temperature T > 0 minimising the NLL of softmax(logits / T) (Guo et al. 2017, Sec. 4.2).
+
+    T* = argmin_T −(1/N) Σ_i log softmax(z_i / T)_{y_i}, fitted on held-out (validation) logits,
+    never on the test set. One scalar for all classes, so the argmax, hence accuracy, is unchanged.
+
+    Optimiser: bounded Brent search (``scipy.optimize.minimize_scalar(method="bounded")``) over log T
+    in log(bounds). The NLL is convex in 1/T (cross-entropy is convex in the logits, which are linear
+    in 1/T), so it is unimodal in log T and a 1-D bracketing search finds its minimum to ~1e-6 in log T
+    without a learning rate, an iteration budget or a gradient, and deterministically. Searching over
+    log T keeps T > 0 and treats T and 1/T alike. (Guo et al.'s code runs LBFGS on T itself, which needs
+    a step size and an iteration budget and does not constrain T > 0.)
+
+    Args:
+        logits: (N, K) finite held-out logits (numpy array or torch tensor).
+        labels: (N,) integer labels in [0, K).
+        bounds: (T_min, T_max), 0 < T_min < T_max. If the NLL at a bound is no higher than at the
+            search's answer, that bound is returned with a warning: it happens when the held-out set is
+            classified perfectly (the NLL then keeps falling as T → 0) or the logits carry no
+            information about the labels (T → ∞).
+
+    Returns:
+        T as a Python float.
+    """
+    logits = _check_logits(logits)
+    labels = _check_labels(labels, *logits.shape)
+    t_min, t_max = bounds
+    if not 0 < t_min < t_max < inf:
+        raise ArgumentError(f"bounds must satisfy 0 < T_min < T_max < inf, got {bounds!r}")
+    rows = np.arange(len(labels))
+
+    def nll(log_t: float) -> float:
+        return -np.mean(log_softmax(logits / np.exp(log_t), axis=1)[rows, labels])
+
+    lo, hi = np.log(t_min), np.log(t_max)
+    found = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}).x
+    # An unbracketed minimum is not found by the search: a perfectly classified set has an NLL that
+    # falls towards 0 as T -> 0 and is exactly 0 in float64 well before, a flat stretch on which the
+    # search stops anywhere. So a bound at least as good as the search's answer wins.
+    log_t = min((lo, hi, found), key=nll)
+    if log_t != found:
+        warnings.warn(
+            f"fitted temperature {np.exp(log_t):.4g} lies on the search bound {bounds!r}; the NLL may "
+            "keep falling beyond it (e.g. a perfectly classified held-out set)",
+            stacklevel=2,
+        )
+    return float(np.exp(log_t))
+
+
+# ---------------------------------------------------------------------------------------------------
+# A model's calibration
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = N_BINS,
+             temperature: float = 1.0) -> dict[str, float]:
+    """accuracy, ece, mce, adaptive_ece, classwise_ece, nll, brier and n of the model on (x, y).
+
+    ``temperature`` divides the logits first (post-hoc temperature scaling; 1 leaves them as they are).
+    """
+    logits, _ = predict(model, x)
+    probs = apply_temperature(logits.numpy(), temperature)
+    return calibration_report(probs, y.numpy(), n_bins=n_bins)
+
+
+def validation_temperature(model: nn.Module, data_train: ImageData, train_config: TrainConfig) -> float:
+    """Temperature scaling's T, fitted by NLL on the validation split that training held out.
+
+    ``data_train`` is the training split the model was trained on and ``train_config`` its
+    :class:`~explorer.core.config.TrainConfig`; the split is rebuilt from its seed and fractions, so the
+    test split never informs T.
+    """
+    _, val_idx = split_indices(data_train.y, train_config)
+    logits, _ = predict(model, data_train.x[val_idx])
+    return fit_temperature(logits.numpy(), data_train.y[val_idx].numpy())
+
+
+def checkpoint_temperature(model: nn.Module, meta: dict, data_train: ImageData) -> float:
+    """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
+
+    Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained.
+    """
+    if "train_config" not in meta:
+        raise ArgumentError("this checkpoint does not record its training split, so no temperature can be "
+                            "fitted on its validation split")
+    return validation_temperature(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))

@@ -1,0 +1,130 @@
+"""Image corruptions of increasing severity, to measure accuracy and calibration under distribution shift.
+
+In the spirit of ImageNet-C (Hendrycks & Dietterich, *Benchmarking Neural Network Robustness to
+Common Corruptions and Perturbations*, ICLR 2019) and MNIST-C (Mu & Gilmer 2019): every corruption
+has five severities, and :data:`SEVERITIES` holds, per corruption, the one parameter that each
+severity 1..5 sets. The tables suit small images (8×8 and 28×28 grayscale, 32×32 RGB):
+
+- per-pixel corruptions (noise, contrast, brightness) take ImageNet-C's values, which are in
+  intensity units and so do not depend on the image size;
+- spatial ones are relative to the image: the blur's σ is given in pixels of a 32-pixel image and
+  scaled by side/32 (side = min(H, W)), so that a severity blurs the same fraction of the object
+  whatever the resolution (σ = 0.5..3 px at 32×32, 0.44..2.6 px at 28×28, 0.125..0.75 px at 8×8:
+  at 8×8 the lowest severities are close to the identity, which is what a 4-times-coarser image
+  allows); pixelation keeps a fraction of the side; rotation is in degrees.
+
+Images are (N, C, H, W), float in [0, 1], before normalisation; outputs have the same shape, dtype
+and device and lie in [0, 1]. Random corruptions draw from a ``torch.Generator`` seeded by ``seed``
+(same seed, same device → same output).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from torch import Tensor
+from torchvision.transforms import InterpolationMode
+
+from explorer.core.errors import ArgumentError
+
+SEVERITIES: dict[str, tuple[float, ...]] = {
+    # Standard deviation of additive Gaussian noise, pixel units (ImageNet-C).
+    "gaussian_noise": (0.08, 0.12, 0.18, 0.26, 0.38),
+    # Photons per unit intensity: x' = Poisson(λ·x)/λ, lower λ is noisier (ImageNet-C).
+    "shot_noise": (60, 25, 12, 5, 3),
+    # Blur σ in pixels of a 32-pixel image, scaled by side/32; kernel covers ±3σ.
+    "gaussian_blur": (0.5, 1.0, 1.5, 2.0, 3.0),
+    # Rotation angle in degrees about the centre, direction drawn per image; corners filled black.
+    "rotation": (10, 20, 30, 45, 60),
+    # Fraction of contrast kept: x' = c·x + (1 − c)·mean grey level of the image (ImageNet-C; the
+    # grey level of RGB uses torchvision's luma weights 0.2989, 0.587, 0.114).
+    "contrast": (0.4, 0.3, 0.2, 0.1, 0.05),
+    # Added to every pixel, then clipped (ImageNet-C adds it to HSV value; same for grayscale).
+    "brightness": (0.1, 0.2, 0.3, 0.4, 0.5),
+    # Side of the coarse image as a fraction of the original (antialiased down, nearest up), as in
+    # ImageNet-C but starting at 0.5: a factor below 2 resamples unevenly and can differ from x more
+    # than a clean halving does. Coarse sides: 16..6 px at 32, 14..6 at 28, 4, 3, 2, 2, 2 at 8.
+    "pixelate": (0.5, 0.4, 0.3, 0.25, 0.2),
+}
+
+
+def _gaussian_noise(x: Tensor, std: float, generator: torch.Generator) -> Tensor:
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x + std * noise
+
+
+def _shot_noise(x: Tensor, rate: float, generator: torch.Generator) -> Tensor:
+    return torch.poisson(x * rate, generator=generator) / rate
+
+
+def _gaussian_blur(x: Tensor, sigma_at_32: float, generator: torch.Generator) -> Tensor:
+    sigma = sigma_at_32 * min(x.shape[-2:]) / 32
+    size = 2 * math.ceil(3 * sigma) + 1
+    return TF.gaussian_blur(x, [size, size], [sigma, sigma])
+
+
+def _rotation(x: Tensor, degrees: float, generator: torch.Generator) -> Tensor:
+    clockwise = torch.rand(len(x), generator=generator, device=x.device) < 0.5
+    out = x.clone()
+    for mask, angle in ((clockwise, -degrees), (~clockwise, degrees)):
+        out[mask] = TF.rotate(x[mask], angle, interpolation=InterpolationMode.BILINEAR, fill=0.0)
+    return out
+
+
+def _contrast(x: Tensor, factor: float, generator: torch.Generator) -> Tensor:
+    return TF.adjust_contrast(x, factor)
+
+
+def _brightness(x: Tensor, shift: float, generator: torch.Generator) -> Tensor:
+    return x + shift
+
+
+def _pixelate(x: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
+    height, width = x.shape[-2:]
+    coarse = [max(1, round(fraction * height)), max(1, round(fraction * width))]
+    small = TF.resize(x, coarse, interpolation=InterpolationMode.BILINEAR, antialias=True)
+    return TF.resize(small, [height, width], interpolation=InterpolationMode.NEAREST)
+
+
+_FUNCTIONS: dict[str, Callable[[Tensor, float, torch.Generator], Tensor]] = {
+    "gaussian_noise": _gaussian_noise,
+    "shot_noise": _shot_noise,
+    "gaussian_blur": _gaussian_blur,
+    "rotation": _rotation,
+    "contrast": _contrast,
+    "brightness": _brightness,
+    "pixelate": _pixelate,
+}
+
+CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
+
+
+def corrupt(x: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
+    """Apply corruption ``name`` at ``severity`` to a batch of images.
+
+    Args:
+        x: images, (N, C, H, W), floating point in [0, 1]; C = 1 or 3 for "contrast".
+        name: one of :data:`CORRUPTIONS`.
+        severity: integer 1 (mildest) to 5; the parameter it sets is ``SEVERITIES[name][severity - 1]``
+            (units in :data:`SEVERITIES`).
+        seed: seeds the noise / rotation directions; ignored by deterministic corruptions.
+
+    Returns:
+        Corrupted images, same shape, dtype and device as x, clipped to [0, 1].
+    """
+    if name not in SEVERITIES:
+        raise ArgumentError(f"unknown corruption {name!r}; allowed: {', '.join(CORRUPTIONS)}")
+    if not isinstance(severity, numbers.Integral) or not 1 <= severity <= 5:
+        raise ArgumentError(f"severity must be an integer from 1 to 5, got {severity!r}")
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+    if x.numel():
+        lo, hi = x.min().item(), x.max().item()
+        if not (0 <= lo and hi <= 1):  # written so that NaN fails too
+            raise ArgumentError(f"x must lie in [0, 1] (pixels before normalisation), got [{lo}, {hi}]")
+    generator = torch.Generator(x.device).manual_seed(seed)
+    return _FUNCTIONS[name](x, SEVERITIES[name][severity - 1], generator).clamp(0, 1)

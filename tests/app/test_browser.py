@@ -1,0 +1,54 @@
+"""A real browser visits every page: Debian's Chromium, driven by playwright, against a server this
+test starts on a free localhost port, with the digits and the MNIST models. Each page must draw its
+main element and show no error; the screenshots land in ``artifacts/screenshots/`` for a person to
+look at.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from explorer.app import guide
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, running_app
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+# url path -> the element that shows the page has drawn its content (Train: its form, nothing is drawn
+# before a run is started)
+PAGES = {page.name: page.main for page in (guide.HOME, *guide.PAGES)}
+
+playwright = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_copy):
+    runs = tmp_path_factory.mktemp("runs")
+    with running_app({"EXPLORER_RUNS_DIR": str(runs), "EXPLORER_CACHE_DIR": str(runs / "cache"),
+                      "EXPLORER_DATA_DIR": str(data_copy)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("dataset", ["digits", "mnist"])
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_draws_its_content_without_errors(server, browser, path, dataset):
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(f"{server}/{path}?dataset={dataset}")
+    page.wait_for_selector(PAGES[path], timeout=120_000)
+    page.wait_for_function(IDLE, timeout=120_000)  # the page's run has ended: every element is drawn
+    page.wait_for_timeout(500)  # let the figures finish drawing
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{dataset}-{path or 'home'}.png", full_page=True)
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.close()

@@ -1,0 +1,56 @@
+"""AppTest of Home: its default models, a dataset chosen by link, and every page when a dataset is missing."""
+
+from pathlib import Path
+
+import pytest
+
+from explorer.app import guide
+
+pytestmark = pytest.mark.usefixtures("fresh_app")
+
+
+def test_home_defaults_to_a_softmax_and_a_vc_model(open_page):
+    app = open_page()
+    assert app.title[0].value == "vc-explorer"
+    model_a, model_b = app.sidebar.selectbox[1], app.sidebar.selectbox[2]
+    assert "softmax" in model_a.value and "digits-mlp-d2" in model_a.value
+    assert "vc" in Path(model_b.value).stem and "digits-mlp-d2" in model_b.value
+    assert not app.error
+
+
+def test_a_dataset_in_the_link_is_selected(open_page, data_copy, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page(query={"dataset": "mnist"})
+    assert not app.exception and not app.error and app.sidebar.selectbox[0].value == "mnist"
+    assert "mnist-cnn" in app.sidebar.selectbox[1].value
+
+
+def test_every_page_says_so_when_a_models_dataset_is_missing(open_page, tmp_path, monkeypatch):
+    """An MNIST model on a machine without the MNIST files: an error on the page, never a traceback."""
+    import urllib.error
+
+    import torchvision.datasets.utils as tv_utils
+
+    from explorer.core.checkpoints import save_checkpoint
+    from explorer.core.config import default_configs
+    from explorer.core.models import build_model
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(tv_utils, "download_url", offline)
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "no-data"))
+    for method in ("softmax", "vc"):
+        model = build_model(default_configs("mnist", method)[0], seed=0)
+        save_checkpoint(tmp_path / "runs" / "trained" / f"mnist-{method}.pt", model,
+                        {"dataset": "mnist", "class_names": [str(k) for k in range(10)], "metrics": {},
+                         "history": []})
+    app = open_page()
+    app.session_state["dataset"] = "mnist"
+    app.run()
+    assert not app.exception and app.error  # Home's figure needs the test split
+    for page in (p for p in guide.PAGES if p.needs_models):
+        app.switch_page(page.script_from_home)
+        app.run()
+        assert not app.exception, (page.name, app.exception)
+        assert any("mnist" in e.value.lower() for e in app.error), page.name

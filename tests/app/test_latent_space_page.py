@@ -1,0 +1,91 @@
+"""AppTest of the Latent space page (explorer/app/views/latent_space.py): maps, options, clicks, UMAP."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from explorer.core.checkpoints import SHIPPED_DIR
+from figure_json import figure_json, keys, texts
+
+pytestmark = pytest.mark.usefixtures("fresh_app")
+
+
+def test_latent_page_draws_both_models_and_the_chi2_check(open_page):
+    app = open_page("latent_space")
+    assert app.title[0].value == "Latent space"
+    assert len(app.get("plotly_chart")) == 6  # two latent maps, two χ² and two norm histograms
+    assert len(app.metric) == 2 and not app.error
+
+
+@pytest.mark.parametrize("color_by", ["prediction", "confidence", "correct"])
+def test_latent_page_colour_options(open_page, color_by):
+    app = open_page("latent_space")
+    app.radio[0].set_value(color_by).run()
+    assert not app.exception and len(app.get("plotly_chart")) == 6
+
+
+def test_latent_page_zooms_to_the_gaussians_and_says_how_far_the_latents_lie(open_page):
+    app = open_page("latent_space")  # model A: softmax, d = 2
+    figure = figure_json(app)
+    assert "median" in texts(figure) and "σ from its class mean" in texts(figure)
+    assert "range" not in keys(figure)
+    next(r for r in app.radio if r.label == "Axes when d = 2").set_value("the Gaussians").run()
+    assert not app.exception and "range" in keys(figure_json(app))
+
+
+def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(open_page, tmp_path):
+    import os
+
+    from explorer.app import cache
+    from explorer.measure.projection import ProjectionConfig
+
+    # A trained (not shipped) d = 16 model: its UMAP map is fitted by the worker, then kept on disk.
+    mine = tmp_path / "runs" / "trained" / "mine.pt"
+    mine.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED_DIR / "digits-mlp-d16-vc.pt", mine)
+    app = open_page("latent_space")
+    app.session_state["model_a"] = str(mine)
+    app.run()
+    next(r for r in app.radio if r.label == "Projection when d > 2").set_value("umap").run()
+    assert not app.exception and not app.error and "UMAP" in texts(figure_json(app))
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    assert cache.umap_pool().apply(os.getpid) != os.getpid()
+    pca = cache.fit_projection_elsewhere([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 2.0, 0.0]],
+                                         ProjectionConfig(method="pca"))
+    assert pca.method == "pca" and pca.mean is not None  # PCA stays in this process, with its map
+
+
+def test_latent_page_projects_d16_models_with_pca(open_page):
+    app = open_page()
+    # The model selectboxes format paths as labels, which AppTest cannot map back: set the key.
+    app.session_state["model_a"] = str(Path(app.sidebar.selectbox[1].value).with_name("digits-mlp-d16-softmax.pt"))
+    app.run()
+    assert "digits-mlp-d16-softmax" in app.sidebar.selectbox[1].value
+    app.switch_page("../pages/latent_space.py")
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) == 6
+
+
+def test_a_clicked_example_is_shown_with_both_models_probabilities(open_page):
+    app = open_page("latent_space")
+    app.session_state["selected_index"] = 17  # what a click on a point stores
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) == 6 + 2  # the example's image and its probability bars
+    assert any("#17" in c.value for c in app.caption)
+
+
+def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from explorer.app.views.latent_space import clicked_index
+
+    keep = np.array([4, 9, 30])
+    event = SimpleNamespace(selection=SimpleNamespace(points=[{"customdata": [2]}]))
+    assert clicked_index(event, keep) == 30
+    assert clicked_index(SimpleNamespace(selection=SimpleNamespace(points=[{"x": 1.0}])), keep) is None
+    assert clicked_index(None, keep) is None

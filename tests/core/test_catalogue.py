@@ -1,0 +1,30 @@
+import shutil
+
+from explorer.core.checkpoints import SHIPPED_DIR, list_checkpoints, user_dir
+
+
+def test_shipped_checkpoints_are_listed_with_their_metadata(tmp_path):
+    entries, problems = list_checkpoints(user=tmp_path)
+    assert not problems
+    shipped = {(e.dataset, e.method, e.latent_dim) for e in entries if e.source == "shipped"}
+    assert {("digits", m, d) for m in ("softmax", "lgm", "vc") for d in (2, 16)} <= shipped
+    for entry in entries:
+        assert entry.accuracy > 0.9 and entry.method in entry.label and entry.path.stem in entry.label
+
+
+def test_user_checkpoints_come_after_the_shipped_ones_and_bad_files_are_reported(tmp_path):
+    (tmp_path / "trained").mkdir()
+    (tmp_path / "uploaded").mkdir()
+    shutil.copy(SHIPPED_DIR / "digits-mlp-d2-vc.pt", tmp_path / "trained" / "mine.pt")
+    (tmp_path / "uploaded" / "junk.pt").write_text("not a checkpoint")
+    entries, problems = list_checkpoints(user=tmp_path)
+    assert [e.source for e in entries][-1] == "trained" and entries[-1].path.name == "mine.pt"
+    assert len(problems) == 1 and "junk.pt" in problems[0] and "\n" not in problems[0]
+
+
+def test_user_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    assert user_dir() == tmp_path
+    monkeypatch.delenv("EXPLORER_RUNS_DIR")
+    assert user_dir() != SHIPPED_DIR and SHIPPED_DIR not in user_dir().parents
+

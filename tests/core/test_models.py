@@ -1,0 +1,128 @@
+import math
+
+import pytest
+import torch
+
+from explorer.core.config import ModelConfig
+from explorer.core.models import GaussianHead, LinearHead, build_model, diagonal_gaussian_log_prob
+from explorer.core.objectives import cross_entropy, prior_nll
+
+SHAPES = {
+    "mlp": ((1, 8, 8), (0.3,), (0.4,)),
+    "cnn": ((1, 28, 28), (0.13,), (0.31,)),
+    "resnet18": ((3, 32, 32), (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)),
+}
+
+
+def make(method: str, encoder: str = "mlp", latent_dim: int = 3, **kw):
+    shape, mean, std = SHAPES[encoder]
+    config = ModelConfig(method=method, encoder=encoder, latent_dim=latent_dim, num_classes=4,
+                         input_shape=shape, mean=mean, std=std, hidden=16, **kw)
+    return build_model(config, seed=0), shape
+
+
+@pytest.mark.parametrize("encoder", ["mlp", "cnn", "resnet18"])
+def test_interface_shapes_and_gradients(method, encoder):
+    model, shape = make(method, encoder)
+    x = torch.rand(5, *shape)
+    y = torch.tensor([0, 1, 2, 3, 0])
+    z = model.embed(x)
+    logits = model(x)
+    assert z.shape == (5, 3) and logits.shape == (5, 4)
+    assert torch.allclose(model.head(z), logits)
+    assert torch.isfinite(logits).all()
+    assert model.head.log_prob(z).shape == (5, 4)
+    assert model.head.log_marginal(z).shape == (5,)
+    assert model.head.sample(y).shape == (5, 3)
+
+    # Every parameter must learn from the training loss (CE plus, for Gaussian heads, prior NLL).
+    loss = cross_entropy(logits, y) + prior_nll(model.head, z, y)
+    loss.backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_diagonal_gaussian_log_prob_matches_torch_distributions():
+    torch.manual_seed(0)
+    z, means, log_vars = torch.randn(6, 3), torch.randn(4, 3), torch.randn(4, 3)
+    expected = torch.distributions.Normal(means, torch.exp(0.5 * log_vars)).log_prob(z[:, None]).sum(-1)
+    assert torch.allclose(diagonal_gaussian_log_prob(z, means, log_vars), expected, atol=1e-5)
+
+
+def test_linear_head_implied_gaussians_reproduce_softmax():
+    """softmax(log N(z; μ_y, I) + log π_y) with the implied μ, π equals softmax(Wz + b) (METHOD.md §1)."""
+    torch.manual_seed(0)
+    head = LinearHead(3, 4)
+    z = torch.randn(10, 3) * 4
+    implied = torch.softmax(head.log_prob(z) + head.log_class_prior(), dim=1)
+    assert torch.allclose(implied, torch.softmax(head(z), dim=1), atol=1e-6)
+    assert torch.allclose(head.class_means().sum(0), torch.zeros(3), atol=1e-6)  # centred rows
+
+
+def test_shared_variance_gives_linear_logits():
+    torch.manual_seed(0)
+    head = GaussianHead(3, 4, "shared")
+    with torch.no_grad():
+        head.log_vars.normal_()
+    precision = torch.exp(-head.class_log_vars())
+    weight = head.class_means() * precision
+    bias = -0.5 * (head.class_means().square() * precision).sum(1) + head.log_prior
+    z = torch.randn(8, 3)
+    assert torch.allclose(torch.softmax(head(z), 1), torch.softmax(z @ weight.T + bias, 1), atol=1e-6)
+
+
+def test_variance_options():
+    assert GaussianHead(2, 3, "diagonal").log_vars.shape == (3, 2)
+    assert GaussianHead(2, 3, "shared").log_vars.shape == (1, 2)
+    fixed = GaussianHead(2, 3, "fixed")
+    assert "log_vars" not in dict(fixed.named_parameters())
+    assert torch.equal(fixed.class_log_vars(), torch.zeros(3, 2))
+
+
+def test_gaussian_head_class_prior_and_marginal():
+    head = GaussianHead(2, 2, "fixed")
+    head.set_class_prior(torch.tensor([30, 10]))
+    assert torch.allclose(head.log_class_prior().exp(), torch.tensor([0.75, 0.25]))
+    z = head.class_means()[:1].detach()
+    log_p = head.log_prob(z).detach()[0]
+    by_hand = math.log(0.75 * math.exp(log_p[0]) + 0.25 * math.exp(log_p[1]))
+    assert head.log_marginal(z).item() == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_samples_follow_the_class_gaussian():
+    head = GaussianHead(2, 2)
+    with torch.no_grad():
+        head.means.copy_(torch.tensor([[3.0, -1.0], [0.0, 0.0]]))
+        head.log_vars.copy_(torch.log(torch.tensor([[4.0, 0.25], [1.0, 1.0]])))
+    samples = head.sample(torch.zeros(20000, dtype=torch.long), torch.Generator().manual_seed(0))
+    assert torch.allclose(samples.mean(0), torch.tensor([3.0, -1.0]), atol=0.05)
+    assert torch.allclose(samples.var(0), torch.tensor([4.0, 0.25]), rtol=0.05)
+
+
+def test_build_model_is_reproducible_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a, _ = make("vc")
+    after = torch.rand(1)
+    b, _ = make("vc")
+    assert before == after
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_invalid_config_names_the_value():
+    with pytest.raises(ValueError, match="'bogus'.*softmax, gaussian, lgm, vc"):
+        ModelConfig(method="bogus")
+    with pytest.raises(ValueError, match="latent_dim"):
+        ModelConfig(latent_dim=0)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 16, 64])
+def test_initial_means_are_the_configured_distance_apart_in_any_dimension(latent_dim):
+    torch.manual_seed(0)
+    means = GaussianHead(latent_dim, 1000, init_distance=4.0).class_means().detach()
+    distances = torch.pdist(means)
+    # E‖μ_i − μ_j‖ for N(0, D²/(2d) I) means is D·E[χ_d]/√d, which tends to D; at d = 2 it is D·√π/2.
+    expected = 4.0 * math.sqrt(2 / latent_dim) * math.exp(math.lgamma((latent_dim + 1) / 2) - math.lgamma(latent_dim / 2))
+    assert distances.mean().item() == pytest.approx(expected, rel=0.05)

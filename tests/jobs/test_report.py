@@ -1,0 +1,88 @@
+"""The report is computed from the raw results: its tables follow the rows, never typed-in numbers."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer.cli import main
+from explorer.jobs.report import README_END, README_START, Results, compare, corruption_table, fmt, headline_table, \
+    readme_block, render, update_readme
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rows(**values):
+    """Rows of one suite: values[method] = per-seed accuracies (clean)."""
+    return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "clean",
+             "measure": "accuracy", "value": v} for m, vs in values.items() for i, v in enumerate(vs)]
+
+
+def test_fmt_gives_mean_and_sample_std():
+    assert fmt(np.array([0.5, 0.7])) == "0.600 ± 0.141"
+    assert fmt(np.array([0.25]), percent=True, digits=1) == "25.0"
+    assert fmt(np.array([])) == "–"
+
+
+@pytest.mark.parametrize("a, b, higher, verdict", [
+    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], True, "wins"),
+    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], False, "loses"),
+    ([0.90, 0.95, 0.85], [0.89, 0.94, 0.84], True, "ties"),  # 0.01 apart, spread 0.07
+])
+def test_compare_needs_a_difference_larger_than_the_spread(a, b, higher, verdict):
+    assert compare(np.array(a), np.array(b), higher) == verdict
+
+
+def test_headline_table_follows_the_rows():
+    results = Results({"rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])})
+    text = headline_table(results, "s d=16")
+    assert "| softmax | 91.00 ± 1.41 |" in text and "| vc | 96.00 ± 1.41 |" in text
+
+
+def test_corruption_table_averages_each_corruption_over_its_severities():
+    raw = [{"suite": "s d=16", "method": m, "seed": seed, "condition": f"{name}:{level}", "measure": "accuracy",
+            "value": value + 0.1 * seed}
+           for m, name, values in (("softmax", "rotation", (0.9, 0.5)), ("vc", "rotation", (0.8, 0.6)),
+                                   ("softmax", "gaussian_noise", (0.7, 0.7)), ("vc", "gaussian_noise", (0.4, 0.2)),
+                                   ("vc+ts", "rotation", (0.8, 0.6)))
+           for level, value in enumerate(values, start=1) for seed in (0, 1)]
+    text = corruption_table(Results({"rows": raw}), "s d=16", "accuracy")
+    assert text.splitlines()[0] == "| corruption | softmax | vc |"  # +ts keeps the argmax: left out
+    assert "| rotation | 0.750 ± 0.071 | 0.750 ± 0.071 |" in text
+    assert "| gaussian noise | 0.750 ± 0.071 | 0.350 ± 0.071 |" in text
+
+
+def test_the_rendered_report_changes_with_the_raw_results(tmp_path):
+    payload = {"plan": {"seeds": [0, 1], "suites": []}, "rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])}
+    first = render(Results(payload), tmp_path, "results")
+    payload["rows"][-1]["value"] = 0.5
+    second = render(Results(payload), tmp_path, "results")
+    assert "96.00 ± 1.41" in first and "96.00" not in second and "72.50 ± 31.82" in second
+
+
+def test_report_only_rerenders_from_the_committed_raw_results(tmp_path):
+    raw = tmp_path / "results"
+    raw.mkdir()
+    (raw / "results.json").write_text(json.dumps({"plan": {"seeds": [0]}, "rows": rows(softmax=[0.9], vc=[0.8])}))
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 0
+    assert "| vc | 80.00 |" in (tmp_path / "results.md").read_text()
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n\n{README_START}\nold\n{README_END}\n\noutro\n")
+    update_readme(readme, Results({"rows": rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])}))
+    text = readme.read_text()
+    assert text.startswith("intro\n\n") and text.endswith("\n\noutro\n") and "old" not in text
+    assert "| vc | 96.00 ± 1.41 |" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="no <!-- results:start -->"):
+        update_readme(readme, Results({"rows": rows(softmax=[0.9])}))
+
+
+def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
+    committed = ROOT / "docs" / "results" / "results.json"
+    block = readme_block(Results.load(committed))
+    assert block in (ROOT / "README.md").read_text()
+    assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")

@@ -1,0 +1,221 @@
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from conftest import quick_configs
+from explorer.core.config import default_configs
+from explorer.core.data import load_dataset
+from explorer.measure.calibration import evaluate
+from explorer.measure.inference import predict
+from explorer.core.models import build_model
+from explorer.core.objectives import cross_entropy, discriminator_loss, kl_estimate, prior_nll
+from explorer.core.data import split_indices
+from explorer.jobs.training import Progress, TrainingStep, resolve_device, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+def test_every_method_trains_and_reports_its_terms(digits, method):
+    model_config, train_config = quick_configs(method)
+    calls: list[Progress] = []
+    result = train(digits[0], model_config, train_config, callback=calls.append)
+
+    assert len(result.history) == 2 and [r["epoch"] for r in result.history] == [1, 2]
+    expected = {"loss", "cross_entropy", "prior_nll", "val_accuracy", "val_ece", "val_nll", "latent_norm"}
+    if method == "vc":
+        expected |= {"kl_estimate", "disc_accuracy"}
+    for record in result.history:
+        assert expected <= set(record)
+        assert ("kl_estimate" in record) == (method == "vc")
+        assert all(math.isfinite(v) for v in record["latent_norm"]) and len(record["latent_norm"]) == 10
+        assert all(math.isfinite(record[k]) for k in expected - {"latent_norm"})
+    if method == "vc":
+        assert all(0 <= r["disc_accuracy"] <= 1 for r in result.history)
+
+    steps = calls[0].steps
+    assert len(calls) == 2 * steps
+    assert [c.record is not None for c in calls].count(True) == 2
+    assert calls[steps - 1].record is result.history[0]
+    assert calls[steps - 1].result.model is result.model and calls[0].result is None
+    assert calls[steps - 1].result.history == result.history[:1]
+    assert result.prior_means.shape == result.prior_variances.shape == (3, 10, 2)
+    assert result.snapshots.shape == (3, 16, 2) and result.snapshot_labels.shape == (16,)
+    assert not result.model.training
+
+
+def test_training_is_deterministic_for_a_seed(digits):
+    model_config, train_config = quick_configs("vc")
+    a = train(digits[0], model_config, train_config)
+    b = train(digits[0], model_config, train_config)
+    assert a.history[-1]["loss"] == b.history[-1]["loss"]
+    for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(p, q)
+    c = train(digits[0], *quick_configs("vc", seed=1))
+    assert c.history[-1]["loss"] != a.history[-1]["loss"]
+
+
+def test_runs_in_two_threads_each_match_the_run_alone(digits):
+    # The app trains one run per browser session, each in its own thread, in one process.
+    configs = [quick_configs("vc", epochs=3, seed=seed) for seed in (0, 1)]
+    alone = [train(digits[0], *c).model.state_dict() for c in configs]
+    barrier = threading.Barrier(2)
+
+    def run(c):
+        barrier.wait()  # start together, so that the two runs interleave
+        return train(digits[0], *c).model.state_dict()
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(run, configs))
+    for a, b in zip(alone, together):
+        for name in a:
+            assert torch.equal(a[name], b[name]), name
+
+
+def test_class_prior_is_the_training_frequency(digits):
+    model_config, train_config = quick_configs("gaussian", epochs=1)
+    result = train(digits[0], model_config, train_config)
+    train_idx, _ = split_indices(digits[0].y, train_config)
+    counts = torch.bincount(digits[0].y[train_idx], minlength=10).double()
+    assert torch.allclose(result.model.head.log_class_prior().exp().double(), counts / counts.sum())
+
+
+def test_a_class_without_training_images_is_refused(digits):
+    with pytest.raises(ValueError, match="no training images.*val_fraction=0.999"):
+        train(digits[0], *quick_configs("vc", val_fraction=0.999))
+
+
+def test_train_fraction_and_validation_split(digits):
+    labels = digits[0].y
+    _, train_config = quick_configs("softmax", train_fraction=0.1)
+    train_idx, val_idx = split_indices(labels, train_config)
+    full_idx, same_val = split_indices(labels, quick_configs("softmax")[1])
+    assert torch.equal(val_idx, same_val)  # the validation split does not depend on the fraction
+    assert set(train_idx.tolist()) <= set(full_idx.tolist())
+    assert not set(train_idx.tolist()) & set(val_idx.tolist())
+    assert len(train_idx) == pytest.approx(0.1 * len(full_idx), abs=10)
+    assert torch.bincount(labels[train_idx]).min() >= 1
+    result = train(digits[0], *quick_configs("softmax", train_fraction=0.1, epochs=1))
+    assert sum(result.class_counts) == len(train_idx)
+
+
+def test_snapshots_replay_the_recorded_latents(digits):
+    result = train(digits[0], *quick_configs("lgm"))
+    _, val_idx = split_indices(digits[0].y, quick_configs("lgm")[1])
+    val = digits[0].subset(val_idx)
+    _, z = predict(result.model, val.x)
+    # The last snapshot is the final model's latents of some validation points.
+    last = result.snapshots[-1]
+    matches = torch.cdist(last, z).min(dim=1).values
+    assert matches.max() < 1e-4
+
+
+@pytest.mark.parametrize("latent_dim, floor", [(16, 0.96), (2, 0.92)])
+@pytest.mark.parametrize("name", ["softmax", "vc"])
+def test_default_digits_training_reaches_the_accuracy_floor(digits, name, latent_dim, floor):
+    """The README's promise: the defaults give a good model (≥ 96 % at d = 16, ≥ 92 % at d = 2)."""
+    result = train(digits[0], *default_configs("digits", name, latent_dim=latent_dim))
+    test = digits[1]
+    metrics = evaluate(result.model, test.x, test.y)
+    assert metrics["accuracy"] >= floor
+    assert metrics["ece"] < 0.06
+
+
+def test_softmax_latents_grow_while_vc_latents_stay_put(digits):
+    """METHOD.md §2: under CE alone latent norms keep growing; the KL term holds them to the prior."""
+    norms = {}
+    for name in ("softmax", "vc"):
+        result = train(digits[0], *default_configs("digits", name, latent_dim=2, epochs=30))
+        norms[name] = [sum(r["latent_norm"]) / 10 for r in result.history]
+    assert norms["softmax"][-1] > 2 * norms["softmax"][4]
+    assert norms["vc"][-1] < 1.5 * norms["vc"][4]
+    assert norms["softmax"][-1] > 5 * norms["vc"][-1]
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    missing = [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", torch.backends.mps.is_available()))
+               if not ok]
+    for name in missing:
+        with pytest.raises(ValueError, match=f"device '{name}' is not available"):
+            resolve_device(name)
+
+
+class TestTrainingStep:
+    """One step of METHOD.md §3, checked by hand on a vc model."""
+
+    @pytest.fixture
+    def step(self):
+        model_config, train_config = quick_configs("vc", lambda_prior=0.3, lambda_kl=0.7)
+        model = build_model(model_config, seed=0)
+        return TrainingStep(model, train_config, total_steps=10)
+
+    @pytest.fixture
+    def batch(self, digits):
+        return digits[0].x[:32], digits[0].y[:32]
+
+    def test_loss_is_the_sum_of_the_named_terms(self, step, batch):
+        x, y = batch
+        with torch.no_grad():
+            z = step.model.embed(x)
+            expected = (cross_entropy(step.model.head(z), y) + 0.3 * prior_nll(step.model.head, z, y)
+                        + 0.7 * kl_estimate(step.discriminator, z, y))
+        stats = step(x, y)
+        assert stats["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+        assert stats["kl_estimate"].item() == pytest.approx(
+            (expected - stats["cross_entropy"] - 0.3 * stats["prior_nll"]).item() / 0.7, rel=1e-4)
+
+    def test_the_main_loss_never_moves_the_discriminator(self, step, batch, monkeypatch):
+        before = [p.detach().clone() for p in step.discriminator.parameters()]
+        monkeypatch.setattr(step.disc_optimiser, "step", lambda: None)  # only the main update runs
+        step(*batch)
+        for p, q in zip(step.discriminator.parameters(), before):
+            assert torch.equal(p, q)
+
+    def test_the_discriminator_learns_latents_against_detached_prior_samples(self, step, batch, monkeypatch):
+        seen = {}
+
+        def spy(discriminator, real, fake, y):
+            seen.update(real=real, fake=fake, y=y)
+            return discriminator_loss(discriminator, real, fake, y)
+
+        monkeypatch.setattr("explorer.jobs.training.discriminator_loss", spy)
+        x, y = batch
+        with torch.no_grad():
+            latents = step.model.embed(x)  # the MLP has no batch statistics: same z as in the step
+        step(x, y)
+        assert not seen["real"].requires_grad and not seen["fake"].requires_grad
+        assert torch.equal(seen["y"], y)
+        assert torch.allclose(seen["real"], latents)  # real = the batch's latents (label 1) ...
+        assert not torch.allclose(seen["fake"], latents)  # ... fake = samples of p(z|y) (label 0)
+
+    @pytest.mark.parametrize("weight", ["lambda_kl", "lambda_prior"])
+    def test_each_weighted_term_reaches_the_encoder(self, batch, monkeypatch, weight):
+        grads = []
+        for value in (0.0, 5.0):
+            settings = {"lambda_kl": 0.0, "lambda_prior": 0.0, weight: value}
+            model_config, train_config = quick_configs("vc", schedule="constant", **settings)
+            model = build_model(model_config, seed=0)
+            step = TrainingStep(model, train_config, total_steps=10)
+            with torch.no_grad():
+                step.discriminator.net.weight.fill_(1.0)  # a T with a gradient to pass on
+            monkeypatch.setattr(step.optimiser, "step", lambda: None)  # keep the gradients to compare
+            step(*batch)
+            grads.append(model.encoder[-1].weight.grad.clone())
+        assert not torch.allclose(grads[0], grads[1])
+
+    def test_optimiser_groups(self, step):
+        config = step.config
+        encoder_group, head_group = step.optimiser.param_groups
+        assert encoder_group["lr"] == pytest.approx(config.lr)
+        assert head_group["lr"] == pytest.approx(config.lr * config.prior_lr_scale)
+        assert head_group["weight_decay"] == 0.0
+        assert {id(p) for p in head_group["params"]} == {id(p) for p in step.model.head.parameters()}
+        assert isinstance(step.disc_optimiser, torch.optim.AdamW)
+        assert step.disc_optimiser.param_groups[0]["lr"] == config.disc_lr

@@ -1,0 +1,225 @@
+"""Properties of explorer.measure.attacks on a tiny model trained on a separable synthetic problem."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.measure.attacks import (
+    ATTACKS,
+    AttackConfig,
+    accuracy_vs_eps,
+    fgsm,
+    pgd,
+    pgd_path,
+    robust_accuracy,
+    run_attack,
+)
+
+K, D, SIDE = 3, 4, 8
+
+
+class TinyNet(nn.Module):
+    """normalise → flatten → Linear → tanh → dropout → Linear to d (embed); head Linear d → K."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(SIDE * SIDE, 32), nn.Tanh(), nn.Dropout(0.2), nn.Linear(32, D)
+        )
+        self.head = nn.Linear(D, K)
+
+    def embed(self, x):
+        return self.encoder((x - 0.5) / 0.25)
+
+    def forward(self, x):
+        return self.head(self.embed(x))
+
+
+def make_data(n, seed):
+    """Class templates (fixed) plus uniform noise: 1×8×8 images in [0, 1], labels in [0, K)."""
+    templates = torch.rand(K, 1, SIDE, SIDE, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.randint(K, (n,), generator=generator)
+    return 0.6 * templates[y] + 0.4 * torch.rand(n, 1, SIDE, SIDE, generator=generator), y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    model = TinyNet()
+    x, y = make_data(512, seed=1)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-2)
+    for _ in range(40):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimiser.step()
+    return model.eval()
+
+
+@pytest.fixture
+def model(trained):
+    return copy.deepcopy(trained)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data(128, seed=2)
+
+
+ALL_ATTACKS = {
+    "fgsm": lambda m, x, y, eps: fgsm(m, x, y, eps),
+    "pgd": lambda m, x, y, eps: pgd(m, x, y, eps, seed=0),
+    "pgd_big_steps": lambda m, x, y, eps: pgd(m, x, y, eps, alpha=0.3, steps=3, seed=0),
+}
+
+
+@pytest.mark.parametrize("attack", ALL_ATTACKS)
+@pytest.mark.parametrize("eps", [0.01, 0.05, 0.2, 0.5])
+def test_perturbation_within_eps_and_pixel_range(model, data, attack, eps):
+    x, y = data
+    x_adv = ALL_ATTACKS[attack](model, x, y, eps)
+    assert x_adv.shape == x.shape and not x_adv.requires_grad
+    distance = (x_adv - x).abs().max().item()
+    assert eps / 2 < distance <= eps + 1e-6
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_eps_zero_changes_nothing(model, data):
+    x, y = data
+    assert torch.equal(fgsm(model, x, y, 0.0), x)
+    assert torch.equal(pgd(model, x, y, 0.0, seed=0), x)
+
+
+def test_robust_accuracy_below_clean(model, data):
+    x, y = data
+    clean = (model(x).argmax(dim=1) == y).sum().item() / len(y)
+    assert clean > 0.95
+    assert robust_accuracy(model, x, y, AttackConfig(eps=0.0)) == clean
+    for name in ATTACKS:
+        assert robust_accuracy(model, x, y, AttackConfig(attack=name, eps=0.15)) < clean
+
+
+def test_pgd_at_least_as_strong_as_fgsm(model, data):
+    x, y = data
+    for eps in (0.1, 0.15, 0.2):
+        fgsm_accuracy, pgd_accuracy = (
+            robust_accuracy(model, x, y, AttackConfig(attack=name, eps=eps)) for name in ("fgsm", "pgd")
+        )
+        assert pgd_accuracy <= fgsm_accuracy
+
+
+def test_accuracy_vs_eps_decreases_and_reports_progress(model, data):
+    x, y = data
+    eps_values = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
+    calls = []
+    accuracies = accuracy_vs_eps(model, x, y, AttackConfig(), eps_values, batch_size=50,
+                                 progress=lambda done, total: calls.append((done, total)))
+    assert len(accuracies) == len(eps_values)
+    assert all(later <= earlier + 0.02 for earlier, later in zip(accuracies, accuracies[1:]))
+    assert accuracies[-1] < 0.1 < 0.9 < accuracies[0]
+    assert calls == [(i, len(eps_values)) for i in range(1, len(eps_values) + 1)]
+
+
+def test_robust_accuracy_does_not_depend_on_batch_size(model, data):
+    x, y = data
+    config = AttackConfig(attack="fgsm", eps=0.12)
+    assert robust_accuracy(model, x, y, config, batch_size=7) == robust_accuracy(model, x, y, config)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_eval_mode_during_attack_and_mode_restored(model, data, training):
+    x, y = data
+    model.train(training)
+    model.encoder[3].train(not training)  # mixed modes must come back exactly as they were
+    before = [m.training for m in model.modules()]
+    seen = []
+    model.head.register_forward_pre_hook(lambda *_: seen.append(any(m.training for m in model.modules())))
+    pgd(model, x, y, 0.1, steps=2)
+    pgd_path(model, x, y, 0.1, steps=2)
+    robust_accuracy(model, x, y, AttackConfig(eps=0.1, steps=2))
+    assert seen and not any(seen)
+    assert [m.training for m in model.modules()] == before
+
+
+def test_mode_restored_when_attack_raises(model, data):
+    x, y = data
+    model.train()
+
+    def fail(*_):
+        raise RuntimeError("boom")
+
+    model.head.register_forward_hook(fail)
+    with pytest.raises(RuntimeError, match="boom"):
+        pgd(model, x, y, 0.1)
+    assert all(m.training for m in model.modules())
+
+
+def test_parameter_grads_untouched(model, data):
+    x, y = data
+    params = list(model.parameters())
+    for p in params[::2]:
+        p.grad = torch.randn_like(p)
+    before = [None if p.grad is None else p.grad.clone() for p in params]
+    fgsm(model, x, y, 0.1)
+    pgd(model, x, y, 0.1)
+    pgd_path(model, x, y, 0.1)
+    for p, grad in zip(params, before):
+        assert (p.grad is None) if grad is None else torch.equal(p.grad, grad)
+
+
+def test_seed_determines_random_start(model, data):
+    x, y = data
+    model.train()  # dropout would make repeated attacks differ if the attack left train mode on
+    first = pgd(model, x, y, 0.1, seed=1)
+    assert torch.equal(first, pgd(model, x, y, 0.1, seed=1))
+    assert not torch.equal(first, pgd(model, x, y, 0.1, seed=2))
+
+
+def test_attack_works_under_no_grad(model, data):
+    x, y = data
+    with torch.no_grad():
+        x_adv = pgd(model, x, y, 0.1, seed=0)
+    assert torch.equal(x_adv, pgd(model, x, y, 0.1, seed=0))
+
+
+def test_run_attack_dispatches(model, data):
+    x, y = data
+    assert torch.equal(run_attack(model, x, y, AttackConfig(attack="fgsm", eps=0.1)), fgsm(model, x, y, 0.1))
+    config = AttackConfig(attack="pgd", eps=0.1, alpha=0.02, steps=5, seed=3)
+    assert torch.equal(run_attack(model, x, y, config), pgd(model, x, y, 0.1, 0.02, 5, True, 3))
+
+
+def test_pgd_path_follows_pgd(model, data):
+    x, y = data
+    steps = 6
+    x_adv, latents = pgd_path(model, x, y, 0.1, steps=steps, seed=4)
+    assert latents.shape == (steps + 1, len(x), D)
+    assert torch.equal(x_adv, pgd(model, x, y, 0.1, steps=steps, seed=4))
+    with torch.no_grad():
+        torch.testing.assert_close(latents[0], model.embed(x))
+        torch.testing.assert_close(latents[-1], model.embed(x_adv))
+
+
+INVALID_CALLS = {
+    "negative eps": (lambda m, x, y: pgd(m, x, y, -0.1), "eps must be in .* got -0.1"),
+    "eps above 1": (lambda m, x, y: fgsm(m, x, y, 1.5), "eps must be in .* got 1.5"),
+    "nan eps": (lambda m, x, y: pgd(m, x, y, float("nan")), "eps must be in .* got nan"),
+    "zero steps": (lambda m, x, y: pgd(m, x, y, 0.1, steps=0), "steps must be .* got 0"),
+    "negative alpha": (lambda m, x, y: pgd(m, x, y, 0.1, alpha=-0.01), "alpha must be .* got -0.01"),
+    "x above 1": (lambda m, x, y: pgd(m, x + 1, y, 0.1), r"x must lie in \[0, 1\] .* \[1\.\d+, 1\.\d+\]"),
+    "x not a batch": (lambda m, x, y: fgsm(m, x[0], y, 0.1), r"x must .* got \(1, 8, 8\)"),
+    "y too short": (lambda m, x, y: pgd(m, x, y[1:], 0.1), r"y must .* shape \(128,\) .* got .* \(127,\)"),
+    "float labels": (lambda m, x, y: fgsm(m, x, y.float(), 0.1), "y must hold integer .*float32"),
+    "unknown attack": (lambda m, x, y: AttackConfig(attack="cw"), "'cw'.*allowed: fgsm, pgd"),
+    "bad eps in list": (lambda m, x, y: accuracy_vs_eps(m, x, y, AttackConfig(), [0.1, 2]), "eps .* got 2"),
+    "zero batch size": (lambda m, x, y: robust_accuracy(m, x, y, AttackConfig(), 0), "batch_size .* got 0"),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_CALLS)
+def test_invalid_arguments_raise(model, data, case):
+    call, message = INVALID_CALLS[case]
+    with pytest.raises(ValueError, match=message):
+        call(model, *data)

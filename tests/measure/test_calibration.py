@@ -1,0 +1,339 @@
+"""Tests for explorer.measure.calibration: hand-worked cases, properties, and torchmetrics as a cross-check."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import softmax
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from explorer.measure import calibration as cal
+
+
+def random_probs(rng, n, k, scale=2.0):
+    return softmax(scale * rng.normal(size=(n, k)), axis=1)
+
+
+def sample_labels(probs, rng):
+    """One label per row drawn from that row's categorical distribution (inverse CDF)."""
+    labels = (probs.cumsum(axis=1) < rng.random((len(probs), 1))).sum(axis=1)
+    return np.minimum(labels, probs.shape[1] - 1)  # guards a cumsum that rounds to just below 1
+
+
+def torchmetrics_ce(probs, labels, n_bins, norm):
+    return multiclass_calibration_error(
+        torch.as_tensor(probs), torch.as_tensor(labels), probs.shape[1], n_bins, norm
+    ).item()
+
+
+# Hand-worked case, K = 3, n_bins = 4, edges 0, .25, .5, .75, 1 (all exact in binary).
+#   row                  y   conf  correct  bin
+#   [0.90, 0.05, 0.05]   0   0.9   yes      3  [.75, 1]
+#   [0.80, 0.10, 0.10]   1   0.8   no       3
+#   [0.10, 0.60, 0.30]   1   0.6   yes      2  [.5, .75)
+#   [0.50, 0.25, 0.25]   0   0.5   yes      2  (on the edge 0.5: goes to the bin above)
+#   [0.40, 0.30, 0.30]   2   0.4   no       1  [.25, .5)
+# bin 0: empty
+# bin 1: n=1, conf 0.40, acc 0.0, |gap| 0.40
+# bin 2: n=2, conf 0.55, acc 1.0, |gap| 0.45
+# bin 3: n=2, conf 0.85, acc 0.5, |gap| 0.35
+# ECE = 1/5 · 0.40 + 2/5 · 0.45 + 2/5 · 0.35 = 0.08 + 0.18 + 0.14 = 0.40;  MCE = 0.45.
+# Had 0.5 gone to the bin below, bin 1 would be {0.4, 0.5} and ECE = 0.24, MCE = 0.40.
+HAND_PROBS = np.array(
+    [[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.6, 0.3], [0.5, 0.25, 0.25], [0.4, 0.3, 0.3]]
+)
+HAND_LABELS = np.array([0, 1, 1, 0, 2])
+
+
+def test_hand_worked_ece_mce_and_bins():
+    bins = cal.reliability_bins(HAND_PROBS, HAND_LABELS, n_bins=4)
+    np.testing.assert_allclose(bins.edges, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(bins.count, [0, 1, 2, 2])
+    np.testing.assert_allclose(bins.confidence[1:], [0.4, 0.55, 0.85])
+    np.testing.assert_allclose(bins.accuracy[1:], [0.0, 1.0, 0.5])
+    np.testing.assert_allclose(bins.gap[1:], [-0.4, 0.45, -0.35])
+    assert cal.expected_calibration_error(HAND_PROBS, HAND_LABELS, n_bins=4) == pytest.approx(0.40)
+    assert cal.maximum_calibration_error(HAND_PROBS, HAND_LABELS, n_bins=4) == pytest.approx(0.45)
+
+
+def test_perfectly_calibrated_is_zero():
+    # K = 2, 10 bins: four at 0.75 with three right; two at 0.5 (argmax takes class 0) with one
+    # right; three at 1.0, all right. Every bin's accuracy equals its confidence exactly.
+    p0 = np.array([0.75] * 4 + [0.5] * 2 + [1.0] * 3)
+    probs = np.stack([p0, 1 - p0], axis=1)
+    labels = np.array([0, 0, 0, 1, 0, 1, 0, 0, 0])
+    assert cal.expected_calibration_error(probs, labels, n_bins=10) == pytest.approx(0, abs=1e-12)
+    assert cal.maximum_calibration_error(probs, labels, n_bins=10) == pytest.approx(0, abs=1e-12)
+
+
+def test_confident_and_wrong():
+    probs = np.tile([0.9, 0.05, 0.05], (6, 1))
+    labels = np.array([1, 2, 1, 2, 1, 2])
+    assert cal.expected_calibration_error(probs, labels) == pytest.approx(0.9)
+    assert cal.maximum_calibration_error(probs, labels) == pytest.approx(0.9)
+    assert cal.adaptive_calibration_error(probs, labels) == pytest.approx(0.9)
+    assert cal.accuracy(probs, labels) == 0
+    assert cal.negative_log_likelihood(probs, labels) == pytest.approx(-math.log(0.05))
+    # 0.9² + (0.05 − 1)² + 0.05² = 0.81 + 0.9025 + 0.0025
+    assert cal.brier_score(probs, labels) == pytest.approx(1.715)
+
+
+def test_fully_confident_and_wrong_hits_the_clamp_and_brier_maximum():
+    probs, labels = np.array([[1.0, 0.0, 0.0]]), np.array([1])
+    assert cal.expected_calibration_error(probs, labels) == 1.0
+    assert cal.negative_log_likelihood(probs, labels) == pytest.approx(-math.log(cal.NLL_EPS))
+    assert cal.brier_score(probs, labels) == 2.0
+
+
+def test_binned_metrics_do_not_depend_on_sample_order():
+    rng = np.random.default_rng(0)
+    # Confidences on a coarse grid make ties straddle the equal-mass cuts (31 samples, 4 bins).
+    p0 = rng.choice([0.6, 0.7, 0.8, 0.9], size=31)
+    probs = np.stack([p0, 1 - p0], axis=1)
+    labels = rng.integers(0, 2, size=31)
+    metrics = (
+        cal.expected_calibration_error,
+        cal.maximum_calibration_error,
+        cal.adaptive_calibration_error,
+        cal.classwise_calibration_error,
+    )
+    reference = [f(probs, labels, 4) for f in metrics]
+    for _ in range(5):
+        perm = rng.permutation(31)
+        assert [f(probs[perm], labels[perm], 4) for f in metrics] == pytest.approx(reference, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_bins", [1, 3, 10, 15, 20, 37])
+def test_agrees_with_torchmetrics_on_random_data(n_bins):
+    rng = np.random.default_rng(n_bins)
+    probs = random_probs(rng, 1000, 5)
+    labels = sample_labels(softmax(np.log(probs) / 1.5, axis=1), rng)  # a miscalibrated model
+    for norm, ours in (("l1", cal.expected_calibration_error), ("max", cal.maximum_calibration_error)):
+        assert ours(probs, labels, n_bins) == pytest.approx(
+            torchmetrics_ce(probs, labels, n_bins, norm), abs=1e-6
+        )
+
+
+# torchmetrics bins in float32 against torch.linspace edges, which for some n_bins (15 among them)
+# are one float32 ulp off b / n_bins; these n_bins have edges that are the float32 rounding of ours,
+# so "exactly on an edge" means the same thing to both.
+@pytest.mark.parametrize("n_bins", [2, 4, 5, 8, 10])
+def test_agrees_with_torchmetrics_on_bin_edges(n_bins):
+    edges = np.linspace(0, 1, n_bins + 1)
+    assert np.array_equal(edges.astype(np.float32), torch.linspace(0, 1, n_bins + 1).numpy())
+    rng = np.random.default_rng(n_bins)
+    n, k = 400, 20
+    # Interior edges >= 0.1 > 1/K, so a row [c, (1 − c)/(K − 1), ...] has a unique argmax c.
+    conf = rng.choice(edges[(edges >= 0.1) & (edges < 1)], size=n)
+    top = rng.integers(0, k, size=n)
+    probs = np.repeat(((1 - conf) / (k - 1))[:, None], k, axis=1)
+    probs[np.arange(n), top] = conf
+    labels = np.where(rng.random(n) < conf, top, (top + 1) % k)
+    probs = np.concatenate([probs, random_probs(rng, 200, k, scale=3.0)])
+    labels = np.concatenate([labels, rng.integers(0, k, size=200)])
+    for norm, ours in (("l1", cal.expected_calibration_error), ("max", cal.maximum_calibration_error)):
+        assert ours(probs, labels, n_bins) == pytest.approx(
+            torchmetrics_ce(probs, labels, n_bins, norm), abs=1e-6
+        )
+
+
+def test_confidence_one_joins_the_last_bin_and_ece_still_matches_torchmetrics():
+    rng = np.random.default_rng(1)
+    probs = np.concatenate([random_probs(rng, 300, 4, scale=3.0), np.eye(4)[[0, 1, 2, 3] * 5]])
+    labels = np.concatenate([rng.integers(0, 4, size=300), [0, 1, 2, 3] * 5])
+    bins = cal.reliability_bins(probs, labels, n_bins=10)
+    assert bins.count.shape == (10,)
+    assert bins.count[-1] == 20 + np.sum(probs[:300].max(axis=1) >= 0.9)
+    # torchmetrics puts conf == 1.0 in an extra bin; they are all correct, so its gap is 0 and the
+    # l1 sums agree (see the module docstring).
+    assert cal.expected_calibration_error(probs, labels, 10) == pytest.approx(
+        torchmetrics_ce(probs, labels, 10, "l1"), abs=1e-6
+    )
+
+
+def test_reliability_bins_counts_sum_to_n_and_empty_bins_are_nan():
+    rng = np.random.default_rng(2)
+    probs = random_probs(rng, 500, 10, scale=0.3)  # low confidences: the upper bins stay empty
+    labels = rng.integers(0, 10, size=500)
+    bins = cal.reliability_bins(torch.as_tensor(probs), torch.as_tensor(labels), n_bins=20)
+    assert bins.edges.shape == (21,)
+    assert bins.confidence.shape == bins.accuracy.shape == bins.count.shape == (20,)
+    assert bins.count.sum() == 500
+    empty = bins.count == 0
+    assert empty.any() and not empty.all()
+    assert np.isnan(bins.confidence[empty]).all() and np.isnan(bins.accuracy[empty]).all()
+    assert np.isnan(bins.gap[empty]).all() and not np.isnan(bins.gap[~empty]).any()
+    filled_conf = bins.confidence[~empty]
+    assert ((bins.edges[:-1][~empty] <= filled_conf) & (filled_conf <= bins.edges[1:][~empty])).all()
+
+
+def test_torch_and_numpy_inputs_agree():
+    rng = np.random.default_rng(3)
+    probs, labels = random_probs(rng, 200, 4), rng.integers(0, 4, size=200)
+    probs32, labels_t = torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)
+    as_torch = cal.calibration_report(probs32, labels_t)
+    assert as_torch == pytest.approx(cal.calibration_report(probs, labels), abs=1e-6)
+
+
+@pytest.mark.parametrize("n, n_bins", [(60, 15), (60, 4), (7, 7), (1000, 20)])
+def test_equal_mass_bins_have_equal_counts(n, n_bins):
+    rng = np.random.default_rng(n)
+    conf, correct = rng.random(n), rng.random(n) < 0.5
+    index = cal._equal_mass_index(conf, correct, n_bins)
+    np.testing.assert_array_equal(np.bincount(index, minlength=n_bins), n // n_bins)
+    # Bins hold consecutive confidences: every bin lies entirely below the next one.
+    for b in range(n_bins - 1):
+        assert conf[index == b].max() < conf[index == b + 1].min()
+
+
+def test_adaptive_ece_hand_worked():
+    # K = 2, 2 equal-mass bins of 2: {0.6 right, 0.7 wrong} and {0.8 right, 0.9 wrong}.
+    # bin 0: conf 0.65, acc 0.5, gap 0.15; bin 1: conf 0.85, acc 0.5, gap 0.35.
+    # AdaECE = 0.5 · 0.15 + 0.5 · 0.35 = 0.25.
+    p0 = np.array([0.9, 0.6, 0.8, 0.7])
+    probs = np.stack([p0, 1 - p0], axis=1)
+    labels = np.array([1, 0, 0, 1])
+    assert cal.adaptive_calibration_error(probs, labels, n_bins=2) == pytest.approx(0.25)
+
+
+# Two samples, K = 3, n_bins = 2 (edges 0, 0.5, 1):
+#   [0.7, 0.2, 0.1] y = 0;  [0.2, 0.6, 0.2] y = 2.
+# class 0: p = 0.7 (y = 0 ✓) in bin 1 gap 0.3; p = 0.2 (✗) in bin 0 gap 0.2 -> ECE_0 = 0.25
+# class 1: p = 0.2 (✗) in bin 0 gap 0.2; p = 0.6 (✗) in bin 1 gap 0.6        -> ECE_1 = 0.40
+# class 2: p = 0.1 (✗) and 0.2 (✓) both in bin 0: conf 0.15, freq 0.5        -> ECE_2 = 0.35
+# classwise ECE = (0.25 + 0.40 + 0.35) / 3 = 1/3.
+# NLL = −(log 0.7 + log 0.2) / 2;  Brier = ((.09 + .04 + .01) + (.04 + .36 + .64)) / 2 = 0.59;
+# accuracy = 1/2 (the second row predicts class 1).
+SMALL_PROBS = np.array([[0.7, 0.2, 0.1], [0.2, 0.6, 0.2]])
+SMALL_LABELS = np.array([0, 2])
+
+
+def test_classwise_nll_brier_accuracy_hand_worked():
+    assert cal.classwise_calibration_error(SMALL_PROBS, SMALL_LABELS, n_bins=2) == pytest.approx(1 / 3)
+    assert cal.negative_log_likelihood(SMALL_PROBS, SMALL_LABELS) == pytest.approx(
+        -(math.log(0.7) + math.log(0.2)) / 2
+    )
+    assert cal.brier_score(SMALL_PROBS, SMALL_LABELS) == pytest.approx(0.59)
+    assert cal.accuracy(SMALL_PROBS, SMALL_LABELS) == 0.5
+
+
+def test_nll_and_brier_match_direct_formulas():
+    rng = np.random.default_rng(4)
+    probs, labels = random_probs(rng, 300, 6, scale=4.0), rng.integers(0, 6, size=300)
+    direct_nll = torch.nn.functional.nll_loss(torch.log(torch.as_tensor(probs)), torch.as_tensor(labels))
+    assert cal.negative_log_likelihood(probs, labels) == pytest.approx(direct_nll.item())
+    # Σ_k (p_k − 1[y=k])² = Σ_k p_k² − 2 p_y + 1
+    direct_brier = np.mean((probs**2).sum(axis=1) - 2 * probs[np.arange(300), labels] + 1)
+    brier = cal.brier_score(probs, labels)
+    assert brier == pytest.approx(direct_brier)
+    assert 0 <= brier <= 2
+
+
+def test_report_has_every_metric():
+    report = cal.calibration_report(HAND_PROBS, HAND_LABELS, n_bins=4)
+    keys = {"accuracy", "ece", "mce", "adaptive_ece", "classwise_ece", "nll", "brier", "n"}
+    assert set(report) == keys
+    assert report["n"] == 5
+    assert report["ece"] == pytest.approx(0.40) and report["mce"] == pytest.approx(0.45)
+    assert report["brier"] == cal.brier_score(HAND_PROBS, HAND_LABELS)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Temperature scaling
+
+
+def labelled_logits(seed, t_true, n=20_000, k=10):
+    """Logits and labels drawn from softmax(logits / t_true): t_true is the calibrating temperature."""
+    rng = np.random.default_rng(seed)
+    logits = 4.0 * rng.normal(size=(n, k))
+    return logits, sample_labels(softmax(logits / t_true, axis=1), rng)
+
+
+def test_fit_temperature_recovers_the_true_temperature():
+    logits, labels = labelled_logits(seed=0, t_true=2.0)
+    assert abs(cal.fit_temperature(logits, labels) - 2.0) < 0.05
+
+
+def test_fit_temperature_is_one_for_calibrated_logits():
+    logits, labels = labelled_logits(seed=1, t_true=1.0)
+    assert abs(cal.fit_temperature(torch.as_tensor(logits), torch.as_tensor(labels)) - 1.0) < 0.03
+
+
+def test_fit_temperature_lowers_nll_of_overconfident_logits_and_keeps_accuracy():
+    logits, labels = labelled_logits(seed=2, t_true=1.0, n=5000)
+    overconfident = 3.0 * logits
+    t = cal.fit_temperature(overconfident, labels)
+    assert t > 2.5
+    before, after = softmax(overconfident, axis=1), cal.apply_temperature(overconfident, t)
+    assert cal.negative_log_likelihood(after, labels) < 0.9 * cal.negative_log_likelihood(before, labels)
+    assert cal.expected_calibration_error(after, labels) < cal.expected_calibration_error(before, labels)
+    assert cal.accuracy(after, labels) == cal.accuracy(before, labels)
+
+
+def test_fit_temperature_warns_on_a_bound():
+    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # perfectly classified: the NLL keeps falling as T -> 0
+    with pytest.warns(UserWarning, match="lies on the search bound"):
+        t = cal.fit_temperature(logits, np.array([0, 1, 2, 0]))
+    assert t == pytest.approx(0.01, rel=1e-12)
+
+
+def test_apply_temperature_matches_torch_softmax():
+    logits = np.random.default_rng(5).normal(size=(8, 4))
+    probs = cal.apply_temperature(torch.as_tensor(logits), 0.5)
+    assert probs.dtype == np.float64
+    np.testing.assert_allclose(probs, torch.softmax(torch.as_tensor(logits) / 0.5, dim=1).numpy())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation at the boundary
+
+GOOD_P, GOOD_Y = np.array([[0.3, 0.7], [0.6, 0.4]]), np.array([1, 0])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: cal.accuracy(np.array([0.3, 0.7]), GOOD_Y), r"2-D .*got shape \(2,\)"),
+        (lambda: cal.accuracy(GOOD_P, np.array([1, 0, 1])), r"\(N,\) = \(2,\).*got \(3,\)"),
+        (lambda: cal.brier_score(GOOD_P, np.array([1, 2])), r"\[0, 2\), got 2 at index 1"),
+        (lambda: cal.accuracy(GOOD_P, np.array([-1, 0])), r"got -1 at index 0"),
+        (lambda: cal.accuracy(GOOD_P, np.array([1.0, 0.0])), r"integers .*got dtype float64"),
+        (lambda: cal.expected_calibration_error(GOOD_P, GOOD_Y, n_bins=0), r"n_bins .*>= 1, got 0"),
+        (lambda: cal.adaptive_calibration_error(GOOD_P, GOOD_Y, n_bins=2.5), r"n_bins .*got 2.5"),
+        (lambda: cal.reliability_bins(GOOD_P, GOOD_Y, n_bins=True), r"n_bins .*got True"),
+        (lambda: cal.accuracy([[1.1, -0.1], [0.5, 0.5]], GOOD_Y), r"got 1.1 at row 0, column 0"),
+        (lambda: cal.accuracy([[0.5, 0.5], [np.nan, 1.0]], GOOD_Y), r"\[0, 1\], got nan at row 1"),
+        (lambda: cal.accuracy([[0.5, 0.5], [0.6, 0.6]], GOOD_Y), r"row 1 sums to 1.2"),
+        (lambda: cal.accuracy(np.zeros((0, 3)), np.zeros(0, dtype=int)), r"probs is empty"),
+        (lambda: cal.accuracy(GOOD_P, np.array([], dtype=int)), r"labels is empty"),
+        (lambda: cal.fit_temperature([[0.0, np.inf]], [0]), r"logits must be finite, got inf"),
+        (lambda: cal.fit_temperature(GOOD_P, GOOD_Y, bounds=(0.0, 10.0)), r"bounds .*\(0.0, 10.0\)"),
+        (lambda: cal.apply_temperature(GOOD_P, 0), r"temperature .*> 0, got 0"),
+        (lambda: cal.apply_temperature(GOOD_P, -1.5), r"got -1.5"),
+        (lambda: cal.apply_temperature(GOOD_P, float("nan")), r"got nan"),
+    ],
+)
+def test_validation_errors_name_the_bad_value(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        cal.reliability_bins,
+        cal.expected_calibration_error,
+        cal.maximum_calibration_error,
+        cal.adaptive_calibration_error,
+        cal.classwise_calibration_error,
+        cal.negative_log_likelihood,
+        cal.brier_score,
+        cal.accuracy,
+        cal.calibration_report,
+        cal.fit_temperature,
+    ],
+)
+def test_every_entry_point_validates(metric):
+    with pytest.raises(ValueError, match=r"\[0, 2\), got 2 at index 1"):
+        metric(GOOD_P, np.array([1, 2]))

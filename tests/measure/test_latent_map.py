@@ -1,0 +1,63 @@
+"""Tests for explorer.measure.latent_map: the drawn points, the projection keyed by the checkpoint, and the
+projections shipped with the checkpoints (so no page waits for UMAP on a shipped model)."""
+
+import numpy as np
+import pytest
+
+from explorer.measure import projection as proj
+from explorer.core.checkpoints import load_checkpoint
+from explorer.core.data import load_dataset
+from explorer.core.checkpoints import file_digest
+from explorer.measure.inference import predict
+from explorer.measure.latent_map import PRIOR_PER_CLASS, SHIPPED_PROJECTIONS, latent_map
+from explorer.measure.projection import ProjectionConfig
+from explorer.core.checkpoints import SHIPPED_DIR
+
+PCA = ProjectionConfig(method="pca")
+SHIPPED_D16 = sorted(p for p in SHIPPED_DIR.glob("*.pt") if "-d2-" not in p.name)
+
+
+@pytest.fixture
+def no_fitting(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a projection was fitted")
+
+    monkeypatch.setattr(proj, "fit_projection", refuse)
+
+
+def test_file_digest_is_the_sha256_of_the_bytes(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+    assert file_digest(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_latent_map_places_drawn_latents_and_prior_samples_and_caches_them(tmp_path, monkeypatch):
+    net, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-vc.pt")
+    test = load_dataset("digits", "test")
+    _, z = predict(net, test.x)
+    first = latent_map(net, z.numpy(), "digest", PCA, seed=0, cache_dir=tmp_path, shipped_dir=None)
+    assert first.projection.points.shape == (len(test.y), 2)
+    assert first.projection.extra_points.shape == (10 * PRIOR_PER_CLASS, 2)
+    np.testing.assert_array_equal(first.prior_labels, np.repeat(np.arange(10), PRIOR_PER_CLASS))
+    assert "prior samples" in first.projection.note
+
+    monkeypatch.setattr(proj, "fit_projection", lambda *a, **k: pytest.fail("refitted a cached map"))
+    again = latent_map(net, z.numpy(), "digest", PCA, seed=0, cache_dir=tmp_path, shipped_dir=None)
+    np.testing.assert_array_equal(again.projection.points, first.projection.points)
+
+
+@pytest.mark.parametrize("path", SHIPPED_D16, ids=lambda p: p.stem)
+def test_every_shipped_d16_checkpoint_has_its_umap_map_shipped(path, tmp_path, request, monkeypatch, no_fitting):
+    net, meta = load_checkpoint(path)
+    if meta["dataset"] != "digits":
+        monkeypatch.setenv("EXPLORER_DATA_DIR", str(request.getfixturevalue("data_copy")))
+    _, z = predict(net, load_dataset(meta["dataset"], "test").x)
+    placed = latent_map(net, z.numpy(), file_digest(path), ProjectionConfig(method="umap"), seed=0,
+                        cache_dir=tmp_path / "cache")
+    assert placed.projection.method == "umap" and len(placed.projection.points) == len(placed.keep)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_shipped_projections_belong_to_shipped_checkpoints():
+    # Every file in checkpoints/projections is reachable: 1 UMAP map per d > 2 checkpoint, no strays.
+    assert len(list(SHIPPED_PROJECTIONS.glob("*.npz"))) == len(SHIPPED_D16)

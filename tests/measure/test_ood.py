@@ -1,0 +1,41 @@
+"""Tests for explorer.measure.ood: the two scores, AUROC, noise images and the comparison."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
+from explorer.core.data import load_dataset
+from explorer.measure import ood as diag
+from explorer.measure.ood import noise_images, ood_comparison
+from test_latents import tiny_model
+
+
+def test_ood_scores_keys_and_shapes():
+    model = tiny_model("vc", 2)
+    scores = diag.ood_scores(model, torch.rand(7, 1, 8, 8))
+    assert set(scores) == {"max_softmax", "log_density"}
+    assert all(s.shape == (7,) and np.isfinite(s).all() for s in scores.values())
+    assert ((scores["max_softmax"] >= 1 / 3) & (scores["max_softmax"] <= 1)).all()
+
+
+def test_auroc_extremes():
+    assert diag.auroc([3.0, 4.0, 5.0], [0.0, 1.0]) == 1.0
+    assert diag.auroc([0.0, 1.0], [3.0, 4.0, 5.0]) == 0.0
+    assert diag.auroc([1.0, 1.0], [1.0, 1.0, 1.0]) == 0.5
+    assert diag.auroc([0.0, -1.0], [-np.inf, -np.inf]) == 1.0  # an underflowed log-density still ranks
+    # Hand case: pairs (in > out) are 2 > 1, 2 > 0, 0.5 > 0 out of 4 → 0.75.
+    assert diag.auroc([2.0, 0.5], [1.0, 0.0]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="both sides"):
+        diag.auroc([1.0], [])
+
+
+def test_ood_comparison_separates_noise_from_digits():
+    model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-vc.pt")
+    test = load_dataset("digits", "test")
+    noise = noise_images(test.x, 300, seed=0)
+    assert noise.shape == (300, 1, 8, 8) and 0 <= noise.min() and noise.max() <= 1
+    report = ood_comparison(model, test.x, noise)
+    assert set(report) == {"max_softmax", "log_density"}
+    assert report["log_density"]["auroc"] > 0.9  # VC's p(z) knows noise is not a digit
+    assert np.isfinite(report["max_softmax"]["auroc"])
