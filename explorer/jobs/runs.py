@@ -15,6 +15,7 @@ from explorer.core.data import ImageData, load_dataset, stratified_fraction
 from explorer.core.errors import ArgumentError
 from explorer.jobs.training import Progress, TrainResult, train
 from explorer.measure.calibration import evaluate
+from explorer.measure.robustness import sweep
 
 
 def check_writable(path: Path) -> None:
@@ -81,18 +82,9 @@ def low_data_sweep(train_data: ImageData, test: ImageData, dataset: str, methods
     Returns {method: {"fraction": [...], "accuracy": [...], "ece": [...]}}. Every run uses the
     dataset's defaults (plus ``overrides``) and the same seed, so the methods see the same images.
     """
-    total, done, results = len(methods) * len(fractions), 0, {}
-    for method in methods:
-        rows = {"fraction": [], "accuracy": [], "ece": []}
-        for fraction in fractions:
-            model_config, train_config = default_configs(dataset, method, train_fraction=fraction, seed=seed,
-                                                         snapshot_points=0, **overrides)
-            metrics = evaluate(train(train_data, model_config, train_config).model, test.x, test.y)
-            rows["fraction"].append(fraction)
-            rows["accuracy"].append(metrics["accuracy"])
-            rows["ece"].append(metrics["ece"])
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        results[method] = rows
-    return results
+    def accuracy_and_ece(method: str, fraction: float) -> dict[str, float]:
+        model_config, train_config = default_configs(dataset, method, train_fraction=fraction, seed=seed,
+                                                     snapshot_points=0, **overrides)
+        return evaluate(train(train_data, model_config, train_config).model, test.x, test.y)
+
+    return sweep(methods, fractions, "fraction", accuracy_and_ece, progress)

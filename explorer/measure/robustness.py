@@ -1,6 +1,8 @@
 """Accuracy and calibration under distribution shift: a model against corruptions of growing severity.
 
-``progress(done, total)`` is an optional callback for long sweeps (METHOD.md §4).
+:func:`sweep` is the grid behind it and behind the low-data comparison
+(:func:`explorer.jobs.runs.low_data_sweep`); ``progress(done, total)`` is an optional callback for
+long sweeps (METHOD.md §4).
 """
 
 from __future__ import annotations
@@ -17,6 +19,29 @@ Progress = Callable[[int, int], None] | None
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
+def sweep(rows: Sequence, values: Sequence, name: str, measure: Callable[[object, object], dict],
+          progress: Progress = None) -> dict[object, dict[str, list]]:
+    """Accuracy and ECE of ``measure(row, value)`` for every row and every value, rows outermost.
+
+    ``measure`` returns a calibration report (:func:`explorer.measure.calibration.evaluate`'s keys).
+    Returns {row: {name: [values], "accuracy": [...], "ece": [...]}}; ``progress(done, total)`` is
+    called after each of the len(rows) × len(values) measurements.
+    """
+    total, done, results = len(rows) * len(values), 0, {}
+    for row in rows:
+        series = {name: [], "accuracy": [], "ece": []}
+        for value in values:
+            report = measure(row, value)
+            series[name].append(value)
+            series["accuracy"].append(report["accuracy"])
+            series["ece"].append(report["ece"])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        results[row] = series
+    return results
+
+
 def shift_curves(model: nn.Module, x: Tensor, y: Tensor, corruptions: Sequence[str], seed: int = 0,
                  n_bins: int = N_BINS, progress: Progress = None) -> dict[str, dict[str, list[float]]]:
     """Accuracy and ECE at severities 0 (clean) to 5 for each corruption.
@@ -25,16 +50,8 @@ def shift_curves(model: nn.Module, x: Tensor, y: Tensor, corruptions: Sequence[s
     are drawn with ``seed`` (the same for every model, so models meet the same shifted images).
     """
     clean = evaluate(model, x, y, n_bins=n_bins)
-    total, done, curves = len(corruptions) * len(SEVERITIES), 0, {}
-    for name in corruptions:
-        curve = {"severity": [0], "accuracy": [clean["accuracy"]], "ece": [clean["ece"]]}
-        for severity in SEVERITIES:
-            metrics = evaluate(model, corrupt(x, name, severity, seed=seed), y, n_bins=n_bins)
-            curve["severity"].append(severity)
-            curve["accuracy"].append(metrics["accuracy"])
-            curve["ece"].append(metrics["ece"])
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        curves[name] = curve
-    return curves
+    curves = sweep(corruptions, SEVERITIES, "severity",
+                   lambda name, severity: evaluate(model, corrupt(x, name, severity, seed=seed), y, n_bins=n_bins),
+                   progress)
+    return {name: {"severity": [0, *curve["severity"]], "accuracy": [clean["accuracy"], *curve["accuracy"]],
+                   "ece": [clean["ece"], *curve["ece"]]} for name, curve in curves.items()}
