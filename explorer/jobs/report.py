@@ -35,7 +35,11 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        return cls(json.loads(Path(path).read_text()))
+        """The raw results at ``path``; an ArgumentError names a file that is not JSON."""
+        try:
+            return cls(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as error:
+            raise ArgumentError(f"{path}: not a results file ({error})") from None
 
     def methods(self, suite: str) -> list[str]:
         present = {m for (s, m, _, _) in self.values if s == suite}

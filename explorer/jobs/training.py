@@ -210,7 +210,14 @@ def train(
         order = torch.randperm(n, generator=generator).to(device)
         for step in range(1, steps + 1):
             batch = order[(step - 1) * config.batch_size: step * config.batch_size]
-            stats = step_fn(x[batch], y[batch])
+            try:
+                stats = step_fn(x[batch], y[batch])
+            except ValueError as error:  # torch's BatchNorm cannot normalise one value per channel
+                if len(batch) > 1:
+                    raise
+                raise ArgumentError(f"a batch of one image cannot be trained here ({error}); choose a batch "
+                                    f"size that leaves no batch of one ({n} images, batch_size "
+                                    f"{config.batch_size})") from None
             values = {k: float(v) for k, v in stats.items()}
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * len(batch)

@@ -86,3 +86,11 @@ def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
     block = readme_block(Results.load(committed))
     assert block in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")
+
+
+def test_a_results_file_that_is_not_json_gives_one_line(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "results.json").write_text('{"rows": [')
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "results.json: not a results file" in error

@@ -7,13 +7,12 @@ import torch
 
 from conftest import quick_configs
 from explorer.core.config import default_configs
-from explorer.core.data import load_dataset
-from explorer.measure.calibration import evaluate
-from explorer.measure.inference import predict
+from explorer.core.data import load_dataset, split_indices
 from explorer.core.models import build_model
 from explorer.core.objectives import cross_entropy, discriminator_loss, kl_estimate, prior_nll
-from explorer.core.data import split_indices
 from explorer.jobs.training import Progress, TrainingStep, resolve_device, train
+from explorer.measure.calibration import evaluate
+from explorer.measure.inference import predict
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +218,14 @@ class TestTrainingStep:
         assert {id(p) for p in head_group["params"]} == {id(p) for p in step.model.head.parameters()}
         assert isinstance(step.disc_optimiser, torch.optim.AdamW)
         assert step.disc_optimiser.param_groups[0]["lr"] == config.disc_lr
+
+
+def test_a_batch_of_one_that_batchnorm_cannot_train_is_an_argument_error(digits):
+    """ResNet-18 on 8×8 digits reaches a 1×1 map: BatchNorm cannot normalise one image there, and torch's
+    ValueError becomes an ArgumentError that the app and the CLI show in one line."""
+    from explorer.core.errors import ArgumentError
+
+    model_config, train_config = default_configs("digits", "softmax", encoder="resnet18", batch_size=1,
+                                                 epochs=1, train_fraction=0.02, snapshot_points=0)
+    with pytest.raises(ArgumentError, match="a batch of one image cannot be trained"):
+        train(digits[0], model_config, train_config)
