@@ -120,15 +120,22 @@ def robust_accuracy(path: Path, dataset: str, config: AttackConfig, n: int, seed
     return _robust_accuracy(net, data.x.to(device), data.y.to(device), config)
 
 
-@_per_file(st.cache_resource(show_spinner="Predicting…"))
 def test_logits(path: Path, dataset: str, corruption: str | None = None, severity: int = 1,
                 seed: int = 0) -> dict[str, np.ndarray]:
     """Test-split logits (N, K) float64 and labels (N,), clean or corrupted. Read-only.
 
-    ``severity`` and ``seed`` only matter with a corruption; clean, they are ignored and the
-    predictions cached with the latents are returned.
+    Cached per (checkpoint, corruption, severity, seed); ``severity`` and ``seed`` only matter with a
+    corruption (the clean entry is keyed with severity 1, seed 0).
     """
     if corruption is None:
+        severity, seed = 1, 0
+    return _test_logits(path, dataset, corruption, int(severity), int(seed))
+
+
+@_per_file(st.cache_resource(show_spinner="Predicting…"))
+def _test_logits(path: Path, dataset: str, corruption: str | None, severity: int, seed: int
+                 ) -> dict[str, np.ndarray]:
+    if corruption is None:  # the clean predictions are already cached with the latents
         clean = outputs(path, dataset)
         return {"logits": clean["logits"], "labels": clean["labels"]}
     net, _ = model(path)
@@ -179,6 +186,8 @@ def umap_pool():
 def fit_projection_elsewhere(latents, config: ProjectionConfig, extra=None, extra_name: str = "extra points"
                              ) -> Projection:
     """:func:`explorer.measure.projection.fit_projection`, with UMAP fitted in :func:`umap_pool`."""
+    if config.method != "umap":  # PCA and the identity stay here, and never start the worker
+        return fit_projection(latents, config, extra, extra_name)
     try:
         return umap_worker.fit(umap_pool(), latents, config, extra, extra_name)
     except umap_worker.WorkerLost:
