@@ -26,7 +26,7 @@ def _save_upload(upload) -> None:
     """Validate an uploaded file as a checkpoint, then keep it in the user's folder."""
     path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".pt").name
     try:
-        with atomic_write(path, check=load_checkpoint) as f:
+        with atomic_write(path, check=load_checkpoint, mode=0o600) as f:  # a user's file stays theirs
             f.write(upload.getvalue())
     except CheckpointError as error:
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")

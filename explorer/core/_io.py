@@ -1,4 +1,5 @@
-"""Writing files so that no reader ever sees half of one, and seeded blocks of torch's global generator."""
+"""Where the user's files go, writing files so that no reader ever sees half of one, and seeded blocks
+of torch's global generator."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import torch
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, check: Callable[[Path], object] | None = None) -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike, check: Callable[[Path], object] | None = None,
+                 mode: int = 0o644) -> Iterator[BinaryIO]:
     """Write ``path`` through a temporary file beside it, moved into place only when all went well.
 
-    Yields the open binary file. On a clean exit it is flushed to disk, made an ordinary ``0o644``
-    file, passed to ``check`` (if given: a function of the temporary file's path that raises to
+    Yields the open binary file. On a clean exit it is flushed to disk, given the permissions ``mode``
+    (an ordinary ``0o644`` file by default; ``0o600`` keeps it to its owner), passed to ``check`` (if given: a function of the temporary file's path that raises to
     refuse it) and renamed to ``path``; on any error, the temporary file is removed and an older file
     at ``path`` stays as it was. Readers (another session, after a crash) never see a partial file.
     """
@@ -30,13 +32,25 @@ def atomic_write(path: str | os.PathLike, check: Callable[[Path], object] | None
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; these are ordinary files
+        os.chmod(tmp, mode)  # mkstemp makes the file private
         if check is not None:
             check(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def user_folder(variable: str, name: str) -> Path:
+    """``$variable`` if set, else ``$XDG_CACHE_HOME/vc-explorer/<name>`` (default ``~/.cache/vc-explorer/<name>``).
+
+    The one rule for every per-user folder: data (``EXPLORER_DATA_DIR``), trained and uploaded
+    checkpoints (``EXPLORER_RUNS_DIR``) and the projection cache (``EXPLORER_CACHE_DIR``).
+    """
+    if env := os.environ.get(variable):
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "vc-explorer" / name
 
 
 _SEEDING = threading.Lock()

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import explorer
-from explorer.core._io import atomic_write
+from explorer import __version__
+from explorer.core._io import atomic_write, user_folder
 from explorer.core.config import METHODS, ModelConfig, config_from_dict
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError, CheckpointError
@@ -45,7 +45,7 @@ REQUIRED_META = (
 
 
 def _plain(value: object, where: str = "meta") -> object:
-    """A copy of ``value`` made of the types the safe loader accepts, or ``ValueError`` naming the spot.
+    """A copy of ``value`` made of the types the safe loader accepts, or an ``ArgumentError`` naming the spot.
 
     Subclasses of str, int and float (numpy scalars, ``torch.__version__``) become the plain type,
     numpy arrays become tensors: the safe unpickler would refuse them otherwise.
@@ -86,7 +86,7 @@ def save_checkpoint(path: str | os.PathLike, model: Classifier, meta: dict) -> P
         "encoder": config.encoder,
         "latent_dim": config.latent_dim,
         "config": dataclasses.asdict(config),
-        "versions": {"explorer": explorer.__version__, "torch": torch.__version__,
+        "versions": {"explorer": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **meta,
@@ -183,10 +183,7 @@ def user_dir() -> Path:
 
     Never inside ``checkpoints/``, so nothing the user does can overwrite a shipped model.
     """
-    if os.environ.get("EXPLORER_RUNS_DIR"):
-        return Path(os.environ["EXPLORER_RUNS_DIR"])
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "vc-explorer" / "runs"
+    return user_folder("EXPLORER_RUNS_DIR", "runs")
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import torch
 
+from explorer.core._io import user_folder
 from explorer.core.errors import ArgumentError, DatasetUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,11 @@ class DatasetInfo:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     needs_download: bool
-    defaults: dict[str, object] = dataclasses.field(default_factory=dict, hash=False)
+    defaults: Mapping[str, object] = dataclasses.field(default_factory=dict, hash=False)
     ood: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))  # read-only, as the rest
 
     @property
     def num_classes(self) -> int:
@@ -166,10 +171,7 @@ def data_root() -> Path:
     ``$EXPLORER_DATA_DIR`` if set, else ``$XDG_CACHE_HOME/vc-explorer/data`` (default
     ``~/.cache/vc-explorer/data``).
     """
-    if env := os.environ.get("EXPLORER_DATA_DIR"):
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "vc-explorer" / "data"
+    return user_folder("EXPLORER_DATA_DIR", "data")
 
 
 def load_dataset(
@@ -186,7 +188,7 @@ def load_dataset(
             moved into place only once complete).
 
     Raises:
-        ValueError: unknown name or split.
+        ArgumentError: unknown name or split.
         DatasetUnavailableError: the files are missing and could not (or may not) be downloaded.
     """
     info = dataset_info(name)

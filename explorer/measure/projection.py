@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from explorer.core._io import atomic_write
+from explorer.core._io import atomic_write, user_folder
 from explorer.core._validation import as_array
 from explorer.core.config import ProjectionConfig
 from explorer.core.errors import ArgumentError
@@ -136,10 +136,7 @@ def fit_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra
 
 def default_cache_dir() -> Path:
     """``$EXPLORER_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vc-explorer/projections`` (default ``~/.cache/...``)."""
-    if env := os.environ.get("EXPLORER_CACHE_DIR"):
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "vc-explorer" / "projections"
+    return user_folder("EXPLORER_CACHE_DIR", "projections")
 
 
 def _cache_key(latents: np.ndarray, extra: np.ndarray | None, config: ProjectionConfig, extra_name: str,
@@ -171,7 +168,8 @@ def _save(projection: Projection, path: Path) -> None:
               "note": np.array(projection.note)}
     optional = {"extra_points": projection.extra_points, "mean": projection.mean, "components": projection.components}
     arrays.update({k: v for k, v in optional.items() if v is not None})
-    with atomic_write(path) as f:  # a reader (another session, a crash) never sees a half-written file
+    # A reader (another session, a crash) never sees a half-written file; the cache stays the user's.
+    with atomic_write(path, mode=0o600) as f:
         np.savez(f, **arrays)
 
 
