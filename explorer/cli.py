@@ -78,6 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="python -m explorer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from explorer.measure.corruptions import DEFAULT_SEVERITY
+
     datasets = tuple(DATASETS)
     attack = AttackConfig()
     projection = ProjectionConfig()
@@ -95,7 +97,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--dataset", choices=datasets, help="test split to use (default: the checkpoint's)")
     p.add_argument("--corruption", help="a distribution shift to apply (see explorer.measure.corruptions)")
-    p.add_argument("--severity", type=int, default=3, help="corruption severity 1-5 (default: 3)")
+    p.add_argument("--severity", type=int, default=DEFAULT_SEVERITY,
+                   help=f"corruption severity 1-5 (default: {DEFAULT_SEVERITY})")
     p.add_argument("--bins", type=int, default=N_BINS, help=f"calibration bins (default: {N_BINS})")
     p.add_argument("--temperature-scaling", action="store_true",
                    help="divide the logits by a temperature fitted on the model's validation split")

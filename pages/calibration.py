@@ -6,6 +6,7 @@ from explorer.app import state
 from explorer.app.views import calibration as view
 from explorer.core.config import N_BINS
 from explorer.core.errors import ExplorerError
+from explorer.measure.corruptions import DEFAULT_SEVERITY, LEVELS
 
 st.title("Calibration")
 selected = state.models_or_stop()
@@ -17,7 +18,8 @@ scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by o
                              "by NLL on the model's own validation split (never the test split).")
 corruption = controls[1].selectbox("Corruption", view.CORRUPTION_CHOICES,
                                    help="Applied to the test images (pixels in [0, 1]) before prediction.")
-severity = controls[2].slider("Severity", 1, 5, 3, disabled=corruption == view.CLEAN)
+severity = controls[2].slider("Severity", min(LEVELS), max(LEVELS), DEFAULT_SEVERITY,
+                              disabled=corruption == view.CLEAN)
 shift = view.Shift(None if corruption == view.CLEAN else corruption, severity, selected.seed)
 st.caption(f"Measured on the {shift.describe()}."
            + (" The seed is the sidebar's." if shift.corruption else ""))

@@ -23,7 +23,7 @@ except ExplorerError as error:
 names = {side: f"{side}: {c.method}, d = {c.latent_dim}" for side, c in configs.items()}
 # Only the open tab runs: each one computes for seconds on a large test split.
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"],
-                                      key="shift_tab", on_change="rerun")
+                                      key=state.SHIFT_TAB, on_change="rerun")
 sample = len(cache.test_sample(dataset, view.SHIFT_POINTS, selected.seed).y)
 drawn = f"{sample} test images drawn with seed {selected.seed}" if sample < len(cache.test_split(dataset).y) \
     else "the test split"
@@ -38,10 +38,12 @@ def shift() -> None:
     bar = st.progress(0.0)
     columns = st.columns(2)
     for i, corruption in enumerate(chosen):
-        series = {names[side]: cache.shift_curve(path, dataset, corruption, view.SHIFT_POINTS, selected.seed)[measure]
+        curves = {names[side]: cache.shift_curve(path, dataset, corruption, view.SHIFT_POINTS, selected.seed)
                   for side, path in paths.items()}
+        series = {name: curve[measure] for name, curve in curves.items()}
+        severities = next(iter(curves.values()))["severity"]  # 0 (clean), then 1-5
         bar.progress((i + 1) / len(chosen), text=f"{corruption} done")
-        columns[i % 2].plotly_chart(accuracy_vs(list(view.SEVERITIES), series, "severity", measure,
+        columns[i % 2].plotly_chart(accuracy_vs(severities, series, "severity", measure,
                                                 title=corruption.replace("_", " ")), width="stretch")
     bar.empty()
 

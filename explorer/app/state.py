@@ -20,6 +20,7 @@ TRAIN_RESULT = "train_result"
 TRAIN_REPLAY = "train_replay"
 SELECTED_INDEX = "selected_index"  # a test-split example index chosen on a page (e.g. a latent-map click)
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page
+SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab computes)
 
 
 @dataclass(frozen=True)

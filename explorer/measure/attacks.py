@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.core.config import AttackConfig, check_attack_params
+from explorer.core.config import ATTACKS, AttackConfig, check_attack_params
 from explorer.core.errors import ArgumentError
 
 
@@ -188,7 +188,7 @@ def pgd_path(
 
 
 # One call shape for every attack: (model, x, y, config) -> x_adv.
-ATTACKS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig], Tensor]] = {
+ATTACK_FUNCTIONS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig], Tensor]] = {
     "fgsm": lambda model, x, y, c: fgsm(model, x, y, c.eps),
     "pgd": lambda model, x, y, c: pgd(model, x, y, c.eps, c.alpha, c.steps, c.random_start, c.seed),
 }
@@ -196,9 +196,9 @@ ATTACKS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig], Tensor]] 
 
 def run_attack(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -> Tensor:
     """Attack x (N, C, H, W) in [0, 1] with labels y (N,) as ``config`` says; returns x_adv."""
-    if config.attack not in ATTACKS:
-        raise ArgumentError(f"unknown attack {config.attack!r}; allowed: {', '.join(ATTACKS)}")
-    return ATTACKS[config.attack](model, x, y, config)
+    if config.attack not in ATTACK_FUNCTIONS:
+        raise ArgumentError(f"unknown attack {config.attack!r}; allowed: {', '.join(ATTACK_FUNCTIONS)}")
+    return ATTACK_FUNCTIONS[config.attack](model, x, y, config)
 
 
 def robust_accuracy(
@@ -243,3 +243,7 @@ def accuracy_vs_eps(
         if progress:
             progress(done, len(configs))
     return accuracies
+
+
+__all__ = ["ATTACKS", "ATTACK_FUNCTIONS", "accuracy_vs_eps", "default_alpha", "fgsm", "pgd", "pgd_path",
+           "robust_accuracy", "run_attack"]

@@ -101,6 +101,10 @@ _FUNCTIONS: dict[str, Callable[[Tensor, float, torch.Generator], Tensor]] = {
 }
 
 CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
+LEVELS = (1, 2, 3, 4, 5)
+"""The severities every corruption has, mildest first."""
+DEFAULT_SEVERITY = 3
+"""The severity the command line and the Calibration page start from."""
 
 
 def corrupt(x: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
@@ -118,7 +122,7 @@ def corrupt(x: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
     """
     if name not in SEVERITIES:
         raise ArgumentError(f"unknown corruption {name!r}; allowed: {', '.join(CORRUPTIONS)}")
-    if not isinstance(severity, numbers.Integral) or not 1 <= severity <= 5:
+    if not isinstance(severity, numbers.Integral) or severity not in LEVELS:
         raise ArgumentError(f"severity must be an integer from 1 to 5, got {severity!r}")
     if x.ndim != 4 or not x.is_floating_point():
         raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}")

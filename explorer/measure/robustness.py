@@ -13,14 +13,13 @@ from torch import Tensor, nn
 
 from explorer.core.config import N_BINS
 from explorer.measure.calibration import evaluate
-from explorer.measure.corruptions import corrupt
+from explorer.measure.corruptions import LEVELS, corrupt
 
-Progress = Callable[[int, int], None] | None
-SEVERITIES = (1, 2, 3, 4, 5)
+ProgressCallback = Callable[[int, int], None] | None
 
 
 def sweep(rows: Sequence, values: Sequence, name: str, measure: Callable[[object, object], dict],
-          progress: Progress = None) -> dict[object, dict[str, list]]:
+          progress: ProgressCallback = None) -> dict[object, dict[str, list]]:
     """Accuracy and ECE of ``measure(row, value)`` for every row and every value, rows outermost.
 
     ``measure`` returns a calibration report (:func:`explorer.measure.calibration.evaluate`'s keys).
@@ -43,14 +42,14 @@ def sweep(rows: Sequence, values: Sequence, name: str, measure: Callable[[object
 
 
 def shift_curves(model: nn.Module, x: Tensor, y: Tensor, corruptions: Sequence[str], seed: int = 0,
-                 n_bins: int = N_BINS, progress: Progress = None) -> dict[str, dict[str, list[float]]]:
+                 n_bins: int = N_BINS, progress: ProgressCallback = None) -> dict[str, dict[str, list[float]]]:
     """Accuracy and ECE at severities 0 (clean) to 5 for each corruption.
 
     Returns {corruption: {"severity": [0..5], "accuracy": [...], "ece": [...]}}; the corrupted images
     are drawn with ``seed`` (the same for every model, so models meet the same shifted images).
     """
     clean = evaluate(model, x, y, n_bins=n_bins)
-    curves = sweep(corruptions, SEVERITIES, "severity",
+    curves = sweep(corruptions, LEVELS, "severity",
                    lambda name, severity: evaluate(model, corrupt(x, name, severity, seed=seed), y, n_bins=n_bins),
                    progress)
     return {name: {"severity": [0, *curve["severity"]], "accuracy": [clean["accuracy"], *curve["accuracy"]],

@@ -92,6 +92,12 @@ def test_eps_zero_changes_nothing(model, data):
     assert torch.equal(pgd(model, x, y, 0.0, seed=0), x)
 
 
+def test_every_attack_name_has_its_function():
+    from explorer.measure.attacks import ATTACK_FUNCTIONS
+
+    assert tuple(ATTACK_FUNCTIONS) == ATTACKS
+
+
 def test_robust_accuracy_below_clean(model, data):
     x, y = data
     clean = (model(x).argmax(dim=1) == y).sum().item() / len(y)

@@ -15,10 +15,11 @@ import torch
 
 from explorer.app import cache
 from explorer.core.config import AttackConfig
+from explorer.core.data import subset_indices
 from explorer.core.errors import ArgumentError
+from explorer.figures import accuracy_vs, image_row, latent_scatter, probability_bars
 from explorer.measure.attacks import pgd_path
 from explorer.measure.inference import predict
-from explorer.figures import accuracy_vs, image_row, latent_scatter, probability_bars
 
 ATTACK_NAMES = {"fgsm": "FGSM", "pgd": "PGD"}
 EXAMPLE_SOURCES = {"random": "random (from the seed)", "index": "by index"}
@@ -120,8 +121,7 @@ def path_figure(path: Path, dataset: str, result: ExampleAttack, seed: int, titl
     _, meta = cache.model(path)
     out = cache.outputs(path, dataset)
     n, d = out["latents"].shape
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(n, BACKGROUND_POINTS, replace=False)) if n > BACKGROUND_POINTS else np.arange(n)
+    keep = subset_indices(n, BACKGROUND_POINTS, seed)
     if d == 2:
         points, trail, axes = out["latents"][keep], result.path, ("z₁", "z₂")
         note = f"The latents themselves (d = 2): {len(keep)} test latents, drawn with seed {seed}."

@@ -8,8 +8,6 @@ SHIFT_POINTS = 1000
 """Test images (drawn with the seed) behind the shift curves and the OOD scores: seconds, not minutes."""
 FRACTIONS = (0.01, 0.05, 0.1, 1.0)
 """Shares of the training split the live low-data comparison trains on."""
-SEVERITIES = (0, 1, 2, 3, 4, 5)
-"""Severities drawn on the shift curves, 0 being the clean images."""
 SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
 """Out-of-distribution scores of :func:`explorer.measure.ood.ood_scores`, as the page names them."""
 
