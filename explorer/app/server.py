@@ -1,5 +1,6 @@
 """Start the app as a user would, ``streamlit run explorer/Home.py``, on a free localhost port, and
-the selectors a browser uses to tell what the app has drawn.
+the selectors a browser uses to tell whether the app's run has ended and shows no error (the
+selectors of each page's content are in :mod:`explorer.app.guide`).
 
 For the real-browser test and the page-speed benchmark; it only starts a process, and never imports
 Streamlit itself.
@@ -17,7 +18,6 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-
 
 HOME = Path(__file__).resolve().parents[1] / "Home.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -2,8 +2,8 @@
 
 Display only, like scikit-learn's ``CalibrationDisplay`` next to ``calibration_curve``: a builder takes
 numpy arrays or plain Python values that the library has already computed (reliability bins,
-projections, distances, histories), checks their shapes at the boundary (``ValueError`` naming the
-bad argument) and returns a ``plotly.graph_objects.Figure``. Nothing here computes a metric, and
+projections, distances, histories), checks their shapes at the boundary (an ``ArgumentError``, a ``ValueError``, naming
+the bad argument) and returns a ``plotly.graph_objects.Figure``. Nothing here computes a metric, and
 nothing imports streamlit or torch, so the same builders serve the app (``st.plotly_chart(fig)``) and
 notebooks (``fig.show()``). Drawing-only arithmetic stays: histogram bar heights, the χ² density
 curve, closing an ellipse.
@@ -11,8 +11,8 @@ curve, closing an ellipse.
 One module per family of figures (``distributions``, ``calibration``, ``latents``, ``curves``,
 ``examples``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the checks at
 the boundary). A ``title`` left empty gives the builder's default title. This tier imports plotly,
-numpy and scipy, and of the project only ``explorer.core._validation`` and ``explorer.core.errors``
-(numpy only).
+numpy and scipy (for the χ² density a histogram is drawn against), and of the project only
+``explorer.core._validation`` and ``explorer.core.errors``, which import numpy alone.
 """
 
 from explorer.figures._style import PALETTE

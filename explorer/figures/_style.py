@@ -82,7 +82,7 @@ def labels(labels, n: int, k: int, name: str) -> np.ndarray:
 
 
 def number(value, what: str) -> float | None:
-    """A float for plotting, None for a missing (None or non-finite) value, ValueError otherwise."""
+    """A float for plotting, None for a missing (None or non-finite) value, ArgumentError otherwise."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real):

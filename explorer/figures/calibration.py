@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.errors import ArgumentError
-from explorer.figures import _style as S
+from explorer.figures import _style as base
 
 
 class Bins(Protocol):
@@ -34,7 +34,7 @@ def reliability_diagram(bins: Bins, title: str = "") -> go.Figure:
         bins: ``explorer.measure.calibration.ReliabilityBins`` (any object with the same fields works):
             (B + 1,) edges in [0, 1], (B,) confidence, accuracy and count.
     """
-    edges = S.in_unit_interval(S.array(bins.edges, "bins.edges", (None,)), "bins.edges")
+    edges = base.in_unit_interval(base.array(bins.edges, "bins.edges", (None,)), "bins.edges")
     n = len(edges) - 1
     count = np.asarray(bins.count)
     if count.shape != (n,):
@@ -46,7 +46,7 @@ def reliability_diagram(bins: Bins, title: str = "") -> go.Figure:
     for name, v in (("accuracy", accuracy), ("confidence", confidence)):
         if v.shape != (n,):
             raise ArgumentError(f"bins.{name} must have shape ({n},) to match {n + 1} edges, got {v.shape}")
-        S.in_unit_interval(S.array(v[filled], f"bins.{name} of non-empty bins", (None,)), f"bins.{name}")
+        base.in_unit_interval(base.array(v[filled], f"bins.{name} of non-empty bins", (None,)), f"bins.{name}")
     accuracy, confidence = accuracy[filled], confidence[filled]
     lo, hi = edges[:-1][filled], edges[1:][filled]
     x, width = (lo + hi) / 2, hi - lo
@@ -55,18 +55,18 @@ def reliability_diagram(bins: Bins, title: str = "") -> go.Figure:
                         vertical_spacing=0.04)
     fig.add_trace(go.Bar(
         x=x, y=accuracy, width=width, name="accuracy",
-        marker=dict(color=S.PALETTE[0], line=dict(color="white", width=1)),
+        marker=dict(color=base.PALETTE[0], line=dict(color="white", width=1)),
         customdata=np.column_stack([lo, hi, confidence, count[filled]]),
         hovertemplate="confidence in [%{customdata[0]:.2f}, %{customdata[1]:.2f}]<br>accuracy %{y:.3f}<br>"
                       "mean confidence %{customdata[2]:.3f}<br>%{customdata[3]} samples<extra></extra>",
     ), row=1, col=1)
     fig.add_trace(go.Bar(
         x=x, y=confidence - accuracy, base=accuracy, width=width, name="gap to mean confidence",
-        marker=dict(color="rgba(204, 102, 119, 0.35)", line=dict(color=S.PALETTE[1], width=2),
-                    pattern=dict(shape="/", fgcolor=S.PALETTE[1])), hoverinfo="skip",
+        marker=dict(color="rgba(204, 102, 119, 0.35)", line=dict(color=base.PALETTE[1], width=2),
+                    pattern=dict(shape="/", fgcolor=base.PALETTE[1])), hoverinfo="skip",
     ), row=1, col=1)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
-                             line=S.REFERENCE), row=1, col=1)
+                             line=base.REFERENCE), row=1, col=1)
     fig.add_trace(go.Bar(x=x, y=count[filled], width=width, name="samples", showlegend=False,
                          marker=dict(color="#888888", line=dict(color="white", width=1))), row=2, col=1)
     fig.update_layout(barmode="overlay")
@@ -74,4 +74,4 @@ def reliability_diagram(bins: Bins, title: str = "") -> go.Figure:
     fig.update_xaxes(title_text="confidence (max class probability)", row=2, col=1)
     fig.update_yaxes(title_text="accuracy (fraction correct)", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(title_text="samples", row=2, col=1)
-    return S.style(fig, title or "Reliability diagram", height=650)
+    return base.style(fig, title or "Reliability diagram", height=650)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.errors import ArgumentError
-from explorer.figures import _style as S
+from explorer.figures import _style as base
 
 
 TRAINING_PANELS = {
@@ -53,9 +53,9 @@ def training_curves(history: Sequence[Mapping[str, object]], class_names: Sequen
     for i, key in enumerate(keys):
         cell = dict(row=i // cols + 1, col=i % cols + 1)
         if key != "latent_norm":
-            y = [S.number(record.get(key), f"history[{e}][{key!r}]") for e, record in enumerate(history)]
+            y = [base.number(record.get(key), f"history[{e}][{key!r}]") for e, record in enumerate(history)]
             fig.add_trace(go.Scatter(x=epochs, y=y, mode="lines+markers", name=key, showlegend=False,
-                                     line=dict(color="#444444", width=S.LINE_WIDTH)), **cell)
+                                     line=dict(color="#444444", width=base.LINE_WIDTH)), **cell)
             continue
         per_epoch = [record.get(key) or [] for record in history]
         if not all(isinstance(norms, Sequence) for norms in per_epoch):
@@ -65,12 +65,12 @@ def training_curves(history: Sequence[Mapping[str, object]], class_names: Sequen
         if len(names) < n_classes:
             raise ArgumentError(f"class_names has {len(names)} names, latent_norm {n_classes} classes")
         for c in range(n_classes):
-            y = [S.number(norms[c], f"history[{e}]['latent_norm'][{c}]") if c < len(norms) else None
+            y = [base.number(norms[c], f"history[{e}]['latent_norm'][{c}]") if c < len(norms) else None
                  for e, norms in enumerate(per_epoch)]
             fig.add_trace(go.Scatter(x=epochs, y=y, mode="lines+markers", name=names[c],
-                                     line=dict(color=S.color(c), width=S.LINE_WIDTH)), **cell)
+                                     line=dict(color=base.color(c), width=base.LINE_WIDTH)), **cell)
     fig.update_xaxes(title_text="epoch")
-    return S.style(fig, title or "Training curves", height=height)
+    return base.style(fig, title or "Training curves", height=height)
 
 
 def accuracy_vs(x_values, series: Mapping[str, Sequence[float]], x_title: str, y_title: str = "accuracy",
@@ -86,17 +86,17 @@ def accuracy_vs(x_values, series: Mapping[str, Sequence[float]], x_title: str, y
         x_title, y_title: axis titles, with units (e.g. "ε (pixel units, images in [0, 1])").
         log_x: logarithmic x axis.
     """
-    x = S.array(x_values, "x_values", (None,))
+    x = base.array(x_values, "x_values", (None,))
     if log_x and x.min() <= 0:
         raise ArgumentError(f"x_values must be > 0 on a log axis, got {x.min():.4g}")
     traces = []
-    for i, (name, values) in enumerate(S.nonempty(series, "series").items()):
+    for i, (name, values) in enumerate(base.nonempty(series, "series").items()):
         if len(values) != len(x):
             raise ArgumentError(f"series[{name!r}] has {len(values)} values but x_values has {len(x)}")
-        color = S.color(i)
-        traces.append(go.Scatter(x=x, y=[S.number(v, f"series[{name!r}]") for v in values], name=name,
-                                 mode="lines+markers", line=dict(color=color, width=S.LINE_WIDTH),
+        color = base.color(i)
+        traces.append(go.Scatter(x=x, y=[base.number(v, f"series[{name!r}]") for v in values], name=name,
+                                 mode="lines+markers", line=dict(color=color, width=base.LINE_WIDTH),
                                  marker=dict(size=11, color=color)))
     fig = go.Figure(traces)
     fig.update_layout(xaxis=dict(title=x_title, type="log" if log_x else "linear"), yaxis_title=y_title)
-    return S.style(fig, title or f"{y_title} against {x_title}")
+    return base.style(fig, title or f"{y_title} against {x_title}")

@@ -13,7 +13,7 @@ from scipy.stats import chi2
 
 from explorer.core._validation import check_n_bins
 from explorer.core.errors import ArgumentError
-from explorer.figures import _style as S
+from explorer.figures import _style as base
 
 
 def _histogram(values: np.ndarray, edges: np.ndarray, name: str, color: str,
@@ -31,11 +31,11 @@ def _histogram(values: np.ndarray, edges: np.ndarray, name: str, color: str,
 
 def _overlaid_histograms(samples: Mapping[str, np.ndarray], edges: np.ndarray, x_title: str,
                          title: str) -> go.Figure:
-    fig = go.Figure([_histogram(v, edges, name, S.color(i)) for i, (name, v) in
+    fig = go.Figure([_histogram(v, edges, name, base.color(i)) for i, (name, v) in
                      enumerate(samples.items())])
     fig.update_layout(barmode="overlay", bargap=0, xaxis_title=x_title,
                       yaxis_title="fraction of samples")
-    return S.style(fig, title)
+    return base.style(fig, title)
 
 
 def confidence_histogram(confidences: Mapping[str, np.ndarray], n_bins: int = 20,
@@ -48,9 +48,9 @@ def confidence_histogram(confidences: Mapping[str, np.ndarray], n_bins: int = 20
         n_bins: number of equal-width bins on [0, 1].
     """
     samples = {}
-    for name, values in S.nonempty(confidences, "confidences").items():
+    for name, values in base.nonempty(confidences, "confidences").items():
         what = f"confidences[{name!r}]"
-        samples[name] = S.in_unit_interval(S.array(values, what, (None,)), what)
+        samples[name] = base.in_unit_interval(base.array(values, what, (None,)), what)
     edges = np.linspace(0, 1, check_n_bins(n_bins) + 1)
     fig = _overlaid_histograms(samples, edges, "confidence (max class probability)",
                                title or "Confidence of the predictions")
@@ -64,8 +64,8 @@ def norm_histogram(norms: Mapping[str, np.ndarray], n_bins: int = 40, title: str
         norms: legend name → (N,) non-negative norms.
         n_bins: number of equal-width bins spanning all models' norms.
     """
-    samples = {name: S.array(v, f"norms[{name!r}]", (None,))
-               for name, v in S.nonempty(norms, "norms").items()}
+    samples = {name: base.array(v, f"norms[{name!r}]", (None,))
+               for name, v in base.nonempty(norms, "norms").items()}
     edges = np.histogram_bin_edges(np.concatenate(list(samples.values())), bins=check_n_bins(n_bins))
     return _overlaid_histograms(samples, edges, "latent norm ‖z‖ (latent units)", title or "Latent norms")
 
@@ -81,8 +81,8 @@ def score_histograms(in_scores, out_scores, name: str, auroc: float | None = Non
         auroc: the score's AUROC in [0, 1], computed elsewhere; omitted from the title if None.
         n_bins: number of equal-width bins spanning both samples.
     """
-    samples = {"in-distribution": S.array(in_scores, "in_scores", (None,)),
-               "out-of-distribution": S.array(out_scores, "out_scores", (None,))}
+    samples = {"in-distribution": base.array(in_scores, "in_scores", (None,)),
+               "out-of-distribution": base.array(out_scores, "out_scores", (None,))}
     edges = np.histogram_bin_edges(np.concatenate(list(samples.values())), bins=check_n_bins(n_bins))
     title = title or f"OOD score: {name}"
     if auroc is not None:
@@ -107,7 +107,7 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
             relative to all N points (they integrate to the fraction shown).
         n_bins: number of equal-width bins on [0, x_max].
     """
-    r2 = S.array(r2, "r2", (None,))
+    r2 = base.array(r2, "r2", (None,))
     if r2.min() < 0:
         raise ArgumentError(f"r2 must be >= 0 (squared distances), got {r2.min():.4g}")
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
@@ -122,12 +122,12 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
     y = chi2.pdf(x, d)
     finite = np.isfinite(y)  # χ²_1's density is infinite at 0
     fig = go.Figure([
-        _histogram(r2, np.linspace(0, x_max, check_n_bins(n_bins) + 1), name, S.PALETTE[0], density=True),
-        go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"χ²({d}) density", line=S.REFERENCE),
+        _histogram(r2, np.linspace(0, x_max, check_n_bins(n_bins) + 1), name, base.PALETTE[0], density=True),
+        go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"χ²({d}) density", line=base.REFERENCE),
     ])
     title = title or f"Squared Mahalanobis distance against χ²({d})"
     if ks is not None:
         title += f" (KS = {ks:.3f})"
     fig.update_layout(bargap=0, xaxis=dict(title="squared Mahalanobis distance r² to the class prior",
                                            range=[0, x_max]), yaxis_title="probability density")
-    return S.style(fig, title)
+    return base.style(fig, title)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.errors import ArgumentError
-from explorer.figures import _style as S
+from explorer.figures import _style as base
 
 
 def image_row(images: Sequence[np.ndarray], titles: Sequence[str], title: str = "") -> go.Figure:
@@ -24,13 +24,13 @@ def image_row(images: Sequence[np.ndarray], titles: Sequence[str], title: str = 
                             f"and {len(titles)} titles")
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=list(titles), horizontal_spacing=0.03)
     for i, image in enumerate(images):
-        image = S.array(image, f"images[{i}]", (None, None, 3) if np.ndim(image) == 3 else (None, None))
-        S.in_unit_interval(image, f"images[{i}]")
+        image = base.array(image, f"images[{i}]", (None, None, 3) if np.ndim(image) == 3 else (None, None))
+        base.in_unit_interval(image, f"images[{i}]")
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         fig.add_trace(go.Image(z=np.round(255 * rgb).astype(np.uint8), name=titles[i]), row=1, col=i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return S.style(fig, title, height=380)
+    return base.style(fig, title, height=380)
 
 
 def probability_bars(probs: Mapping[str, np.ndarray], class_names: Sequence[str],
@@ -43,10 +43,10 @@ def probability_bars(probs: Mapping[str, np.ndarray], class_names: Sequence[str]
     """
     k = len(class_names)
     traces = []
-    for i, (name, p) in enumerate(S.nonempty(probs, "probs").items()):
-        p = S.in_unit_interval(S.array(p, f"probs[{name!r}]", (k,)), f"probs[{name!r}]")
-        traces.append(go.Bar(x=list(class_names), y=p, name=name, marker_color=S.color(i)))
+    for i, (name, p) in enumerate(base.nonempty(probs, "probs").items()):
+        p = base.in_unit_interval(base.array(p, f"probs[{name!r}]", (k,)), f"probs[{name!r}]")
+        traces.append(go.Bar(x=list(class_names), y=p, name=name, marker_color=base.color(i)))
     fig = go.Figure(traces)
     fig.update_layout(barmode="group", xaxis_title="class",
                       yaxis=dict(title="probability", range=[0, 1.02]))
-    return S.style(fig, title or "Class probabilities")
+    return base.style(fig, title or "Class probabilities")

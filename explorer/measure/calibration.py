@@ -4,7 +4,7 @@ The metrics are pure computation on arrays; :func:`evaluate` reports them for a 
 and :func:`validation_temperature` fits temperature scaling on the validation split that a model's
 training held out.
 
-Pure computation on arrays: ``probs`` is (N, K) class probabilities whose rows sum to 1, ``labels`` is
+For the metrics, ``probs`` is (N, K) class probabilities whose rows sum to 1, ``labels`` is
 (N,) integers in [0, K). numpy arrays and torch tensors are accepted and converted to float64 numpy.
 The prediction is ``argmax(probs, axis=1)`` (the first class on ties, as ``torch.max`` does) and the
 confidence is its probability, ``max(probs, axis=1)``.

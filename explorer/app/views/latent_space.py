@@ -1,4 +1,4 @@
-"""Figures the pages show, composed from the library and the cached model outputs."""
+"""The Latent space page's figures (Home draws the first one too), composed from the library and the caches."""
 
 from __future__ import annotations
 
