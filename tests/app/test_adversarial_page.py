@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-
 from explorer.app.views import adversarial as adversarial_view
 from explorer.core.checkpoints import SHIPPED_DIR
 
 CHARTS = 6  # per model: images and probabilities; then the two latent paths
-
 
 pytestmark = pytest.mark.usefixtures("fresh_app")
 

@@ -5,9 +5,6 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-
-
-
 pytestmark = pytest.mark.usefixtures("fresh_app")
 
 

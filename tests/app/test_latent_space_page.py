@@ -1,7 +1,6 @@
 """AppTest of the Latent space page (explorer/app/views/latent_space.py): maps, options, clicks, UMAP."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -38,7 +37,7 @@ def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(open_page, tmp_pa
     import os
 
     from explorer.app import cache
-    from explorer.measure.projection import ProjectionConfig
+    from explorer.core.config import ProjectionConfig
 
     # A trained (not shipped) d = 16 model: its UMAP map is fitted by the worker, then kept on disk.
     mine = tmp_path / "runs" / "trained" / "mine.pt"
@@ -57,13 +56,9 @@ def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(open_page, tmp_pa
 
 
 def test_latent_page_projects_d16_models_with_pca(open_page):
-    app = open_page()
     # The model selectboxes format paths as labels, which AppTest cannot map back: set the key.
-    app.session_state["model_a"] = str(Path(app.sidebar.selectbox[1].value).with_name("digits-mlp-d16-softmax.pt"))
-    app.run()
+    app = open_page("latent_space", state={"model_a": str(SHIPPED_DIR / "digits-mlp-d16-softmax.pt")})
     assert "digits-mlp-d16-softmax" in app.sidebar.selectbox[1].value
-    app.switch_page("../pages/latent_space.py")
-    app.run()
     assert not app.exception and not app.error
     assert len(app.get("plotly_chart")) == 6
 

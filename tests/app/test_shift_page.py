@@ -2,7 +2,6 @@
 
 import pytest
 
-from explorer.app import guide
 from explorer.app.views import shift as view
 
 pytestmark = pytest.mark.usefixtures("fresh_app")
@@ -42,11 +41,7 @@ def test_low_data_training_on_digits_draws_both_measures(open_page):
 
 def test_mnist_shift_and_ood_use_a_sample_of_the_test_split(open_page, data_copy, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
-    app = open_page()
-    app.session_state["dataset"] = "mnist"
-    app.run()
-    app.switch_page(guide.page(PAGE).script_from_home)
-    app.run()
+    app = open_page(PAGE, state={"dataset": "mnist"})
     assert not app.exception and not app.error and len(app.get("plotly_chart")) == 2
     assert f"{view.SHIFT_POINTS} test images drawn with seed 0" in app.caption[0].value
     open_tab(app, "Out-of-distribution")

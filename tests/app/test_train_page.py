@@ -12,9 +12,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from conftest import quick_configs
 from explorer.app import state
 from explorer.app.views import train as train_view
-from conftest import quick_configs
 from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
 from explorer.core.data import load_dataset
 from explorer.jobs.training import train

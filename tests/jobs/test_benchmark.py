@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from explorer.jobs import benchmark
 from explorer.cli import main
+from explorer.jobs import benchmark
 
 
 @pytest.fixture(scope="module")

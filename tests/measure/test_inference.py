@@ -3,13 +3,11 @@ import pytest
 import torch
 
 from conftest import quick_configs
-from explorer.measure.calibration import fit_temperature
-from explorer.core.data import load_dataset
-from explorer.measure.calibration import evaluate, validation_temperature
-from explorer.measure.inference import predict
+from explorer.core.data import load_dataset, split_indices
 from explorer.core.models import build_model
-from explorer.core.data import split_indices
 from explorer.jobs.training import train
+from explorer.measure.calibration import evaluate, fit_temperature, validation_temperature
+from explorer.measure.inference import predict
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,12 @@ projections shipped with the checkpoints (so no page waits for UMAP on a shipped
 import numpy as np
 import pytest
 
-from explorer.measure import projection as proj
-from explorer.core.checkpoints import load_checkpoint
+from explorer.core.checkpoints import SHIPPED_DIR, file_digest, load_checkpoint
 from explorer.core.data import load_dataset
-from explorer.core.checkpoints import file_digest
+from explorer.measure import projection as proj
 from explorer.measure.inference import predict
 from explorer.measure.latent_map import PRIOR_PER_CLASS, SHIPPED_PROJECTIONS, latent_map
 from explorer.measure.projection import ProjectionConfig
-from explorer.core.checkpoints import SHIPPED_DIR
 
 PCA = ProjectionConfig(method="pca")
 SHIPPED_D16 = sorted(p for p in SHIPPED_DIR.glob("*.pt") if "-d2-" not in p.name)

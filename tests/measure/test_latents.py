@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.measure import latents as diag
 from explorer.core.config import ModelConfig
 from explorer.core.models import build_model
+from explorer.measure import latents as diag
 
 
 def tiny_model(method: str, d: int):

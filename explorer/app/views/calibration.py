@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.app import cache
+from explorer.figures import confidence_histogram, reliability_diagram
 from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
 from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES
-from explorer.figures import confidence_histogram, reliability_diagram
 
 CLEAN = "none"
 CORRUPTION_CHOICES = (CLEAN, *CORRUPTIONS)
