@@ -15,8 +15,8 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.core.config import (
-    ATTACKS, DEVICES, ENCODERS, METHODS, N_BINS, SCHEDULES, VARIANCES, AttackConfig, ModelConfig, ProjectionConfig,
-    TrainConfig, default_configs,
+    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVES, SCHEDULES, VARIANCES, AttackConfig,
+    ModelConfig, ProjectionConfig, TrainConfig, default_configs,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
 
@@ -34,7 +34,10 @@ HELP = {
     "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
     "lambda_kl": "weight of the discriminator's KL estimate (method vc)",
     "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
-    "disc_hidden": "discriminator width: 0 = linear per class, >0 = two-layer MLP",
+    "objective": "released: the prior term reaches the encoder (the authors' code); paper: it fits the prior "
+                 "alone (METHOD.md 3b)",
+    "kl_estimator": "how vc estimates the KL: linear, quadratic or mlp discriminator, or the closed-form moment KL",
+    "disc_hidden": "width of the mlp estimator's hidden layers (0 for the other estimators)",
     "disc_lr": "AdamW learning rate of the discriminator",
     "train_fraction": "stratified fraction of the training split to train on (low-data runs)",
     "val_fraction": "stratified fraction of the training split held out for validation",
@@ -42,7 +45,8 @@ HELP = {
     "seed": "random seed (initialisation, splits, batches, prior samples)",
     "device": "where to train",
 }
-CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES}
+CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
+           "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
 
 

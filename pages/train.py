@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.app import state
 from explorer.app.views import train as train_view
-from explorer.core.config import ENCODERS, METHODS, VARIANCES, default_configs
+from explorer.core.config import ENCODERS, KL_ESTIMATORS, METHODS, OBJECTIVES, VARIANCES, default_configs
 from explorer.core.data import DATASETS
 from explorer.core.errors import ExplorerError
 from explorer.figures import training_curves
@@ -33,9 +33,16 @@ with st.form("train"):
                                        key=key("lambda_prior"), help="Weight of −log p(z|y): lgm and vc.")
     lambda_kl = middle.number_input("λ_kl", 0.0, value=train_default.lambda_kl, format="%.3g",
                                     key=key("lambda_kl"), help="Weight of the KL estimate: vc only.")
-    disc_hidden = middle.number_input("Discriminator hidden width", 0, 1024, train_default.disc_hidden,
-                                      key=key("disc_hidden"),
-                                      help="vc only. 0: the authors' linear discriminator; > 0: an MLP.")
+    objective = middle.selectbox("Objective", OBJECTIVES, index=OBJECTIVES.index(train_default.objective),
+                                 key=key("objective"),
+                                 help="lgm and vc. released: the prior term also pulls the latents (the authors' "
+                                      "code); paper: it fits the prior alone, and the KL shapes the latents.")
+    kl_estimator = middle.selectbox("KL estimator", KL_ESTIMATORS,
+                                    index=KL_ESTIMATORS.index(train_default.kl_estimator), key=key("kl_estimator"),
+                                    help="vc only. linear: the authors' discriminator, blind to spread; quadratic: "
+                                         "sees spread; mlp: a small network; moment: closed form from the batch.")
+    disc_hidden = middle.number_input("MLP estimator width", 0, 1024, train_default.disc_hidden,
+                                      key=key("disc_hidden"), help="The mlp estimator only (0 for the others).")
     variance = middle.selectbox("Variance of the class Gaussians", VARIANCES,
                                 index=VARIANCES.index(model_default.variance), key=key("variance"),
                                 help="Gaussian heads (gaussian, lgm, vc).")
@@ -56,7 +63,8 @@ if submitted:
     try:
         model_config, train_config = default_configs(
             dataset, method, encoder=encoder, latent_dim=int(latent_dim), variance=variance,
-            lambda_prior=lambda_prior, lambda_kl=lambda_kl, disc_hidden=int(disc_hidden), epochs=int(epochs),
+            lambda_prior=lambda_prior, lambda_kl=lambda_kl, objective=objective, kl_estimator=kl_estimator,
+            disc_hidden=int(disc_hidden), epochs=int(epochs),
             batch_size=int(batch_size), lr=lr, train_fraction=train_fraction, seed=int(seed))
         st.session_state[state.TRAIN_RESULT] = train_view.train_live(dataset, model_config, train_config)
     except ExplorerError as error:

@@ -25,6 +25,10 @@ ENCODERS = ("mlp", "cnn", "resnet18")
 VARIANCES = ("diagonal", "shared", "fixed")
 """Gaussian-head variance options: per-class diagonal, one diagonal shared by all classes, or I."""
 SCHEDULES = ("cosine", "constant")
+OBJECTIVES = ("released", "paper")
+"""How the prior term acts (METHOD.md §3 and §3b); see :attr:`TrainConfig.objective`."""
+KL_ESTIMATORS = ("linear", "quadratic", "mlp", "moment")
+"""Estimators of KL(q(z|y) ‖ p(z|y)) for ``vc`` (METHOD.md §3b); see :attr:`TrainConfig.kl_estimator`."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ATTACKS = ("fgsm", "pgd")
 """L∞ attacks of :mod:`explorer.measure.attacks`."""
@@ -83,8 +87,7 @@ class TrainConfig:
     """Optimisation settings; the λ weights only act for the methods that use them (METHOD.md §3).
 
     ``lambda_prior`` weighs −log p(z|y) (methods ``lgm`` and ``vc``); ``lambda_kl`` weighs the
-    discriminator's KL estimate (``vc`` only). ``disc_hidden = 0`` gives the authors' linear
-    class-conditional discriminator, a positive width a two-layer MLP.
+    KL estimate (``vc`` only), made by ``kl_estimator``; ``objective`` says what the prior term moves.
     """
 
     epochs: int = 30
@@ -102,7 +105,19 @@ class TrainConfig:
     epochs) the variances must adapt within the run: on MNIST's validation split (d = 16, 5 epochs)
     0.1 / 0.3 / 1.0 gave ECE 0.018 / 0.012 / 0.003 at accuracy 0.9885 / 0.9882 / 0.9892.
     """
+    objective: str = "released"
+    """``"released"``: the authors' step (METHOD.md §3): λ_prior·(−log p(z|y)) on the encoder's own z,
+    so the term pulls the latents onto the class means as well as fitting the prior. ``"paper"``: the
+    paper's objective (METHOD.md §3b): the term is taken on detached z and fits the prior's means and
+    variances alone, while the encoder gets CE + λ_kl·(KL estimate). Methods ``lgm`` and ``vc``."""
+    kl_estimator: str = "linear"
+    """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b). ``"linear"``: a discriminator
+    T = w_yᵀz + b_y per class (the authors'), blind to how widely the latents spread; ``"quadratic"``:
+    T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between diagonal Gaussians; ``"mlp"``:
+    a two-layer network of width ``disc_hidden``; ``"moment"``: no discriminator, the closed-form KL
+    between each class's batch Gaussian and its prior (:func:`explorer.core.objectives.moment_kl`)."""
     disc_hidden: int = 0
+    """Width of the ``mlp`` estimator's two hidden layers (0 for every other estimator)."""
     disc_lr: float = 1e-3
     train_fraction: float = 1.0
     """Stratified fraction of the training split used (low-data experiments)."""
@@ -125,6 +140,12 @@ class TrainConfig:
             raise ArgumentError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         _check_choice("device", self.device, DEVICES)
         _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("objective", self.objective, OBJECTIVES)
+        _check_choice("KL estimator", self.kl_estimator, KL_ESTIMATORS)
+        if (self.kl_estimator == "mlp") != (self.disc_hidden > 0):
+            raise ArgumentError(f"disc_hidden is the width of the mlp estimator: give kl_estimator 'mlp' a "
+                                f"width > 0 and the others 0, got {self.kl_estimator!r} with "
+                                f"disc_hidden={self.disc_hidden}")
 
 
 def check_attack_params(eps: float, alpha: float | None, steps: int) -> None:
@@ -235,7 +256,13 @@ def default_configs(dataset: str, method: str, **overrides: object) -> tuple[Mod
 
 
 def config_from_dict(cls: type, values: dict) -> object:
-    """Rebuild a config from ``dataclasses.asdict`` output (lists back to tuples), strictly."""
+    """Rebuild a config from ``dataclasses.asdict`` output (lists back to tuples), strictly.
+
+    A :class:`TrainConfig` recorded before ``kl_estimator`` existed chose its discriminator by
+    ``disc_hidden`` alone (0: linear, more: an MLP of that width), and is read that way.
+    """
+    if cls is TrainConfig and "kl_estimator" not in values:
+        values = {**values, "kl_estimator": "mlp" if values.get("disc_hidden", 0) > 0 else "linear"}
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(names))
     if unknown:
@@ -244,7 +271,8 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "ATTACKS", "DEVICES", "ENCODERS", "METHODS", "N_BINS", "PROJECTION_METHODS", "SCHEDULES", "VARIANCES",
+    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVES", "PROJECTION_METHODS",
+    "SCHEDULES", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names",
 ]

@@ -9,6 +9,10 @@ estimate of the whole KL, E_q[log q − log p], read off a class-conditional dis
 trained by logistic regression to tell encoder latents (label 1) from prior samples (label 0). The
 −E log p part thus enters twice, as in the authors' code: T is held fixed in the main loss, so only
 ``prior_nll`` gives the prior's parameters a gradient.
+
+That is the ``released`` objective (METHOD.md §3). The ``paper`` objective (§3b) takes ``prior_nll``
+on detached latents, so it fits the prior and leaves the encoder to the cross-entropy and the KL
+estimate; the estimate is the discriminator's (linear, quadratic or an MLP) or :func:`moment_kl`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from explorer.core.errors import ArgumentError
 from explorer.core.models import Head
 
 METHOD_TERMS: dict[str, tuple[str, ...]] = {
@@ -46,12 +51,21 @@ class ClassConditionalDiscriminator(nn.Module):
     """T(z, y): the log density ratio log q(z|y) − log p(z|y) at its optimum.
 
     ``hidden = 0``: one linear function per class, T(z, y) = w_yᵀz + b_y (the authors' default).
+    It sees where the latents sit but not how widely they spread: the log ratio of two Gaussians
+    with different variances is quadratic in z.
+    ``quadratic``: T(z, y) = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, which holds the exact log ratio of any two
+    diagonal Gaussians (METHOD.md §3b).
     ``hidden > 0``: a two-layer MLP with one output per class, read at the label's output.
     """
 
-    def __init__(self, latent_dim: int, num_classes: int, hidden: int = 0) -> None:
+    def __init__(self, latent_dim: int, num_classes: int, hidden: int = 0, quadratic: bool = False) -> None:
         super().__init__()
-        if hidden:
+        if hidden and quadratic:
+            raise ArgumentError("a discriminator is either an MLP (hidden > 0) or quadratic, not both")
+        self.quadratic = quadratic
+        if quadratic:
+            self.net = nn.Linear(2 * latent_dim, num_classes)
+        elif hidden:
             self.net = nn.Sequential(
                 nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                 nn.Linear(hidden, num_classes),
@@ -61,7 +75,8 @@ class ClassConditionalDiscriminator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         """z (N, d), y (N,) → T(z_i, y_i) (N,)."""
-        return self.net(z).gather(1, y.unsqueeze(1)).squeeze(1)
+        features = torch.cat([z, z * z], dim=1) if self.quadratic else z
+        return self.net(features).gather(1, y.unsqueeze(1)).squeeze(1)
 
 
 def kl_estimate(discriminator: ClassConditionalDiscriminator, z: Tensor, y: Tensor) -> Tensor:
@@ -71,6 +86,35 @@ def kl_estimate(discriminator: ClassConditionalDiscriminator, z: Tensor, y: Tens
     Sugiyama et al. 2012), so its mean over encoder latents estimates the KL.
     """
     return discriminator(z, y).mean()
+
+
+def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2) -> Tensor:
+    """E_y KL(N(m_y, diag s²_y) ‖ p(z|y)): each class's batch Gaussian against its prior, a scalar.
+
+    m_y and s²_y are the mean and the (unbiased) variance of the batch's latents of class y, so the
+    value is differentiable in z; the prior's means and variances are held fixed (detached): this
+    term moves the encoder only. Per class and dimension,
+    KL = ½ [log σ²_yj − log s²_yj + (s²_yj + (m_yj − μ_yj)²) / σ²_yj − 1], summed over j and
+    averaged over the classes weighted by their share of the batch.
+
+    It matches two moments only: latents with the right mean and variance but another shape score 0.
+    And it needs several latents of each class in a batch: classes with fewer than ``min_per_class``
+    (at least 2, for a variance) are left out, and the estimate of s² is noisy when a class has few;
+    batch sizes of several times the number of classes suit it. z (N, d), y (N,).
+    """
+    if min_per_class < 2:
+        raise ArgumentError(f"min_per_class must be >= 2 (a variance needs two latents), got {min_per_class}")
+    means, log_vars = head.class_means().detach(), head.class_log_vars().detach()
+    total, count = z.new_zeros(()), 0
+    for k in y.unique():
+        members = z[y == k]
+        if len(members) < min_per_class:
+            continue
+        m, s2 = members.mean(0), members.var(0).clamp_min(1e-8)  # clamp: a collapsed class stays finite
+        var = log_vars[k].exp()
+        kl = 0.5 * (log_vars[k] - s2.log() + (s2 + (m - means[k]).square()) / var - 1).sum()
+        total, count = total + len(members) * kl, count + len(members)
+    return total / count if count else total
 
 
 def discriminator_loss(

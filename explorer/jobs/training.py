@@ -23,7 +23,7 @@ from explorer.core.data import ImageData, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
 from explorer.core.objectives import (
-    METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate,
+    METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate, moment_kl,
     prior_nll,
 )
 from explorer.measure.calibration import expected_calibration_error, negative_log_likelihood
@@ -86,8 +86,10 @@ class TrainingStep:
 
     The network (and, for ``softmax``, its linear head) learns with Adam at ``lr``; a Gaussian head's
     means and log-variances with their own Adam at ``prior_lr_scale × lr``; both follow the schedule
-    over ``total_steps``. For ``vc``, the discriminator T then steps with AdamW at ``disc_lr`` on the
-    batch's latents (detached) against prior samples of the batch's labels.
+    over ``total_steps``. For ``vc`` with a discriminator estimator (``linear``, ``quadratic``,
+    ``mlp``), T then steps with AdamW at ``disc_lr`` on the batch's latents (detached) against prior
+    samples of the batch's labels; the ``moment`` estimator needs none. With the ``paper`` objective
+    the prior term sees detached latents (METHOD.md §3b).
     """
 
     def __init__(self, model: Classifier, config: TrainConfig, total_steps: int) -> None:
@@ -103,11 +105,12 @@ class TrainingStep:
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=total_steps)
                           if config.schedule == "cosine" else None)
         self.discriminator = self.disc_optimiser = None
-        if "kl" in self.terms:
+        if "kl" in self.terms and config.kl_estimator != "moment":
             device = next(model.parameters()).device
             with seeded(config.seed):
                 self.discriminator = ClassConditionalDiscriminator(
-                    model.config.latent_dim, model.config.num_classes, config.disc_hidden).to(device)
+                    model.config.latent_dim, model.config.num_classes, config.disc_hidden,
+                    quadratic=config.kl_estimator == "quadratic").to(device)
             # The prior samples come from a generator of the step's own, never torch's global one,
             # so runs in other threads (app sessions) neither disturb nor are disturbed by this one.
             self.generator = torch.Generator(device).manual_seed(config.seed)
@@ -122,7 +125,8 @@ class TrainingStep:
         ce = cross_entropy(model.head(z), y)
         loss = ce
         if "prior_nll" in self.terms:
-            nll = prior_nll(model.head, z, y)
+            # released: the term reaches the encoder too; paper: it fits the prior's parameters alone
+            nll = prior_nll(model.head, z.detach() if config.objective == "paper" else z, y)
             loss = loss + config.lambda_prior * nll
         else:  # reported all the same: how far the latents are from the head's assumed Gaussians
             with torch.no_grad():
@@ -132,6 +136,10 @@ class TrainingStep:
             self.discriminator.requires_grad_(False)  # the encoder's gradient only; T learns below
             kl = kl_estimate(self.discriminator, z, y)
             self.discriminator.requires_grad_(True)
+            loss = loss + config.lambda_kl * kl
+            stats["kl_estimate"] = kl
+        elif "kl" in self.terms:  # the moment estimator: closed form, the prior held fixed
+            kl = moment_kl(model.head, z, y)
             loss = loss + config.lambda_kl * kl
             stats["kl_estimate"] = kl
         self.optimiser.zero_grad(set_to_none=True)

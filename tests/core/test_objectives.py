@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from explorer.core.models import GaussianHead
+from explorer.core.errors import ArgumentError
 from explorer.core.objectives import (
-    METHOD_TERMS, ClassConditionalDiscriminator, discriminator_loss, kl_estimate, prior_nll,
+    METHOD_TERMS, ClassConditionalDiscriminator, discriminator_loss, kl_estimate, moment_kl, prior_nll,
 )
 
 
@@ -62,3 +63,58 @@ def test_discriminator_accuracy_counts_both_sides():
     y = torch.zeros(2, dtype=torch.long)
     _, acc = discriminator_loss(disc, torch.tensor([[1.0], [-1.0]]), torch.tensor([[-1.0], [-2.0]]), y)
     assert acc.item() == pytest.approx(0.75)
+
+
+def fitted(disc, real_sampler, fake_sampler, steps=600, n=512):
+    optimiser = torch.optim.Adam(disc.parameters(), lr=0.05)
+    y = torch.zeros(n, dtype=torch.long)
+    for _ in range(steps):
+        loss, _ = discriminator_loss(disc, real_sampler(n), fake_sampler(n), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return disc
+
+
+def test_only_the_quadratic_discriminator_sees_a_narrower_spread():
+    """q = N(0, ¼ I₂), p = N(0, I₂): same centre, a quarter of the variance. log q/p is quadratic in z and
+    KL = ½ Σ_j (¼ − 1 − log ¼) = 0.636 nats; a linear T, blind to spread, estimates about 0."""
+    torch.manual_seed(0)
+    narrow, wide = (lambda n: 0.5 * torch.randn(n, 2)), (lambda n: torch.randn(n, 2))
+    kl = 2 * 0.5 * (0.25 - 1 - math.log(0.25))
+    real, y = narrow(20000), torch.zeros(20000, dtype=torch.long)
+    quadratic = fitted(ClassConditionalDiscriminator(2, 1, quadratic=True), narrow, wide)
+    linear = fitted(ClassConditionalDiscriminator(2, 1), narrow, wide)
+    assert kl_estimate(quadratic, real, y).item() == pytest.approx(kl, abs=0.08)
+    assert abs(kl_estimate(linear, real, y).item()) < 0.1
+    with pytest.raises(ArgumentError, match="either an MLP"):
+        ClassConditionalDiscriminator(2, 1, hidden=8, quadratic=True)
+
+
+def test_moment_kl_hand_case_and_its_gradient_reaches_z_only():
+    """One class, d = 1: batch mean m and variance s² against N(μ, σ²) = N(1, 4):
+    KL = ½ (log σ² − log s² + (s² + (m − μ)²) / σ² − 1)."""
+    head = GaussianHead(1, 2)
+    with torch.no_grad():
+        head.means.copy_(torch.tensor([[1.0], [0.0]]))
+        head.log_vars.copy_(torch.log(torch.tensor([[4.0], [1.0]])))
+    z = torch.tensor([[0.0], [2.0], [4.0]], requires_grad=True)  # m = 2, s² = 4 (unbiased)
+    y = torch.zeros(3, dtype=torch.long)
+    kl = moment_kl(head, z, y)
+    assert kl.item() == pytest.approx(0.5 * (math.log(4) - math.log(4) + (4 + 1) / 4 - 1))
+    kl.backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    assert head.means.grad is None and head.log_vars.grad is None  # the prior is held fixed
+
+
+def test_moment_kl_is_zero_at_the_prior_and_skips_classes_with_one_latent():
+    head = GaussianHead(2, 2)
+    with torch.no_grad():
+        head.means.copy_(torch.tensor([[0.0, 0.0], [5.0, 5.0]]))
+        head.log_vars.copy_(torch.log(torch.tensor([[2.0, 2.0], [1.0, 1.0]])))
+    z = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [7.0, 0.0]])  # class 0: m = 0, s² = 2 = σ², its prior
+    y = torch.tensor([0, 0, 1])  # class 1 has one latent: no variance, left out
+    assert moment_kl(head, z, y).item() == pytest.approx(0.0, abs=1e-6)
+    assert moment_kl(head, z[2:], y[2:]).item() == 0.0
+    with pytest.raises(ArgumentError, match="min_per_class"):
+        moment_kl(head, z, y, min_per_class=1)

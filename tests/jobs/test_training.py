@@ -229,3 +229,47 @@ def test_a_batch_of_one_that_batchnorm_cannot_train_is_an_argument_error(digits)
                                                  epochs=1, train_fraction=0.02, snapshot_points=0)
     with pytest.raises(ArgumentError, match="a batch of one image cannot be trained"):
         train(digits[0], model_config, train_config)
+
+
+@pytest.mark.parametrize("objective", ["released", "paper"])
+@pytest.mark.parametrize("estimator, width", [("linear", 0), ("quadratic", 0), ("mlp", 16), ("moment", 0)])
+def test_vc_trains_with_every_objective_and_estimator(digits, objective, estimator, width):
+    model_config, train_config = quick_configs("vc", objective=objective, kl_estimator=estimator,
+                                               disc_hidden=width)
+    result = train(digits[0], model_config, train_config)
+    for record in result.history:
+        assert math.isfinite(record["kl_estimate"]) and math.isfinite(record["loss"])
+        assert ("disc_accuracy" in record) == (estimator != "moment")  # the moment KL needs no discriminator
+
+
+def one_step(method: str, objective: str, batch):
+    """The encoder's weights after one step from the same initialisation."""
+    model_config, train_config = quick_configs(method, objective=objective)
+    model = build_model(model_config, seed=0)
+    TrainingStep(model, train_config, total_steps=1)(*batch)
+    return [p.detach().clone() for p in model.encoder.parameters()]
+
+
+def test_the_paper_objective_keeps_the_prior_term_off_the_encoder(digits):
+    """With the prior term on detached latents, lgm's encoder takes the same first step as the plain
+    Gaussian classifier's (cross-entropy alone); with the released objective it does not."""
+    x, y = digits[0].x[:64], digits[0].y[:64]
+    plain = one_step("gaussian", "released", (x, y))
+    paper = one_step("lgm", "paper", (x, y))
+    released = one_step("lgm", "released", (x, y))
+    assert all(torch.equal(a, b) for a, b in zip(plain, paper))
+    assert not all(torch.equal(a, b) for a, b in zip(plain, released))
+
+
+def test_the_estimator_and_its_width_must_agree():
+    from explorer.core.config import TrainConfig, config_from_dict
+    from explorer.core.errors import ArgumentError
+
+    for estimator, width in (("linear", 16), ("mlp", 0), ("quadratic", 8)):
+        with pytest.raises(ArgumentError, match="width of the mlp estimator"):
+            TrainConfig(kl_estimator=estimator, disc_hidden=width)
+    with pytest.raises(ArgumentError, match="unknown objective 'vae'"):
+        TrainConfig(objective="vae")
+    # A record from before kl_estimator chose its discriminator by disc_hidden alone.
+    assert config_from_dict(TrainConfig, {"disc_hidden": 32}).kl_estimator == "mlp"
+    assert config_from_dict(TrainConfig, {"disc_hidden": 0}).kl_estimator == "linear"
