@@ -1,6 +1,7 @@
 """Tests for explorer.measure.calibration: hand-worked cases, properties, and torchmetrics as a cross-check."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -272,10 +273,23 @@ def test_fit_temperature_lowers_nll_of_overconfident_logits_and_keeps_accuracy()
 
 
 def test_fit_temperature_warns_on_a_bound():
-    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # perfectly classified: the NLL keeps falling as T -> 0
+    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # every prediction wrong: the NLL keeps falling as T -> inf
     with pytest.warns(UserWarning, match="lies on the search bound"):
-        t = cal.fit_temperature(logits, np.array([0, 1, 2, 0]))
-    assert t == pytest.approx(0.01, rel=1e-12)
+        t = cal.fit_temperature(logits, np.array([1, 2, 0, 2]))
+    assert t == pytest.approx(100.0, rel=1e-12)
+
+
+def test_a_perfectly_classified_held_out_set_is_not_scaled():
+    """No error: the NLL falls without a minimum as T -> 0, so the fit keeps T = 1 and says why,
+    instead of stopping at the search bound and sharpening every later mistake 100-fold."""
+    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]
+    with pytest.warns(UserWarning, match="all 4 held-out examples are classified correctly"):
+        assert cal.fit_temperature(logits, np.array([0, 1, 2, 0])) == 1.0
+    # One error among them is enough to fit: the minimum is inside the bounds, with no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = cal.fit_temperature(logits, np.array([0, 1, 2, 1]))
+    assert 0.01 < t < 100
 
 
 def test_apply_temperature_matches_torch_softmax():
