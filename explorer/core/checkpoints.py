@@ -28,7 +28,7 @@ import torch
 
 from explorer import __version__
 from explorer.core._io import atomic_write, user_folder
-from explorer.core.config import METHODS, ModelConfig, config_from_dict
+from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError, CheckpointError
 from explorer.core.models import Classifier
@@ -197,20 +197,27 @@ class Entry:
     encoder: str
     latent_dim: int
     accuracy: float | None
+    variant: str | None = None
+    """How the run used its prior term and KL (:func:`explorer.core.config.variant`), if it says."""
 
     @property
     def label(self) -> str:
         acc = f", {100 * self.accuracy:.1f} %" if self.accuracy is not None else ""
-        return (f"{self.method} · {self.encoder} d={self.latent_dim} · {self.dataset}{acc} "
+        method = f"{self.method} ({self.variant})" if self.variant else self.method
+        return (f"{method} · {self.encoder} d={self.latent_dim} · {self.dataset}{acc} "
                 f"[{self.source}: {self.path.stem}]")
 
 
 def describe(path: Path, source: str) -> Entry:
     """An :class:`Entry` for one file; raises :class:`CheckpointError` if it is not usable."""
     _, meta = load_checkpoint(path)
+    try:
+        how = variant(meta["method"], config_from_dict(TrainConfig, meta["train_config"]))
+    except (KeyError, TypeError, ArgumentError):  # no or an unreadable training record: say nothing
+        how = None
     return Entry(path=path, source=source, dataset=meta["dataset"], method=meta["method"],
                  encoder=meta["encoder"], latent_dim=int(meta["latent_dim"]),
-                 accuracy=meta.get("metrics", {}).get("accuracy"))
+                 accuracy=meta.get("metrics", {}).get("accuracy"), variant=how)
 
 
 def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> tuple[list[Entry], list[str]]:

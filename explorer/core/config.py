@@ -223,6 +223,15 @@ class ProjectionConfig:
         return self.method
 
 
+def variant(method: str, config: TrainConfig) -> str | None:
+    """How a run of ``method`` used its prior term and KL, in words for a label: ``"released, linear"``
+    for the authors' VC step, ``"paper, moment"``, ...; the objective alone for ``lgm``; None for
+    ``softmax`` and ``gaussian``, which have neither."""
+    if method == "vc":
+        return f"{config.objective}, {config.kl_estimator}"
+    return config.objective if method == "lgm" else None
+
+
 def field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
@@ -274,5 +283,5 @@ __all__ = [
     "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVES", "PROJECTION_METHODS",
     "SCHEDULES", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
-    "default_configs", "field_names",
+    "default_configs", "field_names", "variant",
 ]

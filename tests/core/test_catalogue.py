@@ -28,3 +28,17 @@ def test_user_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("EXPLORER_RUNS_DIR")
     assert user_dir() != SHIPPED_DIR and SHIPPED_DIR not in user_dir().parents
 
+
+def test_a_label_names_how_vc_and_lgm_used_their_prior_term(tmp_path):
+    from explorer.core.checkpoints import load_checkpoint, save_checkpoint
+
+    entries, _ = list_checkpoints(user=tmp_path)
+    labels = {e.path.name: e.label for e in entries}
+    assert labels["digits-mlp-d2-vc.pt"].startswith("vc (released, linear) · mlp d=2")
+    assert labels["digits-mlp-d2-lgm.pt"].startswith("lgm (released) · ")
+    assert labels["digits-mlp-d2-softmax.pt"].startswith("softmax · ")
+    model, meta = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
+    meta["train_config"] = {**meta["train_config"], "objective": "paper", "kl_estimator": "moment"}
+    save_checkpoint(tmp_path / "trained" / "paper.pt", model, meta)
+    (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
+    assert mine.label.startswith("vc (paper, moment) · ")
