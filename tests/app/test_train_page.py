@@ -191,3 +191,12 @@ def test_the_checkpoint_name_and_folder(tmp_path):
     assert re.fullmatch(r"digits-mlp-d2-lgm-seed7-20250102-030405-[0-9a-f]{6}\.pt", path.name), path.name
     # two sessions starting the same run in the same second get two files
     assert train_view.checkpoint_path("digits", model_config, train_config, now) != path
+
+
+def test_the_form_trains_the_papers_objective_and_records_it(start, tmp_path):
+    app = fill(start(), method="vc", objective="paper", kl_estimator="moment", epochs=2)
+    assert not app.error and app.success
+    (path,) = trained_files(tmp_path)
+    _, meta = load_checkpoint(path)
+    assert meta["train_config"]["objective"] == "paper" and meta["train_config"]["kl_estimator"] == "moment"
+    assert "kl_estimate" in meta["history"][-1] and "disc_accuracy" not in meta["history"][-1]
