@@ -15,8 +15,8 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.core.config import (
-    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVES, SCHEDULES, VARIANCES, AttackConfig,
-    ModelConfig, ProjectionConfig, TrainConfig, default_configs,
+    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVES, PRIORS, SCHEDULES, VARIANCES,
+    AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
 
@@ -24,6 +24,8 @@ HELP = {
     "latent_dim": "latent dimension d (2 gives a directly drawable latent space)",
     "encoder": "encoder architecture",
     "variance": "Gaussian head's variance: per-class diagonal, one shared diagonal, or fixed at I",
+    "prior": "family of p(z|y) for the Bayes-rule heads: gaussian, or student_t with --nu degrees of freedom",
+    "nu": "degrees of freedom of the student_t prior (an integer)",
     "prior_init_distance": "expected distance between initial class means, in units of the initial sigma",
     "hidden": "width of the MLP's hidden layers / the CNN's penultimate layer",
     "epochs": "training epochs",
@@ -46,7 +48,7 @@ HELP = {
     "device": "where to train",
 }
 CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
-           "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS}
+           "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
 
 

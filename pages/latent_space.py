@@ -60,8 +60,9 @@ def latent_maps() -> None:
 def gaussian_check() -> None:
     st.subheader("Do the latents follow the assumed Gaussians?")
     st.markdown("If the latents of class *y* follow N(μ_y, diag σ²_y), their squared Mahalanobis "
-                "distances r² follow a χ² distribution with d degrees of freedom. The KS statistic "
-                "measures the gap (0: a perfect fit, 1: none).")
+                "distances r² follow a χ² distribution with d degrees of freedom (for a Student-t prior "
+                "with ν degrees of freedom, d·F(d, ν)). The KS statistic measures the gap (0: a perfect "
+                "fit, 1: none).")
     try:
         class_names = views.class_names(selected.model_a)
         class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.app import state
 from explorer.app.views import train as train_view
-from explorer.core.config import ENCODERS, KL_ESTIMATORS, METHODS, OBJECTIVES, VARIANCES, default_configs
+from explorer.core.config import ENCODERS, KL_ESTIMATORS, METHODS, OBJECTIVES, PRIORS, VARIANCES, default_configs
 from explorer.core.data import DATASETS
 from explorer.core.errors import ExplorerError
 from explorer.figures import training_curves
@@ -29,6 +29,11 @@ with st.form("train"):
                              key=key("encoder"))
     latent_dim = left.number_input("Latent dimension d", 1, 512, model_default.latent_dim, key=key("d"),
                                    help="d = 2 draws the latents as they are and replays their motion.")
+    prior = left.selectbox("Prior family", PRIORS, index=PRIORS.index(model_default.prior), key=key("prior"),
+                           help="Bayes-rule heads (gaussian, lgm, vc): Gaussian classes, or Student-t ones with "
+                                "ν degrees of freedom (heavier tails).")
+    nu = left.number_input("Student-t ν", 1, 1000, model_default.nu, key=key("nu"),
+                           help="Degrees of freedom of the Student-t prior.")
     lambda_prior = middle.number_input("λ_prior", 0.0, value=train_default.lambda_prior, format="%.3g",
                                        key=key("lambda_prior"), help="Weight of −log p(z|y): lgm and vc.")
     lambda_kl = middle.number_input("λ_kl", 0.0, value=train_default.lambda_kl, format="%.3g",
@@ -62,7 +67,7 @@ with st.form("train"):
 if submitted:
     try:
         model_config, train_config = default_configs(
-            dataset, method, encoder=encoder, latent_dim=int(latent_dim), variance=variance,
+            dataset, method, encoder=encoder, latent_dim=int(latent_dim), variance=variance, prior=prior, nu=int(nu),
             lambda_prior=lambda_prior, lambda_kl=lambda_kl, objective=objective, kl_estimator=kl_estimator,
             disc_hidden=int(disc_hidden), epochs=int(epochs),
             batch_size=int(batch_size), lr=lr, train_fraction=train_fraction, seed=int(seed))

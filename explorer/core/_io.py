@@ -20,9 +20,10 @@ def atomic_write(path: str | os.PathLike, check: Callable[[Path], object] | None
     """Write ``path`` through a temporary file beside it, moved into place only when all went well.
 
     Yields the open binary file. On a clean exit it is flushed to disk, given the permissions ``mode``
-    (an ordinary ``0o644`` file by default; ``0o600`` keeps it to its owner), passed to ``check`` (if given: a function of the temporary file's path that raises to
-    refuse it) and renamed to ``path``; on any error, the temporary file is removed and an older file
-    at ``path`` stays as it was. Readers (another session, after a crash) never see a partial file.
+    (an ordinary ``0o644`` file by default; ``0o600`` keeps it to its owner), passed to ``check`` (if
+    given: a function of the temporary file's path that raises to refuse it) and renamed to ``path``;
+    on any error, the temporary file is removed and an older file at ``path`` stays as it was. Readers
+    (another session, after a crash) never see a partial file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

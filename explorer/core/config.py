@@ -24,6 +24,8 @@ METHODS = ("softmax", "gaussian", "lgm", "vc")
 ENCODERS = ("mlp", "cnn", "resnet18")
 VARIANCES = ("diagonal", "shared", "fixed")
 """Gaussian-head variance options: per-class diagonal, one diagonal shared by all classes, or I."""
+PRIORS = ("gaussian", "student_t")
+"""Families of the class-conditional p(z|y) a Bayes-rule head assumes (METHOD.md §3b)."""
 SCHEDULES = ("cosine", "constant")
 OBJECTIVES = ("released", "paper")
 """How the prior term acts (METHOD.md §3 and §3b); see :attr:`TrainConfig.objective`."""
@@ -52,6 +54,14 @@ class ModelConfig:
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     variance: str = "diagonal"
+    prior: str = "gaussian"
+    """The family of p(z|y) for the Bayes-rule heads: ``"gaussian"``, N(μ_y, diag σ²_y), or
+    ``"student_t"``, a multivariate Student-t with ``nu`` degrees of freedom, centre μ_y and diagonal
+    scale σ_y: the same shape with heavier tails. Softmax's linear head implies Gaussians whatever this
+    says."""
+    nu: int = 5
+    """Degrees of freedom of the Student-t prior (an integer, so its draws come from a seeded
+    generator as sums of squared normals; the variance is finite from ν = 3 on)."""
     prior_init_distance: float = 4.0
     """Root-mean-square distance between two class means at initialisation, in units of the initial σ = 1.
 
@@ -67,6 +77,9 @@ class ModelConfig:
         _check_choice("method", self.method, METHODS)
         _check_choice("encoder", self.encoder, ENCODERS)
         _check_choice("variance option", self.variance, VARIANCES)
+        _check_choice("prior", self.prior, PRIORS)
+        if isinstance(self.nu, bool) or not isinstance(self.nu, numbers.Integral) or self.nu < 1:
+            raise ArgumentError(f"nu must be an integer >= 1 (degrees of freedom), got {self.nu!r}")
         if self.latent_dim < 1 or self.num_classes < 2 or self.hidden < 1:
             raise ArgumentError(
                 f"need latent_dim >= 1, num_classes >= 2 and hidden >= 1, got {self.latent_dim}, "
@@ -280,8 +293,8 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVES", "PROJECTION_METHODS",
-    "SCHEDULES", "VARIANCES",
+    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVES", "PRIORS",
+    "PROJECTION_METHODS", "SCHEDULES", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "variant",
 ]

@@ -1,10 +1,10 @@
 """Classifiers as latent-variable models: encoder q(z|x), then a Bayes-rule head p(y|z) (METHOD.md §1).
 
 One interface for every method: ``model(x)`` gives logits for images ``x`` in [0, 1],
-``model.embed(x)`` the latent ``z``, ``model.head(z)`` the logits of a latent. Both heads expose
-the class-conditional Gaussians they assume: :class:`GaussianHead` learns them, :class:`LinearHead`
-(ordinary softmax) implies them. Code downstream (calibration, attacks, projections, diagnostics)
-therefore never needs to know which method trained a model.
+``model.embed(x)`` the latent ``z``, ``model.head(z)`` the logits of a latent. Every head exposes
+the class-conditional distributions it assumes: :class:`GaussianHead` and :class:`StudentTHead` learn
+them, :class:`LinearHead` (ordinary softmax) implies Gaussians. Code downstream (calibration,
+attacks, projections, diagnostics) therefore never needs to know which method trained a model.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy import stats
 from torch import Tensor, nn
 
 from explorer.core._io import seeded
@@ -31,11 +32,17 @@ def diagonal_gaussian_log_prob(z: Tensor, means: Tensor, log_vars: Tensor) -> Te
 
 
 class Head(nn.Module):
-    """Shared behaviour of the last layer: the class-conditional Gaussians it assumes.
+    """Shared behaviour of the last layer: the class-conditional distributions it assumes.
 
     Subclasses define ``forward(z) -> logits``, ``class_means() (K, d)``, ``class_log_vars() (K, d)``
-    and ``log_class_prior() (K,)``; everything else follows from those.
+    and ``log_class_prior() (K,)``; everything else follows from those. The defaults here are those of
+    Gaussians; a Student-t head overrides ``log_prob``, ``sample`` and ``r2_law``.
     """
+
+    def r2_law(self):
+        """The law of r² = Σ_j (z_j − μ_yj)² / σ²_yj when z follows its class's distribution, as a frozen
+        ``scipy.stats`` distribution: χ²_d for Gaussians. The fit check compares the latents with it."""
+        return stats.chi2(self.class_means().shape[1])
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z | y = k) for every class: (N, d) → (N, K)."""
@@ -122,6 +129,43 @@ class GaussianHead(Head):
         return self.log_prior
 
 
+class StudentTHead(GaussianHead):
+    """Bayes-rule layer over multivariate Student-t classes: logits_k = log t_ν(z; μ_k, diag σ²_k) + log π_k.
+
+    log t_ν(z; μ, diag σ²) = log Γ((ν + d)/2) − log Γ(ν/2) − (d/2) log(νπ) − ½ Σ_j log σ²_j
+    − ((ν + d)/2) log(1 + r²/ν), with r² = Σ_j (z_j − μ_j)² / σ²_j. The same parameters as
+    :class:`GaussianHead` (``log_vars`` holds the log squared scale; the variance is σ²·ν/(ν − 2) for
+    ν > 2), heavier tails: a latent far from every mean loses less probability. As ν → ∞ it becomes
+    the Gaussian head. If z follows it, r²/d ~ F(d, ν).
+    """
+
+    def __init__(self, latent_dim: int, num_classes: int, variance: str = "diagonal",
+                 init_distance: float = 4.0, nu: int = 5) -> None:
+        super().__init__(latent_dim, num_classes, variance, init_distance)
+        self.nu = int(nu)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        means, log_vars = self.class_means(), self.class_log_vars()
+        nu, d = float(self.nu), z.shape[-1]
+        r2 = ((z.unsqueeze(1) - means.unsqueeze(0)).square() * torch.exp(-log_vars)).sum(-1)
+        const = math.lgamma((nu + d) / 2) - math.lgamma(nu / 2) - d / 2 * math.log(nu * math.pi)
+        return const - 0.5 * log_vars.sum(-1) - (nu + d) / 2 * torch.log1p(r2 / nu)
+
+    def sample(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One draw per label: μ + σ·ε·√(ν / g), ε ~ N(0, I), g ~ χ²_ν as a sum of ν squared normals
+        (so ``generator`` alone sets every draw). Reparameterised in μ and σ."""
+        means, std = self.class_means()[y], torch.exp(0.5 * self.class_log_vars())[y]
+        eps = torch.randn(means.shape, generator=generator, device=means.device, dtype=means.dtype)
+        g = torch.randn((len(y), self.nu), generator=generator, device=means.device,
+                        dtype=means.dtype).square().sum(1, keepdim=True)
+        return means + std * eps * torch.sqrt(self.nu / g)
+
+    def r2_law(self):
+        """r² ~ d·F(d, ν) when z follows its class's Student-t."""
+        d = self.class_means().shape[1]
+        return stats.f(d, self.nu, scale=d)
+
+
 class MLPEncoder(nn.Sequential):
     """Flatten → two ReLU layers of width ``hidden`` → linear map to the latent (digits, MNIST)."""
 
@@ -186,7 +230,9 @@ class Classifier(nn.Module):
             self.head: Head = LinearHead(config.latent_dim, config.num_classes)
         else:
             self.head = GaussianHead(config.latent_dim, config.num_classes, config.variance,
-                                     config.prior_init_distance)
+                                     config.prior_init_distance) if config.prior == "gaussian" else \
+                StudentTHead(config.latent_dim, config.num_classes, config.variance, config.prior_init_distance,
+                             config.nu)
 
     def embed(self, x: Tensor) -> Tensor:
         x = (x - self.input_mean) / self.input_std

@@ -91,7 +91,7 @@ def score_histograms(in_scores, out_scores, name: str, auroc: float | None = Non
 
 
 def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = None, n_bins: int = 50,
-                   title: str = "") -> go.Figure:
+                   title: str = "", law=None, law_name: str = "") -> go.Figure:
     """Histogram (probability density) of squared Mahalanobis distances under the χ²_d density.
 
     If the latents of a class follow its Gaussian prior in d dimensions, r² = (z − μ)ᵀ Σ⁻¹ (z − μ) is
@@ -100,7 +100,10 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
     Args:
         r2: (N,) squared Mahalanobis distances of latents to their class prior, ≥ 0.
         d: latent dimension, the χ² degrees of freedom.
-        ks: Kolmogorov–Smirnov statistic of r2 against χ²_d (computed elsewhere), shown in the title.
+        ks: Kolmogorov–Smirnov statistic of r2 against the reference law (computed elsewhere), shown
+            in the title.
+        law: the reference law of r² when it is not χ²_d, any object with ``pdf`` and ``ppf`` (a frozen
+            ``scipy.stats`` distribution: d·F(d, ν) for a Student-t prior); ``law_name`` names it.
         x_max: right end of the axis. Default: the larger of χ²_d's 99.9 % quantile and r2's 99 %
             quantile, so a far tail (cross-entropy latents reach r² in the thousands) does not squash
             the curve; the points beyond it are counted in the legend, and the bars stay densities
@@ -112,20 +115,24 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         raise ArgumentError(f"r2 must be >= 0 (squared distances), got {r2.min():.4g}")
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ArgumentError(f"d must be an integer >= 1 (the latent dimension), got {d!r}")
+    if law is None:
+        law, law_name = chi2(d), f"χ²({d})"
+    elif not law_name:
+        raise ArgumentError("law_name must name the reference law given as law")
     if x_max is None:
-        x_max = max(chi2.ppf(0.999, d), np.quantile(r2, 0.99))
+        x_max = max(law.ppf(0.999), np.quantile(r2, 0.99))
     elif not x_max > 0:
         raise ArgumentError(f"x_max must be > 0, got {x_max!r}")
     beyond = int(np.sum(r2 > x_max))
     name = "r² of the latents" + (f" ({beyond} of {len(r2)} beyond the axis)" if beyond else "")
     x = np.linspace(0, x_max, 401)
-    y = chi2.pdf(x, d)
+    y = law.pdf(x)
     finite = np.isfinite(y)  # χ²_1's density is infinite at 0
     fig = go.Figure([
         _histogram(r2, np.linspace(0, x_max, check_n_bins(n_bins) + 1), name, base.PALETTE[0], density=True),
-        go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"χ²({d}) density", line=base.REFERENCE),
+        go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"{law_name} density", line=base.REFERENCE),
     ])
-    title = title or f"Squared Mahalanobis distance against χ²({d})"
+    title = title or f"Squared Mahalanobis distance against {law_name}"
     if ks is not None:
         title += f" (KS = {ks:.3f})"
     fig.update_layout(bargap=0, xaxis=dict(title="squared Mahalanobis distance r² to the class prior",

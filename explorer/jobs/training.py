@@ -105,6 +105,9 @@ class TrainingStep:
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=total_steps)
                           if config.schedule == "cosine" else None)
         self.discriminator = self.disc_optimiser = None
+        if "kl" in self.terms and config.kl_estimator == "moment" and model.config.prior != "gaussian":
+            raise ArgumentError(f"the moment estimator's closed form needs a Gaussian prior, not "
+                                f"{model.config.prior!r}; choose a discriminator estimator")
         if "kl" in self.terms and config.kl_estimator != "moment":
             device = next(model.parameters()).device
             with seeded(config.seed):

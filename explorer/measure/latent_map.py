@@ -51,10 +51,10 @@ def latent_map(model: nn.Module, latents: np.ndarray, digest: str, config: Proje
     """Draw :data:`MAX_POINTS` of ``latents`` (the test split's, (N, d)) and :data:`PRIOR_PER_CLASS`
     samples of each of ``model``'s class Gaussians with ``seed``, and place both by one projection.
 
-    ``digest`` (:func:`explorer.core.checkpoints.file_digest` of the checkpoint) names the inputs in the cache, so a projection
-    computed on another machine, whose latents may differ in the last bits, is found all the same.
-    ``shipped_dir`` is searched first and never written; new projections go to ``cache_dir``, fitted
-    by ``fit`` (see :func:`explorer.measure.projection.cached_projection`).
+    ``digest`` (:func:`explorer.core.checkpoints.file_digest` of the checkpoint) names the inputs in
+    the cache, so a projection computed on another machine, whose latents may differ in the last
+    bits, is found all the same. ``shipped_dir`` is searched first and never written; new projections
+    go to ``cache_dir``, fitted by ``fit`` (see :func:`explorer.measure.projection.cached_projection`).
     """
     keep = subset_indices(len(latents), MAX_POINTS, seed)
     prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)

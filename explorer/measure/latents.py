@@ -46,23 +46,31 @@ def chi2_ks(r2, d: int) -> float:
 
     0 for a perfect match, near 1 for none; ~1.36 / √N is the 5 % critical value.
     """
+    return reference_ks(r2, stats.chi2(d))
+
+
+def reference_ks(r2, law) -> float:
+    """KS statistic of r² (N,) against ``law``, the frozen ``scipy.stats`` law r² follows when the
+    latents follow their prior (``head.r2_law()``: χ²_d for Gaussians, d·F(d, ν) for a Student-t)."""
     r2 = as_array(r2, "r2", (None,), nonempty=False)
     if not len(r2):
         raise ArgumentError("r2 is empty")
-    return float(stats.kstest(r2, stats.chi2(d).cdf).statistic)
+    return float(stats.kstest(r2, law.cdf).statistic)
 
 
 @dataclass(frozen=True, eq=False)
 class LatentFit:
-    """How well each class's latents follow the head's class Gaussian.
+    """How well each class's latents follow the head's class distribution.
 
     Attributes:
-        r2: (N,) squared Mahalanobis distance of each latent to its class Gaussian; class k's values
-            are ``r2[labels == k]``.
+        r2: (N,) squared Mahalanobis distance of each latent to its class centre, in units of the
+            class's scale; class k's values are ``r2[labels == k]``.
         norms: (N,) Euclidean norm |z_i| of each latent (CE latents grow along "spokes", METHOD.md §2).
         labels: (N,) class of each latent.
-        ks: (K,) KS statistic of class k's r² against χ²_d; NaN for a class with no latents.
+        ks: (K,) KS statistic of class k's r² against ``law``; NaN for a class with no latents.
         d: latent dimension.
+        law: the frozen ``scipy.stats`` law of r² under the prior (``head.r2_law()``): χ²_d for a
+            Gaussian head, d·F(d, ν) for a Student-t one.
     """
 
     r2: np.ndarray
@@ -70,6 +78,20 @@ class LatentFit:
     labels: np.ndarray
     ks: np.ndarray
     d: int
+    law: object = None
+
+    @property
+    def law_name(self) -> str:
+        """The reference law in words: ``"χ²(16)"``, or ``"16·F(16, 5)"`` for a Student-t prior."""
+        if self.law.dist.name == "chi2":
+            return f"χ²({self.d})"
+        return f"{self.d}·F({self.d}, {self.law.args[1]:g})"
+
+    @property
+    def median_ratio(self) -> float:
+        """median(r²) ÷ the law's median: 1 when the latents spread as their prior does, below 1 when
+        they gather inside it."""
+        return float(np.median(self.r2) / self.law.median())
 
     @property
     def mean_ks(self) -> float:
@@ -78,10 +100,12 @@ class LatentFit:
 
 
 def latent_fit(model: nn.Module, x: torch.Tensor, y) -> LatentFit:
-    """Compare the latents of images x (N, C, H, W) in [0, 1] with the head's class Gaussians (METHOD.md §4).
+    """Compare the latents of images x (N, C, H, W) in [0, 1] with the head's class distributions
+    (METHOD.md §4).
 
     y (N,) holds the true labels: q(z|y) is conditioned on the label, not on the prediction. The
-    Gaussians are the learned ones or, for softmax, the implied N(w_y − mean_k w_k, I) (METHOD.md §1).
+    distributions are the learned ones or, for softmax, the implied N(w_y − mean_k w_k, I)
+    (METHOD.md §1); r² is compared with the law it follows under them (``head.r2_law()``).
     """
     _, z = predict(model, x)
     z = z.double().numpy()
@@ -91,8 +115,10 @@ def latent_fit(model: nn.Module, x: torch.Tensor, y) -> LatentFit:
     labels = as_array(y, "y", (None,), dtype=np.int64, nonempty=False)
     r2 = squared_mahalanobis(z, means, log_vars, labels)
     d = z.shape[1]
-    ks = np.array([chi2_ks(r2[labels == k], d) if (labels == k).any() else np.nan for k in range(len(means))])
-    return LatentFit(r2=r2, norms=np.linalg.norm(z, axis=1), labels=labels, ks=ks, d=d)
+    law = head.r2_law()
+    ks = np.array([reference_ks(r2[labels == k], law) if (labels == k).any() else np.nan
+                   for k in range(len(means))])
+    return LatentFit(r2=r2, norms=np.linalg.norm(z, axis=1), labels=labels, ks=ks, d=d, law=law)
 
 
 def discriminator_kl(model: nn.Module, x: torch.Tensor, y, steps: int = 300, hidden: int = 0,
@@ -161,5 +187,5 @@ def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np
 
 __all__ = [
     "LatentFit", "chi2_ks", "discriminator_kl", "gaussian_ellipse", "latent_fit", "prior_samples",
-    "squared_mahalanobis",
+    "reference_ks", "squared_mahalanobis",
 ]

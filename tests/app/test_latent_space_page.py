@@ -84,3 +84,16 @@ def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
     assert clicked_index(event, keep) == 30
     assert clicked_index(SimpleNamespace(selection=SimpleNamespace(points=[{"x": 1.0}])), keep) is None
     assert clicked_index(None, keep) is None
+
+
+def test_a_student_t_model_is_checked_against_its_own_law(open_page, tmp_path):
+    from conftest import quick_configs
+    from explorer.jobs.runs import train_and_save
+
+    path = tmp_path / "runs" / "trained" / "digits-t.pt"
+    train_and_save("digits", *quick_configs("vc", prior="student_t", nu=5), out=path)
+    app = open_page("latent_space", state={"model_a": str(path)})
+    assert not app.error
+    assert "Student-t (ν = 5" in texts(figure_json(app, 0))  # the d = 2 map's note
+    titles = [figure_json(app, i)["layout"]["title"]["text"] for i in range(len(app.get("plotly_chart")))]
+    assert any("r² against 2·F(2, 5)" in t for t in titles) and any("r² against χ²(2)" in t for t in titles)

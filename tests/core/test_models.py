@@ -126,3 +126,48 @@ def test_initial_means_are_the_configured_distance_apart_in_any_dimension(latent
     # E‖μ_i − μ_j‖ for N(0, D²/(2d) I) means is D·E[χ_d]/√d, which tends to D; at d = 2 it is D·√π/2.
     expected = 4.0 * math.sqrt(2 / latent_dim) * math.exp(math.lgamma((latent_dim + 1) / 2) - math.lgamma(latent_dim / 2))
     assert distances.mean().item() == pytest.approx(expected, rel=0.05)
+
+
+def test_student_t_head_log_prob_matches_scipy():
+    """Diagonal scale: log t_ν(z; μ, diag σ²) equals scipy's multivariate t with shape diag σ²."""
+    from scipy import stats
+
+    from explorer.core.models import StudentTHead
+
+    head = StudentTHead(3, 2, nu=4)
+    with torch.no_grad():
+        head.means.copy_(torch.tensor([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]]))
+        head.log_vars.copy_(torch.log(torch.tensor([[1.0, 4.0, 0.25], [2.0, 1.0, 1.0]])))
+    z = torch.tensor([[0.5, -1.0, 2.0], [3.0, 3.0, 3.0]], dtype=torch.float64)
+    got = head.double().log_prob(z)
+    for k in range(2):
+        want = stats.multivariate_t(loc=head.means[k].detach().numpy(),
+                                    shape=torch.diag(head.log_vars[k].exp()).detach().numpy(), df=4).logpdf(z.numpy())
+        assert got[:, k].detach().numpy() == pytest.approx(want, rel=1e-9)
+
+
+def test_student_t_samples_follow_their_reference_law_and_the_seed():
+    """r² of draws from the head, against its own r2_law (d·F(d, ν)), and not against χ²_d."""
+    from scipy import stats
+
+    from explorer.core.models import StudentTHead
+
+    head = StudentTHead(4, 2, nu=3)
+    y = torch.zeros(20000, dtype=torch.long)
+    z = head.sample(y, torch.Generator().manual_seed(0)).detach()
+    assert torch.equal(z, head.sample(y, torch.Generator().manual_seed(0)).detach())
+    r2 = ((z - head.means[0].detach()).square() / head.log_vars[0].exp().detach()).sum(1).numpy()
+    assert stats.kstest(r2, head.r2_law().cdf).statistic < 0.02
+    assert stats.kstest(r2, stats.chi2(4).cdf).statistic > 0.05  # heavier tails than a Gaussian's
+
+
+def test_the_prior_family_comes_from_the_config():
+    from explorer.core.models import StudentTHead
+
+    model = build_model(ModelConfig(method="vc", prior="student_t", nu=7), seed=0)
+    assert isinstance(model.head, StudentTHead) and model.head.nu == 7
+    assert type(build_model(ModelConfig(method="vc"), seed=0).head) is GaussianHead
+    assert type(build_model(ModelConfig(method="softmax", prior="student_t"), seed=0).head) is LinearHead
+    for nu in (0, 2.5, True):
+        with pytest.raises(ValueError, match="nu must be an integer >= 1"):
+            ModelConfig(prior="student_t", nu=nu)

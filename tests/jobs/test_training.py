@@ -273,3 +273,15 @@ def test_the_estimator_and_its_width_must_agree():
     # A record from before kl_estimator chose its discriminator by disc_hidden alone.
     assert config_from_dict(TrainConfig, {"disc_hidden": 32}).kl_estimator == "mlp"
     assert config_from_dict(TrainConfig, {"disc_hidden": 0}).kl_estimator == "linear"
+
+
+def test_a_student_t_prior_trains_and_refuses_the_gaussian_moment_kl(digits):
+    from explorer.core.errors import ArgumentError
+
+    for objective, estimator in (("released", "linear"), ("paper", "quadratic")):
+        model_config, train_config = quick_configs("vc", prior="student_t", nu=5, objective=objective,
+                                                   kl_estimator=estimator)
+        result = train(digits[0], model_config, train_config)
+        assert all(math.isfinite(r["loss"]) and math.isfinite(r["kl_estimate"]) for r in result.history)
+    with pytest.raises(ArgumentError, match="needs a Gaussian prior"):
+        train(digits[0], *quick_configs("vc", prior="student_t", kl_estimator="moment"))

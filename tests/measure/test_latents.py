@@ -99,3 +99,21 @@ def test_discriminator_kl_is_far_larger_for_softmax_spokes_than_for_vc_latents()
           for m in ("softmax", "vc")}
     assert kl["softmax"] > 5 * kl["vc"] and kl["vc"] < 2, kl
     assert discriminator_kl(load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-vc.pt")[0], test.x, test.y) == kl["vc"]
+
+
+def test_latent_fit_compares_with_the_heads_own_law():
+    """A Student-t head's fit check uses d·F(d, ν); latents drawn from the head fit it (KS small)."""
+    from explorer.core.models import StudentTHead
+
+    model = build_model(ModelConfig(method="vc", encoder="mlp", latent_dim=3, num_classes=2, input_shape=(1, 8, 8),
+                                    mean=(0.3,), std=(0.4,), hidden=16, prior="student_t", nu=4), seed=0)
+    assert isinstance(model.head, StudentTHead)
+    gaussian = tiny_model("vc", 3)
+    assert diag.latent_fit(gaussian, torch.rand(8, 1, 8, 8), torch.arange(8) % 3).law_name == "χ²(3)"
+    z, y = diag.prior_samples(model, n_per_class=3000, seed=1)
+    means, log_vars = model.head.class_means().detach(), model.head.class_log_vars().detach()
+    r2 = diag.squared_mahalanobis(z, means, log_vars, y)
+    assert diag.reference_ks(r2, model.head.r2_law()) < 0.03
+    assert np.median(r2) / model.head.r2_law().median() == pytest.approx(1, abs=0.05)
+    fit = diag.latent_fit(model, torch.rand(20, 1, 8, 8), torch.arange(20) % 2)
+    assert fit.law_name == "3·F(3, 4)" and fit.law.median() == pytest.approx(model.head.r2_law().median())

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from scipy import stats
 
 from explorer.app import cache
 from explorer.core.config import ProjectionConfig
@@ -56,9 +55,10 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
                     for k in range(len(means)) for s in (1.0, 2.0)]
         kind = "it learns" if meta["method"] != "softmax" else "its linear layer implies (Σ = I)"
         fit = cache.fit(path, meta["dataset"])
-        note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class Gaussian {kind}. "
+        family = "Gaussian" if fit.law.dist.name == "chi2" else f"Student-t (ν = {net.config.nu}; σ: its scale)"
+        note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
                 f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
-                f"({np.sqrt(stats.chi2(d).median()):.2f} σ if the latents followed the Gaussians).")
+                f"({np.sqrt(fit.law.median()):.2f} σ if the latents followed their prior).")
         box = np.vstack([e for _, _, e in ellipses])
         pad = 0.15 * (box.max(0) - box.min(0))
         zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
@@ -73,13 +73,15 @@ def class_names(path: Path) -> list[str]:
 
 
 def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
-    """Histogram of one class's squared Mahalanobis distances against χ²_d; also the mean KS."""
+    """Histogram of one class's squared Mahalanobis distances against the law they follow under the
+    prior (χ²_d for Gaussians, d·F(d, ν) for a Student-t); also the mean KS."""
     net, meta = cache.model(path)
     fit = cache.fit(path, meta["dataset"])
     r2 = fit.r2[fit.labels == class_index]
     name = meta["class_names"][class_index]
+    law = {} if fit.law.dist.name == "chi2" else {"law": fit.law, "law_name": fit.law_name}
     figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
-                            title=f"{meta['method']}: class {name}, r² against χ²_{fit.d}")
+                            title=f"{meta['method']}: class {name}, r² against {fit.law_name}", **law)
     return figure, fit.mean_ks
 
 
