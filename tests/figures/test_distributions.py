@@ -65,3 +65,16 @@ def test_chi2_histogram_bars_are_densities_over_all_points():
 def test_chi2_histogram_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         F.chi2_histogram(**kwargs)
+
+
+def test_chi2_histogram_draws_another_reference_law_when_given_one():
+    from scipy import stats
+
+    law = stats.f(2, 5, scale=2)  # r² under a Student-t prior with ν = 5, d = 2
+    fig = F.chi2_histogram(np.array([0.5, 1.0, 3.0]), d=2, law=law, law_name="2·F(2, 5)")
+    curve = fig.data[1]
+    assert curve.name == "2·F(2, 5) density" and "against 2·F(2, 5)" in fig.layout.title.text
+    np.testing.assert_allclose(curve.y, law.pdf(np.asarray(curve.x)))
+    assert fig.layout.xaxis.range[1] == pytest.approx(max(law.ppf(0.999), np.quantile([0.5, 1.0, 3.0], 0.99)))
+    with pytest.raises(ValueError, match="law_name must name"):
+        F.chi2_histogram(np.array([0.5]), d=2, law=law)
