@@ -32,8 +32,9 @@ def home() -> None:
         "**What the shipped VC models do.** They are trained with the authors' released step, whose "
         "prior term also pulls every latent onto its class mean: measured here, their latents gather "
         "far inside their Gaussians instead of filling them (the Latent space page's χ² check shows it). "
-        "The paper's objective, which fits the Gaussians separately and leaves the KL to shape the "
-        "latents, is on the Train page (objective *paper*, KL estimator *moment*)."
+        "The paper's objective, which fits the Gaussians separately and leaves the KL estimate to shape "
+        "the latents, is on the Train page (objective *paper*, with any KL estimator; *moment*, a "
+        "closed form from each class's batch mean and variance, is this project's addition)."
     )
     selected = state.selection()
     if selected.model_a is not None:

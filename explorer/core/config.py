@@ -60,8 +60,9 @@ class ModelConfig:
     scale σ_y: the same shape with heavier tails. Softmax's linear head implies Gaussians whatever this
     says."""
     nu: int = 5
-    """Degrees of freedom of the Student-t prior (an integer, so its draws come from a seeded
-    generator as sums of squared normals; the variance is finite from ν = 3 on)."""
+    """Degrees of freedom of the Student-t prior: an integer, so its draws come from a seeded
+    generator as sums of squared normals, and at least 3, so its variance is finite (below, the
+    latents' r² has tails no histogram or quadratic discriminator can handle)."""
     prior_init_distance: float = 4.0
     """Root-mean-square distance between two class means at initialisation, in units of the initial σ = 1.
 
@@ -78,8 +79,12 @@ class ModelConfig:
         _check_choice("encoder", self.encoder, ENCODERS)
         _check_choice("variance option", self.variance, VARIANCES)
         _check_choice("prior", self.prior, PRIORS)
-        if isinstance(self.nu, bool) or not isinstance(self.nu, numbers.Integral) or self.nu < 1:
-            raise ArgumentError(f"nu must be an integer >= 1 (degrees of freedom), got {self.nu!r}")
+        if isinstance(self.nu, bool) or not isinstance(self.nu, numbers.Integral) or self.nu < 3:
+            raise ArgumentError(f"nu must be an integer >= 3 (degrees of freedom with a finite variance), "
+                                f"got {self.nu!r}")
+        if self.method == "softmax" and self.prior != "gaussian":
+            raise ArgumentError(f"softmax's linear layer implies Gaussian classes; prior {self.prior!r} is for "
+                                f"the Bayes-rule heads (gaussian, lgm, vc)")
         if self.latent_dim < 1 or self.num_classes < 2 or self.hidden < 1:
             raise ArgumentError(
                 f"need latent_dim >= 1, num_classes >= 2 and hidden >= 1, got {self.latent_dim}, "
@@ -123,8 +128,9 @@ class TrainConfig:
     so the term pulls the latents onto the class means as well as fitting the prior. ``"paper"``: the
     paper's objective (METHOD.md §3b): the term is taken on detached z and fits the prior's means and
     variances alone, while the encoder gets CE + λ_kl·(KL estimate). Methods ``lgm`` and ``vc``."""
-    kl_estimator: str = "linear"
-    """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b). ``"linear"``: a discriminator
+    kl_estimator: str | None = None
+    """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"linear"``, or ``"mlp"`` when
+    ``disc_hidden`` > 0 (what ``disc_hidden`` alone chose before this field). ``"linear"``: a discriminator
     T = w_yᵀz + b_y per class (the authors'), blind to how widely the latents spread; ``"quadratic"``:
     T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between diagonal Gaussians; ``"mlp"``:
     a two-layer network of width ``disc_hidden``; ``"moment"``: no discriminator, the closed-form KL
@@ -154,6 +160,8 @@ class TrainConfig:
         _check_choice("device", self.device, DEVICES)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("objective", self.objective, OBJECTIVES)
+        if self.kl_estimator is None:
+            object.__setattr__(self, "kl_estimator", "mlp" if self.disc_hidden > 0 else "linear")
         _check_choice("KL estimator", self.kl_estimator, KL_ESTIMATORS)
         if (self.kl_estimator == "mlp") != (self.disc_hidden > 0):
             raise ArgumentError(f"disc_hidden is the width of the mlp estimator: give kl_estimator 'mlp' a "
@@ -236,13 +244,14 @@ class ProjectionConfig:
         return self.method
 
 
-def variant(method: str, config: TrainConfig) -> str | None:
-    """How a run of ``method`` used its prior term and KL, in words for a label: ``"released, linear"``
-    for the authors' VC step, ``"paper, moment"``, ...; the objective alone for ``lgm``; None for
-    ``softmax`` and ``gaussian``, which have neither."""
-    if method == "vc":
-        return f"{config.objective}, {config.kl_estimator}"
-    return config.objective if method == "lgm" else None
+def variant(model: ModelConfig, config: TrainConfig) -> str | None:
+    """How a run used its prior term, KL and prior family, in words for a label: ``"released, linear"``
+    for the authors' VC step, ``"paper, moment"``, ...; the objective alone for ``lgm``; a Student-t
+    prior added as ``"Student-t ν=5"``; None for a Gaussian ``softmax`` or ``gaussian`` model."""
+    parts = {"vc": [config.objective, config.kl_estimator], "lgm": [config.objective]}.get(model.method, [])
+    if model.prior == "student_t":
+        parts.append(f"Student-t ν={model.nu}")
+    return ", ".join(parts) or None
 
 
 def field_names(cls: type) -> tuple[str, ...]:
@@ -281,10 +290,9 @@ def config_from_dict(cls: type, values: dict) -> object:
     """Rebuild a config from ``dataclasses.asdict`` output (lists back to tuples), strictly.
 
     A :class:`TrainConfig` recorded before ``kl_estimator`` existed chose its discriminator by
-    ``disc_hidden`` alone (0: linear, more: an MLP of that width), and is read that way.
+    ``disc_hidden`` alone (0: linear, more: an MLP of that width), and is read that way (the field's
+    None default does it).
     """
-    if cls is TrainConfig and "kl_estimator" not in values:
-        values = {**values, "kl_estimator": "mlp" if values.get("disc_hidden", 0) > 0 else "linear"}
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(names))
     if unknown:

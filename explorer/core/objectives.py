@@ -100,7 +100,8 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2) -> Tenso
     It matches two moments only: latents with the right mean and variance but another shape score 0.
     And it needs several latents of each class in a batch: classes with fewer than ``min_per_class``
     (at least 2, for a variance) are left out, and the estimate of s² is noisy when a class has few;
-    batch sizes of several times the number of classes suit it. z (N, d), y (N,).
+    batch sizes of several times the number of classes suit it. A batch with no such class gives 0,
+    which then says nothing about the fit. z (N, d), y (N,).
     """
     if min_per_class < 2:
         raise ArgumentError(f"min_per_class must be >= 2 (a variance needs two latents), got {min_per_class}")
@@ -110,7 +111,7 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2) -> Tenso
         members = z[y == k]
         if len(members) < min_per_class:
             continue
-        m, s2 = members.mean(0), members.var(0).clamp_min(1e-8)  # clamp: a collapsed class stays finite
+        m, s2 = members.mean(0), members.var(0) + 1e-8  # a collapsed class stays finite and still pushed
         var = log_vars[k].exp()
         kl = 0.5 * (log_vars[k] - s2.log() + (s2 + (m - means[k]).square()) / var - 1).sum()
         total, count = total + len(members) * kl, count + len(members)

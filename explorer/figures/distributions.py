@@ -104,7 +104,8 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
             in the title.
         law: the reference law of r² when it is not χ²_d, any object with ``pdf`` and ``ppf`` (a frozen
             ``scipy.stats`` distribution: d·F(d, ν) for a Student-t prior); ``law_name`` names it.
-        x_max: right end of the axis. Default: the larger of χ²_d's 99.9 % quantile and r2's 99 %
+        x_max: right end of the axis. Default: the larger of χ²_d's 99.9 % quantile (another law's
+            99 %) and r2's 99 %
             quantile, so a far tail (cross-entropy latents reach r² in the thousands) does not squash
             the curve; the points beyond it are counted in the legend, and the bars stay densities
             relative to all N points (they integrate to the fraction shown).
@@ -120,7 +121,8 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
     elif not law_name:
         raise ArgumentError("law_name must name the reference law given as law")
     if x_max is None:
-        x_max = max(law.ppf(0.999), np.quantile(r2, 0.99))
+        # χ²'s 99.9 % quantile; a heavier-tailed law's 99 %, whose 99.9 % lies far out in its tail
+        x_max = max(law.ppf(0.999 if law_name.startswith("χ²") else 0.99), np.quantile(r2, 0.99))
     elif not x_max > 0:
         raise ArgumentError(f"x_max must be > 0, got {x_max!r}")
     beyond = int(np.sum(r2 > x_max))

@@ -63,7 +63,7 @@ class TrainResult:
     prior_means: Tensor | None = None
     """The head's class means (learned or implied) after every epoch: (epochs + 1, K, d)."""
     prior_variances: Tensor | None = None
-    """The head's class variances after every epoch: (epochs + 1, K, d)."""
+    """The head's class variances (squared scales for a Student-t head) after every epoch: (epochs + 1, K, d)."""
 
 
 def resolve_device(name: str = "auto") -> torch.device:

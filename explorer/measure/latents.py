@@ -78,7 +78,7 @@ class LatentFit:
     labels: np.ndarray
     ks: np.ndarray
     d: int
-    law: object = None
+    law: object
 
     @property
     def law_name(self) -> str:

@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 
 from explorer.core.checkpoints import SHIPPED_DIR, list_checkpoints, user_dir
@@ -42,3 +43,12 @@ def test_a_label_names_how_vc_and_lgm_used_their_prior_term(tmp_path):
     save_checkpoint(tmp_path / "trained" / "paper.pt", model, meta)
     (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
     assert mine.label.startswith("vc (paper, moment) · ")
+
+    from explorer.core.config import ModelConfig, config_from_dict
+    from explorer.core.models import build_model
+
+    t_config = dataclasses.replace(config_from_dict(ModelConfig, meta["config"]), prior="student_t", nu=4)
+    meta = {k: v for k, v in meta.items() if k not in ("config", "method", "encoder", "latent_dim")}
+    save_checkpoint(tmp_path / "trained" / "paper.pt", build_model(t_config, seed=0), meta)
+    (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
+    assert mine.label.startswith("vc (paper, moment, Student-t ν=4) · ")

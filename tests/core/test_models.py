@@ -167,7 +167,9 @@ def test_the_prior_family_comes_from_the_config():
     model = build_model(ModelConfig(method="vc", prior="student_t", nu=7), seed=0)
     assert isinstance(model.head, StudentTHead) and model.head.nu == 7
     assert type(build_model(ModelConfig(method="vc"), seed=0).head) is GaussianHead
-    assert type(build_model(ModelConfig(method="softmax", prior="student_t"), seed=0).head) is LinearHead
-    for nu in (0, 2.5, True):
-        with pytest.raises(ValueError, match="nu must be an integer >= 1"):
+    assert type(build_model(ModelConfig(method="softmax"), seed=0).head) is LinearHead
+    with pytest.raises(ValueError, match="softmax's linear layer implies Gaussian classes"):
+        ModelConfig(method="softmax", prior="student_t")
+    for nu in (0, 2, 3.5, True):
+        with pytest.raises(ValueError, match="nu must be an integer >= 3"):
             ModelConfig(prior="student_t", nu=nu)

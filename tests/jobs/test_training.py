@@ -270,7 +270,8 @@ def test_the_estimator_and_its_width_must_agree():
             TrainConfig(kl_estimator=estimator, disc_hidden=width)
     with pytest.raises(ArgumentError, match="unknown objective 'vae'"):
         TrainConfig(objective="vae")
-    # A record from before kl_estimator chose its discriminator by disc_hidden alone.
+    # Without an estimator, disc_hidden alone chooses, as it did before kl_estimator existed.
+    assert TrainConfig(disc_hidden=32).kl_estimator == "mlp" and TrainConfig().kl_estimator == "linear"
     assert config_from_dict(TrainConfig, {"disc_hidden": 32}).kl_estimator == "mlp"
     assert config_from_dict(TrainConfig, {"disc_hidden": 0}).kl_estimator == "linear"
 

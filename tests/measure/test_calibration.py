@@ -273,7 +273,7 @@ def test_fit_temperature_lowers_nll_of_overconfident_logits_and_keeps_accuracy()
 
 
 def test_fit_temperature_warns_on_a_bound():
-    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # every prediction wrong: the NLL keeps falling as T -> inf
+    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # confidently wrong throughout: the NLL keeps falling as T -> inf
     with pytest.warns(UserWarning, match="lies on the search bound"):
         t = cal.fit_temperature(logits, np.array([1, 2, 0, 2]))
     assert t == pytest.approx(100.0, rel=1e-12)
@@ -285,6 +285,9 @@ def test_a_perfectly_classified_held_out_set_is_not_scaled():
     logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]
     with pytest.warns(UserWarning, match="all 4 held-out examples are classified correctly"):
         assert cal.fit_temperature(logits, np.array([0, 1, 2, 0])) == 1.0
+    tied = np.array([[5.0, 5.0, 0.0], [0.0, 9.0, 1.0]])  # row 0: the label ties for the top logit
+    with pytest.warns(UserWarning, match="classified correctly"):
+        assert cal.fit_temperature(tied, np.array([1, 1])) == 1.0
     # One error among them is enough to fit: the minimum is inside the bounds, with no warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
