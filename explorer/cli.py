@@ -38,7 +38,8 @@ HELP = {
     "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
     "objective": "released: the prior term reaches the encoder (the authors' code); paper: it fits the prior "
                  "alone (METHOD.md 3b)",
-    "kl_estimator": "how vc estimates the KL: linear, quadratic or mlp discriminator, or the closed-form moment KL",
+    "kl_estimator": "how vc estimates the KL: linear, quadratic or mlp discriminator, or the closed-form moment "
+                    "KL; None: linear, or mlp when --disc-hidden > 0",
     "disc_hidden": "width of the mlp estimator's hidden layers (0 for the other estimators)",
     "disc_lr": "AdamW learning rate of the discriminator",
     "train_fraction": "stratified fraction of the training split to train on (low-data runs)",
@@ -69,7 +70,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                 continue
             default = "dataset's" if f.name in dataset_keys else repr(f.default)
             parser.add_argument(
-                "--" + f.name.replace("_", "-"), type=type(f.default), default=None,
+                "--" + f.name.replace("_", "-"), default=None,
+                type=str if f.default is None else type(f.default),  # a None default: a choice of names
                 choices=CHOICES.get(f.name), help=f"{HELP[f.name]} (default: {default})",
             )
 

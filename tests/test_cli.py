@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from explorer.cli import main
-from explorer.core.checkpoints import SHIPPED_DIR
+from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--latent-dim", "2", "--epochs", "10", "--hidden", "64"]
@@ -40,6 +40,19 @@ def test_train_help_shows_defaults_from_the_configs(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     assert "--lambda-kl" in out and "(default: 0.01)" in out and "(default: dataset's)" in out
+
+
+def test_the_objective_estimator_and_prior_flags_reach_training(tmp_path, capsys):
+    out = tmp_path / "paper.pt"
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(out), "--epochs", "1", "--quiet",
+                 "--objective", "paper", "--kl-estimator", "moment", "--latent-dim", "2"]) == 0
+    _, meta = load_checkpoint(out)
+    assert meta["train_config"]["objective"] == "paper" and meta["train_config"]["kl_estimator"] == "moment"
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(out), "--dry-run", "--quiet",
+                 "--prior", "student_t", "--nu", "4", "--kl-estimator", "quadratic"]) == 0
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(out), "--dry-run",
+                 "--prior", "student_t", "--kl-estimator", "moment"]) == 1
+    assert "needs a Gaussian prior" in capsys.readouterr().err
 
 
 def test_dry_run_writes_nothing(tmp_path, capsys):
@@ -84,8 +97,6 @@ def test_attack_json(checkpoint, attack, capsys):
 
 
 def test_saved_checkpoint_carries_its_metrics(checkpoint):
-    from explorer.core.checkpoints import load_checkpoint
-
     _, meta = load_checkpoint(checkpoint)
     assert meta["dataset"] == "digits" and meta["train_config"]["epochs"] == 10
     assert meta["metrics"]["n"] == 450 and len(meta["history"]) == 10
