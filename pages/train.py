@@ -32,7 +32,7 @@ with st.form("train"):
     prior = left.selectbox("Prior family", PRIORS, index=PRIORS.index(model_default.prior), key=key("prior"),
                            help="Bayes-rule heads (gaussian, lgm, vc): Gaussian classes, or Student-t ones with "
                                 "ν degrees of freedom (heavier tails).")
-    nu = left.number_input("Student-t ν", 1, 1000, model_default.nu, key=key("nu"),
+    nu = left.number_input("Student-t ν", 3, 1000, model_default.nu, key=key("nu"),
                            help="Degrees of freedom of the Student-t prior.")
     lambda_prior = middle.number_input("λ_prior", 0.0, value=train_default.lambda_prior, format="%.3g",
                                        key=key("lambda_prior"), help="Weight of −log p(z|y): lgm and vc.")
