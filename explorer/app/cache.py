@@ -186,10 +186,8 @@ def umap_pool():
 def fit_projection_elsewhere(latents, config: ProjectionConfig, extra=None, extra_name: str = "extra points"
                              ) -> Projection:
     """:func:`explorer.measure.projection.fit_projection`, with UMAP fitted in :func:`umap_pool`."""
-    if config.method != "umap":  # PCA and the identity stay here, and never start the worker
-        return fit_projection(latents, config, extra, extra_name)
     try:
-        return umap_worker.fit(umap_pool(), latents, config, extra, extra_name)
+        return umap_worker.fit(umap_pool, latents, config, extra, extra_name)
     except umap_worker.WorkerLost:
         umap_pool.clear()  # a worker that died mid-task never answers: start afresh next time
         raise

@@ -14,7 +14,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from explorer.core.config import ProjectionConfig
 from explorer.core.errors import ExplorerError
@@ -57,14 +57,16 @@ def start() -> multiprocessing.pool.Pool | None:
     return pool
 
 
-def fit(pool: multiprocessing.pool.Pool | None, latents, config: ProjectionConfig, extra=None,
+def fit(pool: Callable[[], multiprocessing.pool.Pool | None], latents, config: ProjectionConfig, extra=None,
         extra_name: str = "extra points") -> Projection:
-    """:func:`explorer.measure.projection.fit_projection`, with UMAP run in ``pool`` (PCA stays here).
+    """:func:`explorer.measure.projection.fit_projection`, with UMAP run in the pool that ``pool()``
+    gives. PCA and the identity stay in this process, and never ask for the pool (nor start it).
 
     Raises :class:`WorkerLost` when the worker does not answer within :data:`TIMEOUT` seconds.
     """
     if config.method != "umap":
         return fit_projection(latents, config, extra, extra_name)
+    pool = pool()
     if pool is None:
         return fit_without_model(latents, config, extra, extra_name)
     task = pool.apply_async(fit_without_model, (latents, config, extra, extra_name))
