@@ -210,9 +210,9 @@ class Entry:
 
 def describe(path: Path, source: str) -> Entry:
     """An :class:`Entry` for one file; raises :class:`CheckpointError` if it is not usable."""
-    _, meta = load_checkpoint(path)
+    model, meta = load_checkpoint(path)
     try:
-        how = variant(config_from_dict(ModelConfig, meta["config"]), config_from_dict(TrainConfig, meta["train_config"]))
+        how = variant(model.config, config_from_dict(TrainConfig, meta["train_config"]))
     except (KeyError, TypeError, ArgumentError):  # no or an unreadable training record: say nothing
         how = None
     return Entry(path=path, source=source, dataset=meta["dataset"], method=meta["method"],

@@ -264,10 +264,9 @@ def default_configs(dataset: str, method: str, **overrides: object) -> tuple[Mod
     Overrides whose value is ``None`` are ignored (an unset command-line flag); a name that belongs to
     neither config raises :class:`~explorer.core.errors.ArgumentError`.
     """
-    from explorer.core.data import DATASETS  # local: the data module imports torch
+    from explorer.core.data import dataset_info  # local: the data module imports torch
 
-    _check_choice("dataset", dataset, tuple(DATASETS))
-    info = DATASETS[dataset]
+    info = dataset_info(dataset)
     values: dict[str, object] = {
         "method": method,
         "num_classes": info.num_classes,
