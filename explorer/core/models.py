@@ -21,14 +21,19 @@ from explorer.core.config import ModelConfig
 LOG_2PI = math.log(2 * math.pi)
 
 
+def squared_distances(z: Tensor, means: Tensor, log_vars: Tensor) -> Tensor:
+    """r²_ik = Σ_j (z_ij − μ_kj)² / σ²_kj for every latent and every class: z (N, d), means (K, d),
+    log_vars (K, d) or broadcastable to it → (N, K)."""
+    return ((z.unsqueeze(1) - means.unsqueeze(0)).square() * torch.exp(-log_vars)).sum(-1)
+
+
 def diagonal_gaussian_log_prob(z: Tensor, means: Tensor, log_vars: Tensor) -> Tensor:
     """log N(z; μ_k, diag σ²_k) for every latent and every class.
 
     Shapes: z (N, d), means (K, d), log_vars (K, d) or broadcastable to it. Returns (N, K):
     −½ Σ_j [(z_j − μ_kj)² / σ²_kj + log σ²_kj + log 2π].
     """
-    diff = z.unsqueeze(1) - means.unsqueeze(0)
-    return -0.5 * ((diff.square() * torch.exp(-log_vars)).sum(-1) + log_vars.sum(-1) + z.shape[-1] * LOG_2PI)
+    return -0.5 * (squared_distances(z, means, log_vars) + log_vars.sum(-1) + z.shape[-1] * LOG_2PI)
 
 
 class Head(nn.Module):
@@ -55,8 +60,11 @@ class Head(nn.Module):
     def sample(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One draw z ~ p(z | y_i) per label: y (N,) → (N, d). Reparameterised (differentiable)."""
         means, std = self.class_means()[y], torch.exp(0.5 * self.class_log_vars())[y]
-        eps = torch.randn(means.shape, generator=generator, device=means.device, dtype=means.dtype)
-        return means + std * eps
+        return means + std * self._noise(means, generator)
+
+    def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Standardised draws shaped like ``like`` (N, d): N(0, I) for Gaussian classes."""
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
 class LinearHead(Head):
@@ -145,20 +153,19 @@ class StudentTHead(GaussianHead):
         self.nu = int(nu)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        means, log_vars = self.class_means(), self.class_log_vars()
+        log_vars = self.class_log_vars()
         nu, d = float(self.nu), z.shape[-1]
-        r2 = ((z.unsqueeze(1) - means.unsqueeze(0)).square() * torch.exp(-log_vars)).sum(-1)
+        r2 = squared_distances(z, self.class_means(), log_vars)
         const = math.lgamma((nu + d) / 2) - math.lgamma(nu / 2) - d / 2 * math.log(nu * math.pi)
         return const - 0.5 * log_vars.sum(-1) - (nu + d) / 2 * torch.log1p(r2 / nu)
 
-    def sample(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One draw per label: μ + σ·ε·√(ν / g), ε ~ N(0, I), g ~ χ²_ν as a sum of ν squared normals
-        (so ``generator`` alone sets every draw). Reparameterised in μ and σ."""
-        means, std = self.class_means()[y], torch.exp(0.5 * self.class_log_vars())[y]
-        eps = torch.randn(means.shape, generator=generator, device=means.device, dtype=means.dtype)
-        g = torch.randn((len(y), self.nu), generator=generator, device=means.device,
-                        dtype=means.dtype).square().sum(1, keepdim=True)
-        return means + std * eps * torch.sqrt(self.nu / g)
+    def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        """ε·√(ν / g), ε ~ N(0, I), g ~ χ²_ν as a sum of ν squared normals (so ``generator`` alone sets
+        every draw): a draw is μ + σ·ε·√(ν / g), a Gaussian scale mixture."""
+        eps = super()._noise(like, generator)
+        g = torch.randn((len(like), self.nu), generator=generator, device=like.device,
+                        dtype=like.dtype).square().sum(1, keepdim=True)
+        return eps * torch.sqrt(self.nu / g)
 
     def r2_law(self):
         """r² ~ d·F(d, ν) when z follows its class's Student-t."""
