@@ -116,13 +116,14 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         raise ArgumentError(f"r2 must be >= 0 (squared distances), got {r2.min():.4g}")
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ArgumentError(f"d must be an integer >= 1 (the latent dimension), got {d!r}")
+    # χ²'s 99.9 % quantile ends the axis; a heavier-tailed law's 99 %, its 99.9 % lying far out in the tail
+    quantile = 0.999 if law is None else 0.99
     if law is None:
         law, law_name = chi2(d), f"χ²({d})"
     elif not law_name:
         raise ArgumentError("law_name must name the reference law given as law")
     if x_max is None:
-        # χ²'s 99.9 % quantile; a heavier-tailed law's 99 %, whose 99.9 % lies far out in its tail
-        x_max = max(law.ppf(0.999 if law_name.startswith("χ²") else 0.99), np.quantile(r2, 0.99))
+        x_max = max(law.ppf(quantile), np.quantile(r2, 0.99))
     elif not x_max > 0:
         raise ArgumentError(f"x_max must be > 0, got {x_max!r}")
     beyond = int(np.sum(r2 > x_max))

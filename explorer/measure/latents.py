@@ -81,9 +81,14 @@ class LatentFit:
     law: object
 
     @property
+    def gaussian(self) -> bool:
+        """The reference law is χ²_d: the classes are Gaussians (learned, or implied by softmax)."""
+        return self.law.dist.name == "chi2"
+
+    @property
     def law_name(self) -> str:
         """The reference law in words: ``"χ²(16)"``, or ``"16·F(16, 5)"`` for a Student-t prior."""
-        if self.law.dist.name == "chi2":
+        if self.gaussian:
             return f"χ²({self.d})"
         return f"{self.d}·F({self.d}, {self.law.args[1]:g})"
 

@@ -55,7 +55,7 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
                     for k in range(len(means)) for s in (1.0, 2.0)]
         kind = "it learns" if meta["method"] != "softmax" else "its linear layer implies (Σ = I)"
         fit = cache.fit(path, meta["dataset"])
-        family = "Gaussian" if fit.law.dist.name == "chi2" else f"Student-t (ν = {net.config.nu}; σ: its scale)"
+        family = "Gaussian" if fit.gaussian else f"Student-t (ν = {net.config.nu}; σ: its scale)"
         note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
                 f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
                 f"({np.sqrt(fit.law.median()):.2f} σ if the latents followed their prior).")
@@ -79,7 +79,7 @@ def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
     fit = cache.fit(path, meta["dataset"])
     r2 = fit.r2[fit.labels == class_index]
     name = meta["class_names"][class_index]
-    law = {} if fit.law.dist.name == "chi2" else {"law": fit.law, "law_name": fit.law_name}
+    law = {} if fit.gaussian else {"law": fit.law, "law_name": fit.law_name}
     figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
                             title=f"{meta['method']}: class {name}, r² against {fit.law_name}", **law)
     return figure, fit.mean_ks
