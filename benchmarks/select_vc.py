@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from explorer.core.config import default_configs  # noqa: E402
-from explorer.core.data import load_dataset, split_indices  # noqa: E402
+from explorer.core.data import ImageData, load_dataset, split_indices  # noqa: E402
 from explorer.jobs.training import train  # noqa: E402
 from explorer.measure.calibration import evaluate  # noqa: E402
 from explorer.measure.latents import latent_fit  # noqa: E402
@@ -36,10 +36,10 @@ VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01",
             "paper:moment:0.1", "paper:moment:1")
 
 
-def measure(dataset: str, method: str, seed: int, overrides: dict) -> dict[str, float]:
-    """Train one model with the dataset's defaults and ``overrides``; its validation figures."""
-    model_config, train_config = default_configs(dataset, method, seed=seed, snapshot_points=0, **overrides)
-    data = load_dataset(dataset, "train")
+def measure(data: ImageData, method: str, seed: int, overrides: dict) -> dict[str, float]:
+    """Train one model on ``data`` (a training split) with its dataset's defaults and ``overrides``;
+    its validation figures."""
+    model_config, train_config = default_configs(data.name, method, seed=seed, snapshot_points=0, **overrides)
     started = time.perf_counter()
     model = train(data, model_config, train_config).model
     _, val = split_indices(data.y, train_config)
@@ -72,9 +72,10 @@ def main() -> None:
     print(f"{args.dataset}, validation split; {' '.join(f'{k}={v}' for k, v in common.items() if v is not None)}")
     print(f"{'method':<8} {'variant':<22} {'seed':>4} {'accuracy':>9} {'ECE':>7} {'NLL':>7} {'r2/ref':>7} {'KS':>6} "
           f"{'s':>5}")
+    data = load_dataset(args.dataset, "train")  # once: every run trains on the same split
     for method, name, overrides in runs:
         for seed in args.seeds:
-            m = measure(args.dataset, method, seed, {**common, **overrides})
+            m = measure(data, method, seed, {**common, **overrides})
             print(f"{method:<8} {name:<22} {seed:>4} {m['accuracy']:>9.4f} {m['ece']:>7.4f} {m['nll']:>7.4f} "
                   f"{m['r2_ratio']:>7.3f} {m['ks']:>6.3f} {m['seconds']:>5.0f}", flush=True)
 
