@@ -89,13 +89,21 @@ def kl_estimate(discriminator: ClassConditionalDiscriminator, z: Tensor, y: Tens
 
 
 def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2) -> Tensor:
-    """E_y KL(N(m_y, diag s²_y) ‖ p(z|y)): each class's batch Gaussian against its prior, a scalar.
+    """E_y KL(N(m_y, diag s²_y) ‖ p(z|y)) from each class's batch moments, a scalar whose minimiser is
+    the prior.
 
-    m_y and s²_y are the mean and the (unbiased) variance of the batch's latents of class y, so the
+    m_y and s²_y are the mean and the (unbiased) variance of the batch's n_y latents of class y, so the
     value is differentiable in z; the prior's means and variances are held fixed (detached): this
     term moves the encoder only. Per class and dimension,
-    KL = ½ [log σ²_yj − log s²_yj + (s²_yj + (m_yj − μ_yj)²) / σ²_yj − 1], summed over j and
-    averaged over the classes weighted by their share of the batch.
+    KL = ½ [log σ²_yj − log s²_yj + (s²_yj + (m_yj − μ_yj)² − s²_yj / n_y) / σ²_yj − 1], summed over j
+    and averaged over the classes weighted by their share of the batch.
+
+    The − s²/n term removes the bias of a batch mean: E(m − μ)² = (E m − μ)² + var/n, so without it
+    the expected loss is least at var = σ² · n/(n + 1), not at σ², and the latents settle that much
+    inside their prior (measured: median r² ÷ median χ²₁₆ 0.73–0.83 on digits' validation split with
+    about 6 latents of a class per batch, 0.93–0.95 on MNIST's with about 13). With it, the expected
+    loss is the KL between the class's latent Gaussian and its prior up to a constant, least at the
+    prior. The value itself can then dip below 0 on a batch.
 
     It matches two moments only: latents with the right mean and variance but another shape score 0.
     And it needs several latents of each class in a batch: classes with fewer than ``min_per_class``
@@ -109,12 +117,13 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2) -> Tenso
     total, count = z.new_zeros(()), 0
     for k in y.unique():
         members = z[y == k]
-        if len(members) < min_per_class:
+        n = len(members)
+        if n < min_per_class:
             continue
         m, s2 = members.mean(0), members.var(0) + 1e-8  # a collapsed class stays finite and still pushed
         var = log_vars[k].exp()
-        kl = 0.5 * (log_vars[k] - s2.log() + (s2 + (m - means[k]).square()) / var - 1).sum()
-        total, count = total + len(members) * kl, count + len(members)
+        kl = 0.5 * (log_vars[k] - s2.log() + (s2 + (m - means[k]).square() - s2 / n) / var - 1).sum()
+        total, count = total + n * kl, count + n
     return total / count if count else total
 
 

@@ -92,8 +92,8 @@ def test_only_the_quadratic_discriminator_sees_a_narrower_spread():
 
 
 def test_moment_kl_hand_case_and_its_gradient_reaches_z_only():
-    """One class, d = 1: batch mean m and variance s² against N(μ, σ²) = N(1, 4):
-    KL = ½ (log σ² − log s² + (s² + (m − μ)²) / σ² − 1)."""
+    """One class, d = 1: n = 3 latents, batch mean m and variance s² against N(μ, σ²) = N(1, 4):
+    ½ (log σ² − log s² + (s² + (m − μ)² − s²/n) / σ² − 1)."""
     head = GaussianHead(1, 2)
     with torch.no_grad():
         head.means.copy_(torch.tensor([[1.0], [0.0]]))
@@ -101,20 +101,33 @@ def test_moment_kl_hand_case_and_its_gradient_reaches_z_only():
     z = torch.tensor([[0.0], [2.0], [4.0]], requires_grad=True)  # m = 2, s² = 4 (unbiased)
     y = torch.zeros(3, dtype=torch.long)
     kl = moment_kl(head, z, y)
-    assert kl.item() == pytest.approx(0.5 * (math.log(4) - math.log(4) + (4 + 1) / 4 - 1))
+    assert kl.item() == pytest.approx(0.5 * (math.log(4) - math.log(4) + (4 + 1 - 4 / 3) / 4 - 1))
     kl.backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
     assert head.means.grad is None and head.log_vars.grad is None  # the prior is held fixed
 
 
-def test_moment_kl_is_zero_at_the_prior_and_skips_classes_with_one_latent():
+def test_moment_kl_is_least_at_the_prior_and_skips_classes_with_one_latent():
+    """Latents drawn from the prior, scaled by a, in batches of 4 a class: the expected loss is least
+    at a = 1 (the uncorrected batch KL's would be least at a² = n/(n + 1) = 0.8)."""
     head = GaussianHead(2, 2)
     with torch.no_grad():
         head.means.copy_(torch.tensor([[0.0, 0.0], [5.0, 5.0]]))
         head.log_vars.copy_(torch.log(torch.tensor([[2.0, 2.0], [1.0, 1.0]])))
-    z = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [7.0, 0.0]])  # class 0: m = 0, s² = 2 = σ², its prior
-    y = torch.tensor([0, 0, 1])  # class 1 has one latent: no variance, left out
-    assert moment_kl(head, z, y).item() == pytest.approx(0.0, abs=1e-6)
-    assert moment_kl(head, z[2:], y[2:]).item() == 0.0
+    generator = torch.Generator().manual_seed(0)
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]).repeat(20000, 1)  # 20 000 batches
+    noise = torch.randn(*y.shape, 2, generator=generator)
+    means, sds = head.means[y], (head.log_vars[y] / 2).exp()
+
+    def expected_loss(a: float) -> float:
+        z = means + a * sds * noise
+        return sum(moment_kl(head, z[b], y[b]).item() for b in range(0, len(y), 50)) / len(range(0, len(y), 50))
+
+    losses = {a: expected_loss(a) for a in (0.85, 0.9, 1.0, 1.1, 1.15)}
+    assert min(losses, key=losses.get) == 1.0, losses
+    one = torch.tensor([[7.0, 0.0]])
+    assert moment_kl(head, torch.cat([means[0, :2], one]), torch.tensor([0, 0, 1])).item() == \
+        pytest.approx(moment_kl(head, means[0, :2], torch.tensor([0, 0])).item())  # class 1 left out
+    assert moment_kl(head, one, torch.tensor([1])).item() == 0.0
     with pytest.raises(ArgumentError, match="min_per_class"):
-        moment_kl(head, z, y, min_per_class=1)
+        moment_kl(head, means[0], y[0], min_per_class=1)
