@@ -34,12 +34,13 @@ HELP = {
     "weight_decay": "Adam weight decay of the network",
     "schedule": "learning-rate schedule of the network and the prior",
     "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
-    "lambda_kl": "weight of the discriminator's KL estimate (method vc)",
+    "lambda_kl": "weight of the KL estimate (method vc); default: 0.1 with --objective paper, 0.01 with released",
     "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
-    "objective": "released: the prior term reaches the encoder (the authors' code); paper: it fits the prior "
-                 "alone (METHOD.md 3b)",
-    "kl_estimator": "how vc estimates the KL: linear, quadratic or mlp discriminator, or the closed-form moment "
-                    "KL; None: linear, or mlp when --disc-hidden > 0",
+    "objective": "method vc. paper (default): the prior term fits the prior alone (METHOD.md 3b); released: it "
+                 "reaches the encoder too (the authors' code: --objective released alone gives their step)",
+    "kl_estimator": "how vc estimates the KL: the closed-form moment KL, or a linear, quadratic or mlp "
+                    "discriminator; default: moment with --objective paper, linear with released, mlp when "
+                    "--disc-hidden > 0",
     "disc_hidden": "width of the mlp estimator's hidden layers (0 for the other estimators)",
     "disc_lr": "AdamW learning rate of the discriminator",
     "train_fraction": "stratified fraction of the training split to train on (low-data runs)",
@@ -51,6 +52,8 @@ HELP = {
 CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
            "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
+_NONE_DEFAULT_TYPES = {"lambda_kl": float, "kl_estimator": str}
+"""The type of each config field whose default, None, is resolved from the other settings."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,8 +74,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             default = "dataset's" if f.name in dataset_keys else repr(f.default)
             parser.add_argument(
                 "--" + f.name.replace("_", "-"), default=None,
-                type=str if f.default is None else type(f.default),  # a None default: a choice of names
-                choices=CHOICES.get(f.name), help=f"{HELP[f.name]} (default: {default})",
+                type=_NONE_DEFAULT_TYPES.get(f.name, type(f.default)), choices=CHOICES.get(f.name),
+                # a None default depends on other settings: the help says how
+                help=HELP[f.name] if f.default is None else f"{HELP[f.name]} (default: {default})",
             )
 
 

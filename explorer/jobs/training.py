@@ -88,8 +88,8 @@ class TrainingStep:
     means and log-variances with their own Adam at ``prior_lr_scale × lr``; both follow the schedule
     over ``total_steps``. For ``vc`` with a discriminator estimator (``linear``, ``quadratic``,
     ``mlp``), T then steps with AdamW at ``disc_lr`` on the batch's latents (detached) against prior
-    samples of the batch's labels; the ``moment`` estimator needs none. With the ``paper`` objective
-    the prior term sees detached latents (METHOD.md §3b).
+    samples of the batch's labels; the ``moment`` estimator needs none. For ``vc`` with the ``paper``
+    objective the prior term sees detached latents (METHOD.md §3b).
     """
 
     def __init__(self, model: Classifier, config: TrainConfig, total_steps: int) -> None:
@@ -128,8 +128,9 @@ class TrainingStep:
         ce = cross_entropy(model.head(z), y)
         loss = ce
         if "prior_nll" in self.terms:
-            # released: the term reaches the encoder too; paper: it fits the prior's parameters alone
-            nll = prior_nll(model.head, z.detach() if config.objective == "paper" else z, y)
+            # lgm and released vc: the term reaches the encoder too; paper vc: it fits the prior alone
+            detach = model.config.method == "vc" and config.objective == "paper"
+            nll = prior_nll(model.head, z.detach() if detach else z, y)
             loss = loss + config.lambda_prior * nll
         else:  # reported all the same: how far the latents are from the head's assumed Gaussians
             with torch.no_grad():

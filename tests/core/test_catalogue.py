@@ -30,13 +30,13 @@ def test_user_dir_follows_the_environment(tmp_path, monkeypatch):
     assert user_dir() != SHIPPED_DIR and SHIPPED_DIR not in user_dir().parents
 
 
-def test_a_label_names_how_vc_and_lgm_used_their_prior_term(tmp_path):
+def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
     from explorer.core.checkpoints import load_checkpoint, save_checkpoint
 
     entries, _ = list_checkpoints(user=tmp_path)
     labels = {e.path.name: e.label for e in entries}
     assert labels["digits-mlp-d2-vc.pt"].startswith("vc (released, linear) · mlp d=2")
-    assert labels["digits-mlp-d2-lgm.pt"].startswith("lgm (released) · ")
+    assert labels["digits-mlp-d2-lgm.pt"].startswith("lgm · ")  # its term is always on the encoder
     assert labels["digits-mlp-d2-softmax.pt"].startswith("softmax · ")
     model, meta = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
     meta["train_config"] = {**meta["train_config"], "objective": "paper", "kl_estimator": "moment"}
