@@ -4,4 +4,5 @@ import sys
 
 from explorer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process of the benchmark imports this module again
+    sys.exit(main())

@@ -17,7 +17,11 @@ import numpy as np
 
 from explorer.core.errors import ArgumentError
 
-METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc", "vc+ts")
+METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
+"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows."""
+FIT = (("accuracy", "accuracy", 4), ("ece", "ECE", 4), ("nll", "NLL", 4), ("r2_ratio", "median r² ÷ χ² median", 3),
+       ("mean_ks", "KS", 3))
+"""(measure, column title, digits) of the table that shows validation and test side by side."""
 HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
             ("nll", "NLL", False), ("brier", "Brier", False))
 """(measure, column title, higher is better)."""
@@ -50,6 +54,13 @@ class Results:
 
     def get(self, suite: str, method: str, condition: str, measure: str) -> np.ndarray:
         return np.array(self.values.get((suite, method, condition, measure), []), dtype=float)
+
+    def train_fraction(self, suite: str) -> float:
+        """The share of the training split the suite's models trained on (1 in results made before it
+        was recorded)."""
+        values = [v for (s, _, c, k), vs in self.values.items() if s == suite and c == "clean"
+                  and k == "train_fraction" for v in vs]
+        return float(values[0]) if values else 1.0
 
     def mean_over(self, suite: str, method: str, conditions: Iterable[str], measure: str) -> np.ndarray:
         """Per seed, the mean over ``conditions`` (e.g. all corruptions at one severity)."""
@@ -105,7 +116,10 @@ def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
     for k, title, higher in HEADLINE:
         add(f"{title} (clean)", results.get(suite, "vc", "clean", k), results.get(suite, "softmax", "clean", k),
             higher)
-    for k, title, higher in HEADLINE[1:3]:
+    for k, title, higher in (HEADLINE[1], HEADLINE[3]):
+        add(f"{title} (clean), VC against temperature-scaled softmax", results.get(suite, "vc", "clean", k),
+            results.get(suite, "softmax+ts", "clean", k), higher)
+    for k, title, higher in HEADLINE[1:4]:
         add(f"{title} (clean), both temperature-scaled", results.get(suite, "vc+ts", "clean", k),
             results.get(suite, "softmax+ts", "clean", k), higher)
     shifted = [c for _, _, c in _corrupted(results, suite)]
@@ -177,7 +191,7 @@ def attack_table(results: Results, suite: str) -> str:
 def low_data_table(results: Results, suite: str) -> str:
     conditions = results.conditions(suite, "fraction:")
     methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-    header = [f"{float(c.split(':')[1]):.0%}: acc / ECE" for c in conditions] + ["100 %: acc / ECE"]
+    header = [f"{float(c.split(':')[1]):.0%}: acc / ECE" for c in [*conditions, f"fraction:{results.train_fraction(suite)}"]]
     return table(["method", *header], (
         [m, *(f"{fmt(results.get(suite, m, c, 'accuracy'), 3)} / {fmt(results.get(suite, m, c, 'ece'), 3)}"
               for c in [*conditions, "clean"])] for m in methods))
@@ -194,9 +208,19 @@ def ood_table(results: Results, suite: str) -> str:
 
 def fit_table(results: Results, suite: str) -> str:
     methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-    return table(["method", "mean KS of the χ² check", "discriminator KL estimate"], (
-        [m, fmt(results.get(suite, m, "clean", "mean_ks"), 3), fmt(results.get(suite, m, "clean", "kl_estimate"), 2)]
-        for m in methods))
+    return table(["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"], (
+        [m, fmt(results.get(suite, m, "clean", "r2_ratio"), 3), fmt(results.get(suite, m, "clean", "mean_ks"), 3),
+         fmt(results.get(suite, m, "clean", "kl_estimate"), 2)] for m in methods))
+
+
+def split_table(results: Results, suite: str) -> str:
+    """Per method, validation and test side by side: accuracy, ECE, NLL and the latent fit."""
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    if not any(len(results.get(suite, m, "validation", "accuracy")) for m in methods):
+        return ""
+    return table(["method", *(f"{title}, {split}" for _, title, _ in FIT for split in ("val", "test"))], (
+        [m, *(fmt(results.get(suite, m, condition, k), digits) for k, _, digits in FIT
+              for condition in ("validation", "clean"))] for m in methods))
 
 
 def performance_section(results: Results) -> str:
@@ -266,9 +290,13 @@ def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
         fractions = results.conditions(suite, "fraction:")
         if fractions:
             panels.append(("low data", "fraction of the training split", "accuracy",
-                           [float(c.split(":")[1]) for c in fractions] + [1.0],
+                           [float(c.split(":")[1]) for c in fractions] + [results.train_fraction(suite)],
                            lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
                            + [results.get(suite, m, "clean", "accuracy")]))
+        epochs = results.conditions(suite, "epoch:")
+        if epochs and any(len(results.get(suite, m, epochs[0], "test_nll")) for m in methods):
+            panels.append(("test NLL after each epoch", "epoch", "NLL", [int(c.split(":")[1]) for c in epochs],
+                           lambda m: [results.get(suite, m, c, "test_nll") for c in epochs]))
         if not panels:
             continue
         fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
@@ -306,6 +334,36 @@ SECTION_NOTES = {
 """Text under a section's title: how to read its numbers."""
 
 
+def _sizing(plan: dict, wall_seconds: float) -> str:
+    """The run's sizing in words, from its plan (results made before low-data runs matched steps say so)."""
+    suites = plan.get("suites", [])
+
+    def one(s: dict) -> str:
+        fraction = s.get("train_fraction", 1)
+        return (f"{s['dataset']} d = {s['latent_dim']}: {s['epochs']} epochs" if fraction == 1 else
+                f"{s['dataset']} d = {s['latent_dim']}: {fraction:.0%} of the training split for {s['epochs']} epochs")
+
+    text = (f"**Sizing.** Seeds {', '.join(map(str, plan.get('seeds', [])))}; {', '.join(map(one, suites))}. "
+            f"Corruptions: {plan.get('corruption_points')} test images; attacks: {plan.get('attack_points')} test "
+            f"images, PGD with {plan.get('pgd_steps')} steps; latent fit: {plan.get('fit_points')} test images. ")
+    if plan.get("fractions") and any(s.get("low_data") for s in suites):
+        fractions = ", ".join(f"{f:.0%}" for f in plan["fractions"])
+        if any(isinstance(s.get("low_data"), list) for s in suites):  # arms named: steps matched
+            text += (f"Low data: {fractions} of the training split (those below the suite's own share), each "
+                     "trained for as many optimisation steps as the suite's run, so that they measure scarce "
+                     "data, not shorter training. ")
+        else:
+            text += (f"Low data: {fractions} of the training split, each trained for the suite's epochs, so a "
+                     "fraction f gets f of the optimisation steps: these figures mix scarce data with short "
+                     "training. ")
+    if plan.get("epoch_points"):
+        text += f"Test NLL after every epoch: {plan['epoch_points']} test images. "
+    if plan.get("workers", 1) > 1:
+        text += (f"The units (a suite and a seed) ran in {plan['workers']} processes of one thread each, side by "
+                 "side: every time below is a one-thread figure. ")
+    return text + f"Wall time of this run: {wall_seconds / 60:.0f} minutes."
+
+
 def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     """The whole report as Markdown; figures are written to ``figure_dir`` and linked as
     ``figure_link/<name>.png``."""
@@ -317,18 +375,14 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         "budget and seeds; hyperparameters are the defaults of `explorer/core/data.py` and "
         "`explorer/core/config.py`, chosen on validation splits (see the docstrings there), and "
         "temperature scaling fits T on each model's validation split. Means ± standard deviations over "
-        "seeds.")]
+        "seeds. *vc* is the project's VC: the paper's objective, with the prior fitted to detached latents "
+        "and the closed-form moment KL (λ_kl = 0.1); *vc-released* is the authors' released step (prior "
+        "term on the encoder's latents, linear discriminator, λ_kl = 0.01), kept for comparison; "
+        "*+ts*: temperature-scaled.")]
     suites = plan.get("suites", [])
-    sizing = ", ".join(f"{s['dataset']} d = {s['latent_dim']}: {s['epochs']} epochs" for s in suites)
-    parts.append(f"**Sizing.** Seeds {', '.join(map(str, plan.get('seeds', [])))}; {sizing}. Corruptions: "
-                 f"{plan.get('corruption_points')} test images; attacks: {plan.get('attack_points')} test images, "
-                 f"PGD with {plan.get('pgd_steps')} steps; latent fit: {plan.get('fit_points')} test images. "
-                 + (f"Low data: {', '.join(f'{f:.0%}' for f in plan['fractions'])} of the training split, "
-                    "each trained for the suite's epochs, so a fraction f gets f of the optimisation steps: "
-                    "these figures mix scarce data with short training. "
-                    if any(s.get("low_data") for s in suites) and plan.get("fractions") else "")
-                 + f"Wall time of this run: {results.payload.get('wall_seconds', 0) / 60:.0f} minutes.")
-    parts.append("## Where VC wins, ties and loses\n\nVC against softmax, suite by suite. *Wins* means the "
+    parts.append(_sizing(plan, results.payload.get("wall_seconds", 0)))
+    parts.append("## Where VC wins, ties and loses\n\nVC against softmax (and, where the row says so, against "
+                 "temperature-scaled softmax), suite by suite. *Wins* means the "
                  "difference of the means is larger than the spread across seeds, √(std_VC² + std_softmax²); "
                  "anything closer is a tie.")
     for suite in results.suites:
@@ -338,6 +392,14 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
                      + table(["measure", "VC", "softmax", "verdict for VC"], rows))
     parts.append("## Clean test split")
     parts += [f"### {suite}\n\n{headline_table(results, suite)}" for suite in results.suites]
+    splits = {s: split_table(results, s) for s in results.suites}
+    if any(splits.values()):
+        parts.append("## Validation and test: accuracy, calibration and latent fit\n\nThe validation split is "
+                     "the part of the training split each model held out (what choices are made on); the test "
+                     "split is where the claims are measured. Median r² ÷ χ² median is 1, and KS near 0, when "
+                     "the latents follow their class Gaussians (METHOD.md §4); softmax's are read against the "
+                     "Gaussians its linear layer implies.\n\n"
+                     + "\n\n".join(f"### {s}\n\n{text}" for s, text in splits.items() if text))
     for title, render_one in (("Distribution shift: accuracy (mean over corruptions)",
                                lambda s: shift_table(results, s, "accuracy")),
                               ("Distribution shift: ECE (mean over corruptions)",
@@ -371,8 +433,8 @@ README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 def readme_block(results: Results, link: str = "docs/results.md") -> str:
     """The README's results section: VC's tally on every suite, and the clean metrics of every method on
-    the headline suite (MNIST at d = 16 when present)."""
-    headline = next((s for s in results.suites if s == "mnist d=16"), results.suites[0])
+    the headline suite, the plan's first."""
+    headline = results.suites[0]
     tallies = []
     for suite in results.suites:
         rows = verdicts(results, suite)

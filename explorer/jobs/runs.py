@@ -4,6 +4,7 @@ low-data sweep, which trains one model per fraction of the training split."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from explorer.core.checkpoints import save_checkpoint
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
-from explorer.core.data import ImageData, load_dataset, stratified_fraction
+from explorer.core.data import ImageData, load_dataset, split_indices, stratified_fraction
 from explorer.core.errors import ArgumentError
 from explorer.jobs.training import Progress, TrainResult, train
 from explorer.measure.calibration import evaluate
@@ -74,17 +75,40 @@ def train_and_save(
     return result, meta
 
 
+def equal_step_epochs(labels, config: TrainConfig, fraction: float) -> int:
+    """Epochs on ``fraction`` of the training split that take as many optimisation steps as ``config``'s run.
+
+    ``labels`` are the training split's (N,); steps per epoch are ⌈n / batch size⌉ for the n images a
+    run keeps (:func:`~explorer.core.data.split_indices`). So a low-data model trains as long as the
+    full one, and its figures measure scarce data, not a shorter optimisation.
+    """
+    def steps_per_epoch(c: TrainConfig) -> int:
+        return math.ceil(len(split_indices(labels, c)[0]) / c.batch_size)
+
+    steps = config.epochs * steps_per_epoch(config)
+    return max(1, round(steps / steps_per_epoch(dataclasses.replace(config, train_fraction=fraction))))
+
+
 def low_data_sweep(train_data: ImageData, test: ImageData, dataset: str, methods: Sequence[str],
                    fractions: Sequence[float], seed: int = 0, progress: Callable[[int, int], None] | None = None,
-                   **overrides: object) -> dict[str, dict[str, list[float]]]:
+                   equal_steps: bool = False, **overrides: object) -> dict[str, dict[str, list[float]]]:
     """Train each method on stratified fractions of the training split; test accuracy and ECE.
 
     Returns {method: {"fraction": [...], "accuracy": [...], "ece": [...]}}. Every run uses the
     dataset's defaults (plus ``overrides``) and the same seed, so the methods see the same images.
+    With ``equal_steps`` each fraction trains for as many optimisation steps as the reference run, the
+    one of ``overrides`` (whose ``train_fraction``, if any, it keeps: the whole split otherwise;
+    :func:`equal_step_epochs`); without, for as many epochs, so a fraction f gets f of the steps.
     """
+    settings = {k: v for k, v in overrides.items() if k != "train_fraction"}
+    reference = overrides.get("train_fraction")
+
     def accuracy_and_ece(method: str, fraction: float) -> dict[str, float]:
         model_config, train_config = default_configs(dataset, method, train_fraction=fraction, seed=seed,
-                                                     snapshot_points=0, **overrides)
+                                                     snapshot_points=0, **settings)
+        if equal_steps:
+            _, full = default_configs(dataset, method, train_fraction=reference, seed=seed, **settings)
+            train_config = dataclasses.replace(train_config, epochs=equal_step_epochs(train_data.y, full, fraction))
         return evaluate(train(train_data, model_config, train_config).model, test.x, test.y)
 
     return sweep(methods, fractions, "fraction", accuracy_and_ece, progress)

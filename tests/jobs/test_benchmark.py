@@ -22,12 +22,15 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
     assert payload["plan"]["seeds"] == list(benchmark.QUICK.seeds)
     rows = payload["rows"]
     methods = {r["method"] for r in rows}
-    assert methods == {"softmax", "softmax+ts", "gaussian", "lgm", "vc", "vc+ts"}
+    assert methods == {"softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts"}
     conditions = {r["condition"] for r in rows}
-    assert {"clean", "gaussian_noise:5", "fgsm:0.1", "pgd3:0.1", "fraction:0.1"} <= conditions
+    assert {"clean", "validation", "gaussian_noise:5", "fgsm:0.1", "pgd3:0.1", "fraction:0.1", "epoch:1",
+            "epoch:3"} <= conditions
     measures = {r["measure"] for r in rows}
-    assert {"accuracy", "ece", "adaptive_ece", "nll", "brier", "robust_accuracy", "mean_ks", "kl_estimate",
-            "epoch_seconds", "temperature"} <= measures
+    assert {"accuracy", "ece", "adaptive_ece", "nll", "brier", "robust_accuracy", "mean_ks", "r2_ratio",
+            "kl_estimate", "epoch_seconds", "temperature", "val_nll", "test_nll"} <= measures
+    # low data for the arms the suite names only
+    assert {r["method"] for r in rows if r["condition"] == "fraction:0.1"} == {"softmax", "vc"}
     # one value per seed for every (method, condition, measure)
     vc_accuracy = [r for r in rows if r["method"] == "vc" and r["condition"] == "clean" and r["measure"] == "accuracy"]
     assert sorted(r["seed"] for r in vc_accuracy) == list(benchmark.QUICK.seeds)

@@ -11,3 +11,32 @@ def test_low_data_sweep_trains_each_method_at_each_fraction():
         assert rows["fraction"] == [0.1, 1.0]
         assert rows["accuracy"][1] > rows["accuracy"][0] - 0.05  # more data does not hurt much
     assert results["softmax"]["accuracy"][1] > 0.5
+
+
+def test_equal_step_epochs_match_the_reference_runs_steps():
+    import math
+
+    from explorer.core.config import default_configs
+    from explorer.core.data import split_indices
+    from explorer.jobs.runs import equal_step_epochs
+
+    labels = load_dataset("digits", "train").y
+    _, config = default_configs("digits", "vc", epochs=60, train_fraction=0.5)
+    reference = 60 * math.ceil(len(split_indices(labels, config)[0]) / config.batch_size)  # 606 images: 10 a epoch
+    assert reference == 600
+    assert equal_step_epochs(labels, config, 0.5) == 60
+    assert equal_step_epochs(labels, config, 0.05) == 600  # 61 images: one batch of 64 an epoch
+    assert equal_step_epochs(labels, config, 0.25) == 120  # 303 images: 5 batches
+
+
+def test_low_data_at_equal_steps_trains_longer_on_less(monkeypatch):
+    import explorer.jobs.runs as runs
+
+    train_data, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    epochs = []
+    real_train = runs.train
+    monkeypatch.setattr(runs, "train", lambda data, m, t: epochs.append(t.epochs) or real_train(data, m, t))
+    low_data_sweep(train_data, test, "digits", ["softmax"], [0.25], equal_steps=True, epochs=3, hidden=32,
+                   train_fraction=0.5)
+    low_data_sweep(train_data, test, "digits", ["softmax"], [0.25], epochs=3, hidden=32, train_fraction=0.5)
+    assert epochs == [6, 3]
