@@ -56,15 +56,19 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, default=None, help="(default: the dataset's)")
     parser.add_argument("--epochs", type=int, default=None, help="(default: the dataset's)")
     parser.add_argument("--train-fraction", type=float, default=None, help="(default: 1)")
+    parser.add_argument("--batch-size", type=int, default=None, help="(default: the dataset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
                         help="objective:estimator:lambda_kl[:width]")
+    parser.add_argument("--baselines", nargs="*", default=["softmax", "lgm"], choices=["softmax", "lgm"],
+                        help="methods trained beside the VC variants (default: both)")
     parser.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"))
     args = parser.parse_args()
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
-    common = {"latent_dim": args.latent_dim, "epochs": args.epochs, "train_fraction": args.train_fraction}
-    runs = [("softmax", "-", {}), ("lgm", "released", {})]
+    common = {"latent_dim": args.latent_dim, "epochs": args.epochs, "train_fraction": args.train_fraction,
+              "batch_size": args.batch_size}
+    runs = [(m, "-", {}) for m in args.baselines]
     for variant in args.variants:
         objective, estimator, lambda_kl, *width = variant.split(":")
         runs.append(("vc", variant, {"objective": objective, "kl_estimator": estimator,
