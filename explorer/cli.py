@@ -114,6 +114,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", type=int, default=N_BINS, help=f"calibration bins (default: {N_BINS})")
     p.add_argument("--temperature-scaling", action="store_true",
                    help="divide the logits by a temperature fitted on the model's validation split")
+    p.add_argument("--latent-fit", action="store_true",
+                   help="also how the test latents follow the head's class distributions: median r2 over the "
+                        "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
@@ -240,6 +243,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     metrics = {"dataset": name, "corruption": args.corruption,
                "severity": args.severity if args.corruption else None, "temperature": temperature,
                **metrics}
+    if args.latent_fit:
+        from explorer.measure.latents import latent_fit
+
+        fit = latent_fit(model, x, test.y)
+        metrics.update(r2_ratio=fit.median_ratio, mean_ks=fit.mean_ks, reference_law=fit.law_name)
     print(json.dumps(metrics) if args.json else _table(metrics))
 
 
