@@ -72,6 +72,19 @@ def test_evaluate_json(checkpoint, capsys):
     assert metrics["n"] == 450 and 0 <= metrics["ece"] <= 1
 
 
+def test_evaluate_latent_fit_reads_the_test_latents_against_the_heads_law(capsys):
+    """The shipped d = 2 pair: the project's VC spreads as its prior, the released step gathers inside."""
+    fits = {}
+    for name in ("digits-mlp-d2-vc", "digits-mlp-d2-vc-released"):
+        assert main(["evaluate", str(SHIPPED_DIR / f"{name}.pt"), "--latent-fit", "--json"]) == 0
+        fits[name] = json.loads(capsys.readouterr().out)
+    assert fits["digits-mlp-d2-vc"]["reference_law"] == "χ²(2)"
+    assert 0.8 <= fits["digits-mlp-d2-vc"]["r2_ratio"] <= 1.25 and fits["digits-mlp-d2-vc"]["mean_ks"] <= 0.2
+    assert fits["digits-mlp-d2-vc-released"]["r2_ratio"] < 0.5
+    assert main(["evaluate", str(SHIPPED_DIR / "digits-mlp-d2-vc.pt"), "--json"]) == 0
+    assert "r2_ratio" not in json.loads(capsys.readouterr().out)  # only when asked: it costs a pass
+
+
 def test_evaluate_under_corruption_loses_accuracy(checkpoint, capsys):
     main(["evaluate", str(checkpoint), "--json"])
     clean = json.loads(capsys.readouterr().out)
