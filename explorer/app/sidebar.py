@@ -9,15 +9,18 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
+from explorer.core.config import ModelConfig, TrainConfig, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import CheckpointError
 
 
 def _default(entries: list[Entry], method: str) -> int:
-    """Index of the first entry with this method and d = 2 (the clearest picture), else with this method."""
-    for want_d2 in (True, False):
+    """Index of the first entry with this method and d = 2 (the clearest picture), else with this method;
+    among those, one trained the project's default way first (vc: not the released step kept beside it)."""
+    usual = variant(ModelConfig(method=method), TrainConfig())
+    for want_d2, want_usual in ((True, True), (True, False), (False, True), (False, False)):
         for i, e in enumerate(entries):
-            if e.method == method and (e.latent_dim == 2 or not want_d2):
+            if e.method == method and (e.latent_dim == 2 or not want_d2) and (e.variant == usual or not want_usual):
                 return i
     return 0
 
