@@ -40,12 +40,14 @@ with st.form("train"):
                                     key=key("lambda_kl"), help="Weight of the KL estimate: vc only.")
     objective = middle.selectbox("Objective", OBJECTIVES, index=OBJECTIVES.index(train_default.objective),
                                  key=key("objective"),
-                                 help="lgm and vc. released: the prior term also pulls the latents (the authors' "
-                                      "code); paper: it fits the prior alone, and the KL shapes the latents.")
+                                 help="vc only. paper: the prior term fits the Gaussians alone, and the KL shapes the "
+                                      "latents; released: the prior term also pulls the latents onto the class "
+                                      "means (the authors' code: choose the linear estimator and λ_kl 0.01 too).")
     kl_estimator = middle.selectbox("KL estimator", KL_ESTIMATORS,
                                     index=KL_ESTIMATORS.index(train_default.kl_estimator), key=key("kl_estimator"),
-                                    help="vc only. linear: the authors' discriminator, blind to spread; quadratic: "
-                                         "sees spread; mlp: a small network; moment: closed form from the batch.")
+                                    help="vc only. moment: closed form from each class's batch mean and variance; "
+                                         "linear: the authors' discriminator, blind to spread; quadratic: sees "
+                                         "spread; mlp: a small network.")
     disc_hidden = middle.number_input("MLP estimator width", 0, 1024, train_default.disc_hidden,
                                       key=key("disc_hidden"), help="The mlp estimator only (0 for the others).")
     variance = middle.selectbox("Variance of the class Gaussians", VARIANCES,
