@@ -35,14 +35,15 @@ def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
 
     entries, _ = list_checkpoints(user=tmp_path)
     labels = {e.path.name: e.label for e in entries}
-    assert labels["digits-mlp-d2-vc.pt"].startswith("vc (released, linear) · mlp d=2")
+    assert labels["digits-mlp-d2-vc.pt"].startswith("vc (paper, moment) · mlp d=2")
+    assert labels["digits-mlp-d2-vc-released.pt"].startswith("vc (released, linear) · mlp d=2")
     assert labels["digits-mlp-d2-lgm.pt"].startswith("lgm · ")  # its term is always on the encoder
     assert labels["digits-mlp-d2-softmax.pt"].startswith("softmax · ")
     model, meta = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
-    meta["train_config"] = {**meta["train_config"], "objective": "paper", "kl_estimator": "moment"}
+    meta["train_config"] = {**meta["train_config"], "objective": "paper", "kl_estimator": "quadratic"}
     save_checkpoint(tmp_path / "trained" / "paper.pt", model, meta)
     (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
-    assert mine.label.startswith("vc (paper, moment) · ")
+    assert mine.label.startswith("vc (paper, quadratic) · ")
 
     from explorer.core.config import ModelConfig, config_from_dict
     from explorer.core.models import build_model
@@ -51,4 +52,4 @@ def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
     meta = {k: v for k, v in meta.items() if k not in ("config", "method", "encoder", "latent_dim")}
     save_checkpoint(tmp_path / "trained" / "paper.pt", build_model(t_config, seed=0), meta)
     (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
-    assert mine.label.startswith("vc (paper, moment, Student-t ν=4) · ")
+    assert mine.label.startswith("vc (paper, quadratic, Student-t ν=4) · ")
