@@ -108,6 +108,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split")
     p.add_argument("checkpoint")
     p.add_argument("--dataset", choices=datasets, help="test split to use (default: the checkpoint's)")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="test: the dataset's test split; validation: the part of the checkpoint's own training "
+                        "split it held out, where choices are made (default: test)")
     p.add_argument("--corruption", help="a distribution shift to apply (see explorer.measure.corruptions)")
     p.add_argument("--severity", type=int, default=DEFAULT_SEVERITY,
                    help=f"corruption severity 1-5 (default: {DEFAULT_SEVERITY})")
@@ -228,19 +231,34 @@ def _test_split(meta: dict, dataset: str | None, model):
     return name, load_dataset(name, "test")
 
 
+def _validation_split(meta: dict):
+    """The images a checkpoint's training held out for validation, rebuilt from its seed and fractions."""
+    from explorer.core.config import TrainConfig, config_from_dict
+    from explorer.core.data import load_dataset, split_indices
+
+    data = load_dataset(meta["dataset"], "train")
+    _, val = split_indices(data.y, config_from_dict(TrainConfig, meta["train_config"]))
+    return data.subset(val)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from explorer.core.data import load_dataset
     from explorer.measure.calibration import checkpoint_temperature, evaluate
     from explorer.measure.corruptions import corrupt
 
     model, meta = _load(args.checkpoint)
-    name, test = _test_split(meta, args.dataset, model)
+    if args.split == "validation":
+        if args.dataset not in (None, meta["dataset"]):
+            raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
+        name, test = meta["dataset"], _validation_split(meta)
+    else:
+        name, test = _test_split(meta, args.dataset, model)
     temperature = 1.0
     if args.temperature_scaling:
         temperature = checkpoint_temperature(model, meta, load_dataset(meta["dataset"], "train"))
     x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
     metrics = evaluate(model, x, test.y, n_bins=args.bins, temperature=temperature)
-    metrics = {"dataset": name, "corruption": args.corruption,
+    metrics = {"dataset": name, "split": args.split, "corruption": args.corruption,
                "severity": args.severity if args.corruption else None, "temperature": temperature,
                **metrics}
     if args.latent_fit:

@@ -85,6 +85,17 @@ def test_evaluate_latent_fit_reads_the_test_latents_against_the_heads_law(capsys
     assert "r2_ratio" not in json.loads(capsys.readouterr().out)  # only when asked: it costs a pass
 
 
+def test_evaluate_on_the_validation_split_the_checkpoint_held_out(capsys):
+    path = str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
+    assert main(["evaluate", path, "--split", "validation", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["split"] == "validation" and metrics["n"] == 136  # 10 % of digits' 1347 training images
+    _, meta = load_checkpoint(path)
+    assert metrics["accuracy"] == pytest.approx(meta["history"][-1]["val_accuracy"])  # what training saw
+    assert main(["evaluate", path, "--split", "validation", "--dataset", "mnist"]) == 1
+    assert "drop --dataset" in capsys.readouterr().err
+
+
 def test_evaluate_under_corruption_loses_accuracy(checkpoint, capsys):
     main(["evaluate", str(checkpoint), "--json"])
     clean = json.loads(capsys.readouterr().out)
