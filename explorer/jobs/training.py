@@ -105,10 +105,11 @@ class TrainingStep:
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, T_max=total_steps)
                           if config.schedule == "cosine" else None)
         self.discriminator = self.disc_optimiser = None
-        if "kl" in self.terms and config.kl_estimator == "moment" and model.config.prior != "gaussian":
+        moment = config.kl_estimator in ("moment", "moment_corr")
+        if "kl" in self.terms and moment and model.config.prior != "gaussian":
             raise ArgumentError(f"the moment estimator's closed form needs a Gaussian prior, not "
                                 f"{model.config.prior!r}; choose a discriminator estimator")
-        if "kl" in self.terms and config.kl_estimator != "moment":
+        if "kl" in self.terms and not moment:
             device = next(model.parameters()).device
             with seeded(config.seed):
                 self.discriminator = ClassConditionalDiscriminator(
@@ -143,7 +144,7 @@ class TrainingStep:
             loss = loss + config.lambda_kl * kl
             stats["kl_estimate"] = kl
         elif "kl" in self.terms:  # the moment estimator: closed form, the prior held fixed
-            kl = moment_kl(model.head, z, y)
+            kl = moment_kl(model.head, z, y, correlation=config.kl_estimator == "moment_corr")
             loss = loss + config.lambda_kl * kl
             stats["kl_estimate"] = kl
         self.optimiser.zero_grad(set_to_none=True)

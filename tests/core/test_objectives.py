@@ -131,3 +131,27 @@ def test_moment_kl_is_least_at_the_prior_and_skips_classes_with_one_latent():
     assert moment_kl(head, one, torch.tensor([1])).item() == 0.0
     with pytest.raises(ArgumentError, match="min_per_class"):
         moment_kl(head, means[0], y[0], min_per_class=1)
+
+def test_moment_kl_with_correlation_is_least_for_independent_dimensions():
+    """Latents of two classes at their prior's mean and variance, with dimensions correlated by ρ:
+    the diagonal KL cannot tell ρ apart, the correlation term is least at ρ = 0 and grows with |ρ|."""
+    head = GaussianHead(2, 2)
+    with torch.no_grad():
+        head.means.copy_(torch.tensor([[0.0, 0.0], [5.0, 5.0]]))
+        head.log_vars.zero_()
+    generator = torch.Generator().manual_seed(0)
+    y = torch.tensor([0] * 16 + [1] * 16)
+    noise = torch.randn(500, 32, 2, generator=generator)  # 500 batches
+
+    def expected(rho: float, correlation: bool) -> float:
+        e1, e2 = noise[..., 0], noise[..., 1]
+        z = torch.stack([e1, rho * e1 + (1 - rho**2) ** 0.5 * e2], -1) + head.means[y].detach()
+        return sum(moment_kl(head, b, y, correlation=correlation).item() for b in z) / len(z)
+
+    with_term = {rho: expected(rho, True) for rho in (-0.6, -0.2, 0.0, 0.2, 0.6)}
+    assert min(with_term, key=with_term.get) == 0.0, with_term
+    assert with_term[0.6] - with_term[0.0] > 0.15  # −½ log(1 − 0.36) = 0.22
+    assert abs(expected(0.6, False) - expected(0.0, False)) < 0.02  # the diagonal KL is blind to it
+    z = torch.randn(32, 2, generator=generator, requires_grad=True)
+    moment_kl(head, z, y, correlation=True).backward()
+    assert z.grad.abs().sum() > 0
