@@ -155,7 +155,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    "$EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections)")
 
     p = sub.add_parser("benchmark", help="train every method with several seeds, measure everything and "
-                       "write the results report (about 90 minutes on 2 CPU cores; --quick: a minute)")
+                       "write the results report (about an hour on 2 CPU cores; --quick: a minute)")
     plan = p.add_mutually_exclusive_group()
     plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
     plan.add_argument("--cifar10", action="store_true",

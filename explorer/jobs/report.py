@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -273,7 +274,7 @@ def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
     made: dict[str, list[Path]] = defaultdict(list)
     for suite in results.suites:
         methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-        slug = suite.replace(" ", "-").replace("=", "")
+        slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")  # a plain file name: "mnist-d-16-10-30-epochs"
         panels = []
         levels = _severity_conditions(results, suite)
         if levels:
@@ -324,12 +325,13 @@ def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
 
 SECTION_NOTES = {
     "Latent fit": (
-        "Two views of whether the latents follow the Gaussians, and they see different things. The "
-        "discriminator is linear in z, like the one training uses, and a linear T only sees where the "
-        "latents sit, not how widely they spread: the log ratio of two Gaussians with different variances "
-        "is quadratic in z. The χ² check sees the spread. A small KL estimate together with a mean KS near 1 "
-        "therefore means latents centred where their Gaussians are but spread differently; the χ² histograms "
-        "of the app's Latent space page show which way."),
+        "Three views of whether the latents follow the Gaussians, and they see different things. The "
+        "discriminator is linear in z, like the one the authors' released step trains, and a linear T only "
+        "sees where the latents sit, not how widely they spread: the log ratio of two Gaussians with "
+        "different variances is quadratic in z. The χ² check and the median ratio see the spread. A small KL "
+        "estimate together with a mean KS near 1 therefore means latents centred where their Gaussians are "
+        "but spread differently; a median ratio far below 1, latents gathered inside them. The χ² "
+        "histograms of the app's Latent space page show it."),
 }
 """Text under a section's title: how to read its numbers."""
 
