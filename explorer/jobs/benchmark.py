@@ -334,7 +334,10 @@ def plan_description(plan: Plan) -> dict[str, object]:
 
 def plan_from_description(description: dict) -> Plan:
     """The inverse of :func:`plan_description` (JSON lists back to tuples)."""
-    return Plan(**{k: tuple(Suite(**s) for s in v) if k == "suites" else tuple(v) if isinstance(v, list) else v
+    def suite(values: dict) -> Suite:
+        return Suite(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    return Plan(**{k: tuple(suite(s) for s in v) if k == "suites" else tuple(v) if isinstance(v, list) else v
                    for k, v in description.items()})
 
 
