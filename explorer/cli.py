@@ -15,8 +15,8 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.core.config import (
-    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVES, PRIORS, SCHEDULES, VARIANCES,
-    AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs,
+    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
+    VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
 
@@ -34,7 +34,8 @@ HELP = {
     "weight_decay": "Adam weight decay of the network",
     "schedule": "learning-rate schedule of the network and the prior",
     "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
-    "lambda_kl": "weight of the KL estimate (method vc); default: 0.1 with --objective paper, 0.01 with released",
+    "lambda_kl": f"weight of the KL estimate (method vc); default: {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g} "
+                 f"with --objective paper, {OBJECTIVE_DEFAULTS['released']['lambda_kl']:g} with released",
     "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
     "objective": "method vc. paper (default): the prior term fits the prior alone (METHOD.md 3b); released: it "
                  "reaches the encoder too (the authors' code: --objective released alone gives their step)",

@@ -31,9 +31,12 @@ OBJECTIVES = ("paper", "released")
 """How the prior term acts (METHOD.md §3 and §3b); see :attr:`TrainConfig.objective`."""
 KL_ESTIMATORS = ("moment", "moment_corr", "linear", "quadratic", "mlp")
 """Estimators of KL(q(z|y) ‖ p(z|y)) for ``vc`` (METHOD.md §3b); see :attr:`TrainConfig.kl_estimator`."""
-RELEASED_LAMBDA_KL = 0.01
-"""λ_kl of the authors' released code, the default with ``objective="released"``."""
-RELEASED = {"objective": "released", "kl_estimator": "linear", "lambda_kl": RELEASED_LAMBDA_KL}
+OBJECTIVE_DEFAULTS = {"paper": {"kl_estimator": "moment", "lambda_kl": 0.1},
+                      "released": {"kl_estimator": "linear", "lambda_kl": 0.01}}
+"""Each objective's own KL estimator and λ_kl, what :class:`TrainConfig` takes when they are not given:
+the authors' linear discriminator at 0.01 for ``"released"``, the moment KL at 0.1 for ``"paper"``
+(chosen on validation splits, see :attr:`TrainConfig.objective`)."""
+RELEASED = {"objective": "released", **OBJECTIVE_DEFAULTS["released"]}
 """The settings that make ``vc`` the authors' released step (METHOD.md §3), kept for comparison."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ATTACKS = ("fgsm", "pgd")
@@ -120,8 +123,7 @@ class TrainConfig:
     """Learning-rate schedule of the network and the prior: ``"cosine"`` decay to 0, or ``"constant"``."""
     lambda_prior: float = 0.1
     lambda_kl: float | None = None
-    """Weight of the KL estimate (``vc``); None: the objective's own, 0.01 for ``"released"`` (the
-    authors') and 0.1 for ``"paper"`` (see :attr:`objective`)."""
+    """Weight of the KL estimate (``vc``); None: the objective's own (:data:`OBJECTIVE_DEFAULTS`)."""
     prior_lr_scale: float = 1.0
     """The prior's means and log-variances learn at this multiple of ``lr``.
 
@@ -158,8 +160,7 @@ class TrainConfig:
     """
     kl_estimator: str | None = None
     """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"mlp"`` when ``disc_hidden`` > 0,
-    else the objective's own: ``"linear"`` for ``"released"`` (the authors'), ``"moment"`` for
-    ``"paper"``. ``"linear"``: a discriminator T = w_yᵀz + b_y per class, blind to how widely the latents
+    else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator T = w_yᵀz + b_y per class, blind to how widely the latents
     spread; ``"quadratic"``: T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between
     diagonal Gaussians; ``"mlp"``: a two-layer network of width ``disc_hidden``; ``"moment"``: no
     discriminator, the closed-form KL between each class's batch Gaussian and its prior
@@ -182,11 +183,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("objective", self.objective, OBJECTIVES)
+        own = OBJECTIVE_DEFAULTS[self.objective]
         if self.lambda_kl is None:
-            object.__setattr__(self, "lambda_kl", RELEASED_LAMBDA_KL if self.objective == "released" else 0.1)
+            object.__setattr__(self, "lambda_kl", own["lambda_kl"])
         if self.kl_estimator is None:
-            own = "linear" if self.objective == "released" else "moment"
-            object.__setattr__(self, "kl_estimator", "mlp" if self.disc_hidden > 0 else own)
+            object.__setattr__(self, "kl_estimator", "mlp" if self.disc_hidden > 0 else own["kl_estimator"])
         _check_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                         prior_lr_scale=self.prior_lr_scale, disc_lr=self.disc_lr)
         for name in ("weight_decay", "lambda_prior", "lambda_kl", "disc_hidden", "snapshot_points"):
@@ -338,8 +339,8 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVES", "PRIORS",
-    "PROJECTION_METHODS", "SCHEDULES", "VARIANCES",
+    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
+    "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "variant",
 ]
