@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.errors import ArgumentError
 
 METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
@@ -192,7 +193,8 @@ def attack_table(results: Results, suite: str) -> str:
 def low_data_table(results: Results, suite: str) -> str:
     conditions = results.conditions(suite, "fraction:")
     methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-    header = [f"{float(c.split(':')[1]):.0%}: acc / ECE" for c in [*conditions, f"fraction:{results.train_fraction(suite)}"]]
+    header = [f"{f:.0%}: acc / ECE" for f in [*(float(c.split(":")[1]) for c in conditions),
+                                              results.train_fraction(suite)]]  # the last: the suite's own
     return table(["method", *header], (
         [m, *(f"{fmt(results.get(suite, m, c, 'accuracy'), 3)} / {fmt(results.get(suite, m, c, 'ece'), 3)}"
               for c in [*conditions, "clean"])] for m in methods))
@@ -209,7 +211,8 @@ def ood_table(results: Results, suite: str) -> str:
 
 def fit_table(results: Results, suite: str) -> str:
     methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-    return table(["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"], (
+    header = ["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"]
+    return table(header, (
         [m, fmt(results.get(suite, m, "clean", "r2_ratio"), 3), fmt(results.get(suite, m, "clean", "mean_ks"), 3),
          fmt(results.get(suite, m, "clean", "kl_estimate"), 2)] for m in methods))
 
@@ -378,9 +381,9 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         "`explorer/core/config.py`, chosen on validation splits (see the docstrings there), and "
         "temperature scaling fits T on each model's validation split. Means ± standard deviations over "
         "seeds. *vc* is the project's VC: the paper's objective, with the prior fitted to detached latents "
-        "and the closed-form moment KL (λ_kl = 0.1); *vc-released* is the authors' released step (prior "
-        "term on the encoder's latents, linear discriminator, λ_kl = 0.01), kept for comparison; "
-        "*+ts*: temperature-scaled.")]
+        f"and the closed-form moment KL (λ_kl = {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g}); *vc-released* is "
+        "the authors' released step (prior term on the encoder's latents, linear discriminator, λ_kl = "
+        f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled.")]
     suites = plan.get("suites", [])
     parts.append(_sizing(plan, results.payload.get("wall_seconds", 0)))
     parts.append("## Where VC wins, ties and loses\n\nVC against softmax (and, where the row says so, against "
