@@ -36,7 +36,7 @@ from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.measure.attacks import robust_accuracy
 from explorer.measure.calibration import (
-    apply_temperature, calibration_report, evaluate, negative_log_likelihood, validation_temperature,
+    apply_temperature, calibration_report, evaluate, validation_temperature,
 )
 from explorer.measure.corruptions import CORRUPTIONS, corrupt
 from explorer.measure.inference import predict
@@ -171,7 +171,8 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     keep = torch.from_numpy(subset_indices(len(y), plan.fit_points, seed=0))
     fit = latent_fit(model, test.x[keep], test.y[keep])
     rows += _rows(suite, arm, seed, "clean", {
-        "mean_ks": fit.mean_ks, "r2_ratio": fit.median_ratio, "kl_estimate": discriminator_kl(model, test.x[keep], test.y[keep], seed=seed)})
+        "mean_ks": fit.mean_ks, "r2_ratio": fit.median_ratio,
+        "kl_estimate": discriminator_kl(model, test.x[keep], test.y[keep], seed=seed)})
     if ood_test is not None:
         scores = ood_comparison(model, test.x, ood_test.x)
         rows += _rows(suite, arm, seed, f"ood:{DATASETS[suite.dataset].ood}",
@@ -184,14 +185,12 @@ class EpochNLL:
 
     def __init__(self, test: ImageData, points: int) -> None:
         keep = torch.from_numpy(subset_indices(len(test), points, seed=0))
-        self.x, self.y = test.x[keep], test.y[keep].numpy()
+        self.x, self.y = test.x[keep], test.y[keep]
         self.nll: list[float] = []
 
     def __call__(self, progress: Progress) -> None:
         if progress.result is not None:
-            logits, _ = predict(progress.result.model, self.x)
-            probs = torch.softmax(logits.double(), dim=1).numpy()
-            self.nll.append(negative_log_likelihood(probs, self.y))
+            self.nll.append(evaluate(progress.result.model, self.x, self.y)["nll"])
 
 
 def run_unit(plan: Plan, suite: Suite, seed: int, log: Callable[[str], None] = print) -> list[dict]:
