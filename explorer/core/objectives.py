@@ -135,8 +135,9 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2, correlat
         var = log_vars[k].exp()
         kl = 0.5 * (log_vars[k] - s2.log() + (s2 + (m - means[k]).square() - s2 / n) / var - 1).sum()
         total, count = total + n * kl, count + n
-        residuals.append((members - m) / s2.sqrt())
-        dof += n - 1
+        if correlation:
+            residuals.append((members - m) / s2.sqrt())
+            dof += n - 1
     if not count:
         return total
     total = total / count
