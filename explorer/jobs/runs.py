@@ -4,7 +4,6 @@ low-data sweep, which trains one model per fraction of the training split."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -14,7 +13,7 @@ from explorer.core.checkpoints import save_checkpoint
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
 from explorer.core.data import ImageData, load_dataset, split_indices, stratified_fraction
 from explorer.core.errors import ArgumentError
-from explorer.jobs.training import Progress, TrainResult, train
+from explorer.jobs.training import Progress, TrainResult, steps_per_epoch, train
 from explorer.measure.calibration import evaluate
 from explorer.measure.robustness import sweep
 
@@ -82,11 +81,10 @@ def equal_step_epochs(labels, config: TrainConfig, fraction: float) -> int:
     run keeps (:func:`~explorer.core.data.split_indices`). So a low-data model trains as long as the
     full one, and its figures measure scarce data, not a shorter optimisation.
     """
-    def steps_per_epoch(c: TrainConfig) -> int:
-        return math.ceil(len(split_indices(labels, c)[0]) / c.batch_size)
+    def steps(c: TrainConfig) -> int:
+        return steps_per_epoch(len(split_indices(labels, c)[0]), c.batch_size)
 
-    steps = config.epochs * steps_per_epoch(config)
-    return max(1, round(steps / steps_per_epoch(dataclasses.replace(config, train_fraction=fraction))))
+    return max(1, round(config.epochs * steps(config) / steps(dataclasses.replace(config, train_fraction=fraction))))
 
 
 def low_data_sweep(train_data: ImageData, test: ImageData, dataset: str, methods: Sequence[str],

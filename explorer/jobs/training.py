@@ -164,6 +164,11 @@ class TrainingStep:
         return {k: v.detach() for k, v in stats.items()}
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimisation steps of one epoch over n images: the last batch may be short, never dropped."""
+    return -(-n // batch_size)
+
+
 def train(
     data: ImageData,
     model_config: ModelConfig,
@@ -192,7 +197,7 @@ def train(
 
     model = build_model(model_config, seed=config.seed).to(device)
     model.head.set_class_prior(counts.to(device))
-    n, steps = len(y), (len(y) + config.batch_size - 1) // config.batch_size
+    n, steps = len(y), steps_per_epoch(len(y), config.batch_size)
     step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)
 
     snap_idx = torch.randperm(len(val), generator=generator)[: config.snapshot_points]
