@@ -18,11 +18,8 @@ def _default(entries: list[Entry], method: str) -> int:
     """Index of the first entry with this method and d = 2 (the clearest picture), else with this method;
     among those, one trained the project's default way first (vc: not the released step kept beside it)."""
     usual = variant(ModelConfig(method=method), TrainConfig())
-    for want_d2, want_usual in ((True, True), (True, False), (False, True), (False, False)):
-        for i, e in enumerate(entries):
-            if e.method == method and (e.latent_dim == 2 or not want_d2) and (e.variant == usual or not want_usual):
-                return i
-    return 0
+    ranked = [(e.latent_dim != 2, e.variant != usual, i) for i, e in enumerate(entries) if e.method == method]
+    return min(ranked)[2] if ranked else 0
 
 
 def _save_upload(upload) -> None:
