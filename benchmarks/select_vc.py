@@ -6,9 +6,13 @@ seed, what the choice rests on (METHOD.md §4), all measured on the validation s
 out: accuracy, ECE, NLL, the median squared Mahalanobis distance of the latents to their class
 Gaussian divided by the median of its reference law (χ²_d: 1 when the latents follow their prior),
 and the mean KS statistic of the χ² check (against d·F(d, ν) for a Student-t prior).
+``--set NAME=VALUE`` sets any other model or training setting for every run, baselines included.
+``--test`` adds each model's test-split figures, for the report: the choice is made on the validation
+rows alone.
 
     python benchmarks/select_vc.py --dataset digits --seeds 0 1
     python benchmarks/select_vc.py --dataset mnist --epochs 3 --variants paper:moment:0.1 paper:moment:1
+    python benchmarks/select_vc.py --dataset digits --latent-dim 2 --set prior_lr_scale=3
 
 A variant is ``objective:estimator:lambda_kl``, with ``:width`` for the mlp estimator
 (``released:linear:0.01`` is the authors' step, ``paper:mlp:0.01:64`` an MLP of width 64).
@@ -18,6 +22,7 @@ MNIST and Fashion-MNIST need their files (``--data-dir`` or ``EXPLORER_DATA_DIR`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -26,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.core.config import default_configs  # noqa: E402
+from explorer.core.config import ModelConfig, TrainConfig, default_configs  # noqa: E402
 from explorer.core.data import ImageData, load_dataset, split_indices  # noqa: E402
 from explorer.jobs.training import train  # noqa: E402
 from explorer.measure.calibration import evaluate  # noqa: E402
@@ -36,18 +41,41 @@ VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01",
             "paper:moment:0.1", "paper:moment:1")
 
 
-def measure(data: ImageData, method: str, seed: int, overrides: dict) -> dict[str, float]:
+def figures(model, x, y) -> dict[str, float]:
+    """What the choice rests on, for images x and labels y."""
+    report, fit = evaluate(model, x, y), latent_fit(model, x, y)
+    return {"accuracy": report["accuracy"], "ece": report["ece"], "nll": report["nll"],
+            "r2_ratio": fit.median_ratio, "ks": fit.mean_ks, "n": len(y)}
+
+
+def measure(data: ImageData, method: str, seed: int, overrides: dict,
+            test: ImageData | None = None) -> tuple[dict[str, dict[str, float]], float]:
     """Train one model on ``data`` (a training split) with its dataset's defaults and ``overrides``;
-    its validation figures."""
+    its figures on the validation split (and on ``test`` when given), and the seconds training took."""
     model_config, train_config = default_configs(data.name, method, seed=seed, snapshot_points=0, **overrides)
     started = time.perf_counter()
     model = train(data, model_config, train_config).model
+    seconds = time.perf_counter() - started
     _, val = split_indices(data.y, train_config)
-    x, y = data.x[val], data.y[val]
-    report, fit = evaluate(model, x, y), latent_fit(model, x, y)
-    return {"accuracy": report["accuracy"], "ece": report["ece"], "nll": report["nll"],
-            "r2_ratio": fit.median_ratio, "ks": fit.mean_ks,
-            "n": len(y), "seconds": time.perf_counter() - started}
+    splits = {"validation": figures(model, data.x[val], data.y[val])}
+    if test is not None:
+        splits["test"] = figures(model, test.x, test.y)
+    return splits, seconds
+
+
+def settings(pairs: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs as config values, each converted to the type of the field's default."""
+    defaults = {**dataclasses.asdict(ModelConfig()), **dataclasses.asdict(TrainConfig())}
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in defaults:
+            raise SystemExit(f"--set takes NAME=VALUE with a ModelConfig or TrainConfig field, got {pair!r}")
+        kind = type(defaults[name]) if defaults[name] is not None else str
+        if kind not in (bool, int, float, str):
+            raise SystemExit(f"--set handles single values only; {name} is a {kind.__name__}")
+        values[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+    return values
 
 
 def main() -> None:
@@ -62,26 +90,34 @@ def main() -> None:
                         help="objective:estimator:lambda_kl[:width]")
     parser.add_argument("--baselines", nargs="*", default=["softmax", "lgm"], choices=["softmax", "lgm"],
                         help="methods trained beside the VC variants (default: both)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="any other ModelConfig or TrainConfig setting, for every run")
+    parser.add_argument("--test", action="store_true",
+                        help="also print each model's test-split figures, for the report: the choice is made "
+                             "on the validation rows alone")
     parser.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"))
     args = parser.parse_args()
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     common = {"latent_dim": args.latent_dim, "epochs": args.epochs, "train_fraction": args.train_fraction,
-              "batch_size": args.batch_size}
+              "batch_size": args.batch_size, **settings(args.set)}
     runs = [(m, "-", {}) for m in args.baselines]
     for variant in args.variants:
         objective, estimator, lambda_kl, *width = variant.split(":")
         runs.append(("vc", variant, {"objective": objective, "kl_estimator": estimator,
                                      "lambda_kl": float(lambda_kl), "disc_hidden": int(width[0]) if width else 0}))
-    print(f"{args.dataset}, validation split; {' '.join(f'{k}={v}' for k, v in common.items() if v is not None)}")
-    print(f"{'method':<8} {'variant':<22} {'seed':>4} {'accuracy':>9} {'ECE':>7} {'NLL':>7} {'r2/ref':>7} {'KS':>6} "
-          f"{'s':>5}")
+    shown = "validation and test splits" if args.test else "validation split"
+    print(f"{args.dataset}, {shown}; {' '.join(f'{k}={v}' for k, v in common.items() if v is not None)}")
+    print(f"{'method':<8} {'variant':<22} {'seed':>4} {'split':<10} {'accuracy':>9} {'ECE':>7} {'NLL':>7} "
+          f"{'r2/ref':>7} {'KS':>6} {'s':>5}")
     data = load_dataset(args.dataset, "train")  # once: every run trains on the same split
+    test = load_dataset(args.dataset, "test") if args.test else None
     for method, name, overrides in runs:
         for seed in args.seeds:
-            m = measure(data, method, seed, {**common, **overrides})
-            print(f"{method:<8} {name:<22} {seed:>4} {m['accuracy']:>9.4f} {m['ece']:>7.4f} {m['nll']:>7.4f} "
-                  f"{m['r2_ratio']:>7.3f} {m['ks']:>6.3f} {m['seconds']:>5.0f}", flush=True)
+            splits, seconds = measure(data, method, seed, {**common, **overrides}, test)
+            for split, m in splits.items():
+                print(f"{method:<8} {name:<22} {seed:>4} {split:<10} {m['accuracy']:>9.4f} {m['ece']:>7.4f} "
+                      f"{m['nll']:>7.4f} {m['r2_ratio']:>7.3f} {m['ks']:>6.3f} {seconds:>5.0f}", flush=True)
 
 
 if __name__ == "__main__":
