@@ -39,7 +39,8 @@ HELP = {
     "prior_lr_scale": "learning rate of the prior's means and log-variances, as a multiple of --lr",
     "objective": "method vc. paper (default): the prior term fits the prior alone (METHOD.md 3b); released: it "
                  "reaches the encoder too (the authors' code: --objective released alone gives their step)",
-    "kl_estimator": "how vc estimates the KL: the closed-form moment KL, or a linear, quadratic or mlp "
+    "kl_estimator": "how vc estimates the KL: the closed-form moment KL (moment_corr: with the dimensions' "
+                    "correlations), or a linear, quadratic or mlp "
                     "discriminator; default: moment with --objective paper, linear with released, mlp when "
                     "--disc-hidden > 0",
     "disc_hidden": "width of the mlp estimator's hidden layers (0 for the other estimators)",
@@ -77,8 +78,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                 "--" + f.name.replace("_", "-"), default=None,
                 type=_NONE_DEFAULT_TYPES.get(f.name, type(f.default)), choices=CHOICES.get(f.name),
                 # a None default depends on other settings: the help says how
-                help=HELP[f.name] if f.default is None else f"{HELP[f.name]} (default: {default})",
+                help=_dataset_note(HELP[f.name], f.name, DATASETS) if f.default is None
+                else f"{HELP[f.name]} (default: {default})",
             )
+
+
+def _dataset_note(text: str, name: str, datasets: dict) -> str:
+    """``text`` plus the datasets whose paper-objective vc takes another ``name`` (DatasetInfo.paper_vc)."""
+    own = [f"{info.name}: {info.paper_vc[name]}" for info in datasets.values() if name in info.paper_vc]
+    return f"{text}; {', '.join(own)} under paper" if own else text
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:

@@ -46,6 +46,7 @@ with st.form("train"):
     kl_estimator = middle.selectbox("KL estimator", KL_ESTIMATORS,
                                     index=KL_ESTIMATORS.index(train_default.kl_estimator), key=key("kl_estimator"),
                                     help="vc only. moment: closed form from each class's batch mean and variance; "
+                                         "moment_corr: the same, and the dimensions' correlations too; "
                                          "linear: the authors' discriminator, blind to spread; quadratic: sees "
                                          "spread; mlp: a small network.")
     disc_hidden = middle.number_input("MLP estimator width", 0, 1024, train_default.disc_hidden,

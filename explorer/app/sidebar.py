@@ -9,16 +9,17 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
-from explorer.core.config import ModelConfig, TrainConfig, variant
+from explorer.core.config import default_configs, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import CheckpointError
 
 
 def _default(entries: list[Entry], method: str) -> int:
     """Index of the first entry with this method and d = 2 (the clearest picture), else with this method;
-    among those, one trained the project's default way first (vc: not the released step kept beside it)."""
-    usual = variant(ModelConfig(method=method), TrainConfig())
-    ranked = [(e.latent_dim != 2, e.variant != usual, i) for i, e in enumerate(entries) if e.method == method]
+    among those, one trained its dataset's default way first (vc: not the released step kept beside it)."""
+    usual = {d: variant(*default_configs(d, method)) for d in {e.dataset for e in entries if e.method == method}}
+    ranked = [(e.latent_dim != 2, e.variant != usual[e.dataset], i)
+              for i, e in enumerate(entries) if e.method == method]
     return min(ranked)[2] if ranked else 0
 
 

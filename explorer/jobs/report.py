@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.core.config import OBJECTIVE_DEFAULTS
+from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError
 
 METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
@@ -369,6 +370,15 @@ def _sizing(plan: dict, wall_seconds: float) -> str:
     return text + f"Wall time of this run: {wall_seconds / 60:.0f} minutes."
 
 
+def _own_vc(plan: dict) -> str:
+    """The suites' datasets whose VC default differs from the objective's own (DatasetInfo.paper_vc)."""
+    names = dict.fromkeys(suite["dataset"] for suite in plan.get("suites", []))
+    own = [(name, DATASETS[name].paper_vc) for name in names if name in DATASETS and DATASETS[name].paper_vc]
+    words = {"kl_estimator": "the {} estimator", "lambda_kl": "λ_kl = {:g}"}
+    return "".join(f"; on {name}, " + " at ".join(words.get(k, k + " = {}").format(v) for k, v in vc.items())
+                   for name, vc in own)
+
+
 def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     """The whole report as Markdown; figures are written to ``figure_dir`` and linked as
     ``figure_link/<name>.png``."""
@@ -381,7 +391,8 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         "`explorer/core/config.py`, chosen on validation splits (see the docstrings there), and "
         "temperature scaling fits T on each model's validation split. Means ± standard deviations over "
         "seeds. *vc* is the project's VC: the paper's objective, with the prior fitted to detached latents "
-        f"and the closed-form moment KL (λ_kl = {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g}); *vc-released* is "
+        f"and the closed-form moment KL (λ_kl = {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g}"
+        f"{_own_vc(plan)}); *vc-released* is "
         "the authors' released step (prior term on the encoder's latents, linear discriminator, λ_kl = "
         f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled.")]
     suites = plan.get("suites", [])
