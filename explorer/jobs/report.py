@@ -19,6 +19,7 @@ import numpy as np
 from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError
+from explorer.measure.corruptions import CORRUPTIONS
 
 METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
 """The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows."""
@@ -147,7 +148,7 @@ def _corrupted(results: Results, suite: str) -> list[tuple[str, int, str]]:
     out = []
     for c in results.conditions(suite, ""):
         name, _, level = c.partition(":")
-        if level and name not in ("fgsm", "ood", "fraction") and not name.startswith("pgd"):
+        if name in CORRUPTIONS and level:  # not "epoch:e", "pgd10:ε", "ood:…", …
             out.append((name, int(level), c))
     return out
 

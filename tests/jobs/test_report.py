@@ -8,7 +8,7 @@ import pytest
 
 from explorer.cli import main
 from explorer.jobs.report import README_END, README_START, Results, compare, corruption_table, fmt, headline_table, \
-    readme_block, render, update_readme
+    readme_block, render, shift_table, update_readme
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +51,14 @@ def test_corruption_table_averages_each_corruption_over_its_severities():
     assert text.splitlines()[0] == "| corruption | softmax | vc |"  # +ts keeps the argmax: left out
     assert "| rotation | 0.750 ± 0.071 | 0.750 ± 0.071 |" in text
     assert "| gaussian noise | 0.750 ± 0.071 | 0.350 ± 0.071 |" in text
+
+
+def test_the_severity_table_reads_corruptions_alone():
+    """Other conditions also read "name:number" (the NLL after epoch 7, PGD at ε): never severities."""
+    raw = [{"suite": "s d=16", "method": "vc", "seed": 0, "condition": condition, "measure": "accuracy", "value": 0.5}
+           for condition in ("clean", "rotation:1", "rotation:2", "epoch:7", "pgd10:0.1", "fraction:0.1")]
+    text = shift_table(Results({"rows": raw}), "s d=16", "accuracy")
+    assert text.splitlines()[0] == "| method | clean | severity 1 | severity 2 |"
 
 
 def test_the_rendered_report_changes_with_the_raw_results(tmp_path):
