@@ -35,7 +35,7 @@ def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
 
     entries, _ = list_checkpoints(user=tmp_path)
     labels = {e.path.name: e.label for e in entries}
-    assert labels["digits-mlp-d2-vc.pt"].startswith("vc (paper, moment) · mlp d=2")
+    assert labels["digits-mlp-d2-vc.pt"].startswith("vc (paper, moment_corr) · mlp d=2")
     assert labels["digits-mlp-d2-vc-released.pt"].startswith("vc (released, linear) · mlp d=2")
     assert labels["digits-mlp-d2-lgm.pt"].startswith("lgm · ")  # its term is always on the encoder
     assert labels["digits-mlp-d2-softmax.pt"].startswith("softmax · ")
