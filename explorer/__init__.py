@@ -27,6 +27,7 @@ _EXPORTS = {
                              "default_configs"),
     "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "load_dataset"),
     "explorer.core.models": ("Classifier", "build_model"),
+    "explorer.core.wrapped": ("wrap_classifier",),
     "explorer.core.checkpoints": ("list_checkpoints", "load_checkpoint", "save_checkpoint"),
     "explorer.measure.inference": ("predict",),
     "explorer.measure.calibration": ("apply_temperature", "calibration_report", "evaluate", "fit_temperature",
