@@ -22,12 +22,14 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "explorer.core.errors": ("ArgumentError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"),
+    "explorer.core.errors": ("ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError",
+                             "ExplorerError"),
     "explorer.core.config": ("N_BINS", "METHODS", "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig",
                              "default_configs"),
     "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "load_dataset"),
     "explorer.core.models": ("Classifier", "build_model"),
     "explorer.core.wrapped": ("wrap_classifier",),
+    "explorer.core.bundles": ("Bundle", "load_bundle", "save_bundle"),
     "explorer.core.checkpoints": ("list_checkpoints", "load_checkpoint", "save_checkpoint"),
     "explorer.measure.inference": ("predict",),
     "explorer.measure.calibration": ("apply_temperature", "calibration_report", "evaluate", "fit_temperature",

@@ -21,8 +21,12 @@ class CheckpointError(ExplorerError):
     """A file that cannot be used as a checkpoint."""
 
 
+class BundleError(ExplorerError):
+    """A file or arrays that cannot be used as a predictions bundle (:mod:`explorer.core.bundles`)."""
+
+
 class DatasetUnavailableError(ExplorerError, RuntimeError):
     """A dataset's files are missing locally and could not be downloaded."""
 
 
-__all__ = ["ArgumentError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"]
+__all__ = ["ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"]

@@ -1,0 +1,190 @@
+"""Predictions bundles: a classifier's outputs as plain arrays in one ``.npz``, for users who have no model.
+
+A bundle holds what the measurements need when the model itself is absent. Shapes: N test examples,
+K classes, d latent dimensions, M validation and P out-of-distribution examples.
+
+========================== ============================ ====================================================
+field                      shape                        meaning
+========================== ============================ ====================================================
+``logits``                 (N, K) float, required        the classifier's logits on its test examples
+``labels``                 (N,) int, required            their true classes, in [0, K)
+``latents``                (N, d) float                  the input of the last linear layer
+``weight``, ``bias``       (K, d), (K,) float            that layer (both or neither; need ``latents``):
+                                                         with them the implied Gaussians can be drawn
+``class_names``            (K,) str                      one name per class
+``images``                 (N, H, W) or (N, C, H, W)     the inputs, in [0, 1], to show beside a point
+``val_logits``, ``val_labels`` (M, K), (M,)              held-out outputs for temperature scaling
+``ood_logits``, ``ood_latents`` (P, K), (P, d)           outputs on out-of-distribution inputs
+========================== ============================ ====================================================
+
+Loading never runs code from the file (``allow_pickle=False``: no object arrays), and every field is
+checked; a bad one raises :class:`~explorer.core.errors.BundleError` naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from explorer.core._io import atomic_write
+from explorer.core.errors import BundleError
+
+REQUIRED = ("logits", "labels")
+OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", "val_labels", "ood_logits",
+            "ood_latents")
+PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
+"""Fields that mean something only together."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    """The checked arrays of a bundle (see the module's table); absent optional fields are None."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    latents: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    class_names: np.ndarray | None = None
+    images: np.ndarray | None = None
+    val_logits: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+    ood_logits: np.ndarray | None = None
+    ood_latents: np.ndarray | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields present, by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+
+def _float(name: str, value, ndim: int) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiu" or a.ndim != ndim:
+        raise BundleError(f"{name} must be a {ndim}-D array of numbers, got shape {a.shape} of {a.dtype}")
+    a = a.astype(np.float32 if a.dtype.itemsize <= 4 else np.float64, copy=False)
+    if not np.isfinite(a).all():
+        raise BundleError(f"{name} has {int((~np.isfinite(a)).sum())} values that are not finite")
+    return a
+
+
+def _labels(name: str, value, k: int) -> np.ndarray:
+    a = np.asarray(value)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise BundleError(f"{name} must be a 1-D array of integers, got shape {a.shape} of {a.dtype}")
+    if len(a) and (a.min() < 0 or a.max() >= k):
+        raise BundleError(f"{name} must lie in [0, {k}) (the logits have {k} classes), got {a.min()}..{a.max()}")
+    return a.astype(np.int64, copy=False)
+
+
+def _rows(name: str, a: np.ndarray, n: int, other: str) -> None:
+    if len(a) != n:
+        raise BundleError(f"{name} has {len(a)} rows but {other} has {n}")
+
+
+def check_bundle(**arrays) -> Bundle:
+    """The arrays as a :class:`Bundle`, each field checked: names known, shapes that agree, values
+    finite, labels in range, images in [0, 1]."""
+    unknown = sorted(set(arrays) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise BundleError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED + OPTIONAL)}")
+    missing = [name for name in REQUIRED if arrays.get(name) is None]
+    if missing:
+        raise BundleError(f"a bundle needs {' and '.join(missing)}")
+    for a, b in PAIRS:
+        if (arrays.get(a) is None) != (arrays.get(b) is None):
+            raise BundleError(f"{a} and {b} come together: give both or neither")
+    logits = _float("logits", arrays["logits"], 2)
+    n, k = logits.shape
+    if k < 2 or n < 1:
+        raise BundleError(f"logits must be (N, K) with N >= 1 and K >= 2 classes, got {logits.shape}")
+    out = {"logits": logits, "labels": _labels("labels", arrays["labels"], k)}
+    _rows("labels", out["labels"], n, "logits")
+    if arrays.get("latents") is not None:
+        out["latents"] = _float("latents", arrays["latents"], 2)
+        _rows("latents", out["latents"], n, "logits")
+    if arrays.get("weight") is not None:
+        if "latents" not in out:
+            raise BundleError("weight and bias describe the layer the latents enter: give latents too")
+        out["weight"], out["bias"] = _float("weight", arrays["weight"], 2), _float("bias", arrays["bias"], 1)
+        d = out["latents"].shape[1]
+        if out["weight"].shape != (k, d) or out["bias"].shape != (k,):
+            raise BundleError(f"weight must be (K, d) = ({k}, {d}) and bias ({k},), got {out['weight'].shape} "
+                              f"and {out['bias'].shape}")
+    if arrays.get("class_names") is not None:
+        names = np.asarray(arrays["class_names"])
+        if names.dtype.kind != "U" or names.shape != (k,):
+            raise BundleError(f"class_names must be {k} strings, got shape {names.shape} of {names.dtype}")
+        out["class_names"] = names
+    if arrays.get("images") is not None:
+        images = np.asarray(arrays["images"])
+        if images.ndim not in (3, 4):
+            raise BundleError(f"images must be (N, H, W) or (N, C, H, W), got shape {images.shape}")
+        images = _float("images", images, images.ndim)
+        _rows("images", images, n, "logits")
+        if images.size and (images.min() < 0 or images.max() > 1):
+            raise BundleError(f"images must lie in [0, 1], got {images.min():.3g}..{images.max():.3g}")
+        out["images"] = images
+    if arrays.get("val_logits") is not None:
+        out["val_logits"] = _float("val_logits", arrays["val_logits"], 2)
+        if out["val_logits"].shape[1] != k:
+            raise BundleError(f"val_logits has {out['val_logits'].shape[1]} classes but logits has {k}")
+        out["val_labels"] = _labels("val_labels", arrays["val_labels"], k)
+        _rows("val_labels", out["val_labels"], len(out["val_logits"]), "val_logits")
+    if arrays.get("ood_logits") is not None:
+        out["ood_logits"] = _float("ood_logits", arrays["ood_logits"], 2)
+        if out["ood_logits"].shape[1] != k:
+            raise BundleError(f"ood_logits has {out['ood_logits'].shape[1]} classes but logits has {k}")
+    if arrays.get("ood_latents") is not None:
+        out["ood_latents"] = _float("ood_latents", arrays["ood_latents"], 2)
+        if "latents" not in out or out["ood_latents"].shape[1] != out["latents"].shape[1]:
+            raise BundleError("ood_latents must have as many dimensions as latents (and latents must be given)")
+        if "ood_logits" in out:
+            _rows("ood_latents", out["ood_latents"], len(out["ood_logits"]), "ood_logits")
+    return Bundle(**out)
+
+
+def save_bundle(path: str | os.PathLike, **arrays) -> Bundle:
+    """Check the arrays (:func:`check_bundle`) and write them to ``path`` (``.npz``, compressed), through
+    a temporary file, so a failure leaves no partial file; returns the checked bundle."""
+    bundle = check_bundle(**arrays)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **bundle.arrays())
+    return bundle
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Read and check a bundle written by :func:`save_bundle` (or by anyone, in that format).
+
+    Never unpickles: a file holding object arrays is refused, as is anything that is not an ``.npz``.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if not magic.startswith((b"PK", b"\x93NUMPY")):  # a zip (.npz) or one .npy array; else np.load unpickles
+            raise BundleError(f"{path.name} is not a readable .npz bundle (neither a zip nor a NumPy file)")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise BundleError(f"{path.name} holds one array, not a bundle (.npz of named arrays)")
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise BundleError(f"no bundle at {path}") from None
+    except BundleError:
+        raise
+    except ValueError as error:  # object arrays need pickle, which is refused
+        raise BundleError(f"{path.name} cannot be read without running code from it ({error})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise BundleError(f"{path.name} is not a readable .npz bundle ({type(error).__name__})") from None
+    try:
+        return check_bundle(**arrays)
+    except BundleError as error:
+        raise BundleError(f"{path.name}: {error}") from None
