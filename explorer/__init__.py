@@ -31,7 +31,7 @@ _EXPORTS = {
     "explorer.core.wrapped": ("wrap_classifier",),
     "explorer.core.bundles": ("Bundle", "load_bundle", "save_bundle"),
     "explorer.core.checkpoints": ("list_checkpoints", "load_checkpoint", "save_checkpoint"),
-    "explorer.measure.inference": ("predict",),
+    "explorer.measure.inference": ("export_bundle", "predict"),
     "explorer.measure.calibration": ("apply_temperature", "calibration_report", "evaluate", "fit_temperature",
                                      "reliability_bins", "validation_temperature"),
     "explorer.measure.attacks": ("fgsm", "pgd", "robust_accuracy"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -26,3 +27,36 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> tuple[Tensor,
     finally:
         model.train(was_training)
     return torch.cat(logits), torch.cat(latents)
+
+
+def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names=None,
+                  validation: tuple[Tensor, object] | None = None, ood: Tensor | None = None,
+                  keep_images: bool = True, batch_size: int = 256):
+    """Write a predictions bundle (:mod:`explorer.core.bundles`) of any project or wrapped model.
+
+    images (N, C, H, W) in [0, 1] and labels (N,) give ``logits``, ``latents`` and (with
+    ``keep_images``) ``images``; ``validation`` = (x, y) gives ``val_logits``/``val_labels`` for
+    temperature scaling; ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
+    wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. Returns the
+    checked :class:`~explorer.core.bundles.Bundle`.
+    """
+    from explorer.core.bundles import save_bundle
+    from explorer.core.models import LinearHead
+
+    logits, latents = predict(model, images, batch_size)
+    arrays = {"logits": logits.numpy(), "labels": torch.as_tensor(labels).numpy(), "latents": latents.numpy()}
+    if isinstance(model.head, LinearHead):
+        arrays["weight"] = model.head.linear.weight.detach().cpu().numpy()
+        bias = model.head.linear.bias
+        arrays["bias"] = bias.detach().cpu().numpy() if bias is not None else np.zeros(len(arrays["weight"]))
+    if keep_images:
+        arrays["images"] = images.cpu().numpy()
+    if class_names is not None:
+        arrays["class_names"] = [str(name) for name in class_names]
+    if validation is not None:
+        arrays["val_logits"] = predict(model, validation[0], batch_size)[0].numpy()
+        arrays["val_labels"] = torch.as_tensor(validation[1]).numpy()
+    if ood is not None:
+        ood_logits, ood_latents = predict(model, ood, batch_size)
+        arrays["ood_logits"], arrays["ood_latents"] = ood_logits.numpy(), ood_latents.numpy()
+    return save_bundle(path, **arrays)
