@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.core.config import ModelConfig, TrainConfig, default_configs  # noqa: E402
+from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type  # noqa: E402
 from explorer.core.data import ImageData, load_dataset, split_indices  # noqa: E402
 from explorer.jobs.training import train  # noqa: E402
 from explorer.measure.calibration import evaluate  # noqa: E402
@@ -64,14 +64,14 @@ def measure(data: ImageData, method: str, seed: int, overrides: dict,
 
 
 def settings(pairs: list[str]) -> dict[str, object]:
-    """``NAME=VALUE`` pairs as config values, each converted to the type of the field's default."""
-    defaults = {**dataclasses.asdict(ModelConfig()), **dataclasses.asdict(TrainConfig())}
+    """``NAME=VALUE`` pairs as config values, each converted to the type of its field."""
+    fields = {f.name: (f, cls) for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)}
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or name not in defaults:
+        if not sep or name not in fields:
             raise SystemExit(f"--set takes NAME=VALUE with a ModelConfig or TrainConfig field, got {pair!r}")
-        kind = type(defaults[name]) if defaults[name] is not None else str
+        kind = value_type(*fields[name])
         if kind not in (bool, int, float, str):
             raise SystemExit(f"--set handles single values only; {name} is a {kind.__name__}")
         values[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)

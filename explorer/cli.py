@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from explorer.core.config import (
     ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
-    VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs,
+    VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs, value_type,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
 
@@ -41,8 +41,8 @@ HELP = {
                  "reaches the encoder too (the authors' code: --objective released alone gives their step)",
     "kl_estimator": "how vc estimates the KL: the closed-form moment KL (moment_corr: with the dimensions' "
                     "correlations), or a linear, quadratic or mlp "
-                    "discriminator; default: moment with --objective paper, linear with released, mlp when "
-                    "--disc-hidden > 0",
+                    f"discriminator; default: {OBJECTIVE_DEFAULTS['paper']['kl_estimator']} with --objective paper, "
+                    f"{OBJECTIVE_DEFAULTS['released']['kl_estimator']} with released, mlp when --disc-hidden > 0",
     "disc_hidden": "width of the mlp estimator's hidden layers (0 for the other estimators)",
     "disc_lr": "AdamW learning rate of the discriminator",
     "train_fraction": "stratified fraction of the training split to train on (low-data runs)",
@@ -54,8 +54,6 @@ HELP = {
 CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
            "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
-_NONE_DEFAULT_TYPES = {"lambda_kl": float, "kl_estimator": str}
-"""The type of each config field whose default, None, is resolved from the other settings."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +74,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             default = "dataset's" if f.name in dataset_keys else repr(f.default)
             parser.add_argument(
                 "--" + f.name.replace("_", "-"), default=None,
-                type=_NONE_DEFAULT_TYPES.get(f.name, type(f.default)), choices=CHOICES.get(f.name),
+                type=value_type(f, cls), choices=CHOICES.get(f.name),
                 # a None default depends on other settings: the help says how
                 help=_dataset_note(HELP[f.name], f.name, DATASETS) if f.default is None
                 else f"{HELP[f.name]} (default: {default})",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import typing
 from dataclasses import dataclass
 
 from explorer.core._validation import check_choice as _check_choice
@@ -170,9 +171,9 @@ class TrainConfig:
     """
     kl_estimator: str | None = None
     """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"mlp"`` when ``disc_hidden`` > 0,
-    else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator T = w_yᵀz + b_y per class, blind to how widely the latents
-    spread; ``"quadratic"``: T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between
-    diagonal Gaussians; ``"mlp"``: a two-layer network of width ``disc_hidden``; ``"moment"``: no
+    else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator
+    T = w_yᵀz + b_y per class, blind to how widely the latents spread; ``"quadratic"``:
+    T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between diagonal Gaussians; ``"mlp"``: a two-layer network of width ``disc_hidden``; ``"moment"``: no
     discriminator, the closed-form KL between each class's batch Gaussian and its prior
     (:func:`explorer.core.objectives.moment_kl`); ``"moment_corr"``: the same with the batch's pooled
     within-class correlations, so that the latents' dimensions also vary independently, as the
@@ -305,6 +306,15 @@ def field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+def value_type(field: dataclasses.Field, owner: type) -> type:
+    """The type a value of ``owner``'s ``field`` takes: its default's, or for a None default (resolved
+    from the other settings) the other member of its ``X | None`` annotation. For parsing text."""
+    if field.default is not None:
+        return type(field.default)
+    (kind,) = [t for t in typing.get_args(typing.get_type_hints(owner)[field.name]) if t is not type(None)]
+    return kind
+
+
 def default_configs(dataset: str, method: str, **overrides: object) -> tuple[ModelConfig, TrainConfig]:
     """Configs for ``dataset`` and ``method``: dataclass defaults < dataset defaults < (for ``vc`` under
     the paper's objective) the dataset's ``paper_vc`` < ``overrides``. ``paper_vc`` is a choice of
@@ -360,5 +370,5 @@ __all__ = [
     "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
     "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
-    "default_configs", "field_names", "variant",
+    "default_configs", "field_names", "value_type", "variant",
 ]
