@@ -84,6 +84,14 @@ def _labels(name: str, value, k: int) -> np.ndarray:
     return a.astype(np.int64, copy=False)
 
 
+def _outputs(name: str, value, k: int) -> np.ndarray:
+    """Logits of other examples (validation, OOD): (M, K) with the test logits' K."""
+    a = _float(name, value, 2)
+    if a.shape[1] != k:
+        raise BundleError(f"{name} has {a.shape[1]} classes but logits has {k}")
+    return a
+
+
 def _rows(name: str, a: np.ndarray, n: int, other: str) -> None:
     if len(a) != n:
         raise BundleError(f"{name} has {len(a)} rows but {other} has {n}")
@@ -133,15 +141,11 @@ def check_bundle(**arrays) -> Bundle:
             raise BundleError(f"images must lie in [0, 1], got {images.min():.3g}..{images.max():.3g}")
         out["images"] = images
     if arrays.get("val_logits") is not None:
-        out["val_logits"] = _float("val_logits", arrays["val_logits"], 2)
-        if out["val_logits"].shape[1] != k:
-            raise BundleError(f"val_logits has {out['val_logits'].shape[1]} classes but logits has {k}")
+        out["val_logits"] = _outputs("val_logits", arrays["val_logits"], k)
         out["val_labels"] = _labels("val_labels", arrays["val_labels"], k)
         _rows("val_labels", out["val_labels"], len(out["val_logits"]), "val_logits")
     if arrays.get("ood_logits") is not None:
-        out["ood_logits"] = _float("ood_logits", arrays["ood_logits"], 2)
-        if out["ood_logits"].shape[1] != k:
-            raise BundleError(f"ood_logits has {out['ood_logits'].shape[1]} classes but logits has {k}")
+        out["ood_logits"] = _outputs("ood_logits", arrays["ood_logits"], k)
     if arrays.get("ood_latents") is not None:
         out["ood_latents"] = _float("ood_latents", arrays["ood_latents"], 2)
         if "latents" not in out or out["ood_latents"].shape[1] != out["latents"].shape[1]:

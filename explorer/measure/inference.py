@@ -6,6 +6,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from explorer.core.bundles import save_bundle
+from explorer.core.models import LinearHead
+
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> tuple[Tensor, Tensor]:
@@ -40,9 +43,6 @@ def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names
     wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. Returns the
     checked :class:`~explorer.core.bundles.Bundle`.
     """
-    from explorer.core.bundles import save_bundle
-    from explorer.core.models import LinearHead
-
     logits, latents = predict(model, images, batch_size)
     arrays = {"logits": logits.numpy(), "labels": torch.as_tensor(labels).numpy(), "latents": latents.numpy()}
     if isinstance(model.head, LinearHead):
