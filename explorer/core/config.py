@@ -171,15 +171,15 @@ class TrainConfig:
     """
     kl_estimator: str | None = None
     """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"mlp"`` when ``disc_hidden`` > 0,
-    else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator
-    T = w_yᵀz + b_y per class, blind to how widely the latents spread; ``"quadratic"``:
-    T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the family of exact log-ratios between diagonal Gaussians; ``"mlp"``: a two-layer network of width ``disc_hidden``; ``"moment"``: no
-    discriminator, the closed-form KL between each class's batch Gaussian and its prior
-    (:func:`explorer.core.objectives.moment_kl`); ``"moment_corr"``: the same with the batch's pooled
-    within-class correlations, so that the latents' dimensions also vary independently, as the
-    diagonal prior says. It is digits' default, where it brings the χ² check's KS to what chance gives
-    at no cost in accuracy; on MNIST it costs accuracy and on Fashion-MNIST calibration (figures under
-    :attr:`objective`)."""
+    else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator T = w_yᵀz + b_y
+    per class, blind to how widely the latents spread; ``"quadratic"``: T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the
+    family of exact log-ratios between diagonal Gaussians; ``"mlp"``: a two-layer network of width
+    ``disc_hidden``; ``"moment"``: no discriminator, the closed-form KL between each class's batch
+    Gaussian and its prior (:func:`explorer.core.objectives.moment_kl`); ``"moment_corr"``: the same with
+    the batch's pooled within-class correlations, so that the latents' dimensions also vary independently,
+    as the diagonal prior says. It is digits' default, where it brings the χ² check's KS to what chance
+    gives at no cost in accuracy; on MNIST it costs accuracy and on Fashion-MNIST calibration (figures
+    under :attr:`objective`)."""
     disc_hidden: int = 0
     """Width of the ``mlp`` estimator's two hidden layers (0 for every other estimator)."""
     disc_lr: float = 1e-3
