@@ -15,6 +15,9 @@ field                      shape                        meaning
 ``images``                 (N, H, W) or (N, C, H, W)     the inputs, in [0, 1], to show beside a point
 ``val_logits``, ``val_labels`` (M, K), (M,)              held-out outputs for temperature scaling
 ``ood_logits``, ``ood_latents`` (P, K), (P, d)           outputs on out-of-distribution inputs
+``dataset``                () str                        a project dataset (``"mnist"``) whose test split
+                                                         the rows are, in its order: the app then shows
+                                                         the bundle beside that dataset's checkpoints
 ========================== ============================ ====================================================
 
 Loading never runs code from the file (``allow_pickle=False``: no object arrays), and every field is
@@ -29,13 +32,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from explorer.core._io import atomic_write
 from explorer.core.errors import BundleError
+from explorer.core.models import LinearHead
 
 REQUIRED = ("logits", "labels")
 OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", "val_labels", "ood_logits",
-            "ood_latents")
+            "ood_latents", "dataset")
+OWN_DATA = "own data"
+"""The dataset a bundle is listed under when its rows are not a project dataset's test split."""
 PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
 """Fields that mean something only together."""
 
@@ -55,10 +62,27 @@ class Bundle:
     val_labels: np.ndarray | None = None
     ood_logits: np.ndarray | None = None
     ood_latents: np.ndarray | None = None
+    dataset: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
         return self.logits.shape[1]
+
+    @property
+    def dataset_name(self) -> str | None:
+        """The project dataset whose test split the rows are, or None for a bundle of other data."""
+        return None if self.dataset is None else str(self.dataset)
+
+    def linear_head(self) -> LinearHead | None:
+        """The last layer as the project's :class:`~explorer.core.models.LinearHead` (its implied
+        Gaussians, METHOD.md §1), or None when the bundle has no ``weight`` and ``bias``."""
+        if self.weight is None:
+            return None
+        head = LinearHead(self.weight.shape[1], self.weight.shape[0])
+        with torch.no_grad():
+            head.linear.weight.copy_(torch.from_numpy(self.weight))
+            head.linear.bias.copy_(torch.from_numpy(self.bias))
+        return head.double().eval()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The fields present, by name."""
@@ -152,7 +176,21 @@ def check_bundle(**arrays) -> Bundle:
             raise BundleError("ood_latents must have as many dimensions as latents (and latents must be given)")
         if "ood_logits" in out:
             _rows("ood_latents", out["ood_latents"], len(out["ood_logits"]), "ood_logits")
+    if arrays.get("dataset") is not None:
+        out["dataset"] = _dataset(arrays["dataset"], n, k)
     return Bundle(**out)
+
+
+def _dataset(value, n: int, k: int) -> np.ndarray:
+    from explorer.core.data import DATASETS
+
+    name = np.asarray(value)
+    if name.dtype.kind != "U" or name.ndim != 0 or str(name) not in DATASETS:
+        raise BundleError(f"dataset must be one of {', '.join(DATASETS)} (one string), got {value!r}")
+    info = DATASETS[str(name)]
+    if info.num_classes != k:
+        raise BundleError(f"dataset {str(name)!r} has {info.num_classes} classes but logits has {k}")
+    return name
 
 
 def save_bundle(path: str | os.PathLike, **arrays) -> Bundle:

@@ -7,7 +7,8 @@ code from the file. ``meta`` holds at least :data:`REQUIRED_META`; the model is 
 ``meta["config"]`` and its weights must fit that architecture exactly.
 
 The catalogue lists the files the app offers: shipped with the project (``checkpoints/``), trained
-or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``). A file's identity, in the
+or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``), and the user's uploaded
+predictions bundles (``.npz``, :mod:`explorer.core.bundles`), listed as method ``"bundle"``. A file's identity, in the
 projection cache for instance, is :func:`file_digest` of its bytes.
 """
 
@@ -28,9 +29,10 @@ import torch
 
 from explorer import __version__
 from explorer.core._io import atomic_write, user_folder
+from explorer.core.bundles import OWN_DATA, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, variant
 from explorer.core.data import DATASETS
-from explorer.core.errors import ArgumentError, CheckpointError
+from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -188,7 +190,12 @@ def user_dir() -> Path:
 
 @dataclass(frozen=True)
 class Entry:
-    """One listed checkpoint with the metadata needed to choose it."""
+    """One listed checkpoint or bundle with the metadata needed to choose it.
+
+    A bundle's ``method`` is ``"bundle"``, its ``encoder`` ``"predictions"``, its ``latent_dim`` 0
+    when it carries no latents, and its ``dataset`` :data:`~explorer.core.bundles.OWN_DATA` when its
+    rows are not a project dataset's test split.
+    """
 
     path: Path
     source: str
@@ -209,7 +216,14 @@ class Entry:
 
 
 def describe(path: Path, source: str) -> Entry:
-    """An :class:`Entry` for one file; raises :class:`CheckpointError` if it is not usable."""
+    """An :class:`Entry` for one file; raises :class:`CheckpointError` (:class:`BundleError` for a
+    ``.npz``) if it is not usable."""
+    if path.suffix == ".npz":
+        bundle = load_bundle(path)
+        accuracy = float((bundle.logits.argmax(1) == bundle.labels).mean())
+        return Entry(path=path, source=source, dataset=bundle.dataset_name or OWN_DATA, method="bundle",
+                     encoder="predictions", latent_dim=0 if bundle.latents is None else bundle.latents.shape[1],
+                     accuracy=accuracy)
     model, meta = load_checkpoint(path)
     try:
         how = variant(model.config, config_from_dict(TrainConfig, meta["train_config"]))
@@ -221,7 +235,8 @@ def describe(path: Path, source: str) -> Entry:
 
 
 def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> tuple[list[Entry], list[str]]:
-    """Every usable checkpoint, shipped first, then the user's (trained, then uploaded).
+    """Every usable checkpoint, shipped first, then the user's (trained, then uploaded checkpoints and
+    bundles).
 
     Returns (entries, problems): a file that cannot be read is skipped and its one-line reason kept.
     """
@@ -229,9 +244,10 @@ def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> t
     folders = [(shipped, "shipped"), (user / "trained", "trained"), (user / "uploaded", "uploaded")]
     entries, problems = [], []
     for folder, source in folders:
-        for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+        patterns = ("*.pt", "*.npz") if source == "uploaded" else ("*.pt",)
+        for path in sorted(p for pattern in patterns for p in folder.glob(pattern)) if folder.is_dir() else []:
             try:
                 entries.append(describe(path, source))
-            except CheckpointError as error:
+            except (CheckpointError, BundleError) as error:
                 problems.append(str(error))
     return entries, problems

@@ -25,8 +25,13 @@ class BundleError(ExplorerError):
     """A file or arrays that cannot be used as a predictions bundle (:mod:`explorer.core.bundles`)."""
 
 
+class ModelNeededError(ExplorerError):
+    """A measurement that runs the model (an attack, a corruption) asked of a bundle of its outputs."""
+
+
 class DatasetUnavailableError(ExplorerError, RuntimeError):
     """A dataset's files are missing locally and could not be downloaded."""
 
 
-__all__ = ["ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError", "ExplorerError"]
+__all__ = ["ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError", "ExplorerError",
+           "ModelNeededError"]

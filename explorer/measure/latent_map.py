@@ -44,12 +44,14 @@ class LatentMap:
     prior_labels: np.ndarray
 
 
-def latent_map(model: nn.Module, latents: np.ndarray, digest: str, config: ProjectionConfig, seed: int,
+def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config: ProjectionConfig, seed: int,
                cache_dir: str | os.PathLike | None = None,
                shipped_dir: str | os.PathLike | None = SHIPPED_PROJECTIONS,
                fit: Callable[..., Projection] | None = None) -> LatentMap:
     """Draw :data:`MAX_POINTS` of ``latents`` (the test split's, (N, d)) and :data:`PRIOR_PER_CLASS`
     samples of each of ``model``'s class Gaussians with ``seed``, and place both by one projection.
+    ``model`` may be a head alone, or None for latents with no Gaussians (a bundle without its last
+    layer): they are placed alone.
 
     ``digest`` (:func:`explorer.core.checkpoints.file_digest` of the checkpoint) names the inputs in
     the cache, so a projection computed on another machine, whose latents may differ in the last
@@ -57,8 +59,11 @@ def latent_map(model: nn.Module, latents: np.ndarray, digest: str, config: Proje
     go to ``cache_dir``, fitted by ``fit`` (see :func:`explorer.measure.projection.cached_projection`).
     """
     keep = subset_indices(len(latents), MAX_POINTS, seed)
-    prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)
-    key = f"{digest}:test:seed={seed}:points={MAX_POINTS}:prior={PRIOR_PER_CLASS}"
+    if model is not None:
+        prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)
+    else:
+        prior_z, prior_y = None, np.zeros(0, dtype=np.int64)
+    key = f"{digest}:test:seed={seed}:points={MAX_POINTS}:prior={PRIOR_PER_CLASS if model is not None else 0}"
     projection = cached_projection(latents[keep], config, extra=prior_z, extra_name="prior samples",
                                    cache_dir=cache_dir, key=key,
                                    read_only_dirs=[Path(shipped_dir)] if shipped_dir else [], fit=fit)

@@ -113,17 +113,24 @@ def latent_fit(model: nn.Module, x: torch.Tensor, y) -> LatentFit:
     (METHOD.md §1); r² is compared with the law it follows under them (``head.r2_law()``).
     """
     _, z = predict(model, x)
-    z = z.double().numpy()
-    head = model.head
+    return fit_latents(model.head, z, y)
+
+
+def fit_latents(head: nn.Module, z, y) -> LatentFit:
+    """:func:`latent_fit` for latents already computed: z (N, d) against ``head``'s class distributions.
+
+    For users who hold a model's outputs only (a predictions bundle, :meth:`Bundle.linear_head
+    <explorer.core.bundles.Bundle.linear_head>` gives its head).
+    """
+    z = as_array(z, "z", (None, None), nonempty=False)
     with torch.no_grad():
         means, log_vars = head.class_means().cpu(), head.class_log_vars().cpu()
     labels = as_array(y, "y", (None,), dtype=np.int64, nonempty=False)
     r2 = squared_mahalanobis(z, means, log_vars, labels)
-    d = z.shape[1]
     law = head.r2_law()
     ks = np.array([reference_ks(r2[labels == k], law) if (labels == k).any() else np.nan
                    for k in range(len(means))])
-    return LatentFit(r2=r2, norms=np.linalg.norm(z, axis=1), labels=labels, ks=ks, d=d, law=law)
+    return LatentFit(r2=r2, norms=np.linalg.norm(z, axis=1), labels=labels, ks=ks, d=z.shape[1], law=law)
 
 
 def discriminator_kl(model: nn.Module, x: torch.Tensor, y, steps: int = 300, hidden: int = 0,
@@ -176,12 +183,13 @@ def gaussian_ellipse(mean, var, n_std: float = 1.0, n_points: int = 100) -> np.n
 def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n_per_class draws z ~ p(z | y) from each of the head's K class Gaussians.
 
+    ``model`` is a model or its head alone (a bundle's :meth:`~explorer.core.bundles.Bundle.linear_head`).
     Returns z (K · n_per_class, d) and y (K · n_per_class,), class by class. ``seed`` seeds a
     ``torch.Generator`` on the model's device (draws differ between devices).
     """
     if n_per_class < 1:
         raise ArgumentError(f"n_per_class must be >= 1, got {n_per_class}")
-    head = model.head
+    head = getattr(model, "head", model)
     with torch.no_grad():
         means = head.class_means()
         y = torch.arange(len(means), device=means.device).repeat_interleave(n_per_class)
@@ -191,6 +199,6 @@ def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np
 
 
 __all__ = [
-    "LatentFit", "chi2_ks", "discriminator_kl", "gaussian_ellipse", "latent_fit", "prior_samples",
+    "LatentFit", "chi2_ks", "discriminator_kl", "fit_latents", "gaussian_ellipse", "latent_fit", "prior_samples",
     "reference_ks", "squared_mahalanobis",
 ]

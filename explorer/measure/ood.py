@@ -26,12 +26,21 @@ def ood_scores(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
     ``"log_density"``: log p(z) = log Σ_k π_k p(z | k) under the head's Gaussians (METHOD.md §4).
     """
     logits, z = predict(model, x)
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        log_density = model.head.log_marginal(z.to(device)).cpu().double()
+    return output_scores(logits, z, model.head)
+
+
+def output_scores(logits, z=None, head: nn.Module | None = None) -> dict[str, np.ndarray]:
+    """:func:`ood_scores` from outputs already computed: logits (N, K), and latents z (N, d) with the
+    head they enter for ``"log_density"`` (left out without them: a bundle of logits alone)."""
+    logits = torch.as_tensor(as_array(logits, "logits", (None, None)))
     # float64 softmax: saturated float32 probabilities tie at 1.0 and lose their order.
-    max_softmax = torch.softmax(logits.double(), dim=1).max(dim=1).values
-    return {"max_softmax": max_softmax.numpy(), "log_density": log_density.numpy()}
+    scores = {"max_softmax": torch.softmax(logits, dim=1).max(dim=1).values.numpy()}
+    if z is not None and head is not None:
+        parameter = next(head.parameters())
+        z = torch.as_tensor(as_array(z, "z", (len(logits), None)), dtype=parameter.dtype, device=parameter.device)
+        with torch.no_grad():
+            scores["log_density"] = head.log_marginal(z).cpu().double().numpy()
+    return scores
 
 
 def auroc(in_scores, out_scores) -> float:
@@ -66,9 +75,15 @@ def ood_comparison(model: nn.Module, x_in: Tensor, x_out: Tensor) -> dict[str, d
     Returns {score name: {"in": array, "out": array, "auroc": float}}; AUROC treats in-distribution
     as positive (0.5: no separation, 1: perfect).
     """
-    scores_in, scores_out = ood_scores(model, x_in), ood_scores(model, x_out)
+    return compare_scores(ood_scores(model, x_in), ood_scores(model, x_out))
+
+
+def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.ndarray]
+                   ) -> dict[str, dict[str, object]]:
+    """:func:`ood_comparison`'s result from scores already computed (:func:`output_scores`), for the
+    scores both sides have."""
     return {name: {"in": scores_in[name], "out": scores_out[name],
-                   "auroc": auroc(scores_in[name], scores_out[name])} for name in scores_in}
+                   "auroc": auroc(scores_in[name], scores_out[name])} for name in scores_in if name in scores_out}
 
 
-__all__ = ["auroc", "noise_images", "ood_comparison", "ood_scores"]
+__all__ = ["auroc", "compare_scores", "noise_images", "ood_comparison", "ood_scores", "output_scores"]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from explorer import load_bundle, save_bundle
 from explorer.core.bundles import check_bundle
@@ -74,3 +75,22 @@ def test_loading_runs_no_code_and_names_the_file(tmp_path):
         load_bundle(tmp_path / "bad.npz")
     with pytest.raises(BundleError, match="no bundle at"):
         load_bundle(tmp_path / "missing.npz")
+
+
+def test_the_linear_head_of_a_bundle_gives_back_its_logits():
+    given = arrays()
+    given["logits"] = given["latents"] @ given["weight"].T + given["bias"]
+    head = check_bundle(**given).linear_head()
+    np.testing.assert_allclose(head(torch.from_numpy(given["latents"])).detach().numpy(), given["logits"],
+                               rtol=1e-6)
+    assert check_bundle(logits=given["logits"], labels=given["labels"]).linear_head() is None
+
+
+def test_a_bundle_names_the_project_dataset_whose_test_split_it_holds():
+    given = {"logits": np.zeros((4, 10)), "labels": np.arange(4)}
+    assert check_bundle(**given, dataset="digits").dataset_name == "digits"
+    assert check_bundle(**given).dataset_name is None
+    with pytest.raises(BundleError, match="dataset must be one of"):
+        check_bundle(**given, dataset="imagenet")
+    with pytest.raises(BundleError, match="has 10 classes but logits has 3"):
+        check_bundle(logits=np.zeros((4, 3)), labels=np.arange(4) % 3, dataset="digits")

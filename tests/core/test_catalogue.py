@@ -53,3 +53,19 @@ def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
     save_checkpoint(tmp_path / "trained" / "paper.pt", build_model(t_config, seed=0), meta)
     (mine,) = [e for e in list_checkpoints(user=tmp_path)[0] if e.source == "trained"]
     assert mine.label.startswith("vc (paper, quadratic, Student-t ν=4) · ")
+
+
+def test_uploaded_bundles_are_listed_as_method_bundle_under_their_dataset(tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import OWN_DATA, save_bundle
+
+    (tmp_path / "uploaded").mkdir()
+    labels = np.arange(8) % 4
+    save_bundle(tmp_path / "uploaded" / "mine.npz", logits=np.eye(4)[labels], labels=labels,
+                latents=np.zeros((8, 3)))
+    (tmp_path / "uploaded" / "junk.npz").write_bytes(b"PK not a zip")
+    entries, problems = list_checkpoints(user=tmp_path)
+    mine = next(e for e in entries if e.path.name == "mine.npz")
+    assert (mine.method, mine.dataset, mine.latent_dim, mine.accuracy) == ("bundle", OWN_DATA, 3, 1.0)
+    assert len(problems) == 1 and problems[0].startswith("junk.npz")

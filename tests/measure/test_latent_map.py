@@ -59,3 +59,15 @@ def test_every_shipped_d16_checkpoint_has_its_umap_map_shipped(path, tmp_path, r
 def test_shipped_projections_belong_to_shipped_checkpoints():
     # Every file in checkpoints/projections is reachable: 1 UMAP map per d > 2 checkpoint, no strays.
     assert len(list(SHIPPED_PROJECTIONS.glob("*.npz"))) == len(SHIPPED_D16)
+
+
+def test_latents_without_gaussians_are_placed_alone(tmp_path):
+    import numpy as np
+
+    from explorer.core.config import ProjectionConfig
+    from explorer.measure.latent_map import latent_map
+
+    latents = np.random.default_rng(0).normal(size=(50, 5))
+    placed = latent_map(None, latents, "bundle", ProjectionConfig(method="pca"), 0, cache_dir=tmp_path)
+    assert placed.projection.points.shape == (50, 2) and placed.projection.extra_points is None
+    assert len(placed.prior_labels) == 0

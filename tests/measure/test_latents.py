@@ -117,3 +117,12 @@ def test_latent_fit_compares_with_the_heads_own_law():
     assert np.median(r2) / model.head.r2_law().median() == pytest.approx(1, abs=0.05)
     fit = diag.latent_fit(model, torch.rand(20, 1, 8, 8), torch.arange(20) % 2)
     assert fit.law_name == "3·F(3, 4)" and fit.law.median() == pytest.approx(model.head.r2_law().median())
+
+
+def test_fit_latents_of_computed_latents_is_latent_fit_and_a_head_alone_samples_its_prior():
+    model = tiny_model("vc", 3)
+    x, y = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 3
+    from_model, from_latents = diag.latent_fit(model, x, y), diag.fit_latents(model.head, model.embed(x), y)
+    np.testing.assert_allclose(from_latents.r2, from_model.r2)
+    np.testing.assert_allclose(from_latents.ks, from_model.ks)
+    np.testing.assert_array_equal(diag.prior_samples(model.head, 4, seed=3)[0], diag.prior_samples(model, 4, seed=3)[0])

@@ -41,3 +41,16 @@ def test_ood_comparison_separates_noise_from_digits():
     assert set(report) == {"max_softmax", "log_density"}
     assert report["log_density"]["auroc"] > 0.9  # LGM's p(z) knows noise is not a digit
     assert np.isfinite(report["max_softmax"]["auroc"])
+
+
+def test_scores_of_outputs_are_those_of_the_model_and_need_latents_for_the_density():
+    model = tiny_model("vc", 2)
+    x = torch.rand(7, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits, z = model(x), model.embed(x)
+    from_model, from_outputs = diag.ood_scores(model, x), diag.output_scores(logits, z, model.head)
+    for name in from_model:
+        np.testing.assert_allclose(from_outputs[name], from_model[name], rtol=1e-6)
+    assert set(diag.output_scores(logits)) == {"max_softmax"}  # logits alone: no density
+    both = diag.compare_scores(from_outputs, diag.output_scores(logits))
+    assert set(both) == {"max_softmax"} and both["max_softmax"]["auroc"] == 0.5
