@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.app import cache, state
+from explorer.app import cache, sources, state
 from explorer.app.views import adversarial as view
 from explorer.core.config import AttackConfig
 from explorer.core.errors import ExplorerError
@@ -11,12 +11,18 @@ st.title("Adversarial examples")
 selected = state.models_or_stop()
 st.markdown("Each model is attacked with its own gradient (untargeted, L∞). ε is in pixel units of images "
             "in [0, 1], applied before the model's normalisation.")
-models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 defaults = AttackConfig()
 
 try:
+    chosen = [("Model A", sources.source(selected.model_a)), ("Model B", sources.source(selected.model_b))]
+    for name, c in chosen:
+        if c.is_bundle:
+            sources.needs_model(name, c, "attacks")
+    models = [(name, c.path) for name, c in chosen if not c.is_bundle]
+    if not models:
+        st.stop()
     n_test = len(cache.test_split(selected.dataset).y)
-    class_names = list(cache.model(selected.model_a)[1]["class_names"])
+    class_names = list(chosen[0][1].class_names)
     chosen = st.session_state.get(state.SELECTED_INDEX)
     from_click = isinstance(chosen, int) and 0 <= chosen < n_test
     controls = st.columns(4)
@@ -62,7 +68,7 @@ try:
     n = int(settings[1].number_input("Test images", 1, n_test, min(view.ROBUST_N, n_test),
                                      help=f"Drawn without replacement with seed {selected.seed}."))
     eps_values = view.parse_eps(eps_text)
-    request = (str(selected.model_a), str(selected.model_b), attack, config.steps, eps_values, n, selected.seed)
+    request = (*(str(path) for _, path in models), attack, config.steps, eps_values, n, selected.seed)
     if st.button(f"Compute {view.ATTACK_NAMES[attack]} robust accuracy on {n} test images"):
         st.session_state[state.ROBUST_REQUEST] = request
     if st.session_state.get(state.ROBUST_REQUEST) == request:

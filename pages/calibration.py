@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.app import state
+from explorer.app import sources, state
 from explorer.app.views import calibration as view
 from explorer.core.config import N_BINS
 from explorer.core.errors import ExplorerError
@@ -15,7 +15,8 @@ controls = st.columns(3)
 n_bins = controls[0].slider("Bins", 5, 50, N_BINS, help="Equal-width confidence bins for the diagrams, "
                             "ECE, MCE and classwise ECE; equal-mass bins for adaptive ECE.")
 scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by one T per model, fitted "
-                             "by NLL on the model's own validation split (never the test split).")
+                             "by NLL on the model's own validation split (never the test split); for a "
+                             "bundle, on its val_logits and val_labels.")
 corruption = controls[1].selectbox("Corruption", view.CORRUPTION_CHOICES,
                                    help="Applied to the test images (pixels in [0, 1]) before prediction.")
 severity = controls[2].slider("Severity", min(LEVELS), max(LEVELS), DEFAULT_SEVERITY,
@@ -26,6 +27,13 @@ st.caption(f"Measured on the {shift.describe()}."
 
 models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 try:
+    if shift.corruption:  # a corruption runs the model on corrupted images: a bundle has only its outputs
+        for name, path in models:
+            if (chosen := sources.source(path)).is_bundle:
+                sources.needs_model(name, chosen, "corruptions")
+        models = [(name, path) for name, path in models if not sources.source(path).is_bundle]
+        if not models:
+            st.stop()
     preds = [view.predictions(path, name, shift, scaling) for name, path in models]
     for column, pred in zip(st.columns(2), preds):
         column.plotly_chart(view.reliability_figure(pred, n_bins), width="stretch")

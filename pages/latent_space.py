@@ -31,26 +31,32 @@ def latent_maps() -> None:
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
     st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
-    try:
-        for column, (name, path) in zip(st.columns(2), models):
+    for column, (name, path) in zip(st.columns(2), models):
+        try:
             with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
                             if method == "umap" else "Placing the latents…"):
                 figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom)
-            event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
-                                        key=f"latents_{name}")
-            clicked = views.clicked_index(event, keep)
-            if clicked is not None:
-                st.session_state[state.SELECTED_INDEX] = clicked
-
+        except ExplorerError as error:
+            column.error(f"{name}: {error}")
+            continue
+        event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
+                                    key=f"latents_{name}")
+        clicked = views.clicked_index(event, keep)
+        if clicked is not None:
+            st.session_state[state.SELECTED_INDEX] = clicked
+    try:
         index = st.session_state.get(state.SELECTED_INDEX)
-        if index is None:
+        shown = None if index is None else views.example_figures(dict(zip("AB", (p for _, p in models))), index)
+        if shown is None:
             st.caption("Click a point to see its image and both models' class probabilities.")
             return
-        image, probabilities, caption = views.example_figures(dict(zip("AB", (p for _, p in models))), index)
+        image, probabilities, caption = shown
         st.subheader("The clicked example")
-        st.caption(caption + " The Adversarial page starts from it.")
+        st.caption(caption + (" The Adversarial page starts from it." if image is not None else
+                              " This bundle has no images."))
         left, right = st.columns([1, 2])
-        left.plotly_chart(image, width="stretch")
+        if image is not None:
+            left.plotly_chart(image, width="stretch")
         right.plotly_chart(probabilities, width="stretch")
     except ExplorerError as error:
         st.error(str(error))
@@ -65,15 +71,21 @@ def gaussian_check() -> None:
                 "fit, 1: none).")
     try:
         class_names = views.class_names(selected.model_a)
-        class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
-        for column, (name, path) in zip(st.columns(2), models):
-            figure, mean_ks = views.chi2_figure(path, class_index)
-            with column:
-                st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
-                st.plotly_chart(figure, width="stretch")
-                st.plotly_chart(views.norm_figure(path, class_index), width="stretch")
     except ExplorerError as error:
         st.error(str(error))
+        return
+    class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
+    for column, (name, path) in zip(st.columns(2), models):
+        try:
+            figure, mean_ks = views.chi2_figure(path, class_index)
+            norms = views.norm_figure(path, class_index)
+        except ExplorerError as error:
+            column.error(f"{name}: {error}")
+            continue
+        with column:
+            st.metric(f"{name}: mean KS over classes", f"{mean_ks:.3f}")
+            st.plotly_chart(figure, width="stretch", key=f"chi2_{name}")  # A and B may be one file
+            st.plotly_chart(norms, width="stretch", key=f"norms_{name}")
 
 
 latent_maps()

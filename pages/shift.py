@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache, state
+from explorer.app import cache, sources, state
 from explorer.app.views import shift as view
+from explorer.core.bundles import OWN_DATA
 from explorer.core.config import N_BINS
 from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
@@ -14,53 +15,68 @@ st.title("Shift, low data and out-of-distribution")
 selected = state.models_or_stop()
 dataset = selected.dataset
 try:
-    paths = {"A": selected.model_a, "B": selected.model_b}
-    configs = {side: cache.model(path)[0].config for side, path in paths.items()}
-    cache.test_split(dataset)  # every tab needs it: say now, once, if it is missing
+    chosen = {"A": sources.source(selected.model_a), "B": sources.source(selected.model_b)}
+    paths = {side: c.path for side, c in chosen.items()}
+    n_test = len(cache.outputs(chosen["A"].path, dataset)["labels"]) if dataset == OWN_DATA \
+        else len(cache.test_split(dataset).y)  # every tab needs it: say now, once, if it is missing
 except ExplorerError as error:
     st.error(str(error))
     st.stop()
-names = {side: f"{side}: {c.method}, d = {c.latent_dim}" for side, c in configs.items()}
+names = {side: c.name(side) for side, c in chosen.items()}
+models = {side: c for side, c in chosen.items() if not c.is_bundle}
+"""The sides that are models: corruptions and training run the model, which a bundle does not hold."""
 # Only the open tab runs: each one computes for seconds on a large test split.
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"],
                                       key=state.SHIFT_TAB, on_change="rerun")
-sample = len(cache.test_sample(dataset, view.SHIFT_POINTS, selected.seed).y)
-drawn = f"{sample} test images drawn with seed {selected.seed}" if sample < len(cache.test_split(dataset).y) \
-    else "the test split"
+sample = min(n_test, view.SHIFT_POINTS)
+rows = "test examples" if dataset == OWN_DATA else "test images"
+drawn = f"{sample} {rows} drawn with seed {selected.seed}" if sample < n_test else "the test split"
+
+
+def _bundles_say(what: str) -> None:
+    for side, c in chosen.items():
+        if c.is_bundle:
+            sources.needs_model(f"Model {side}", c, what)
 
 
 def shift() -> None:
-    chosen = st.multiselect("Corruptions", CORRUPTIONS, default=["gaussian_noise", "rotation"])
+    corruptions = st.multiselect("Corruptions", CORRUPTIONS, default=["gaussian_noise", "rotation"])
     measure = st.radio("Measure", ["accuracy", "ece"], horizontal=True,
                        format_func={"accuracy": "accuracy", "ece": f"ECE ({N_BINS} bins)"}.get)
     st.caption(f"On {drawn}, severities 1-5 (0: clean); corrupted with seed {selected.seed}, the same "
                "images for both models.")
+    _bundles_say("corruptions")
+    if not models:
+        return
     bar = st.progress(0.0)
     columns = st.columns(2)
-    for i, corruption in enumerate(chosen):
-        curves = {names[side]: cache.shift_curve(path, dataset, corruption, view.SHIFT_POINTS, selected.seed)
-                  for side, path in paths.items()}
+    for i, corruption in enumerate(corruptions):
+        curves = {names[side]: cache.shift_curve(c.path, dataset, corruption, view.SHIFT_POINTS, selected.seed)
+                  for side, c in models.items()}
         series = {name: curve[measure] for name, curve in curves.items()}
         severities = next(iter(curves.values()))["severity"]  # 0 (clean), then 1-5
-        bar.progress((i + 1) / len(chosen), text=f"{corruption} done")
+        bar.progress((i + 1) / len(corruptions), text=f"{corruption} done")
         columns[i % 2].plotly_chart(accuracy_vs(severities, series, "severity", measure,
                                                 title=corruption.replace("_", " ")), width="stretch")
     bar.empty()
 
 
 def low_data() -> None:
+    _bundles_say("training runs")
+    if not models:
+        return
     if dataset != "digits":
         st.info("Live low-data training is offered on digits. For other datasets, train checkpoints with "
                 "`python -m explorer train --train-fraction F` and compare them in the sidebar.")
     else:
-        st.markdown("Trains the methods of models A and B afresh on 1 %, 5 %, 10 % and 100 % of the "
+        st.markdown(f"Trains the methods of model{'s A and B' if len(models) == 2 else ' ' + next(iter(models))} afresh on 1 %, 5 %, 10 % and 100 % of the "
                     "training split (stratified, same seed), with the dataset's default settings.")
         if st.button("Train and compare", type="primary"):
             bar, rows = st.progress(0.0), {}
-            for j, (side, config) in enumerate(configs.items()):
-                rows[names[side]] = [cache.low_data_point(dataset, config.method, config.latent_dim, f,
-                                                          selected.seed) for f in view.FRACTIONS]
-                bar.progress((j + 1) / len(configs), text=f"{names[side]} done")
+            for j, (side, c) in enumerate(models.items()):
+                rows[names[side]] = [cache.low_data_point(dataset, c.method, c.latent_dim, f, selected.seed)
+                                     for f in view.FRACTIONS]
+                bar.progress((j + 1) / len(models), text=f"{names[side]} done")
             for column, measure in zip(st.columns(2), ("accuracy", "ece")):
                 column.plotly_chart(accuracy_vs([100 * f for f in view.FRACTIONS],
                                                 {n: [r[measure] for r in rs] for n, rs in rows.items()},
@@ -68,18 +84,21 @@ def low_data() -> None:
 
 
 def out_of_distribution() -> None:
-    st.caption(view.ood_caption(dataset, drawn, selected.seed))
-    try:
-        table = {}
-        for column, (side, path) in zip(st.columns(2), paths.items()):
-            for score, result in cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed).items():
-                name = view.SCORES[score]
-                table.setdefault(name, {})[names[side]] = result["auroc"]
-                column.plotly_chart(score_histograms(result["in"], result["out"], name, auroc=result["auroc"],
-                                                     title=f"{names[side]}: {name}"), width="stretch")
+    st.caption(view.ood_caption(dataset, drawn, selected.seed, bundles=len(models) < len(chosen)))
+    table = {}
+    for column, (side, path) in zip(st.columns(2), paths.items()):
+        try:
+            results = cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed)
+        except ExplorerError as error:
+            column.error(f"Model {side}: {error}")
+            continue
+        for score, result in results.items():
+            name = view.SCORES[score]
+            table.setdefault(name, {})[names[side]] = result["auroc"]
+            column.plotly_chart(score_histograms(result["in"], result["out"], name, auroc=result["auroc"],
+                                                 title=f"{names[side]}: {name}"), width="stretch")
+    if table:
         st.dataframe(pd.DataFrame(table).T.style.format("{:.3f}"))
-    except ExplorerError as error:
-        st.error(str(error))
 
 
 for tab, draw in ((shift_tab, shift), (low_tab, low_data), (ood_tab, out_of_distribution)):

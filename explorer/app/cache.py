@@ -2,7 +2,10 @@
 sessions: never mutate them.
 
 A function of a checkpoint file is cached with :func:`_per_file`, under the file's path and
-modification time, so a retrained checkpoint is read again.
+modification time, so a retrained checkpoint is read again. Model A or B may also be a predictions
+bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs (``outputs``, ``fit``,
+``temperature``, ``ood``) read them from the bundle; those that run the model raise
+:class:`~explorer.core.errors.ModelNeededError` for it.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ import streamlit as st
 import torch
 
 from explorer.app import umap_worker
+from explorer.core.bundles import Bundle, load_bundle
 from explorer.core.checkpoints import Entry, file_digest, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
 from explorer.core.data import ImageData, dataset_info, load_dataset, subset_indices
+from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
 from explorer.jobs.runs import low_data_sweep
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
-from explorer.measure.calibration import checkpoint_temperature
+from explorer.measure.calibration import checkpoint_temperature, fit_temperature
 from explorer.measure.corruptions import corrupt
 from explorer.measure.inference import predict
-from explorer.measure.latents import LatentFit, latent_fit
-from explorer.measure.ood import noise_images, ood_comparison
+from explorer.measure.latents import LatentFit, fit_latents, latent_fit
+from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores
 from explorer.measure.projection import Projection, fit_projection
 from explorer.measure.robustness import shift_curves
 
@@ -52,10 +57,42 @@ def _per_file(cache: Callable) -> Callable:
     return decorate
 
 
+def is_bundle(path: str | Path) -> bool:
+    """A predictions bundle (its outputs only) rather than a checkpoint (the model itself)."""
+    return Path(path).suffix == ".npz"
+
+
 @_per_file(st.cache_resource(show_spinner="Loading checkpoint…"))
 def model(path: Path) -> tuple[Classifier, dict]:
-    """(model in eval mode, meta); raises CheckpointError for an unusable file."""
+    """(model in eval mode, meta); raises CheckpointError for an unusable file, ModelNeededError for a bundle."""
+    if is_bundle(path):
+        raise ModelNeededError(f"{path.name} holds a model's predictions, not the model: this needs the model itself")
     return load_checkpoint(path)
+
+
+@_per_file(st.cache_resource(show_spinner="Loading the bundle…"))
+def bundle(path: Path) -> Bundle:
+    """The checked arrays of a predictions bundle; raises BundleError for an unusable file."""
+    return load_bundle(path)
+
+
+def _bundle_rows(path: Path, dataset: str) -> Bundle:
+    """The bundle, checked to hold ``dataset``'s test split in order when it says it does."""
+    found = bundle(path)
+    if found.dataset_name is not None:
+        labels = test_split(dataset).y.numpy()
+        if dataset != found.dataset_name or not np.array_equal(found.labels, labels):
+            raise BundleError(f"{path.name} says its rows are {found.dataset_name}'s test split, but its "
+                              f"{len(found.labels)} labels are not those of {dataset}'s test split in order")
+    return found
+
+
+def _head(path: Path, found: Bundle) -> torch.nn.Module:
+    head = found.linear_head()
+    if found.latents is None or head is None:
+        raise BundleError(f"{path.name} has no latents with the weight and bias of the layer they enter, so "
+                          "there are no class Gaussians to check them against")
+    return head
 
 
 @_per_file(st.cache_data(show_spinner=False, max_entries=256))
@@ -88,7 +125,13 @@ def test_sample(dataset: str, n: int, seed: int) -> ImageData:
 
 @_per_file(st.cache_resource(show_spinner="Computing latents…"))
 def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
-    """Test-split logits and class probabilities (float64), latents and labels of a checkpoint. Read-only."""
+    """Test-split logits and class probabilities (float64), latents and labels of a checkpoint, or a
+    bundle's (its latents may be None, and ``images`` holds its images or None). Read-only."""
+    if is_bundle(path):
+        found = _bundle_rows(path, dataset)
+        logits = torch.from_numpy(found.logits).double()
+        return {"logits": logits.numpy(), "probs": torch.softmax(logits, dim=1).numpy(),
+                "latents": found.latents, "labels": found.labels, "images": found.images}
     net, _ = model(path)
     data = test_split(dataset)
     logits, latents = predict(net, data.x)
@@ -99,7 +142,11 @@ def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
 
 @_per_file(st.cache_resource(show_spinner="Checking the latents against the prior…"))
 def fit(path: Path, dataset: str) -> LatentFit:
-    """The χ² check of the checkpoint's test latents (:func:`explorer.measure.latents.latent_fit`)."""
+    """The χ² check of the checkpoint's test latents (:func:`explorer.measure.latents.latent_fit`), or
+    of a bundle's latents against the Gaussians its ``weight`` and ``bias`` imply."""
+    if is_bundle(path):
+        found = _bundle_rows(path, dataset)
+        return fit_latents(_head(path, found), found.latents, found.labels)
     net, _ = model(path)
     data = test_split(dataset)
     return latent_fit(net, data.x, data.y)
@@ -146,7 +193,13 @@ def _test_logits(path: Path, dataset: str, corruption: str | None, severity: int
 
 @_per_file(st.cache_resource(show_spinner="Fitting the temperature on the validation split…"))
 def temperature(path: Path) -> float:
-    """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test)."""
+    """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test),
+    or of a bundle, on its ``val_logits`` and ``val_labels``."""
+    if is_bundle(path):
+        found = bundle(path)
+        if found.val_logits is None:
+            raise BundleError(f"{path.name} has no val_logits and val_labels, so no temperature can be fitted")
+        return fit_temperature(found.val_logits, found.val_labels)
     net, meta = model(path)
     return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
 
@@ -169,7 +222,18 @@ def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, 
 
 @_per_file(st.cache_resource(show_spinner="Scoring in- and out-of-distribution images…"))
 def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, object]]:
-    """OOD scores and AUROC of n test images against as many of the dataset's OOD set (or noise)."""
+    """OOD scores and AUROC of n test images against as many of the dataset's OOD set (or noise); for
+    a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``)."""
+    if is_bundle(path):
+        found = _bundle_rows(path, dataset)
+        if found.ood_logits is None:
+            raise BundleError(f"{path.name} has no ood_logits: no out-of-distribution outputs to compare")
+        head = found.linear_head()
+        keep, away = subset_indices(len(found.logits), n, seed), subset_indices(len(found.ood_logits), n, seed)
+        inside = output_scores(found.logits[keep], None if found.latents is None else found.latents[keep], head)
+        outside = output_scores(found.ood_logits[away],
+                                None if found.ood_latents is None else found.ood_latents[away], head)
+        return compare_scores(inside, outside)
     net, _ = model(path)
     x_in = test_sample(dataset, n, seed).x
     other = dataset_info(dataset).ood

@@ -1,17 +1,19 @@
-"""The sidebar shared by every page: dataset, models A and B, seed, and checkpoint upload."""
+"""The sidebar shared by every page: dataset, models A and B, seed, and the upload of checkpoints and bundles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
+from explorer.core.bundles import OWN_DATA, load_bundle
 from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
 from explorer.core.config import default_configs, variant
 from explorer.core.data import DATASETS
-from explorer.core.errors import CheckpointError
+from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
 
 
 def _default(entries: list[Entry], method: str) -> int:
@@ -23,43 +25,73 @@ def _default(entries: list[Entry], method: str) -> int:
     return min(ranked)[2] if ranked else 0
 
 
-def _save_upload(upload) -> None:
-    """Validate an uploaded file as a checkpoint, then keep it in the user's folder."""
-    path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".pt").name
+def _check_bundle(path: Path) -> None:
+    """Refuse a bundle file that is unreadable, or that says it holds a dataset's test split and does not."""
+    found = load_bundle(path)
+    if found.dataset_name is not None and not np.array_equal(found.labels,
+                                                             cache.test_split(found.dataset_name).y.numpy()):
+        raise BundleError(f"it says its rows are {found.dataset_name}'s test split, but its labels are not "
+                          "those of that split in order")
+
+
+def _save_upload(upload) -> Path | None:
+    """Validate an uploaded file as a checkpoint (``.pt``) or a predictions bundle (``.npz``), then keep
+    it in the user's folder; returns where, or None for a refused file (nothing is left behind)."""
+    bundle = Path(upload.name).suffix.lower() == ".npz"
+    path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".npz" if bundle else ".pt").name
     try:
-        with atomic_write(path, check=load_checkpoint, mode=0o600) as f:  # a user's file stays theirs
+        # a user's file stays theirs (0o600); the check reads the temporary file before it is kept
+        with atomic_write(path, check=_check_bundle if bundle else load_checkpoint, mode=0o600) as f:
             f.write(upload.getvalue())
-    except CheckpointError as error:
+    except (CheckpointError, BundleError, DatasetUnavailableError) as error:
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")
-        return
+        return None
     cache.checkpoints.clear()
-    st.sidebar.success(f"Added {upload.name}")
+    st.sidebar.success(f"Added {upload.name}" + (" as model A" if bundle else ""))
+    return path
+
+
+def _upload(sidebar) -> None:
+    """The upload widget; an accepted bundle becomes model A (before the model choices are drawn)."""
+    limit = st.get_option("server.maxUploadSize")
+    upload = sidebar.file_uploader(f"Upload a checkpoint (.pt) or a predictions bundle (.npz), up to {limit} MB",
+                                   type=["pt", "npz"],
+                                   help="A bundle holds a classifier's outputs (logits, labels, and optionally "
+                                        "latents, its last layer, images, validation and OOD outputs): see the "
+                                        "README's \"Inspect your own classifier\".")
+    done = st.session_state.setdefault(state.UPLOADS_SEEN, set())
+    if upload is not None and upload.file_id not in done:  # each rerun hands the same upload back
+        done.add(upload.file_id)
+        path = _save_upload(upload)
+        if path is not None and path.suffix == ".npz":
+            entries, _ = cache.checkpoints()
+            entry = next((e for e in entries if e.path == path), None)
+            if entry is not None:
+                st.session_state[state.DATASET], st.session_state[state.MODEL_A] = entry.dataset, str(path)
 
 
 def render() -> state.Selection:
-    entries, problems = cache.checkpoints()
     sidebar = st.sidebar
-    datasets = [name for name in DATASETS if any(e.dataset == name for e in entries)]  # in DATASETS' order
+    choices_box = sidebar.container()  # filled last: an upload may choose model A
+    sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED,
+                         help="Seeds every random choice on the pages (samples, projections, attacks).")
+    _upload(sidebar)
+    entries, problems = cache.checkpoints()
+    datasets = [name for name in (*DATASETS, OWN_DATA) if any(e.dataset == name for e in entries)]
     if not datasets:
-        sidebar.warning("No checkpoint found: train one on the Train page or upload one below.")
+        choices_box.warning("No checkpoint found: train one on the Train page or upload one below.")
     else:
         if state.DATASET not in st.session_state and st.query_params.get("dataset") in datasets:
             st.session_state[state.DATASET] = st.query_params["dataset"]  # a link such as /?dataset=mnist
-        dataset = sidebar.selectbox("Dataset", datasets, key=state.DATASET)
+        dataset = choices_box.selectbox("Dataset", datasets, key=state.DATASET,
+                                        help=f"{OWN_DATA}: uploaded bundles of other data than the project's.")
         choices = [e for e in entries if e.dataset == dataset]
         labels = {str(e.path): e.label for e in choices}
         paths = list(labels)
         for key, method, title in ((state.MODEL_A, "softmax", "Model A"), (state.MODEL_B, "vc", "Model B")):
             if st.session_state.get(key) not in paths:
                 st.session_state[key] = paths[_default(choices, method)]
-            sidebar.selectbox(title, paths, format_func=labels.get, key=key)
-    sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED,
-                         help="Seeds every random choice on the pages (samples, projections, attacks).")
-    upload = sidebar.file_uploader("Upload a checkpoint (.pt)", type=["pt"])
-    done = st.session_state.setdefault(state.UPLOADS_SEEN, set())
-    if upload is not None and upload.file_id not in done:  # each rerun hands the same upload back
-        done.add(upload.file_id)
-        _save_upload(upload)
+            choices_box.selectbox(title, paths, format_func=labels.get, key=key)
     for problem in problems:
         sidebar.caption(f"Skipped {problem}")
     return state.selection()

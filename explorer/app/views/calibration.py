@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorer.app import cache
+from explorer.app import cache, sources
 from explorer.figures import confidence_histogram, reliability_diagram
 from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
 from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES
@@ -51,21 +51,18 @@ class Predictions:
     temperature: float | None
 
 
-def model_name(path: Path, prefix: str) -> str:
-    net, meta = cache.model(path)
-    return f"{prefix}: {meta['method']}, d = {net.config.latent_dim}"
-
-
 def predictions(path: Path, prefix: str, shift: Shift, temperature_scaling: bool) -> Predictions:
-    """Probabilities of the checkpoint at ``path`` on the (shifted) test split, optionally scaled by T.
+    """Probabilities of the checkpoint or bundle at ``path`` on the (shifted) test split, optionally
+    scaled by T.
 
-    T is fitted on the checkpoint's own validation split (cached per checkpoint), never on test data,
-    and is the same T whatever the shift: temperature scaling is fitted once, before any shift is seen.
+    T is fitted on the checkpoint's own validation split (cached per checkpoint), or on a bundle's
+    ``val_logits``, never on test data, and is the same T whatever the shift: temperature scaling is
+    fitted once, before any shift is seen. A bundle's predictions are clean only (a shift runs the model).
     """
-    _, meta = cache.model(path)
-    out = cache.test_logits(path, meta["dataset"], shift.corruption, shift.severity, shift.seed)
+    chosen = sources.source(path)
+    out = cache.test_logits(path, chosen.dataset, shift.corruption, shift.severity, shift.seed)
     t = cache.temperature(path) if temperature_scaling else None
-    return Predictions(model_name(path, prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
+    return Predictions(chosen.name(prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
 
 
 def reliability_figure(pred: Predictions, n_bins: int) -> go.Figure:

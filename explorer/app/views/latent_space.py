@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 
-from explorer.app import cache
+from explorer.app import cache, sources
+from explorer.core.bundles import OWN_DATA
 from explorer.core.config import ProjectionConfig
 from explorer.core.data import subset_indices
+from explorer.core.errors import BundleError
 from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
 from explorer.measure.latent_map import MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse
@@ -26,16 +29,21 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     latents or, with ``zoom_to_gaussians``, the ellipses (a softmax model's latents reach a hundred
     times further than its Σ = I Gaussians); the note says how far, in σ. d > 2: latents and
     prior samples placed by one projection fitted on both (:func:`explorer.measure.latent_map.latent_map`),
-    the samples drawn faint. Also returns the test-split indices of the drawn points (a point's
-    ``customdata`` indexes this array).
+    the samples drawn faint. A bundle without ``weight`` and ``bias`` has no Gaussians: its latents are
+    drawn alone, and the note says so. Also returns the indices of the drawn points among the test
+    examples (a point's ``customdata`` indexes this array).
     """
-    net, meta = cache.model(path)
-    out = cache.outputs(path, meta["dataset"])
-    d = net.config.latent_dim
+    chosen = sources.source(path)
+    out = cache.outputs(path, chosen.dataset)
+    if out["latents"] is None:
+        raise BundleError(f"{path.name} has no latents: there is nothing to draw (the Calibration page "
+                          "needs its logits alone)")
+    d = chosen.latent_dim
+    head = chosen.head
     if d == 2:
         keep = subset_indices(len(out["labels"]), MAX_POINTS, seed)
     else:
-        placed = latent_map(net, out["latents"], cache.digest(path), projection, seed,
+        placed = latent_map(head, out["latents"], cache.digest(path), projection, seed,
                             fit=cache.fit_projection_elsewhere)
         keep = placed.keep
     labels, probs = out["labels"][keep], out["probs"][keep]
@@ -43,55 +51,60 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     color = {"class": None, "prediction": None, "confidence": probs.max(1),
              "correct": predicted == labels}[color_by]
     shown = predicted if color_by == "prediction" else labels
-    title = f"{title_prefix}: {meta['method']}, d = {d}"
-    hover = [f"#{i}: label {meta['class_names'][y]}, predicted {meta['class_names'][p]}"
-             for i, y, p in zip(keep, labels, predicted)]
-    common = {"class_names": meta["class_names"], "color": color, "color_label": COLOR_BY[color_by],
-              "hover_text": hover, "title": title}
-    if d == 2:
-        means = net.head.class_means().detach().numpy()
-        variances = net.head.class_log_vars().exp().detach().numpy()
-        ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s))
-                    for k in range(len(means)) for s in (1.0, 2.0)]
-        kind = "it learns" if meta["method"] != "softmax" else "its linear layer implies (Σ = I)"
-        fit = cache.fit(path, meta["dataset"])
-        family = "Gaussian" if fit.gaussian else f"Student-t (ν = {net.config.nu}; σ: its scale)"
-        note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
-                f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
-                f"({np.sqrt(fit.law.median()):.2f} σ if the latents followed their prior).")
-        box = np.vstack([e for _, _, e in ellipses])
-        pad = 0.15 * (box.max(0) - box.min(0))
-        zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
-        return latent_scatter(out["latents"][keep], shown, ellipses=ellipses, note=note, axis_range=zoom,
-                              **common), keep
-    return latent_scatter(placed.projection.points, shown, prior_points=placed.projection.extra_points,
-                          prior_labels=placed.prior_labels, note=placed.projection.note, **common), keep
+    names = chosen.class_names
+    hover = [f"#{i}: label {names[y]}, predicted {names[p]}" for i, y, p in zip(keep, labels, predicted)]
+    common = {"class_names": list(names), "color": color, "color_label": COLOR_BY[color_by],
+              "hover_text": hover, "title": chosen.name(title_prefix)}
+    if d != 2:
+        note = placed.projection.note + ("" if head is not None else
+                                         ". No weight and bias in this bundle: no class Gaussians to draw")
+        return latent_scatter(placed.projection.points, shown, prior_points=placed.projection.extra_points,
+                              prior_labels=placed.prior_labels, note=note, **common), keep
+    if head is None:
+        note = "The latents themselves (d = 2). This bundle has no weight and bias: no class Gaussians to draw."
+        return latent_scatter(out["latents"][keep], shown, note=note, **common), keep
+    with torch.no_grad():
+        means = head.class_means().double().numpy()
+        variances = head.class_log_vars().exp().double().numpy()
+    ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s)) for k in range(len(means)) for s in (1.0, 2.0)]
+    learned = chosen.method not in ("softmax", "bundle")
+    kind = "it learns" if learned else "its linear layer implies (Σ = I)"
+    fit = cache.fit(path, chosen.dataset)
+    family = "Gaussian" if fit.gaussian else f"Student-t (ν = {fit.law.args[1]:g}; σ: its scale)"
+    note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
+            f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
+            f"({np.sqrt(fit.law.median()):.2f} σ if the latents followed their prior).")
+    box = np.vstack([e for _, _, e in ellipses])
+    pad = 0.15 * (box.max(0) - box.min(0))
+    zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
+    return latent_scatter(out["latents"][keep], shown, ellipses=ellipses, note=note, axis_range=zoom,
+                          **common), keep
 
 
 def class_names(path: Path) -> list[str]:
-    return list(cache.model(path)[1]["class_names"])
+    return list(sources.source(path).class_names)
 
 
 def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
     """Histogram of one class's squared Mahalanobis distances against the law they follow under the
     prior (χ²_d for Gaussians, d·F(d, ν) for a Student-t); also the mean KS."""
-    net, meta = cache.model(path)
-    fit = cache.fit(path, meta["dataset"])
+    chosen = sources.source(path)
+    fit = cache.fit(path, chosen.dataset)
     r2 = fit.r2[fit.labels == class_index]
-    name = meta["class_names"][class_index]
     law = {} if fit.gaussian else {"law": fit.law, "law_name": fit.law_name}
     figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
-                            title=f"{meta['method']}: class {name}, r² against {fit.law_name}", **law)
+                            title=f"{chosen.label}: class {chosen.class_names[class_index]}, "
+                                  f"r² against {fit.law_name}", **law)
     return figure, fit.mean_ks
 
 
 def norm_figure(path: Path, class_index: int) -> go.Figure:
     """Histogram of latent norms ‖z‖ on the test split: one class against all classes."""
-    _, meta = cache.model(path)
-    fit = cache.fit(path, meta["dataset"])
-    name = meta["class_names"][class_index]
+    chosen = sources.source(path)
+    fit = cache.fit(path, chosen.dataset)
+    name = chosen.class_names[class_index]
     return norm_histogram({"all classes": fit.norms, f"class {name}": fit.norms[fit.labels == class_index]},
-                          title=f"{meta['method']}: latent norms ‖z‖")
+                          title=f"{chosen.label}: latent norms ‖z‖")
 
 
 def clicked_index(event, keep: np.ndarray) -> int | None:
@@ -105,13 +118,37 @@ def clicked_index(event, keep: np.ndarray) -> int | None:
     return None
 
 
-def example_figures(paths: dict[str, Path], index: int) -> tuple[go.Figure, go.Figure, str]:
-    """One test example: its image, both models' class probabilities, and a caption."""
-    _, meta = cache.model(next(iter(paths.values())))
-    data = cache.test_split(meta["dataset"])
-    image = data.x[index].permute(1, 2, 0).squeeze(-1).numpy()
-    label = meta["class_names"][int(data.y[index])]
-    probs = {f"{side}: {cache.model(path)[1]['method']}": cache.outputs(path, meta["dataset"])["probs"][index]
-             for side, path in paths.items()}
+def example_figures(paths: dict[str, Path], index: int) -> tuple[go.Figure | None, go.Figure, str] | None:
+    """One test example: its image (None when a bundle of other data has none), the class
+    probabilities of every model that predicted it, and a caption; None if the first model has no
+    example ``index`` (an index clicked on another dataset).
+
+    Models of a project dataset share its test split; a bundle of other data shares its rows with
+    another file only if their labels agree.
+    """
+    chosen = {side: sources.source(path) for side, path in paths.items()}
+    first = next(iter(chosen.values()))
+    outputs = {side: cache.outputs(c.path, c.dataset) for side, c in chosen.items()}
+    labels = next(iter(outputs.values()))["labels"]
+    if not 0 <= index < len(labels):
+        return None
+    same = {side for side, out in outputs.items() if np.array_equal(out["labels"], labels)}
+    label = first.class_names[int(labels[index])]
+    probs = {c.name(side): outputs[side]["probs"][index] for side, c in chosen.items() if side in same}
     caption = f"Test example #{index}, label {label}."
-    return (image_row([image], [f"#{index}: {label}"]), probability_bars(probs, meta["class_names"]), caption)
+    if len(same) < len(chosen):
+        caption += " The other model's rows are other examples: its probabilities are left out."
+    if first.dataset != OWN_DATA:
+        image = cache.test_split(first.dataset).x[index].permute(1, 2, 0).squeeze(-1).numpy()
+    else:
+        images = next(iter(outputs.values()))["images"]
+        image = None if images is None else _channels_last(images[index])
+    row = None if image is None else image_row([image], [f"#{index}: {label}"])
+    return row, probability_bars(probs, list(first.class_names)), caption
+
+
+def _channels_last(image: np.ndarray) -> np.ndarray:
+    """A bundle's image, (H, W) or (C, H, W), as the figures take it: (H, W) or (H, W, 3)."""
+    if image.ndim == 2:
+        return image
+    return image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)

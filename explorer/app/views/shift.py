@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from explorer.core.bundles import OWN_DATA
 from explorer.core.data import dataset_info
 
 SHIFT_POINTS = 1000
@@ -12,9 +13,15 @@ SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent densi
 """Out-of-distribution scores of :func:`explorer.measure.ood.ood_scores`, as the page names them."""
 
 
-def ood_caption(dataset: str, drawn: str, seed: int) -> str:
-    """What the OOD tab compares: the dataset's test images against its OOD set, or against noise."""
+def ood_caption(dataset: str, drawn: str, seed: int, bundles: bool = False) -> str:
+    """What the OOD tab compares: the dataset's test images against its OOD set, or against noise;
+    a bundle's rows against its own ``ood_logits``."""
+    if dataset == OWN_DATA:
+        return (f"In-distribution: {drawn} of each bundle. Out-of-distribution: as many of its own ood_logits "
+                "(and ood_latents), drawn with the same seed. AUROC 0.5: the score cannot tell them apart; "
+                "1: it always can.")
     other = dataset_info(dataset).ood
     versus = f"{other} test images" if other else f"uniform-noise images (seed {seed})"
-    return (f"In-distribution: {drawn} of {dataset}. Out-of-distribution: as many {versus}. "
+    mine = " A bundle's are its ood_logits (and ood_latents), as many drawn with the seed." if bundles else ""
+    return (f"In-distribution: {drawn} of {dataset}. Out-of-distribution: as many {versus}.{mine} "
             "AUROC 0.5: the score cannot tell them apart; 1: it always can.")

@@ -1,0 +1,121 @@
+"""Bundles in the app (explorer/app/sources.py and the pages): a bundle as model A beside a project VC
+model, a bundle of other data on its own, and the pages that need the model saying so in one line."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core.bundles import OWN_DATA, save_bundle
+from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
+from explorer.core.data import load_dataset
+from explorer.measure.inference import predict
+from figure_json import figure_json, texts
+
+pytestmark = pytest.mark.usefixtures("fresh_app")
+VC = str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
+
+
+def _uploaded(tmp_path, name: str) -> str:
+    folder = tmp_path / "runs" / "uploaded"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / name)
+
+
+@pytest.fixture
+def digits_bundle(tmp_path) -> str:
+    """The shipped softmax d = 2 model's outputs on digits' test split, as a user would export them."""
+    model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
+    test, train = load_dataset("digits", "test"), load_dataset("digits", "train")
+    logits, latents = predict(model, test.x)
+    val_logits, _ = predict(model, train.x[:300])
+    path = _uploaded(tmp_path, "theirs.npz")
+    save_bundle(path, logits=logits.numpy(), labels=test.y.numpy(), latents=latents.numpy(),
+                weight=model.head.linear.weight.detach().numpy(), bias=model.head.linear.bias.detach().numpy(),
+                val_logits=val_logits.numpy(), val_labels=train.y[:300].numpy(), dataset="digits")
+    return path
+
+
+@pytest.fixture
+def own_bundle(tmp_path) -> str:
+    """A scikit-learn classifier of other data (two features of digits), with images and OOD outputs."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+
+    test, train = load_dataset("digits", "test"), load_dataset("digits", "train")
+    pca = PCA(2).fit(train.x.flatten(1).numpy())
+    z_train, z_test = pca.transform(train.x.flatten(1).numpy()), pca.transform(test.x.flatten(1).numpy())
+    clf = LogisticRegression(max_iter=500).fit(z_train, train.y.numpy())
+    noise = np.random.default_rng(0).uniform(0, 1, (100, 64))
+    path = _uploaded(tmp_path, "sklearn.npz")
+    save_bundle(path, logits=clf.decision_function(z_test), labels=test.y.numpy(), latents=z_test,
+                weight=clf.coef_, bias=clf.intercept_, images=test.x[:, 0].numpy(),
+                ood_logits=clf.decision_function(pca.transform(noise)), ood_latents=pca.transform(noise),
+                class_names=[f"digit {k}" for k in range(10)])
+    return path
+
+
+def test_a_bundle_is_model_a_beside_a_vc_model_on_every_page(open_page, digits_bundle):
+    state = {"model_a": digits_bundle, "model_b": VC}
+    app = open_page("latent_space", state=state)
+    assert not app.error and len(app.get("plotly_chart")) == 6  # both maps, χ² and norm histograms
+    assert "bundle theirs, d = 2" in texts(figure_json(app)) and "Ellipses" in texts(figure_json(app))
+    app = open_page("calibration", state=state)
+    app.toggle[0].set_value(True).run()
+    assert not app.exception and not app.error and "T =" in texts(figure_json(app))
+    next(s for s in app.selectbox if s.label == "Corruption").set_value("gaussian_noise").run()
+    assert not app.exception and any("corruptions need the model itself" in i.value for i in app.info)
+    app = open_page("adversarial", state=state)
+    assert not app.exception and any("attacks need the model itself" in i.value for i in app.info)
+    assert app.get("plotly_chart")  # model B is still attacked
+
+
+def test_a_bundle_without_its_last_layer_shows_its_latents_alone(open_page, tmp_path, digits_bundle):
+    from explorer.core.bundles import load_bundle
+
+    arrays = load_bundle(digits_bundle).arrays()
+    del arrays["weight"], arrays["bias"]
+    bare = _uploaded(tmp_path, "bare.npz")
+    save_bundle(bare, **arrays)
+    app = open_page("latent_space", state={"model_a": bare, "model_b": VC})
+    assert not app.exception
+    assert "no class Gaussians to draw" in texts(figure_json(app))
+    assert any("no latents with the weight and bias" in e.value for e in app.error)  # its χ² check only
+
+
+def test_a_bundle_of_other_data_is_listed_under_own_data_with_its_images(open_page, own_bundle):
+    app = open_page("latent_space", query={"dataset": OWN_DATA})
+    assert app.session_state["model_a"] == own_bundle and not app.error
+    app.session_state["selected_index"] = 3
+    app.run()
+    assert "digit" in texts(figure_json(app)) and any("#3" in c.value for c in app.caption)
+    app = open_page("shift", query={"dataset": OWN_DATA})
+    assert not app.exception and any("corruptions need the model itself" in i.value for i in app.info)
+    app = open_page("shift", query={"dataset": OWN_DATA}, state={"shift_tab": "Out-of-distribution"})
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 4
+
+
+def test_an_uploaded_bundle_becomes_model_a_and_a_bad_one_leaves_nothing(tmp_path, digits_bundle):
+    from types import SimpleNamespace
+
+    from explorer.app.sidebar import _save_upload
+
+    good = open(digits_bundle, "rb").read()
+    assert _save_upload(SimpleNamespace(name="again.npz", getvalue=lambda: good)).name == "again.npz"
+    assert _save_upload(SimpleNamespace(name="cut.npz", getvalue=lambda: good[: len(good) // 2])) is None
+    arrays = dict(np.load(digits_bundle))
+    arrays["labels"] = np.roll(arrays["labels"], 1)  # says digits, but not its test split in order
+    shuffled = tmp_path / "shuffled.npz"
+    np.savez(shuffled, **arrays)
+    assert _save_upload(SimpleNamespace(name="shuffled.npz", getvalue=shuffled.read_bytes)) is None
+    folder = tmp_path / "runs" / "uploaded"
+    assert sorted(p.name for p in folder.iterdir()) == ["again.npz", "theirs.npz"]
+
+
+def test_a_source_reads_a_checkpoint_and_a_bundle_alike(digits_bundle):
+    from explorer.app import sources
+
+    bundle, model = sources.source(digits_bundle), sources.source(VC)
+    assert bundle.is_bundle and bundle.latent_dim == 2 and bundle.dataset == "digits"
+    assert not model.is_bundle and model.method == "vc" and model.class_names == bundle.class_names[:10]
+    z = torch.zeros(3, 2, dtype=torch.float64)
+    assert bundle.head(z).shape == (3, 10)
