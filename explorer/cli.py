@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,evaluate,attack,compare,project,benchmark} ...``.
+"""Command line: ``python -m explorer {train,evaluate,export,attack,compare,project,benchmark} ...``.
 
 Flags and their defaults derive from :mod:`explorer.core.config`; an unset flag takes the dataset's
 default, then the dataclass's. Expected failures (an :class:`~explorer.core.errors.ExplorerError` or
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -112,22 +113,73 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(p)
 
-    p = sub.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split")
-    p.add_argument("checkpoint")
+    p = sub.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split, or of a "
+                       "predictions bundle (.npz)")
+    p.add_argument("checkpoint", metavar="file",
+                   help="a checkpoint (.pt), or a predictions bundle (a name ending in .npz: the outputs of any "
+                        "classifier, see export and explorer.core.bundles)")
     p.add_argument("--dataset", choices=datasets, help="test split to use (default: the checkpoint's)")
     p.add_argument("--split", choices=("test", "validation"), default="test",
                    help="test: the dataset's test split; validation: the part of the checkpoint's own training "
-                        "split it held out, where choices are made (default: test)")
-    p.add_argument("--corruption", help="a distribution shift to apply (see explorer.measure.corruptions)")
+                        "split it held out, where choices are made; for a bundle, its logits/labels or its "
+                        "val_logits/val_labels (default: test)")
+    p.add_argument("--corruption", help="a distribution shift to apply (see explorer.measure.corruptions); "
+                   "needs the model itself, not a bundle")
     p.add_argument("--severity", type=int, default=DEFAULT_SEVERITY,
                    help=f"corruption severity 1-5 (default: {DEFAULT_SEVERITY})")
     p.add_argument("--bins", type=int, default=N_BINS, help=f"calibration bins (default: {N_BINS})")
     p.add_argument("--temperature-scaling", action="store_true",
-                   help="divide the logits by a temperature fitted on the model's validation split")
+                   help="divide the logits by a temperature fitted on the model's validation split (a bundle: "
+                        "on its val_logits/val_labels)")
     p.add_argument("--latent-fit", action="store_true",
                    help="also how the test latents follow the head's class distributions: median r2 over the "
-                        "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check")
+                        "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check "
+                        "(a bundle needs latents, weight and bias)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    split = TrainConfig()  # the validation split export --validation uses
+    p = sub.add_parser(
+        "export", help="write a predictions bundle (.npz) of any PyTorch classifier on a dataset's test split",
+        description="Run a PyTorch classifier with a linear last layer on a dataset's test split and write "
+                    "its logits, latents (the last layer's input), last layer, class names and images as a "
+                    "predictions bundle, which evaluate and the app read without the model. Images reach "
+                    "the model in [0, 1], normalised by --mean/--std if given. A grey dataset (digits, "
+                    "mnist, fashion-mnist) fed to a model whose first nn.Conv2d takes 3 channels has its "
+                    "channel repeated to 3 inside the model; --last-layer still names the layer in the "
+                    "model itself.")
+    build = p.add_mutually_exclusive_group(required=True)
+    build.add_argument("--torchvision", metavar="NAME",
+                       help="a torchvision classification model, torchvision.models.get_model(NAME, "
+                            "num_classes=the dataset's classes), e.g. resnet18; see "
+                            "torchvision.models.list_models(module=torchvision.models)")
+    build.add_argument("--factory", metavar="MODULE:FUNCTION",
+                       help="FUNCTION() of your module MODULE (importable from the current folder) returns the "
+                            "nn.Module")
+    p.add_argument("--weights", metavar="FILE",
+                   help="a state dict saved with torch.save (or a dict holding one under 'state_dict' or "
+                        "'model'), loaded strictly and safely (weights_only); without it the weights are random")
+    p.add_argument("--last-layer", default="fc",
+                   help="dotted name of the model's last nn.Linear, whose input is the latent z "
+                        "(torchvision: fc for ResNets, classifier.1 for EfficientNet, heads.head for ViT; "
+                        "default: fc)")
+    p.add_argument("--dataset", required=True, choices=datasets,
+                   help="whose test split to run on; its class names and name go in the bundle")
+    p.add_argument("--out", required=True, help="bundle file to write (.npz)")
+    p.add_argument("--mean", type=float, nargs="+",
+                   help="per-channel mean the model was trained to subtract from pixels in [0, 1], applied "
+                        "inside (one value per image channel, or 3 for a grey dataset repeated to RGB; "
+                        "default: none, the model gets pixels in [0, 1])")
+    p.add_argument("--std", type=float, nargs="+", help="per-channel std to divide by, as --mean")
+    p.add_argument("--validation", action="store_true",
+                   help="also val_logits/val_labels, for temperature scaling: the outputs on the project's "
+                        f"validation split of the dataset's training split (seed {split.seed}, val_fraction "
+                        f"{split.val_fraction:g}); honest only if the model did not train on those images")
+    p.add_argument("--ood", action="store_true",
+                   help="also ood_logits/ood_latents: the outputs on the dataset's out-of-distribution set, "
+                        "as the Shift/OOD page uses (mnist <-> fashion-mnist test splits; uniform noise "
+                        "for the others)")
+    p.add_argument("--no-images", action="store_true",
+                   help="leave the images out (smaller files for large datasets)")
 
     p = sub.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
     p.add_argument("checkpoint")
@@ -248,11 +300,18 @@ def _validation_split(meta: dict):
     return data.subset(val)
 
 
+def _is_bundle(path: str) -> bool:
+    return path.lower().endswith(".npz")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from explorer.core.data import load_dataset
     from explorer.measure.calibration import checkpoint_temperature, evaluate
     from explorer.measure.corruptions import corrupt
 
+    if _is_bundle(args.checkpoint):
+        _evaluate_bundle(args)
+        return
     model, meta = _load(args.checkpoint)
     if args.split == "validation":
         if args.dataset not in (None, meta["dataset"]):
@@ -274,6 +333,218 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         fit = latent_fit(model, x, test.y)
         metrics.update(r2_ratio=fit.median_ratio, mean_ks=fit.mean_ks, reference_law=fit.law_name)
     print(json.dumps(metrics) if args.json else _table(metrics))
+
+
+def _evaluate_bundle(args: argparse.Namespace) -> None:
+    from explorer.core.bundles import load_bundle
+    from explorer.measure.calibration import evaluate_bundle
+
+    for flag, value in (("--corruption", args.corruption), ("--dataset", args.dataset)):
+        if value is not None:
+            raise ArgumentError(f"{flag} needs the model itself: a bundle holds predictions only "
+                                "(corruptions and other datasets need the model to be run again)")
+    if args.latent_fit and args.split == "validation":
+        raise ArgumentError("--latent-fit reads a bundle's test latents; a bundle holds no validation latents "
+                            "(drop --split validation)")
+    bundle = load_bundle(args.checkpoint)
+    head = None
+    if args.latent_fit:
+        if bundle.latents is None:
+            raise ArgumentError(f"{Path(args.checkpoint).name} has no latents, so --latent-fit has nothing to read")
+        head = bundle.linear_head()
+        if head is None:
+            raise ArgumentError(f"{Path(args.checkpoint).name} has no weight/bias (its last layer), so the class "
+                                "Gaussians --latent-fit compares the latents with are unknown")
+    metrics = evaluate_bundle(bundle, args.split, n_bins=args.bins, temperature_scaling=args.temperature_scaling)
+    if head is not None:
+        from explorer.measure.latents import fit_latents
+
+        fit = fit_latents(head, bundle.latents, bundle.labels)
+        metrics.update(r2_ratio=fit.median_ratio, mean_ks=fit.mean_ks, reference_law=fit.law_name)
+    print(json.dumps(metrics) if args.json else _table(metrics))
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """The first line of ``text``, cut to ``limit`` characters: a library's long error in one line."""
+    lines = str(text).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _first(names: Sequence[str], n: int = 3) -> str:
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+def _torchvision_model(name: str, num_classes: int):
+    """``torchvision.models.get_model(name)`` with random weights and ``num_classes`` outputs."""
+    import difflib
+
+    import torchvision.models as models
+
+    known = models.list_models(module=models)  # the classifiers: no detection or video models
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=4)
+        hint = f"did you mean {', '.join(close)}? " if close else f"e.g. {', '.join(known[:4])}; "
+        raise ArgumentError(f"--torchvision {name!r} is not a torchvision classification model; {hint}all: "
+                            "torchvision.models.list_models(module=torchvision.models)")
+    return models.get_model(name, weights=None, num_classes=num_classes)
+
+
+def _factory_model(spec: str):
+    """``function()`` of ``module`` for ``spec`` = "module:function", checked to be an nn.Module."""
+    import importlib
+
+    from torch import nn
+
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        raise ArgumentError(f"--factory takes MODULE:FUNCTION (e.g. mymodels:make_net), got {spec!r}")
+    if os.getcwd() not in sys.path:  # `python -m` puts it there; a console script does not
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, function)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise ArgumentError(f"--factory {spec}: {error} (modules are looked for in {os.getcwd()} and "
+                            "the installed packages)") from None
+    if not callable(factory):
+        raise ArgumentError(f"--factory {spec}: {function} is a {type(factory).__name__}, not a function")
+    network = factory()
+    if not isinstance(network, nn.Module):
+        raise ArgumentError(f"--factory {spec} returned a {type(network).__name__}, not an nn.Module")
+    return network
+
+
+def _load_weights(network, path: str) -> None:
+    """Load the state dict in file ``path`` into ``network``, strictly; a mismatch in one line."""
+    import pickle
+
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ArgumentError(f"--weights {path}: no such file") from None
+    except pickle.UnpicklingError as error:
+        message = str(error)
+        if "Unsupported global" in message:  # the pickle names a class or function: refused
+            raise ArgumentError(f"--weights {path} holds more than weights: loading it would run code from it "
+                                "(save model.state_dict() instead)") from None
+        reason = message.partition("WeightsUnpickler error:")[2] or message
+        raise ArgumentError(f"--weights {path} is not a file torch.load reads ({_short(reason)})") from None
+    except (RuntimeError, EOFError) as error:
+        raise ArgumentError(f"--weights {path} is not a file torch.load reads ({_short(error)})") from None
+    state = payload
+    if isinstance(payload, dict) and not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        state = next((payload[k] for k in ("state_dict", "model") if isinstance(payload.get(k), dict)), payload)
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ArgumentError(f"--weights {path} holds a {type(payload).__name__} that is not a state dict "
+                            "(parameter name -> tensor), nor a dict with one under 'state_dict' or 'model'")
+    own = network.state_dict()
+    missing, unexpected = [k for k in own if k not in state], [k for k in state if k not in own]
+    if missing or unexpected:
+        parts = ([f"missing {_first(missing)}"] if missing else []) + (
+            [f"unexpected {_first(unexpected)}"] if unexpected else [])
+        raise ArgumentError(f"--weights {path} does not fit the model: {'; '.join(parts)}")
+    for key, value in own.items():
+        if state[key].shape != value.shape:
+            raise ArgumentError(f"--weights {path} does not fit the model: {key} is {tuple(state[key].shape)} "
+                                f"in the file but {tuple(value.shape)} in the model")
+    network.load_state_dict(state, strict=True)
+
+
+def _fit_channels(network, channels: int, mean, std):
+    """(module, prefix, mean, std, note): ``network``, or it behind :class:`GreyToRGB` (layer names then
+    gain ``prefix``) when grey images meet a first convolution that takes 3 channels; ``mean``/``std``
+    as the wrapper takes them."""
+    from torch import nn
+
+    from explorer.core.wrapped import GreyToRGB, first_conv_channels
+
+    if (mean is None) != (std is None):
+        raise ArgumentError("give both --mean and --std (per channel) or neither")
+    takes = first_conv_channels(network)
+    repeat = channels == 1 and takes == 3
+    if takes is not None and takes != channels and not repeat:
+        raise ArgumentError(f"the model's first convolution takes {takes} channels but the images have {channels}")
+    if mean is not None:
+        allowed = (1, 3) if repeat else (channels,)
+        if len(mean) != len(std) or len(mean) not in allowed:
+            raise ArgumentError(f"--mean and --std give {len(mean)} and {len(std)} values; the images have "
+                                f"{channels} channel(s){' (3 once repeated for this model)' if repeat else ''}")
+    if not repeat:
+        return network, "", mean, std, None
+    note = "grey images repeated to the 3 channels the model's first convolution takes"
+    if mean is not None and len(mean) == 3:  # RGB statistics: normalise after the repeat
+        return nn.Sequential(GreyToRGB(mean, std), network), "1.", None, None, note
+    return nn.Sequential(GreyToRGB(), network), "1.", mean, std, note
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    import time
+
+    from explorer.core.data import DATASETS, load_dataset, split_indices
+    from explorer.core.wrapped import wrap_classifier
+    from explorer.jobs.runs import check_writable
+    from explorer.measure.inference import export_bundle, predict
+    from explorer.measure.ood import noise_images
+
+    out = Path(args.out)
+    if not _is_bundle(out.name):
+        raise ArgumentError(f"--out {out}: a bundle's name ends in .npz (evaluate tells bundles by it)")
+    check_writable(out)
+    info = DATASETS[args.dataset]
+    if args.torchvision:
+        network, source = _torchvision_model(args.torchvision, info.num_classes), f"torchvision {args.torchvision}"
+    else:
+        network, source = _factory_model(args.factory), args.factory
+    if args.weights:
+        _load_weights(network, args.weights)
+    wrap_classifier(network, args.last_layer)  # a bad name is reported with the model's own layer names
+    module, prefix, mean, std, note = _fit_channels(network, info.input_shape[0], args.mean, args.std)
+    model = wrap_classifier(module, prefix + args.last_layer, mean, std)
+    if model.head.linear.out_features != info.num_classes:
+        raise ArgumentError(f"layer {args.last_layer!r} gives {model.head.linear.out_features} outputs but "
+                            f"{args.dataset} has {info.num_classes} classes")
+    test = load_dataset(args.dataset, "test")
+    try:  # two images first: a model that cannot take these images fails in a second, not after a pass
+        predict(model, test.x[:2])
+    except RuntimeError as error:
+        raise ArgumentError(f"the model fails on the {args.dataset} images {tuple(info.input_shape)}: "
+                            f"{_short(error)}") from None
+    validation = ood = None
+    extras = []
+    if args.validation:
+        train_split, config = load_dataset(args.dataset, "train"), TrainConfig()
+        _, val_idx = split_indices(train_split.y, config)
+        validation = (train_split.x[val_idx], train_split.y[val_idx])
+        print(f"validation: {len(val_idx)} images of the {args.dataset} training split, the project's "
+              f"validation split (seed {config.seed}, val_fraction {config.val_fraction:g}); honest only if the model "
+              "did not train on them")
+        extras.append(f"{len(val_idx)} validation")
+    if args.ood:
+        other = info.ood
+        ood = load_dataset(other, "test").x if other else noise_images(test.x, len(test.x), seed=0)
+        extras.append(f"{len(ood)} OOD ({f'{other} test split' if other else 'uniform noise, seed 0'})")
+    if not args.weights:
+        print(f"warning: no --weights, so {source} has random weights: its outputs say nothing about a "
+              "trained model", file=sys.stderr)
+    if note:
+        print(note)
+    n_params = sum(p.numel() for p in network.parameters())
+    print(f"running {source} ({n_params / 1e6:.2f} M parameters) on {len(test)} {args.dataset} test images"
+          f"{' + ' + ' + '.join(extras) if extras else ''}, on the CPU ...", flush=True)
+    started = time.perf_counter()
+    bundle = export_bundle(model, test.x, test.y, out, class_names=info.class_names, validation=validation,
+                           ood=ood, keep_images=not args.no_images, dataset=args.dataset)
+    n, k = bundle.logits.shape
+    print(f"wrote {out}: N = {n}, K = {k}, d = {bundle.latents.shape[1]}; {', '.join(bundle.arrays())}; "
+          f"{_size(out.stat().st_size)} ({time.perf_counter() - started:.1f} s)")
 
 
 def cmd_attack(args: argparse.Namespace) -> None:
@@ -368,7 +639,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         print(f"updated the results section of {readme}")
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "attack": cmd_attack, "compare": cmd_compare,
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "export": cmd_export, "attack": cmd_attack, "compare": cmd_compare,
             "project": cmd_project, "benchmark": cmd_benchmark}
 
 

@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "attack", "compare"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "export", "attack", "compare"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -196,3 +196,269 @@ def test_project_refuses_a_bad_file_before_any_work(tmp_path, capsys):
     bad.write_bytes(b"not a checkpoint")
     assert main(["project", str(SHIPPED_DIR / "digits-mlp-d16-vc.pt"), str(bad), "--out-dir", str(tmp_path)]) == 1
     assert "error" in capsys.readouterr().err and not list(tmp_path.glob("*.npz"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Predictions bundles: evaluate FILE.npz, and export
+
+
+@pytest.fixture(scope="module")
+def logistic_bundle(tmp_path_factory):
+    """A scikit-learn logistic regression on digits' pixels as a bundle: logits = decision_function, latents =
+    the pixels, weight and bias its coefficients; validation outputs from training images it did not fit."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from explorer.core.bundles import save_bundle
+    from explorer.core.data import load_dataset
+
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    x_train, x_test = train.x.flatten(1).double().numpy(), test.x.flatten(1).double().numpy()
+    fit = LogisticRegression(C=0.05, max_iter=2000).fit(x_train[:1000], train.y[:1000].numpy())
+    arrays = {"logits": fit.decision_function(x_test), "labels": test.y.numpy(), "latents": x_test,
+              "weight": fit.coef_, "bias": fit.intercept_, "dataset": np.asarray("digits"),
+              "val_logits": fit.decision_function(x_train[1000:]), "val_labels": train.y[1000:].numpy()}
+    folder = tmp_path_factory.mktemp("bundles")
+    save_bundle(folder / "full.npz", **arrays)
+    save_bundle(folder / "bare.npz", logits=arrays["logits"], labels=arrays["labels"])
+    return folder, arrays
+
+
+def _evaluate_json(*args, capsys):
+    assert main(["evaluate", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _one_line_error(argv, capsys) -> str:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_evaluate_a_bundle_measures_its_logits_with_a_checkpoints_keys(logistic_bundle, capsys):
+    from scipy.special import softmax
+
+    from explorer.measure.calibration import calibration_report
+
+    folder, arrays = logistic_bundle
+    metrics = _evaluate_json(folder / "full.npz", "--bins", "10", capsys=capsys)
+    direct = calibration_report(softmax(arrays["logits"], axis=1), arrays["labels"], n_bins=10)
+    assert metrics["ece"] == pytest.approx(direct["ece"], abs=1e-12) and metrics["ece"] > 0
+    assert {k: metrics[k] for k in direct} == pytest.approx(direct)
+    assert metrics["dataset"] == "digits" and metrics["split"] == "test" and metrics["temperature"] == 1.0
+    checkpoint_keys = set(_evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", capsys=capsys))
+    assert set(metrics) == checkpoint_keys - {"corruption", "severity"}  # a bundle cannot be shifted
+    assert _evaluate_json(folder / "bare.npz", capsys=capsys)["dataset"] is None
+
+
+def test_bundle_temperature_is_fitted_on_its_validation_outputs(logistic_bundle, capsys):
+    from explorer.measure.calibration import apply_temperature, calibration_report, fit_temperature
+
+    folder, arrays = logistic_bundle
+    plain = _evaluate_json(folder / "full.npz", capsys=capsys)
+    scaled = _evaluate_json(folder / "full.npz", "--temperature-scaling", capsys=capsys)
+    t = fit_temperature(arrays["val_logits"], arrays["val_labels"])
+    assert t != pytest.approx(1.0, abs=0.05) and scaled["temperature"] == pytest.approx(t)
+    assert scaled["ece"] == pytest.approx(calibration_report(apply_temperature(arrays["logits"], t),
+                                                             arrays["labels"])["ece"])
+    assert scaled["accuracy"] == plain["accuracy"] and scaled["nll"] < plain["nll"]
+    held_out = _evaluate_json(folder / "full.npz", "--split", "validation", capsys=capsys)
+    assert held_out["split"] == "validation" and held_out["n"] == len(arrays["val_labels"]) == 347
+    for flags in (["--temperature-scaling"], ["--split", "validation"]):
+        err = _one_line_error(["evaluate", str(folder / "bare.npz"), *flags], capsys)
+        assert "no val_logits/val_labels" in err
+
+
+def test_bundle_latent_fit_reads_its_latents_against_its_last_layer(logistic_bundle, capsys):
+    from explorer.core.bundles import load_bundle
+    from explorer.measure.latents import fit_latents
+
+    folder, arrays = logistic_bundle
+    metrics = _evaluate_json(folder / "full.npz", "--latent-fit", capsys=capsys)
+    bundle = load_bundle(folder / "full.npz")
+    fit = fit_latents(bundle.linear_head(), arrays["latents"], arrays["labels"])
+    assert metrics["reference_law"] == "χ²(64)" and metrics["r2_ratio"] == pytest.approx(fit.median_ratio)
+    assert metrics["mean_ks"] == pytest.approx(fit.mean_ks)
+    assert "no latents" in _one_line_error(["evaluate", str(folder / "bare.npz"), "--latent-fit"], capsys)
+    assert "no validation latents" in _one_line_error(
+        ["evaluate", str(folder / "full.npz"), "--latent-fit", "--split", "validation"], capsys)
+
+
+def test_bundle_latent_fit_needs_the_last_layer(logistic_bundle, tmp_path, capsys):
+    from explorer.core.bundles import save_bundle
+
+    _, arrays = logistic_bundle
+    save_bundle(tmp_path / "z.npz", logits=arrays["logits"], labels=arrays["labels"], latents=arrays["latents"])
+    assert "no weight/bias" in _one_line_error(["evaluate", str(tmp_path / "z.npz"), "--latent-fit"], capsys)
+
+
+@pytest.mark.parametrize("flags", [["--corruption", "gaussian_noise"], ["--dataset", "mnist"]])
+def test_a_bundle_cannot_be_shifted(logistic_bundle, flags, capsys):
+    folder, _ = logistic_bundle
+    err = _one_line_error(["evaluate", str(folder / "full.npz"), *flags], capsys)
+    assert f"{flags[0]} needs the model itself" in err and "predictions only" in err
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated", "not a readable .npz bundle"),
+    ("objects", "cannot be read without running code"),
+    ("nan", "not finite"),
+])
+def test_bad_bundles_give_one_line_and_no_traceback(logistic_bundle, tmp_path, damage, message, capsys):
+    import numpy as np
+
+    folder, arrays = logistic_bundle
+    path = tmp_path / "bad.npz"
+    if damage == "truncated":
+        whole = (folder / "full.npz").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif damage == "objects":
+        np.savez(path, logits=arrays["logits"], labels=np.array([{"x": 1}] * 450, dtype=object))
+    else:
+        logits = arrays["logits"].copy()
+        logits[3, 4] = np.nan
+        np.savez(path, logits=logits, labels=arrays["labels"])
+    assert message in _one_line_error(["evaluate", str(path)], capsys)
+
+
+TINY_CNN = '''
+import torch
+from torch import nn
+
+
+class TinyCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                      nn.Linear(8 * 4 * 4, 32), nn.ReLU())
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+def make():
+    return TinyCNN()
+
+
+def make_wider():
+    model = TinyCNN()
+    model.fc = nn.Linear(32, 12)
+    return model
+
+
+def not_a_model():
+    return "a string"
+'''
+
+
+@pytest.fixture
+def factory_folder(tmp_path, monkeypatch):
+    """tmp_path as the current folder, holding tiny_digits_cnn.py; sys.path and sys.modules restored after."""
+    (tmp_path / "tiny_digits_cnn.py").write_text(TINY_CNN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    yield tmp_path
+    sys.modules.pop("tiny_digits_cnn", None)
+
+
+def test_export_a_factory_model_with_its_weights_then_evaluate_it(factory_folder, capsys):
+    import runpy
+
+    import torch
+
+    from explorer.core.bundles import load_bundle
+    from explorer.core.data import load_dataset
+
+    torch.manual_seed(0)
+    net = runpy.run_path(str(factory_folder / "tiny_digits_cnn.py"))["make"]()
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for start in [*range(0, len(train), 64)] * 2:  # two epochs: far above chance, and the file's factory is not
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net(train.x[start: start + 64]), train.y[start: start + 64]).backward()
+        optimiser.step()
+    net.eval()
+    with torch.no_grad():
+        own_accuracy = (net(test.x).argmax(1) == test.y).double().mean().item()
+    torch.save({"state_dict": net.state_dict(), "epochs": 2}, factory_folder / "tiny.pt")
+
+    assert main(["export", "--factory", "tiny_digits_cnn:make", "--weights", "tiny.pt", "--dataset", "digits",
+                 "--out", "tiny.npz", "--validation", "--ood"]) == 0
+    captured = capsys.readouterr()
+    assert "random weights" not in captured.err
+    assert "seed 0, val_fraction 0.1" in captured.out and "honest only if" in captured.out
+    assert "running tiny_digits_cnn:make" in captured.out and "wrote tiny.npz: N = 450, K = 10, d = 32" in captured.out
+    bundle = load_bundle(factory_folder / "tiny.npz")
+    assert bundle.dataset_name == "digits" and list(bundle.class_names) == [str(i) for i in range(10)]
+    assert bundle.images.shape == (450, 1, 8, 8) and bundle.weight.shape == (10, 32)
+    assert bundle.val_logits.shape == (136, 10) and bundle.ood_latents.shape == (450, 32)
+    metrics = _evaluate_json(factory_folder / "tiny.npz", capsys=capsys)
+    assert own_accuracy > 0.5 and metrics["accuracy"] == pytest.approx(own_accuracy, abs=1e-9)
+    assert metrics["dataset"] == "digits" and metrics["n"] == 450
+
+
+def test_export_a_torchvision_resnet_on_grey_digits(tmp_path, capsys):
+    from explorer.core.bundles import load_bundle
+
+    out = tmp_path / "r18.npz"
+    assert main(["export", "--torchvision", "resnet18", "--dataset", "digits", "--out", str(out),
+                 "--no-images"]) == 0
+    captured = capsys.readouterr()
+    assert "random weights" in captured.err and "grey images repeated to the 3 channels" in captured.out
+    bundle = load_bundle(out)
+    assert bundle.logits.shape == (450, 10) and bundle.latents.shape == (450, 512)
+    assert bundle.weight.shape == (10, 512) and bundle.images is None and bundle.val_logits is None
+    assert bundle.dataset_name == "digits"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--torchvision", "resnet81"], "did you mean resnet18"),
+    (["--torchvision", "resnet18", "--last-layer", "head"], "its linear layers: fc"),
+    (["--torchvision", "resnet18", "--mean", "0.5", "0.5"], "give both --mean and --std"),
+    (["--torchvision", "resnet18", "--mean", "0.5", "0.5", "--std", "0.2", "0.2"], "3 once repeated"),
+    (["--torchvision", "alexnet", "--last-layer", "classifier.6"], "the model fails on the digits images"),
+    (["--factory", "tiny_digits_cnn"], "MODULE:FUNCTION"),
+    (["--factory", "no_such_module_here:make"], "No module named 'no_such_module_here'"),
+    (["--factory", "tiny_digits_cnn:missing"], "has no attribute 'missing'"),
+    (["--factory", "tiny_digits_cnn:not_a_model"], "returned a str, not an nn.Module"),
+    (["--factory", "tiny_digits_cnn:make_wider"], "gives 12 outputs but digits has 10 classes"),
+    (["--factory", "tiny_digits_cnn:make", "--weights", "missing.pt"], "missing.pt: no such file"),
+    (["--factory", "tiny_digits_cnn:make", "--weights", "wider.pt"], "fc.weight is (12, 32) in the file"),
+    (["--factory", "tiny_digits_cnn:make", "--weights", "partial.pt"], "missing fc.weight, fc.bias"),
+    (["--factory", "tiny_digits_cnn:make", "--weights", "code.pt"], "would run code from it"),
+    (["--factory", "tiny_digits_cnn:make", "--weights", "tiny_digits_cnn.py"], "not a file torch.load reads"),
+])
+def test_export_errors_are_one_line_and_write_nothing(factory_folder, flags, message, capsys):
+    import runpy
+
+    import torch
+
+    module = runpy.run_path(str(factory_folder / "tiny_digits_cnn.py"))
+    torch.save(module["make_wider"]().state_dict(), "wider.pt")
+    torch.save({k: v for k, v in module["make"]().state_dict().items() if not k.startswith("fc.")}, "partial.pt")
+    torch.save({"model": torch.nn.Linear(2, 2)}, "code.pt")  # a pickled module, not its weights
+    err = _one_line_error(["export", "--dataset", "digits", "--out", "never.npz", *flags], capsys)
+    assert message in err
+    assert not (factory_folder / "never.npz").exists()
+
+
+def test_export_refuses_an_output_that_is_not_a_writable_npz(tmp_path, capsys):
+    assert "ends in .npz" in _one_line_error(["export", "--torchvision", "resnet18", "--dataset", "digits",
+                                               "--out", str(tmp_path / "b.pt")], capsys)
+    assert "cannot write" in _one_line_error(["export", "--torchvision", "resnet18", "--dataset", "digits",
+                                               "--out", "/proc/forbidden.npz"], capsys)
+
+
+def test_export_and_bundle_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help: compare words
+    assert "channel repeated to 3 inside the model" in out and "--last-layer still names" in out
+    assert "(seed 0, val_fraction 0.1); honest only if the model did not train on those images" in out
+    assert "default: none, the model gets pixels in [0, 1]" in out and "list_models" in out
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "predictions bundle (a name ending in .npz" in out and "val_logits/val_labels" in out

@@ -27,7 +27,7 @@ from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
 from explorer.jobs.runs import low_data_sweep
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
-from explorer.measure.calibration import checkpoint_temperature, fit_temperature
+from explorer.measure.calibration import bundle_temperature, checkpoint_temperature
 from explorer.measure.corruptions import corrupt
 from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, fit_latents, latent_fit
@@ -196,10 +196,10 @@ def temperature(path: Path) -> float:
     """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test),
     or of a bundle, on its ``val_logits`` and ``val_labels``."""
     if is_bundle(path):
-        found = bundle(path)
-        if found.val_logits is None:
-            raise BundleError(f"{path.name} has no val_logits and val_labels, so no temperature can be fitted")
-        return fit_temperature(found.val_logits, found.val_labels)
+        try:
+            return bundle_temperature(bundle(path))
+        except BundleError as error:
+            raise BundleError(f"{path.name}: {error}") from None
     net, meta = model(path)
     return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
 

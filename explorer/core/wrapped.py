@@ -118,6 +118,39 @@ class WrappedClassifier(nn.Module):
         return self.head(self.embed(x))
 
 
+class GreyToRGB(nn.Module):
+    """Grey images (N, 1, H, W) as (N, 3, H, W), the one channel repeated: a network built for RGB
+    (its first convolution takes 3 channels) reads grey data.
+
+    ``mean`` and ``std`` (3 values, the network's RGB statistics), when given, normalise the repeated
+    channels; statistics of the grey channel belong to :func:`wrap_classifier` instead, which applies
+    them before this module.
+    """
+
+    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
+        super().__init__()
+        if (mean is None) != (std is None):
+            raise ArgumentError("give both mean and std (per channel) or neither")
+        for name, values in (("mean", mean), ("std", std)):
+            buffer = _channel_buffer(values, name)
+            if buffer is not None and buffer.shape[1] != 3:
+                raise ArgumentError(f"{name} of the repeated channels takes 3 values, got {values!r}")
+            self.register_buffer(name, buffer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] != 1:
+            raise ArgumentError(f"GreyToRGB takes grey images (N, 1, H, W), got shape {tuple(x.shape)}")
+        x = x.expand(-1, 3, -1, -1)
+        return x if self.mean is None else (x - self.mean) / self.std
+
+
+def first_conv_channels(module: nn.Module) -> int | None:
+    """The input channels of the first ``nn.Conv2d`` in ``module`` (in registration order, which is
+    the forward order of the usual networks), or None when it has none."""
+    conv = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if conv is None else conv.in_channels
+
+
 def wrap_classifier(module: nn.Module, last_layer: str = "fc", mean: Sequence[float] | None = None,
                     std: Sequence[float] | None = None) -> WrappedClassifier:
     """``module`` behind the project's model interface; see :class:`WrappedClassifier`.

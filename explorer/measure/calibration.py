@@ -1,8 +1,9 @@
 """Calibration metrics, reliability bins and post-hoc temperature scaling: all of it lives here.
 
 The metrics are pure computation on arrays; :func:`evaluate` reports them for a model on images,
-and :func:`validation_temperature` fits temperature scaling on the validation split that a model's
-training held out.
+:func:`evaluate_outputs` for logits already computed and :func:`evaluate_bundle` for a predictions
+bundle's, and :func:`validation_temperature` fits temperature scaling on the validation split that a
+model's training held out.
 
 For the metrics, ``probs`` is (N, K) class probabilities whose rows sum to 1, ``labels`` is
 (N,) integers in [0, K). numpy arrays and torch tensors are accepted and converted to float64 numpy.
@@ -39,9 +40,10 @@ from scipy.special import log_softmax, softmax
 from torch import Tensor, nn
 
 from explorer.core._validation import as_array, check_n_bins
+from explorer.core.bundles import Bundle
 from explorer.core.config import N_BINS, TrainConfig, config_from_dict
 from explorer.core.data import ImageData, split_indices
-from explorer.core.errors import ArgumentError
+from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.inference import predict
 
 #: Rows of ``probs`` must sum to 1 within this: loose enough for float32 softmax outputs.
@@ -435,8 +437,56 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = N_BINS,
     ``temperature`` divides the logits first (post-hoc temperature scaling; 1 leaves them as they are).
     """
     logits, _ = predict(model, x)
-    probs = apply_temperature(logits.numpy(), temperature)
-    return calibration_report(probs, y.numpy(), n_bins=n_bins)
+    return evaluate_outputs(logits.numpy(), y.numpy(), n_bins=n_bins, temperature=temperature)
+
+
+def evaluate_outputs(logits, labels, n_bins: int = N_BINS, temperature: float = 1.0) -> dict[str, float]:
+    """:func:`evaluate` for logits already computed: :func:`calibration_report` of softmax(logits / T).
+
+    Args:
+        logits: (N, K) finite logits (numpy array or torch tensor).
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of bins for the binned metrics, >= 1.
+        temperature: T > 0 (1 leaves the logits as they are).
+    """
+    return calibration_report(apply_temperature(logits, temperature), labels, n_bins=n_bins)
+
+
+BUNDLE_SPLITS = ("test", "validation")
+"""What :func:`evaluate_bundle` measures: a bundle's ``logits``/``labels`` or ``val_logits``/``val_labels``."""
+
+
+def bundle_temperature(bundle: Bundle) -> float:
+    """Temperature scaling's T for a predictions bundle, fitted by NLL on its ``val_logits``/``val_labels``.
+
+    Raises :class:`~explorer.core.errors.BundleError` when the bundle has no validation outputs.
+    """
+    if bundle.val_logits is None:
+        raise BundleError("the bundle has no val_logits/val_labels, so no temperature can be fitted "
+                          "(export it with --validation, or add held-out outputs)")
+    return fit_temperature(bundle.val_logits, bundle.val_labels)
+
+
+def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
+                    temperature_scaling: bool = False) -> dict[str, object]:
+    """dataset, split, temperature and the :func:`calibration_report` keys of a bundle's outputs.
+
+    ``split`` is ``"test"`` (``logits``, ``labels``) or ``"validation"`` (``val_logits``, ``val_labels``);
+    ``temperature_scaling`` divides the logits by :func:`bundle_temperature` (fitted on the validation
+    outputs) first, else T = 1. ``dataset`` is the bundle's project dataset or None. Raises
+    :class:`~explorer.core.errors.BundleError` when the outputs asked for are absent.
+    """
+    if split not in BUNDLE_SPLITS:
+        raise ArgumentError(f"split must be one of {', '.join(BUNDLE_SPLITS)}, got {split!r}")
+    if split == "validation":
+        if bundle.val_logits is None:
+            raise BundleError("the bundle has no val_logits/val_labels to evaluate")
+        logits, labels = bundle.val_logits, bundle.val_labels
+    else:
+        logits, labels = bundle.logits, bundle.labels
+    temperature = bundle_temperature(bundle) if temperature_scaling else 1.0
+    return {"dataset": bundle.dataset_name, "split": split, "temperature": temperature,
+            **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
 
 
 def validation_temperature(model: nn.Module, data_train: ImageData, train_config: TrainConfig) -> float:

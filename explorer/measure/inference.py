@@ -34,14 +34,15 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 256) -> tuple[Tensor,
 
 def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names=None,
                   validation: tuple[Tensor, object] | None = None, ood: Tensor | None = None,
-                  keep_images: bool = True, batch_size: int = 256):
+                  keep_images: bool = True, batch_size: int = 256, dataset: str | None = None):
     """Write a predictions bundle (:mod:`explorer.core.bundles`) of any project or wrapped model.
 
     images (N, C, H, W) in [0, 1] and labels (N,) give ``logits``, ``latents`` and (with
     ``keep_images``) ``images``; ``validation`` = (x, y) gives ``val_logits``/``val_labels`` for
     temperature scaling; ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
-    wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. Returns the
-    checked :class:`~explorer.core.bundles.Bundle`.
+    wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. ``dataset`` names
+    the project dataset whose test split ``images`` are, in its order (the bundle's ``dataset`` field).
+    Returns the checked :class:`~explorer.core.bundles.Bundle`.
     """
     logits, latents = predict(model, images, batch_size)
     arrays = {"logits": logits.numpy(), "labels": torch.as_tensor(labels).numpy(), "latents": latents.numpy()}
@@ -56,6 +57,8 @@ def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names
     if validation is not None:
         arrays["val_logits"] = predict(model, validation[0], batch_size)[0].numpy()
         arrays["val_labels"] = torch.as_tensor(validation[1]).numpy()
+    if dataset is not None:
+        arrays["dataset"] = np.asarray(str(dataset))
     if ood is not None:
         ood_logits, ood_latents = predict(model, ood, batch_size)
         arrays["ood_logits"], arrays["ood_latents"] = ood_logits.numpy(), ood_latents.numpy()

@@ -110,3 +110,19 @@ def test_bad_arguments_and_layers_that_see_no_vector_per_image():
     unused.forward = lambda x: unused.fc(unused.flat(x))
     with pytest.raises(ArgumentError, match="never reached layer 'spare'"):
         wrap_classifier(unused, "spare").embed(torch.rand(2, 1, 2, 2))
+
+
+def test_grey_to_rgb_repeats_the_channel_and_finds_the_first_convolution():
+    from explorer.core.wrapped import GreyToRGB, first_conv_channels
+
+    grey = torch.rand(2, 1, 4, 4)
+    rgb = GreyToRGB()(grey)
+    assert rgb.shape == (2, 3, 4, 4) and torch.equal(rgb[:, 2], grey[:, 0])
+    normalised = GreyToRGB(mean=(0.1, 0.2, 0.3), std=(1.0, 2.0, 4.0))(grey)
+    torch.testing.assert_close(normalised[:, 2], (grey[:, 0] - 0.3) / 4.0)
+    with pytest.raises(ArgumentError, match="takes 3 values"):
+        GreyToRGB(mean=(0.5,), std=(0.2,))
+    with pytest.raises(ArgumentError, match="takes grey images"):
+        GreyToRGB()(torch.rand(2, 3, 4, 4))
+    net = nn.Sequential(nn.Flatten(), nn.Sequential(nn.Conv2d(3, 4, 1), nn.Conv2d(4, 1, 1)))
+    assert first_conv_channels(net) == 3 and first_conv_channels(nn.Linear(2, 2)) is None

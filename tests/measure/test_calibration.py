@@ -295,6 +295,27 @@ def test_a_perfectly_classified_held_out_set_is_not_scaled():
     assert 0.01 < t < 100
 
 
+def test_evaluate_outputs_and_a_bundle_report_the_scaled_softmax():
+    from explorer.core.bundles import check_bundle
+    from explorer.core.errors import ArgumentError, BundleError
+
+    logits, labels = labelled_logits(seed=3, t_true=2.0, n=400)
+    assert cal.evaluate_outputs(logits, labels, n_bins=5, temperature=2.0) == cal.calibration_report(
+        softmax(logits / 2.0, axis=1), labels, n_bins=5)
+    bundle = check_bundle(logits=logits[:300], labels=labels[:300], val_logits=logits[300:], val_labels=labels[300:])
+    scaled = cal.evaluate_bundle(bundle, temperature_scaling=True)
+    t = cal.fit_temperature(logits[300:], labels[300:])
+    assert scaled["temperature"] == t and scaled["dataset"] is None and scaled["n"] == 300
+    assert scaled["ece"] == cal.evaluate_outputs(logits[:300], labels[:300], temperature=t)["ece"]
+    assert cal.evaluate_bundle(bundle, "validation")["n"] == 100
+    bare = check_bundle(logits=logits, labels=labels)
+    for kwargs in ({"temperature_scaling": True}, {"split": "validation"}):
+        with pytest.raises(BundleError, match="no val_logits/val_labels"):
+            cal.evaluate_bundle(bare, **kwargs)
+    with pytest.raises(ArgumentError, match="split must be one of test, validation"):
+        cal.evaluate_bundle(bare, "train")
+
+
 def test_apply_temperature_matches_torch_softmax():
     logits = np.random.default_rng(5).normal(size=(8, 4))
     probs = cal.apply_temperature(torch.as_tensor(logits), 0.5)

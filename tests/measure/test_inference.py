@@ -78,9 +78,10 @@ def test_export_bundle_writes_what_the_model_gives_and_a_bundle_measures_the_sam
     assert loaded.val_logits.shape == (50, 10) and loaded.ood_latents.shape == (20, 16)
     probs = torch.softmax(torch.from_numpy(loaded.logits).double(), 1).numpy()
     assert calibration_report(probs, loaded.labels)["ece"] == pytest.approx(evaluate(model, x, y)["ece"])
-    assert set(bundle.arrays()) == set(loaded.arrays())
+    assert set(bundle.arrays()) == set(loaded.arrays()) and loaded.dataset_name is None
     # A Bayes-rule head has no linear layer to describe; a wrapped module does, even without a bias.
     vc, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-vc.pt")
-    assert export_bundle(vc, x, y, tmp_path / "vc.npz", keep_images=False).weight is None
+    whole = export_bundle(vc, test.x, test.y, tmp_path / "vc.npz", keep_images=False, dataset="digits")
+    assert whole.weight is None and load_bundle(tmp_path / "vc.npz").dataset_name == "digits"
     plain = wrap_classifier(nn.Sequential(OrderedDict(flat=nn.Flatten(), fc=nn.Linear(64, 10, bias=False))))
     assert not export_bundle(plain, x, y, tmp_path / "w.npz").bias.any()
