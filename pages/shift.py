@@ -23,8 +23,8 @@ except ExplorerError as error:
     st.error(str(error))
     st.stop()
 names = {side: c.name(side) for side, c in chosen.items()}
+# The sides that are models: corruptions and training run the model, which a bundle does not hold.
 models = {side: c for side, c in chosen.items() if not c.is_bundle}
-"""The sides that are models: corruptions and training run the model, which a bundle does not hold."""
 # Only the open tab runs: each one computes for seconds on a large test split.
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"],
                                       key=state.SHIFT_TAB, on_change="rerun")

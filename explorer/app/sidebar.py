@@ -27,7 +27,10 @@ def _default(entries: list[Entry], method: str) -> int:
 
 def _check_bundle(path: Path) -> None:
     """Refuse a bundle file that is unreadable, or that says it holds a dataset's test split and does not."""
-    found = load_bundle(path)
+    try:
+        found = load_bundle(path)
+    except BundleError as error:  # the message names the temporary file the upload is checked in
+        raise BundleError(str(error).replace(f"{path.name} ", "the file ")) from None
     if found.dataset_name is not None and not np.array_equal(found.labels,
                                                              cache.test_split(found.dataset_name).y.numpy()):
         raise BundleError(f"it says its rows are {found.dataset_name}'s test split, but its labels are not "

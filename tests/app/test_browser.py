@@ -52,3 +52,31 @@ def test_page_draws_its_content_without_errors(server, browser, path, dataset):
     page.screenshot(path=SHOTS / f"{dataset}-{path or 'home'}.png", full_page=True)
     assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
     page.close()
+
+
+def test_an_uploaded_bundle_is_drawn_beside_a_project_model(server, browser, tmp_path):
+    """A user's bundle goes in through the sidebar's upload and becomes model A on every page."""
+    from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
+    from explorer.core.data import DATASETS, load_dataset
+    from explorer.measure.inference import export_bundle
+
+    model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-softmax.pt")
+    test = load_dataset("digits", "test")
+    bundle = tmp_path / "theirs.npz"
+    export_bundle(model, test.x, test.y, bundle, class_names=DATASETS["digits"].class_names, dataset="digits")
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(f"{server}/?dataset=digits")
+    page.wait_for_function(IDLE, timeout=120_000)
+    page.set_input_files('section[data-testid="stSidebar"] input[type="file"]', str(bundle))
+    page.get_by_text("Added theirs.npz as model A").wait_for(timeout=60_000)
+    for title in ("Latent space", "Calibration"):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        page.wait_for_selector(PAGES[guide.PAGES[[p.title for p in guide.PAGES].index(title)].name],
+                               timeout=120_000)
+        page.wait_for_timeout(300)
+        page.wait_for_function(IDLE, timeout=120_000)
+        assert page.get_by_text("bundle theirs, d = 16").count(), title  # the bundle is model A
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SHOTS / f"bundle-{title.replace(' ', '_').lower()}.png", full_page=True)
+    page.close()

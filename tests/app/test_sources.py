@@ -119,3 +119,14 @@ def test_a_source_reads_a_checkpoint_and_a_bundle_alike(digits_bundle):
     assert not model.is_bundle and model.method == "vc" and model.class_names == bundle.class_names[:10]
     z = torch.zeros(3, 2, dtype=torch.float64)
     assert bundle.head(z).shape == (3, 10)
+
+
+def test_a_refused_upload_names_no_temporary_file(tmp_path):
+    from explorer.app.sidebar import _check_bundle
+    from explorer.core.errors import BundleError
+
+    cut = tmp_path / ".cut.npz.x1y2.tmp"  # how the upload is checked before it is kept
+    cut.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(BundleError, match=r"^the file is not a readable \.npz bundle") as error:
+        _check_bundle(cut)
+    assert ".tmp" not in str(error.value)
