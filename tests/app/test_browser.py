@@ -75,8 +75,8 @@ def test_an_uploaded_bundle_is_drawn_beside_a_project_model(server, browser, tmp
                                timeout=120_000)
         page.wait_for_timeout(300)
         page.wait_for_function(IDLE, timeout=120_000)
-        page.get_by_text("bundle theirs, d = 16").first.wait_for(timeout=60_000)  # the bundle is model A
-        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        page.get_by_text("bundle theirs, d = 16").first.wait_for(timeout=120_000)  # the bundle is model A
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SHOTS / f"bundle-{title.replace(' ', '_').lower()}.png", full_page=True)
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
     page.close()
