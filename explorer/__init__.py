@@ -26,7 +26,7 @@ _EXPORTS = {
                              "ExplorerError"),
     "explorer.core.config": ("N_BINS", "METHODS", "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig",
                              "default_configs"),
-    "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "load_dataset"),
+    "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "TextData", "load_dataset"),
     "explorer.core.models": ("Classifier", "build_model"),
     "explorer.core.wrapped": ("wrap_classifier",),
     "explorer.core.bundles": ("Bundle", "load_bundle", "save_bundle"),

@@ -26,7 +26,41 @@ def data_copy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     for name in ("MNIST", "FashionMNIST"):
         shutil.copytree(SHARED_DATA / name / "raw", root / name / "raw")
+    for name in ("20newsgroups", "reuters-r8"):  # text: read in place, copied for the same rule
+        if (SHARED_DATA / name).is_dir():
+            shutil.copytree(SHARED_DATA / name, root / name)
     return root
+
+
+def tiny_text(n: int = 60, classes: int = 3, seed: int = 0, max_tokens: int = 12):
+    """A TextData of ``n`` made-up documents whose words tell their class (class k: words "wk*")."""
+    import random
+
+    import torch
+
+    from explorer.core.data import TextData
+    from explorer.core.text import Vocabulary
+
+    rng = random.Random(seed)
+    y = [i % classes for i in range(n)]
+    texts = tuple(" ".join(rng.choice([f"w{k}a", f"w{k}b", "the", "of", "and"]) for _ in range(rng.randint(3, 20)))
+                  for k in y)
+    vocabulary = Vocabulary.build(texts, min_count=1)
+    return TextData("20newsgroups", vocabulary.encode(texts, max_tokens), torch.tensor(y), tuple(map(str, range(classes))),
+                    texts, vocabulary)
+
+
+def text_configs(method: str, data, **overrides):
+    """Configs of a small bag-of-words model for :func:`tiny_text` data, trained in a second."""
+    from explorer.core.config import ModelConfig, TrainConfig, field_names
+
+    model = {"method": method, "encoder": "bag", "latent_dim": 2, "num_classes": len(data.class_names),
+             "input_shape": (data.x.shape[1],), "mean": (), "std": (), "hidden": 16, "embedding_dim": 8,
+             "ngram_buckets": 50}
+    train = {"epochs": 3, "batch_size": 16, "lr": 1e-2, "snapshot_points": 4}
+    model.update({k: v for k, v in overrides.items() if k in field_names(ModelConfig)})
+    train.update({k: v for k, v in overrides.items() if k not in field_names(ModelConfig)})
+    return ModelConfig(**model), TrainConfig(**train)
 
 
 def quick_configs(method: str, **overrides):
