@@ -34,6 +34,7 @@ from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
+from explorer.core.text import Vocabulary
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 SOURCES = ("shipped", "trained", "uploaded")
@@ -93,6 +94,10 @@ def save_checkpoint(path: str | os.PathLike, model: Classifier, meta: dict) -> P
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **meta,
     }
+    if model.text:  # the words its ids index: the checkpoint reads raw text by itself
+        if model.vocabulary is None:
+            raise ArgumentError("a text model needs its vocabulary to be saved")
+        full["vocabulary"] = list(model.vocabulary.words)
     missing = [key for key in REQUIRED_META if key not in full]
     if missing:
         raise ArgumentError(f"meta lacks {', '.join(missing)}")
@@ -164,6 +169,16 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
     if config.method != meta["method"]:
         raise CheckpointError(f"{path}: meta says method {meta['method']!r} but the config says "
                               f"{config.method!r}")
+    if model.text:
+        words = meta.get("vocabulary")
+        try:
+            model.vocabulary = Vocabulary(tuple(words))
+        except (TypeError, ArgumentError):
+            raise CheckpointError(f"{path}: a text model's checkpoint needs its vocabulary, a list of distinct "
+                                  "words") from None
+        if model.vocabulary.size != config.vocab_size:
+            raise CheckpointError(f"{path}: the vocabulary has {model.vocabulary.size} ids but the model "
+                                  f"{config.vocab_size}")
     return model.eval(), meta
 
 

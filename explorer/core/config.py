@@ -22,7 +22,9 @@ N_BINS = 15
 METHODS = ("softmax", "gaussian", "lgm", "vc")
 """Training methods of METHOD.md §3: the last layer and the loss terms each one uses."""
 
-ENCODERS = ("mlp", "cnn", "resnet18")
+ENCODERS = ("mlp", "cnn", "resnet18", "bag")
+TEXT_ENCODERS = ("bag",)
+"""Encoders of token ids (text); the others read images."""
 VARIANCES = ("diagonal", "shared", "fixed")
 """Gaussian-head variance options: per-class diagonal, one diagonal shared by all classes, or I."""
 PRIORS = ("gaussian", "student_t")
@@ -81,7 +83,16 @@ class ModelConfig:
     reaches 0.9885 validation accuracy in 5 epochs against 0.9837 at D = 11.3.
     """
     hidden: int = 256
-    """Width of the MLP encoder's hidden layers and of the CNN's penultimate layer."""
+    """Width of the MLP encoder's hidden layers, of the CNN's penultimate layer and of the bag encoder's
+    ReLU layer."""
+    vocab_size: int = 0
+    """Text: ids of the vocabulary, padding and the unknown word included; 0 for images, and for text
+    until training sets it from its data (:func:`explorer.jobs.training.train`)."""
+    embedding_dim: int = 64
+    """Text: width of the bag encoder's word and bigram embeddings."""
+    ngram_buckets: int = 0
+    """Text: hashed buckets of the bag encoder's word bigrams (0: words alone, which won on 20 Newsgroups'
+    validation split)."""
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -99,6 +110,15 @@ class ModelConfig:
                 f"need latent_dim >= 1, num_classes >= 2 and hidden >= 1, got {self.latent_dim}, "
                 f"{self.num_classes} and {self.hidden}"
             )
+        if self.encoder in TEXT_ENCODERS:
+            vocabulary_known = self.vocab_size == 0 or self.vocab_size >= 3  # 0: set from the data
+            if len(self.input_shape) != 1 or self.mean or self.std or not vocabulary_known \
+                    or self.embedding_dim < 1 or self.ngram_buckets < 0:
+                raise ArgumentError(
+                    "a text encoder takes input_shape (max_tokens,), no mean or std, vocab_size 0 or >= 3, "
+                    f"embedding_dim >= 1 and ngram_buckets >= 0; got {self.input_shape}, {self.mean}, "
+                    f"{self.std}, {self.vocab_size}, {self.embedding_dim}, {self.ngram_buckets}")
+            return
         channels = self.input_shape[0]
         if len(self.input_shape) != 3 or len(self.mean) != channels or len(self.std) != channels:
             raise ArgumentError(
@@ -368,7 +388,7 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 __all__ = [
     "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
-    "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "VARIANCES",
+    "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "value_type", "variant",
 ]

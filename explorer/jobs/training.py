@@ -10,6 +10,7 @@ discriminator, with its own AdamW optimiser, steps on latents (detached) against
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import torch
 from torch import Tensor
 
 from explorer.core._io import seeded
-from explorer.core.config import ModelConfig, TrainConfig
+from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
 from explorer.core.data import ImageData, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
@@ -164,6 +165,17 @@ class TrainingStep:
         return {k: v.detach() for k, v in stats.items()}
 
 
+def _fit_vocabulary(model_config: ModelConfig, data) -> ModelConfig:
+    """A text model's config with its vocabulary's size, which the training data set."""
+    vocabulary = getattr(data, "vocabulary", None)
+    if vocabulary is None:
+        raise ArgumentError(f"encoder {model_config.encoder!r} reads text; {data.name} is not a text dataset")
+    if model_config.vocab_size not in (0, vocabulary.size):
+        raise ArgumentError(f"vocab_size {model_config.vocab_size} does not fit the data's vocabulary "
+                            f"({vocabulary.size} ids); leave it unset")
+    return dataclasses.replace(model_config, vocab_size=vocabulary.size)
+
+
 def steps_per_epoch(n: int, batch_size: int) -> int:
     """Optimisation steps of one epoch over n images: the last batch may be short, never dropped."""
     return -(-n // batch_size)
@@ -185,6 +197,8 @@ def train(
     """
     device = resolve_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
+    if model_config.encoder in TEXT_ENCODERS:
+        model_config = _fit_vocabulary(model_config, data)
 
     train_idx, val_idx = split_indices(data.y, config)
     x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)
@@ -196,6 +210,9 @@ def train(
                             f"train_fraction={config.train_fraction}")
 
     model = build_model(model_config, seed=config.seed).to(device)
+    model.vocabulary = getattr(data, "vocabulary", None)
+    if hasattr(model.encoder, "fit_weights"):  # a text encoder's idf, from the documents it trains on
+        model.encoder.fit_weights(x)
     model.head.set_class_prior(counts.to(device))
     n, steps = len(y), steps_per_epoch(len(y), config.batch_size)
     step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)

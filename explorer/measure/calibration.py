@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from explorer.core._validation import as_array, check_n_bins
 from explorer.core.bundles import Bundle
 from explorer.core.config import N_BINS, TrainConfig, config_from_dict
-from explorer.core.data import ImageData, split_indices
+from explorer.core.data import ImageData, readable_by, split_indices
 from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.inference import predict
 
@@ -497,7 +497,7 @@ def validation_temperature(model: nn.Module, data_train: ImageData, train_config
     test split never informs T.
     """
     _, val_idx = split_indices(data_train.y, train_config)
-    logits, _ = predict(model, data_train.x[val_idx])
+    logits, _ = predict(model, readable_by(data_train, model).x[val_idx])
     return fit_temperature(logits.numpy(), data_train.y[val_idx].numpy())
 
 

@@ -147,3 +147,23 @@ def test_crafted_files_raise_checkpoint_error(saved, change, pattern):
 
 def test_a_folder_is_not_a_file(tmp_path):
     expect_error(tmp_path, "not a file")
+
+
+def test_a_text_model_carries_its_vocabulary(tmp_path):
+    from conftest import text_configs, tiny_text
+    from explorer.core.text import Vocabulary
+
+    data = tiny_text()
+    model = build_model(text_configs("softmax", data, vocab_size=data.vocabulary.size)[0], seed=0).eval()
+    with pytest.raises(ValueError, match="vocabulary"):
+        save_checkpoint(tmp_path / "t.pt", model, {**META, "class_names": ["a", "b", "c"]})
+    model.vocabulary = data.vocabulary
+    loaded, meta = load_checkpoint(save_checkpoint(tmp_path / "t.pt", model, {**META, "class_names": ["a", "b", "c"]}))
+    assert loaded.vocabulary == data.vocabulary and meta["vocabulary"] == list(data.vocabulary.words)
+    torch.testing.assert_close(loaded(data.x), model(data.x))
+    payload = torch.load(tmp_path / "t.pt", weights_only=True)
+    payload["meta"]["vocabulary"] = payload["meta"]["vocabulary"][:-1]  # one word short of the model's ids
+    torch.save(payload, tmp_path / "short.pt")
+    with pytest.raises(CheckpointError, match="vocabulary has"):
+        load_checkpoint(tmp_path / "short.pt")
+    assert Vocabulary(tuple(meta["vocabulary"])).size == model.config.vocab_size

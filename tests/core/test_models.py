@@ -173,3 +173,23 @@ def test_the_prior_family_comes_from_the_config():
     for nu in (0, 2, 3.5, True):
         with pytest.raises(ValueError, match="nu must be an integer >= 3"):
             ModelConfig(prior="student_t", nu=nu)
+
+
+def test_the_bag_encoder_reads_token_ids_and_ignores_padding():
+    from conftest import text_configs, tiny_text
+
+    data = tiny_text()
+    model = build_model(text_configs("vc", data, vocab_size=data.vocabulary.size)[0], seed=0).eval()
+    x = data.x[:5]
+    padded = torch.cat([x, torch.zeros_like(x)], dim=1)  # the same documents with more padding
+    with torch.no_grad():
+        assert model(x).shape == (5, 3) and model.embed(x).shape == (5, 2)
+        torch.testing.assert_close(model.embed(padded), model.embed(x))
+    tokens = model.encoder.tokens(torch.tensor([[2, 3, 0, 0]]))
+    assert tokens.shape == (1, 7) and tokens[0, 4:].tolist() == [tokens[0, 4].item(), 0, 0]  # no bigram with padding
+    assert tokens[0, 4] >= data.vocabulary.size  # bigram buckets sit past the words
+    model.encoder.fit_weights(data.x)
+    w = model.encoder.token_weights
+    assert w[0] == 0 and w[data.vocabulary.words.index("the") + 2] < w[data.vocabulary.words.index("w0a") + 2]
+    with pytest.raises(ValueError, match="token ids"):
+        model(torch.rand(2, 12))

@@ -297,3 +297,26 @@ def test_a_student_t_prior_trains_and_refuses_the_gaussian_moment_kl(digits):
         assert all(math.isfinite(r["loss"]) and math.isfinite(r["kl_estimate"]) for r in result.history)
     with pytest.raises(ArgumentError, match="needs a Gaussian prior"):
         train(digits[0], *quick_configs("vc", prior="student_t", kl_estimator="moment"))
+
+
+@pytest.mark.parametrize("method", ["softmax", "vc"])
+def test_a_text_model_trains_on_token_ids_and_keeps_its_vocabulary(method):
+    from conftest import text_configs, tiny_text
+    from explorer.jobs.training import train
+
+    data = tiny_text(n=300)
+    model_config, train_config = text_configs(method, data, epochs=10)
+    assert model_config.vocab_size == 0  # set from the data
+    result = train(data, model_config, train_config)
+    assert result.model.config.vocab_size == data.vocabulary.size and result.model.vocabulary == data.vocabulary
+    assert result.history[-1]["val_accuracy"] > 0.8  # the class words are easy to find
+    assert result.snapshots.shape[-1] == 2
+
+
+def test_a_text_encoder_on_images_is_refused():
+    from conftest import text_configs, tiny_text
+    from explorer.core.errors import ArgumentError
+    from explorer.jobs.training import train
+
+    with pytest.raises(ArgumentError, match="not a text dataset"):
+        train(load_dataset("digits", "train"), *text_configs("softmax", tiny_text()))
