@@ -28,7 +28,9 @@ HELP = {
     "prior": "family of p(z|y) for the Bayes-rule heads: gaussian, or student_t with --nu degrees of freedom",
     "nu": "degrees of freedom of the student_t prior (an integer)",
     "prior_init_distance": "expected distance between initial class means, in units of the initial sigma",
-    "hidden": "width of the MLP's hidden layers / the CNN's penultimate layer",
+    "hidden": "width of the MLP's hidden layers / the CNN's penultimate layer / the bag encoder's ReLU layer",
+    "embedding_dim": "text: width of the bag encoder's word and bigram embeddings",
+    "ngram_buckets": "text: hashed buckets of the bag encoder's word bigrams (0: words alone)",
     "epochs": "training epochs",
     "batch_size": "mini-batch size",
     "lr": "Adam learning rate of the network",
@@ -54,7 +56,7 @@ HELP = {
 }
 CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
            "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
-_NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std"}
+_NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std", "vocab_size"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -162,7 +164,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="dotted name of the model's last nn.Linear, whose input is the latent z "
                         "(torchvision: fc for ResNets, classifier.1 for EfficientNet, heads.head for ViT; "
                         "default: fc)")
-    p.add_argument("--dataset", required=True, choices=datasets,
+    p.add_argument("--dataset", required=True, choices=[d for d in datasets if DATASETS[d].domain == "image"],
                    help="whose test split to run on; its class names and name go in the bundle")
     p.add_argument("--out", required=True, help="bundle file to write (.npz)")
     p.add_argument("--mean", type=float, nargs="+",
@@ -280,22 +282,22 @@ def _load(path: str):
 
 
 def _test_split(meta: dict, dataset: str | None, model):
-    from explorer.core.data import DATASETS, load_dataset
+    from explorer.core.data import DATASETS, load_dataset, readable_by
 
     name = dataset or meta["dataset"]
     info = DATASETS[name]
     if tuple(info.input_shape) != tuple(model.config.input_shape) or info.num_classes != model.config.num_classes:
         raise ArgumentError(f"dataset {name!r} ({info.input_shape}, {info.num_classes} classes) does not fit "
                             f"this model ({tuple(model.config.input_shape)}, {model.config.num_classes} classes)")
-    return name, load_dataset(name, "test")
+    return name, readable_by(load_dataset(name, "test"), model)
 
 
-def _validation_split(meta: dict):
+def _validation_split(meta: dict, model):
     """The images a checkpoint's training held out for validation, rebuilt from its seed and fractions."""
     from explorer.core.config import TrainConfig, config_from_dict
-    from explorer.core.data import load_dataset, split_indices
+    from explorer.core.data import load_dataset, readable_by, split_indices
 
-    data = load_dataset(meta["dataset"], "train")
+    data = readable_by(load_dataset(meta["dataset"], "train"), model)
     _, val = split_indices(data.y, config_from_dict(TrainConfig, meta["train_config"]))
     return data.subset(val)
 
@@ -316,7 +318,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.split == "validation":
         if args.dataset not in (None, meta["dataset"]):
             raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-        name, test = meta["dataset"], _validation_split(meta)
+        name, test = meta["dataset"], _validation_split(meta, model)
     else:
         name, test = _test_split(meta, args.dataset, model)
     temperature = 1.0

@@ -182,6 +182,21 @@ def test_mnist_dry_run_from_local_files(data_copy, capsys, monkeypatch):
     assert "accuracy" in capsys.readouterr().out
 
 
+def test_a_text_model_trains_evaluates_and_refuses_pixel_attacks(data_copy, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    out = tmp_path / "r8.pt"
+    assert main(["train", "--dataset", "reuters-r8", "--method", "vc", "--epochs", "3", "--train-fraction", "0.3", "--batch-size", "64",
+                 "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json", "--latent-fit", "--temperature-scaling"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n"] == 2189 and metrics["accuracy"] > 0.6 and metrics["dataset"] == "reuters-r8"
+    assert main(["attack", str(out), "--attack", "fgsm", "--eps", "0.1"]) == 1
+    assert "token ids of text have no pixels" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--corruption", "gaussian_noise"]) == 1
+    assert "float batch" in capsys.readouterr().err
+
+
 def test_project_writes_the_maps_the_latent_page_reads(tmp_path, capsys):
     d16, d2 = SHIPPED_DIR / "digits-mlp-d16-vc.pt", SHIPPED_DIR / "digits-mlp-d2-vc.pt"
     assert main(["project", str(d16), str(d2), "--method", "pca", "--out-dir", str(tmp_path)]) == 0

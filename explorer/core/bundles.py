@@ -184,9 +184,10 @@ def check_bundle(**arrays) -> Bundle:
 def _dataset(value, n: int, k: int) -> np.ndarray:
     from explorer.core.data import DATASETS
 
+    images = [n for n, info in DATASETS.items() if info.domain == "image"]
     name = np.asarray(value)
-    if name.dtype.kind != "U" or name.ndim != 0 or str(name) not in DATASETS:
-        raise BundleError(f"dataset must be one of {', '.join(DATASETS)} (one string), got {value!r}")
+    if name.dtype.kind != "U" or name.ndim != 0 or str(name) not in images:
+        raise BundleError(f"dataset must be one of the image datasets {', '.join(images)} (one string), got {value!r}")
     info = DATASETS[str(name)]
     if info.num_classes != k:
         raise BundleError(f"dataset {str(name)!r} has {info.num_classes} classes but logits has {k}")

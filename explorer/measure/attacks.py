@@ -45,6 +45,9 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 def _check_batch(x: Tensor, y: Tensor) -> None:
+    if not x.is_floating_point():
+        raise ArgumentError(f"attacks perturb pixels of images in [0, 1]; got {x.dtype} {tuple(x.shape)} (token "
+                            "ids of text have no pixels to perturb)")
     if x.ndim != 4 or len(x) == 0:
         raise ArgumentError(f"x must be a non-empty batch of shape (N, C, H, W), got {tuple(x.shape)}")
     if y.shape != (len(x),) or y.is_floating_point():
