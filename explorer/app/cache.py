@@ -76,14 +76,24 @@ def bundle(path: Path) -> Bundle:
     return load_bundle(path)
 
 
+def check_rows(found: Bundle, dataset: str | None = None) -> None:
+    """Refuse a bundle that says its rows are a project dataset's test split (in order) and whose labels
+    are not that split's, or not ``dataset``'s (the one it is shown with; default: its own)."""
+    if found.dataset_name is None:
+        return
+    dataset = dataset or found.dataset_name
+    if dataset != found.dataset_name or not np.array_equal(found.labels, test_split(dataset).y.numpy()):
+        raise BundleError(f"it says its rows are {found.dataset_name}'s test split, but its {len(found.labels)} "
+                          f"labels are not those of {dataset}'s test split in order")
+
+
 def _bundle_rows(path: Path, dataset: str) -> Bundle:
     """The bundle, checked to hold ``dataset``'s test split in order when it says it does."""
     found = bundle(path)
-    if found.dataset_name is not None:
-        labels = test_split(dataset).y.numpy()
-        if dataset != found.dataset_name or not np.array_equal(found.labels, labels):
-            raise BundleError(f"{path.name} says its rows are {found.dataset_name}'s test split, but its "
-                              f"{len(found.labels)} labels are not those of {dataset}'s test split in order")
+    try:
+        check_rows(found, dataset)
+    except BundleError as error:
+        raise BundleError(f"{path.name}: {error}") from None
     return found
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from explorer.app import cache, state
@@ -31,10 +30,7 @@ def _check_bundle(path: Path) -> None:
         found = load_bundle(path)
     except BundleError as error:  # the message names the temporary file the upload is checked in
         raise BundleError(str(error).replace(f"{path.name} ", "the file ")) from None
-    if found.dataset_name is not None and not np.array_equal(found.labels,
-                                                             cache.test_split(found.dataset_name).y.numpy()):
-        raise BundleError(f"it says its rows are {found.dataset_name}'s test split, but its labels are not "
-                          "those of that split in order")
+    cache.check_rows(found)
 
 
 def _save_upload(upload) -> Path | None:
