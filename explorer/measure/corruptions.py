@@ -1,4 +1,5 @@
-"""Image corruptions of increasing severity, to measure accuracy and calibration under distribution shift.
+"""Corruptions of increasing severity, of images and of text, to measure accuracy and calibration under
+distribution shift.
 
 In the spirit of ImageNet-C (Hendrycks & Dietterich, *Benchmarking Neural Network Robustness to
 Common Corruptions and Perturbations*, ICLR 2019) and MNIST-C (Mu & Gilmer 2019): every corruption
@@ -16,6 +17,14 @@ severity 1..5 sets. The tables suit small images (8×8 and 28×28 grayscale, 32�
 Images are (N, C, H, W), float in [0, 1], before normalisation; outputs have the same shape, dtype
 and device and lie in [0, 1]. Random corruptions draw from a ``torch.Generator`` seeded by ``seed``
 (same seed, same device → same output).
+
+Text corruptions (:data:`TEXT_CORRUPTIONS`) act on documents as the text models read them, (N, L)
+int64 token ids padded with 0 (:mod:`explorer.core.text`), in the spirit of Wei & Zou's *EDA* (2019):
+each severity sets the share p of a document's words that is touched, independently per word.
+``word_deletion`` drops them (the rest close up), ``unknown_words`` turns them into the unknown word (as
+misspellings or words the vocabulary lacks would), ``word_swap`` makes them trade places at random
+among themselves. A bag of words ignores word order, so its curve under ``word_swap`` is flat: that is
+the model's nature, not a fault of the measurement.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
 from explorer.core.errors import ArgumentError
+from explorer.core.text import PAD, UNKNOWN
 
 SEVERITIES: dict[str, tuple[float, ...]] = {
     # Standard deviation of additive Gaussian noise, pixel units (ImageNet-C).
@@ -49,6 +59,12 @@ SEVERITIES: dict[str, tuple[float, ...]] = {
     # ImageNet-C but starting at 0.5: a factor below 2 resamples unevenly and can differ from x more
     # than a clean halving does. Coarse sides: 16..6 px at 32, 14..6 at 28, 4, 3, 2, 2, 2 at 8.
     "pixelate": (0.5, 0.4, 0.3, 0.25, 0.2),
+}
+TEXT_SEVERITIES: dict[str, tuple[float, ...]] = {
+    # Share of a document's words touched, each word independently (text corruptions above).
+    "word_deletion": (0.1, 0.3, 0.5, 0.7, 0.9),
+    "unknown_words": (0.1, 0.3, 0.5, 0.7, 0.9),
+    "word_swap": (0.1, 0.3, 0.5, 0.7, 0.9),
 }
 
 
@@ -90,6 +106,31 @@ def _pixelate(x: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
     return TF.resize(small, [height, width], interpolation=InterpolationMode.NEAREST)
 
 
+def _touched(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
+    """Each word (not padding) independently with probability ``share``."""
+    return (x != PAD) & (torch.rand(x.shape, generator=generator, device=x.device) < share)
+
+
+def _word_deletion(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
+    kept = (x != PAD) & ~_touched(x, share, generator)
+    order = torch.argsort((~kept).to(torch.int8), dim=1, stable=True)  # kept words first, in order
+    return torch.where(kept, x, PAD).gather(1, order)
+
+
+def _unknown_words(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
+    return torch.where(_touched(x, share, generator), UNKNOWN, x)
+
+
+def _word_swap(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
+    touched = _touched(x, share, generator)
+    places = torch.argsort((~touched).to(torch.int8), dim=1, stable=True)  # touched positions first, in order
+    # the same positions in a random order; the untouched follow in order in both, so they stay put
+    position = torch.arange(x.shape[1], device=x.device, dtype=torch.float64) / max(1, x.shape[1])
+    keys = torch.where(touched, torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64),
+                       2.0 + position)
+    return x.clone().scatter_(1, places, x.gather(1, torch.argsort(keys, dim=1)))
+
+
 _FUNCTIONS: dict[str, Callable[[Tensor, float, torch.Generator], Tensor]] = {
     "gaussian_noise": _gaussian_noise,
     "shot_noise": _shot_noise,
@@ -98,37 +139,58 @@ _FUNCTIONS: dict[str, Callable[[Tensor, float, torch.Generator], Tensor]] = {
     "contrast": _contrast,
     "brightness": _brightness,
     "pixelate": _pixelate,
+    "word_deletion": _word_deletion,
+    "unknown_words": _unknown_words,
+    "word_swap": _word_swap,
 }
 
 CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
+"""The image corruptions."""
+TEXT_CORRUPTIONS: tuple[str, ...] = tuple(TEXT_SEVERITIES)
+SEVERITIES.update(TEXT_SEVERITIES)  # one table of parameters for :func:`corrupt`
 LEVELS = (1, 2, 3, 4, 5)
 """The severities every corruption has, mildest first."""
 DEFAULT_SEVERITY = 3
 """The severity the command line and the Calibration page start from."""
 
 
+def corruptions_for(domain: str) -> tuple[str, ...]:
+    """The corruptions of a dataset's ``domain`` (``DatasetInfo.domain``): "image" or "text"."""
+    return TEXT_CORRUPTIONS if domain == "text" else CORRUPTIONS
+
+
 def corrupt(x: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
-    """Apply corruption ``name`` at ``severity`` to a batch of images.
+    """Apply corruption ``name`` at ``severity`` to a batch of images, or of documents.
 
     Args:
-        x: images, (N, C, H, W), floating point in [0, 1]; C = 1 or 3 for "contrast".
-        name: one of :data:`CORRUPTIONS`.
+        x: images, (N, C, H, W), floating point in [0, 1]; C = 1 or 3 for "contrast". For a text
+            corruption, documents: (N, L) int64 token ids, 0 = padding.
+        name: one of :data:`CORRUPTIONS` or :data:`TEXT_CORRUPTIONS`.
         severity: integer 1 (mildest) to 5; the parameter it sets is ``SEVERITIES[name][severity - 1]``
             (units in :data:`SEVERITIES`).
         seed: seeds the noise / rotation directions; ignored by deterministic corruptions.
 
     Returns:
-        Corrupted images, same shape, dtype and device as x, clipped to [0, 1].
+        Corrupted images, same shape, dtype and device as x, clipped to [0, 1]; or documents, same
+        shape, dtype and device.
     """
     if name not in SEVERITIES:
-        raise ArgumentError(f"unknown corruption {name!r}; allowed: {', '.join(CORRUPTIONS)}")
+        raise ArgumentError(f"unknown corruption {name!r}; allowed: {', '.join(CORRUPTIONS)} for images, "
+                            f"{', '.join(TEXT_CORRUPTIONS)} for text")
     if not isinstance(severity, numbers.Integral) or severity not in LEVELS:
         raise ArgumentError(f"severity must be an integer from 1 to 5, got {severity!r}")
+    generator = torch.Generator(x.device).manual_seed(seed)
+    if name in TEXT_SEVERITIES:
+        if x.ndim != 2 or x.dtype != torch.int64:
+            raise ArgumentError(f"{name} corrupts documents, (N, L) int64 token ids; got {x.dtype} "
+                                f"{tuple(x.shape)}" + (" (images take " + ", ".join(CORRUPTIONS) + ")"
+                                                       if x.is_floating_point() else ""))
+        return _FUNCTIONS[name](x, SEVERITIES[name][severity - 1], generator)
     if x.ndim != 4 or not x.is_floating_point():
-        raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+        raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}"
+                            + (f" (documents take {', '.join(TEXT_CORRUPTIONS)})" if x.dtype == torch.int64 else ""))
     if x.numel():
         lo, hi = x.min().item(), x.max().item()
         if not (0 <= lo and hi <= 1):  # written so that NaN fails too
             raise ArgumentError(f"x must lie in [0, 1] (pixels before normalisation), got [{lo}, {hi}]")
-    generator = torch.Generator(x.device).manual_seed(seed)
     return _FUNCTIONS[name](x, SEVERITIES[name][severity - 1], generator).clamp(0, 1)

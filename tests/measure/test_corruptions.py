@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from explorer.core.text import PAD, UNKNOWN
+from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES, TEXT_CORRUPTIONS, corrupt, corruptions_for
 
 RANDOM = ("gaussian_noise", "shot_noise", "rotation")
 # (shape, dtype): digits-like, MNIST-like, CIFAR-like.
@@ -76,8 +77,68 @@ def test_hand_worked_values():
         (torch.ones(2, 1, 8, 8, dtype=torch.uint8), "contrast", 1, "x must be a float batch .* torch.uint8"),
         (torch.rand(2, 1, 8, 8) * 2, "contrast", 1, r"x must lie in \[0, 1\]"),
         (torch.full((2, 1, 8, 8), float("nan")), "contrast", 1, r"x must lie in \[0, 1\] .* \[nan, nan\]"),
+        (torch.ones(2, 5, dtype=torch.int64), "contrast", 1, r"\(documents take word_deletion"),
+        (torch.rand(2, 1, 8, 8), "word_swap", 1, r"word_swap corrupts documents.*\(images take gaussian_noise"),
+        (torch.ones(2, 5, 1, dtype=torch.int64), "word_deletion", 1, r"\(N, L\) int64 token ids; got"),
     ],
 )
 def test_invalid_arguments_raise(x, name, severity, message):
     with pytest.raises(ValueError, match=message):
         corrupt(x, name, severity)
+
+
+def documents(n=40, length=60, seed=0):
+    """Token ids 2..499 of documents of random lengths (at least 5 words), padded with 0."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(2, 500, (n, length), generator=g)
+    lengths = torch.randint(5, length + 1, (n,), generator=g)
+    return torch.where(torch.arange(length) < lengths[:, None], x, PAD)
+
+
+def test_text_corruptions_are_the_text_domain():
+    assert corruptions_for("text") == TEXT_CORRUPTIONS == ("word_deletion", "unknown_words", "word_swap")
+    assert corruptions_for("image") == CORRUPTIONS and not set(CORRUPTIONS) & set(TEXT_CORRUPTIONS)
+    assert all(len(SEVERITIES[name]) == 5 for name in TEXT_CORRUPTIONS)
+
+
+@pytest.mark.parametrize("name", TEXT_CORRUPTIONS)
+def test_text_corruption_keeps_shape_and_padding_and_follows_the_seed(name):
+    x = documents()
+    original = x.clone()
+    out = corrupt(x, name, 3, seed=1)
+    assert out.shape == x.shape and out.dtype == torch.int64 and torch.equal(x, original)
+    lengths, new_lengths = (x != PAD).sum(1), (out != PAD).sum(1)
+    assert (new_lengths <= lengths).all()
+    # padding stays a suffix: no word after the first padding
+    assert not ((out != PAD) & ((out == PAD).cumsum(1) > 0)).any()
+    assert torch.equal(out, corrupt(x, name, 3, seed=1)) and not torch.equal(out, corrupt(x, name, 3, seed=2))
+
+
+@pytest.mark.parametrize("name", TEXT_CORRUPTIONS)
+def test_text_severity_sets_the_share_of_words_touched(name):
+    x = documents(n=200, length=200)
+    words = (x != PAD).sum().item()
+    for severity, share in enumerate(SEVERITIES[name], start=1):
+        out = corrupt(x, name, severity, seed=0)
+        if name == "word_deletion":
+            touched = words - (out != PAD).sum().item()
+        elif name == "unknown_words":
+            touched = ((out == UNKNOWN) & (x != UNKNOWN)).sum().item()
+        else:  # a word that trades places lands elsewhere unless it draws its own place back
+            touched = ((out != x) & (x != PAD)).sum().item()
+        assert touched / words == pytest.approx(share, abs=0.03 if name != "word_swap" else 0.06), severity
+
+
+def test_word_deletion_keeps_the_other_words_in_order():
+    x = documents()
+    out = corrupt(x, "word_deletion", 2, seed=0)
+    for row, new in zip(x.tolist(), out.tolist()):
+        kept, it = [t for t in new if t != PAD], iter(row)
+        assert all(any(t == u for u in it) for t in kept)  # a subsequence of the original
+
+
+def test_word_swap_keeps_each_documents_words():
+    x = documents()
+    out = corrupt(x, "word_swap", 5, seed=0)
+    assert torch.equal(out.sort(dim=1).values, x.sort(dim=1).values)
+    assert (out != x).any()
