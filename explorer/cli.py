@@ -35,6 +35,7 @@ HELP = {
     "batch_size": "mini-batch size",
     "lr": "Adam learning rate of the network",
     "weight_decay": "Adam weight decay of the network",
+    "word_dropout": "text: share of each training document's words dropped at random at every step",
     "schedule": "learning-rate schedule of the network and the prior",
     "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
     "lambda_kl": f"weight of the KL estimate (method vc); default: {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g} "
@@ -221,6 +222,9 @@ def _build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
     plan.add_argument("--cifar10", action="store_true",
                       help="ResNet-18 on CIFAR-10, 3 seeds: needs a GPU (and --out-dir, e.g. docs/cifar10)")
+    plan.add_argument("--text", action="store_true",
+                      help="20 Newsgroups and Reuters R8, softmax and VC, 3 seeds, beside TF-IDF + logistic "
+                           "regression (about 10 minutes; needs --out-dir, e.g. docs/text)")
     p.add_argument("--out-dir", help="where results/ and results.md go (default: docs)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--report-only", action="store_true",
@@ -615,8 +619,9 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     from explorer.jobs import benchmark, report
     from explorer.jobs.runs import check_writable
 
-    if (args.quick or args.cifar10) and not args.out_dir:
-        raise ArgumentError("--quick and --cifar10 need --out-dir, so that they never overwrite the committed report")
+    if (args.quick or args.cifar10 or args.text) and not args.out_dir:
+        raise ArgumentError("--quick, --cifar10 and --text need --out-dir, so that they never overwrite the "
+                            "committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
 
@@ -626,7 +631,8 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     if args.performance_only:
         benchmark.remeasure_performance(raw, log=log)
     elif not args.report_only:
-        plan = benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else benchmark.FULL
+        plan = (benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else
+                benchmark.TEXT if args.text else benchmark.FULL)
         check_writable(raw / "results.json")
         started = time.perf_counter()
         rows = benchmark.run(plan, log=log)

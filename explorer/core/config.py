@@ -141,6 +141,9 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
+    word_dropout: float = 0.0
+    """Text: the share of each training document's words dropped at random at every step (a fresh draw
+    each time, from a generator seeded by ``seed``); the idf is fitted on the whole documents."""
     schedule: str = "cosine"
     """Learning-rate schedule of the network and the prior: ``"cosine"`` decay to 0, or ``"constant"``."""
     lambda_prior: float = 0.1
@@ -224,6 +227,8 @@ class TrainConfig:
         for name in ("weight_decay", "lambda_prior", "lambda_kl", "disc_hidden", "snapshot_points"):
             if getattr(self, name) < 0:
                 raise ArgumentError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 <= self.word_dropout < 1:
+            raise ArgumentError(f"word_dropout must be in [0, 1), got {self.word_dropout!r}")
         if not 0 < self.train_fraction <= 1:
             raise ArgumentError(f"train_fraction must be in (0, 1], got {self.train_fraction!r}")
         if not 0 < self.val_fraction < 1:

@@ -23,6 +23,7 @@ from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
 from explorer.core.data import ImageData, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
+from explorer.core.text import drop_words
 from explorer.core.objectives import (
     METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate, moment_kl,
     prior_nll,
@@ -199,6 +200,9 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     if model_config.encoder in TEXT_ENCODERS:
         model_config = _fit_vocabulary(model_config, data)
+    elif config.word_dropout:
+        raise ArgumentError(f"word_dropout drops words of documents; the {model_config.encoder} encoder reads "
+                            "images (set it to 0)")
 
     train_idx, val_idx = split_indices(data.y, config)
     x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)
@@ -217,6 +221,8 @@ def train(
     n, steps = len(y), steps_per_epoch(len(y), config.batch_size)
     step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)
 
+    # word dropout draws from a generator of its own, so the batches are the same with or without it
+    words = torch.Generator(device).manual_seed(config.seed) if config.word_dropout else None
     snap_idx = torch.randperm(len(val), generator=generator)[: config.snapshot_points]
     snapshots, means, variances = [], [], []
 
@@ -246,7 +252,8 @@ def train(
         for step in range(1, steps + 1):
             batch = order[(step - 1) * config.batch_size: step * config.batch_size]
             try:
-                stats = step_fn(x[batch], y[batch])
+                xb = x[batch] if words is None else drop_words(x[batch], config.word_dropout, words)
+                stats = step_fn(xb, y[batch])
             except ValueError as error:  # torch's BatchNorm cannot normalise one value per channel
                 if len(batch) > 1:
                     raise

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer.core.errors import ArgumentError
-from explorer.core.text import PAD, UNKNOWN, Vocabulary, newsgroup_text, normalise
+from explorer.core.text import PAD, UNKNOWN, Vocabulary, drop_words, newsgroup_text, normalise
 
 
 def test_normalise_keeps_lowercase_letters_and_single_spaces():
@@ -37,3 +37,14 @@ def test_bad_vocabularies_and_lengths_are_refused():
         Vocabulary(("a", "a"))
     with pytest.raises(ArgumentError, match="max_tokens"):
         Vocabulary(("a",)).encode(["a"], 0)
+
+
+def test_drop_words_pads_about_that_share_of_the_words_and_follows_its_generator():
+    x = torch.randint(2, 100, (50, 40), generator=torch.Generator().manual_seed(0))
+    x[:, 30:] = PAD
+    out = drop_words(x, 0.3, torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and ((out == x) | (out == PAD)).all()
+    assert (out[:, 30:] == PAD).all()
+    assert ((out == PAD) & (x != PAD)).sum().item() / (x != PAD).sum().item() == pytest.approx(0.3, abs=0.03)
+    assert torch.equal(out, drop_words(x, 0.3, torch.Generator().manual_seed(1)))
+    assert drop_words(x, 0.0, torch.Generator()) is x

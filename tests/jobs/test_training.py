@@ -320,3 +320,18 @@ def test_a_text_encoder_on_images_is_refused():
 
     with pytest.raises(ArgumentError, match="not a text dataset"):
         train(load_dataset("digits", "train"), *text_configs("softmax", tiny_text()))
+
+
+def test_word_dropout_is_seeded_changes_the_model_and_is_for_text_only(digits):
+    from conftest import text_configs, tiny_text
+    from explorer.core.errors import ArgumentError
+    from explorer.jobs.training import train
+
+    data = tiny_text(n=120)
+    runs = [train(data, *text_configs("softmax", data, word_dropout=share)) for share in (0.0, 0.5, 0.5)]
+    weights = [run.model.encoder.embedding.weight for run in runs]
+    assert torch.equal(weights[1], weights[2]) and not torch.equal(weights[0], weights[1])
+    with pytest.raises(ArgumentError, match="word_dropout drops words of documents; the mlp encoder"):
+        train(digits[0], *quick_configs("softmax", word_dropout=0.1))
+    with pytest.raises(ArgumentError, match=r"word_dropout must be in \[0, 1\)"):
+        quick_configs("softmax", word_dropout=1.0)
