@@ -186,9 +186,11 @@ def corrupt(x: Tensor, name: str, severity: int, seed: int = 0) -> Tensor:
                                 f"{tuple(x.shape)}" + (" (images take " + ", ".join(CORRUPTIONS) + ")"
                                                        if x.is_floating_point() else ""))
         return _FUNCTIONS[name](x, SEVERITIES[name][severity - 1], generator)
+    if x.dtype == torch.int64 and x.ndim == 2:
+        raise ArgumentError(f"{name} corrupts images, (N, C, H, W) floats in [0, 1]; documents take "
+                            f"{', '.join(TEXT_CORRUPTIONS)}")
     if x.ndim != 4 or not x.is_floating_point():
-        raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}"
-                            + (f" (documents take {', '.join(TEXT_CORRUPTIONS)})" if x.dtype == torch.int64 else ""))
+        raise ArgumentError(f"x must be a float batch of shape (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
     if x.numel():
         lo, hi = x.min().item(), x.max().item()
         if not (0 <= lo and hi <= 1):  # written so that NaN fails too

@@ -77,7 +77,7 @@ def test_hand_worked_values():
         (torch.ones(2, 1, 8, 8, dtype=torch.uint8), "contrast", 1, "x must be a float batch .* torch.uint8"),
         (torch.rand(2, 1, 8, 8) * 2, "contrast", 1, r"x must lie in \[0, 1\]"),
         (torch.full((2, 1, 8, 8), float("nan")), "contrast", 1, r"x must lie in \[0, 1\] .* \[nan, nan\]"),
-        (torch.ones(2, 5, dtype=torch.int64), "contrast", 1, r"\(documents take word_deletion"),
+        (torch.ones(2, 5, dtype=torch.int64), "contrast", 1, r"contrast corrupts images, .*; documents take word_deletion"),
         (torch.rand(2, 1, 8, 8), "word_swap", 1, r"word_swap corrupts documents.*\(images take gaussian_noise"),
         (torch.ones(2, 5, 1, dtype=torch.int64), "word_deletion", 1, r"\(N, L\) int64 token ids; got"),
     ],
