@@ -9,6 +9,9 @@ from explorer.core.errors import ExplorerError
 
 st.title("Adversarial examples")
 selected = state.models_or_stop()
+if view.is_text(selected.dataset):
+    st.info(view.TEXT_NOTE)
+    st.stop()
 st.markdown("Each model is attacked with its own gradient (untargeted, L∞). ε is in pixel units of images "
             "in [0, 1], applied before the model's normalisation.")
 defaults = AttackConfig()

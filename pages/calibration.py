@@ -17,8 +17,9 @@ n_bins = controls[0].slider("Bins", 5, 50, N_BINS, help="Equal-width confidence 
 scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by one T per model, fitted "
                              "by NLL on the model's own validation split (never the test split); for a "
                              "bundle, on its val_logits and val_labels.")
-corruption = controls[1].selectbox("Corruption", view.CORRUPTION_CHOICES,
-                                   help="Applied to the test images (pixels in [0, 1]) before prediction.")
+corruption = controls[1].selectbox("Corruption", view.corruption_choices(selected.dataset),
+                                   help="Applied to the test examples before prediction: images' pixels in "
+                                        "[0, 1], or documents' words.")
 severity = controls[2].slider("Severity", min(LEVELS), max(LEVELS), DEFAULT_SEVERITY,
                               disabled=corruption == view.CLEAN)
 shift = view.Shift(None if corruption == view.CLEAN else corruption, severity, selected.seed)

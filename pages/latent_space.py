@@ -48,15 +48,17 @@ def latent_maps() -> None:
         index = st.session_state.get(state.SELECTED_INDEX)
         shown = None if index is None else views.example_figures(dict(zip("AB", (p for _, p in models))), index)
         if shown is None:
-            st.caption("Click a point to see its image and both models' class probabilities.")
+            st.caption("Click a point to see its example and both models' class probabilities.")
             return
-        image, probabilities, caption = shown
+        image, probabilities, caption, document = shown
         st.subheader("The clicked example")
         st.caption(caption + (" The Adversarial page starts from it." if image is not None else
-                              " This bundle has no images."))
+                              "" if document is not None else " This bundle has no images."))
         left, right = st.columns([1, 2])
         if image is not None:
             left.plotly_chart(image, width="stretch")
+        if document is not None:
+            left.markdown(f"> {document}")  # letters, spaces and the count of the rest: no markup
         right.plotly_chart(probabilities, width="stretch")
     except ExplorerError as error:
         st.error(str(error))

@@ -9,7 +9,7 @@ from explorer.core.bundles import OWN_DATA
 from explorer.core.config import N_BINS
 from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
-from explorer.measure.corruptions import CORRUPTIONS
+from explorer.measure.corruptions import corruptions_for
 
 st.title("Shift, low data and out-of-distribution")
 selected = state.models_or_stop()
@@ -29,7 +29,7 @@ models = {side: c for side, c in chosen.items() if not c.is_bundle}
 shift_tab, low_tab, ood_tab = st.tabs(["Distribution shift", "Low data", "Out-of-distribution"],
                                       key=state.SHIFT_TAB, on_change="rerun")
 sample = min(n_test, view.SHIFT_POINTS)
-rows = "test examples" if dataset == OWN_DATA else "test images"
+rows = f"test {view.examples(dataset)}"
 drawn = f"{sample} {rows} drawn with seed {selected.seed}" if sample < n_test else "the test split"
 
 
@@ -40,11 +40,13 @@ def _bundles_say(what: str) -> None:
 
 
 def shift() -> None:
-    corruptions = st.multiselect("Corruptions", CORRUPTIONS, default=["gaussian_noise", "rotation"])
+    offered = corruptions_for(view.domain(dataset))
+    corruptions = st.multiselect("Corruptions", offered, default=list(offered[:2]) if view.domain(dataset) == "text"
+                                 else ["gaussian_noise", "rotation"])
     measure = st.radio("Measure", ["accuracy", "ece"], horizontal=True,
                        format_func={"accuracy": "accuracy", "ece": f"ECE ({N_BINS} bins)"}.get)
     st.caption(f"On {drawn}, severities 1-5 (0: clean); corrupted with seed {selected.seed}, the same "
-               "images for both models.")
+               f"{view.examples(dataset)} for both models." + view.corruption_note(dataset))
     _bundles_say("corruptions")
     if not models:
         return

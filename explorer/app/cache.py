@@ -22,7 +22,7 @@ from explorer.app import umap_worker
 from explorer.core.bundles import Bundle, load_bundle
 from explorer.core.checkpoints import Entry, file_digest, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
-from explorer.core.data import ImageData, dataset_info, load_dataset, subset_indices
+from explorer.core.data import ImageData, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
 from explorer.jobs.runs import low_data_sweep
@@ -143,7 +143,7 @@ def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
         return {"logits": logits.numpy(), "probs": torch.softmax(logits, dim=1).numpy(),
                 "latents": found.latents, "labels": found.labels, "images": found.images}
     net, _ = model(path)
-    data = test_split(dataset)
+    data = readable_by(test_split(dataset), net)
     logits, latents = predict(net, data.x)
     logits = logits.double()
     return {"logits": logits.numpy(), "probs": torch.softmax(logits, dim=1).numpy(),
@@ -158,7 +158,7 @@ def fit(path: Path, dataset: str) -> LatentFit:
         found = _bundle_rows(path, dataset)
         return fit_latents(_head(path, found), found.latents, found.labels)
     net, _ = model(path)
-    data = test_split(dataset)
+    data = readable_by(test_split(dataset), net)
     return latent_fit(net, data.x, data.y)
 
 
@@ -196,7 +196,7 @@ def _test_logits(path: Path, dataset: str, corruption: str | None, severity: int
         clean = outputs(path, dataset)
         return {"logits": clean["logits"], "labels": clean["labels"]}
     net, _ = model(path)
-    data = test_split(dataset)
+    data = readable_by(test_split(dataset), net)
     logits, _ = predict(net, corrupt(data.x, corruption, severity, seed))
     return {"logits": logits.double().numpy(), "labels": data.y.numpy()}
 
@@ -211,14 +211,14 @@ def temperature(path: Path) -> float:
         except BundleError as error:
             raise BundleError(f"{path.name}: {error}") from None
     net, meta = model(path)
-    return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
+    return checkpoint_temperature(net, meta, readable_by(train_split(meta["dataset"]), net))
 
 
 @_per_file(st.cache_resource(show_spinner=False))
 def shift_curve(path: Path, dataset: str, corruption: str, n: int, seed: int) -> dict[str, list[float]]:
     """Accuracy and ECE at severities 0-5 of one corruption of n test images drawn with ``seed``."""
     net, _ = model(path)
-    data = test_sample(dataset, n, seed)
+    data = readable_by(test_sample(dataset, n, seed), net)
     return shift_curves(net, data.x, data.y, [corruption], seed=seed)[corruption]
 
 
@@ -232,7 +232,7 @@ def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, 
 
 @_per_file(st.cache_resource(show_spinner="Scoring in- and out-of-distribution images…"))
 def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, object]]:
-    """OOD scores and AUROC of n test images against as many of the dataset's OOD set (or noise); for
+    """OOD scores and AUROC of n test examples against as many of the dataset's OOD set (or noise); for
     a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``)."""
     if is_bundle(path):
         found = _bundle_rows(path, dataset)
@@ -245,9 +245,9 @@ def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, obje
                                 None if found.ood_latents is None else found.ood_latents[away], head)
         return compare_scores(inside, outside)
     net, _ = model(path)
-    x_in = test_sample(dataset, n, seed).x
-    other = dataset_info(dataset).ood
-    x_out = test_sample(other, n, seed).x if other else noise_images(x_in, len(x_in), seed=seed)
+    x_in = readable_by(test_sample(dataset, n, seed), net).x
+    other = dataset_info(dataset).ood  # a text set's documents in the model's own vocabulary
+    x_out = readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
     return ood_comparison(net, x_in, x_out)
 
 

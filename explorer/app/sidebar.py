@@ -76,11 +76,6 @@ def render() -> state.Selection:
                          help="Seeds every random choice on the pages (samples, projections, attacks).")
     _upload(sidebar)
     entries, problems = cache.checkpoints()
-    text = sorted({e.dataset for e in entries if e.dataset in DATASETS and DATASETS[e.dataset].domain == "text"})
-    if text:  # the pages draw images, latents of images and their corruptions
-        problems = [*problems, f"the checkpoints of {', '.join(text)}: the pages do not show text models yet "
-                               "(the command line evaluates them)"]
-        entries = [e for e in entries if e.dataset not in text]
     datasets = [name for name in (*DATASETS, OWN_DATA) if any(e.dataset == name for e in entries)]
     if not datasets:
         choices_box.warning("No checkpoint found: train one on the Train page or upload one below.")

@@ -129,3 +129,10 @@ def test_random_example_follows_the_seed():
     with pytest.raises(ValueError, match="450"):
         adversarial_view.example_index("index", 450, 0, 450)
     assert isinstance(draws[2], int)
+
+
+def test_a_text_set_gets_one_line_and_no_attack(open_page, data_copy, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("adversarial", state={"dataset": "20newsgroups"})
+    assert not app.exception and not app.error and not app.get("plotly_chart")
+    assert app.info[0].value == adversarial_view.TEXT_NOTE

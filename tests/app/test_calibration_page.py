@@ -88,3 +88,19 @@ def test_gaussian_noise_lowers_accuracy_and_shows_its_seed(start):
     shifted = app.dataframe[0].value["accuracy"]
     assert (shifted < clean).all()
     assert any("gaussian noise, severity 5" in c.value and "seed 0" in c.value for c in app.caption)
+
+
+def test_a_text_set_offers_its_corruptions_and_word_deletion_lowers_accuracy(open_page, data_copy, monkeypatch):
+    from explorer.measure.corruptions import TEXT_CORRUPTIONS
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("calibration", state={"dataset": "20newsgroups"})
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 3
+    corruption = widget(app.main.selectbox, "Corruption")
+    assert tuple(corruption.options) == ("none", *TEXT_CORRUPTIONS)
+    clean = app.dataframe[0].value["accuracy"]
+    corruption.set_value("word_deletion").run()
+    widget(app.slider, "Severity").set_value(5).run()
+    assert not app.exception and not app.error
+    assert (app.dataframe[0].value["accuracy"] < clean).all()
+    assert any("word deletion, severity 5 (share of words 0.9)" in c.value for c in app.caption)

@@ -98,3 +98,18 @@ def test_a_student_t_model_is_checked_against_its_own_law(open_page, tmp_path):
     assert "Student-t (ν = 5" in texts(figure_json(app, 0))  # the d = 2 map's note
     titles = [figure_json(app, i)["layout"]["title"]["text"] for i in range(len(app.get("plotly_chart")))]
     assert any("r² against 2·F(2, 5)" in t for t in titles) and any("r² against χ²(2)" in t for t in titles)
+
+
+def test_a_clicked_document_shows_its_first_words_and_both_models_probabilities(open_page, data_copy, monkeypatch):
+    from explorer.app import cache
+    from explorer.app.views.latent_space import DOCUMENT_WORDS
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("latent_space", state={"dataset": "20newsgroups", "selected_index": 5})
+    assert not app.exception and not app.error
+    assert "20newsgroups-bag-d16-softmax" in app.sidebar.selectbox[1].value
+    words = cache.test_split("20newsgroups").texts[5].split()
+    quoted = next(m.value for m in app.markdown if m.value.startswith("> "))
+    assert quoted.startswith("> " + " ".join(words[:DOCUMENT_WORDS]))
+    assert len(app.get("plotly_chart")) == 2 + 1 + 4  # two maps, the probability bars, the χ² check
+    assert any("#5" in c.value and "letters only" in c.value for c in app.caption)

@@ -47,3 +47,16 @@ def test_mnist_shift_and_ood_use_a_sample_of_the_test_split(open_page, data_copy
     open_tab(app, "Out-of-distribution")
     assert not app.exception and not app.error and len(app.get("plotly_chart")) == 4
     assert "fashion-mnist test images" in app.caption[0].value
+
+
+def test_a_text_set_offers_the_text_corruptions_and_the_other_text_set_as_ood(open_page, data_copy, monkeypatch):
+    from explorer.measure.corruptions import TEXT_CORRUPTIONS
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page(PAGE, state={"dataset": "20newsgroups"})
+    assert not app.exception and not app.error
+    assert tuple(app.multiselect[0].options) == TEXT_CORRUPTIONS and len(app.get("plotly_chart")) == 2
+    assert "documents" in app.caption[0].value and "word swap its curve stays flat" in app.caption[0].value
+    open_tab(app, "Out-of-distribution")
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 4
+    assert "reuters-r8 test documents, in each model's own vocabulary" in app.caption[0].value

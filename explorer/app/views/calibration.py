@@ -16,13 +16,19 @@ import plotly.graph_objects as go
 from explorer.app import cache, sources
 from explorer.figures import confidence_histogram, reliability_diagram
 from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
-from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES
+from explorer.core.data import DATASETS
+from explorer.measure.corruptions import SEVERITIES, corruptions_for
 
 CLEAN = "none"
-CORRUPTION_CHOICES = (CLEAN, *CORRUPTIONS)
 METRICS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "adaptive_ece": "adaptive ECE",
            "classwise_ece": "classwise ECE", "nll": "NLL (nats)", "brier": "Brier"}
 TEMPERATURE = "temperature T"
+
+
+def corruption_choices(dataset: str) -> tuple[str, ...]:
+    """"none", then the corruptions of the dataset's domain (images for a bundle of other data)."""
+    domain = DATASETS[dataset].domain if dataset in DATASETS else "image"
+    return (CLEAN, *corruptions_for(domain))
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,10 @@ class Shift:
             return "clean test split"
         parameter = SEVERITIES[self.corruption][self.severity - 1]
         return (f"test split with {self.corruption.replace('_', ' ')}, severity {self.severity} "
-                f"(parameter {parameter}), seed {self.seed}")
+                f"({self._parameter()} {parameter}), seed {self.seed}")
+
+    def _parameter(self) -> str:
+        return "share of words" if self.corruption in corruptions_for("text") else "parameter"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 from explorer.app import cache, sources
 from explorer.core.bundles import OWN_DATA
 from explorer.core.config import ProjectionConfig
-from explorer.core.data import subset_indices
+from explorer.core.data import dataset_info, subset_indices
 from explorer.core.errors import BundleError
 from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
 from explorer.measure.latent_map import MAX_POINTS, latent_map
@@ -118,10 +118,16 @@ def clicked_index(event, keep: np.ndarray) -> int | None:
     return None
 
 
-def example_figures(paths: dict[str, Path], index: int) -> tuple[go.Figure | None, go.Figure, str] | None:
-    """One test example: its image (None when a bundle of other data has none), the class
-    probabilities of every model that predicted it, and a caption; None if the first model has no
-    example ``index`` (an index clicked on another dataset).
+DOCUMENT_WORDS = 80
+"""Words of a clicked document the page shows."""
+
+
+def example_figures(paths: dict[str, Path], index: int
+                    ) -> tuple[go.Figure | None, go.Figure, str, str | None] | None:
+    """One test example: its image (None for a document, or when a bundle of other data has none), the
+    class probabilities of every model that predicted it, a caption, and a document's first
+    :data:`DOCUMENT_WORDS` words (None for an image); None if the first model has no example ``index``
+    (an index clicked on another dataset).
 
     Models of a project dataset share its test split; a bundle of other data shares its rows with
     another file only if their labels agree.
@@ -138,13 +144,19 @@ def example_figures(paths: dict[str, Path], index: int) -> tuple[go.Figure | Non
     caption = f"Test example #{index}, label {label}."
     if len(same) < len(chosen):
         caption += " The other model's rows are other examples: its probabilities are left out."
+    if first.dataset != OWN_DATA and dataset_info(first.dataset).domain == "text":
+        words = cache.test_split(first.dataset).texts[index].split()
+        more = f" … ({len(words) - DOCUMENT_WORDS} more words)" if len(words) > DOCUMENT_WORDS else ""
+        caption += " The document as the models read it: lowercased, letters only."
+        return None, probability_bars(probs, list(first.class_names)), caption, \
+            " ".join(words[:DOCUMENT_WORDS]) + more
     if first.dataset != OWN_DATA:
         image = cache.test_split(first.dataset).x[index].permute(1, 2, 0).squeeze(-1).numpy()
     else:
         images = next(iter(outputs.values()))["images"]
         image = None if images is None else _channels_last(images[index])
     row = None if image is None else image_row([image], [f"#{index}: {label}"])
-    return row, probability_bars(probs, list(first.class_names)), caption
+    return row, probability_bars(probs, list(first.class_names)), caption, None
 
 
 def _channels_last(image: np.ndarray) -> np.ndarray:
