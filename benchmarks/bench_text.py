@@ -1,8 +1,8 @@
 """Text classification on this machine: seconds per epoch, and the test figures of softmax and VC
 against a TF-IDF + logistic regression reference trained in the same run.
 
-For each dataset it fits the reference (scikit-learn's ``TfidfVectorizer(sublinear_tf=True,
-min_df=2)`` and ``LogisticRegression(C=10)`` on the whole training split), then trains each method
+For each dataset it fits the reference (:func:`explorer.jobs.benchmark.text_reference`: scikit-learn's
+TF-IDF and logistic regression on the whole training split), then trains each method
 with the dataset's defaults (``DatasetInfo.defaults``, chosen on the validation split) for each seed
 and prints, per run, the seconds of every epoch and the test split's accuracy (also as a share of the
 reference's), ECE, classwise ECE, NLL and latent fit (median r² ÷ the χ²_d median; mean KS of the χ²
@@ -25,22 +25,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def reference(train, test) -> dict[str, float]:
-    """TF-IDF + logistic regression, fitted on the training split, measured on the test split."""
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    from explorer.measure.calibration import calibration_report
-
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
-    classifier = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(train.texts), train.y.numpy())
-    probs = classifier.predict_proba(vectorizer.transform(test.texts))
-    report = calibration_report(np.asarray(probs, dtype=np.float64), test.y.numpy())
-    return {**report, "seconds": time.perf_counter() - started}
 
 
 def run(dataset: str, method: str, seed: int, train, test) -> dict[str, object]:
@@ -69,6 +53,7 @@ def main() -> None:
     import torch
 
     from explorer import load_dataset
+    from explorer.jobs.benchmark import text_reference
 
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
@@ -79,7 +64,7 @@ def main() -> None:
         train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
         print(f"\n{dataset}: {len(train)} training / {len(test)} test documents, vocabulary "
               f"{train.vocabulary.size} ids, loaded in {time.perf_counter() - started:.1f} s", flush=True)
-        base = reference(train, test)
+        base = text_reference(train, test)
         rows.append({"dataset": dataset, "method": "tfidf+logreg", **base})
         print(f"  tfidf+logreg   accuracy {base['accuracy']:.4f}  ECE {base['ece']:.4f}  classwise ECE "
               f"{base['classwise_ece']:.4f}  NLL {base['nll']:.4f}  ({base['seconds']:.0f} s)", flush=True)

@@ -11,6 +11,10 @@ miscalibrated (at 3 full epochs its ECE is 0.002, nothing to correct). Low-data 
 as many optimisation steps as their suite's run (:func:`explorer.jobs.runs.equal_step_epochs`), so
 they measure scarce data, not short training. Units of work (a suite and a seed) run in
 :attr:`Plan.workers` processes of one thread each (see :func:`run`).
+
+:data:`TEXT` (``--text``) runs the text sets: softmax and VC with the bag encoder, measured alike except
+that pixel attacks do not apply (none is run) and the corruptions are the text ones, beside a reference
+row, ``tfidf+logreg`` (:func:`text_reference`), fitted on the same training split.
 """
 
 from __future__ import annotations
@@ -31,19 +35,22 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core.data import DATASETS, ImageData, load_dataset, split_indices, subset_indices
+from explorer.core.data import DATASETS, ImageData, load_dataset, readable_by, split_indices, subset_indices
+from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.measure.attacks import robust_accuracy
 from explorer.measure.calibration import (
     apply_temperature, calibration_report, evaluate, validation_temperature,
 )
-from explorer.measure.corruptions import CORRUPTIONS, corrupt
+from explorer.measure.corruptions import corrupt, corruptions_for
 from explorer.measure.inference import predict
 from explorer.measure.latents import discriminator_kl, latent_fit
 from explorer.measure.ood import ood_comparison
 
 CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
+TEXT_CALIBRATION = (*CALIBRATION, "classwise_ece")
+"""Text suites also report classwise ECE: Reuters R8's classes are strongly imbalanced."""
 ARMS: dict[str, tuple[str, dict[str, object]]] = {
     "softmax": ("softmax", {}),
     "gaussian": ("gaussian", {}),
@@ -115,6 +122,31 @@ QUICK = Plan(
     umap_sizes=(), app_memory=False,
 )
 """A few minutes of the same code: what the tests run."""
+TEXT = Plan(
+    suites=(Suite("20newsgroups", 16, 20), Suite("reuters-r8", 16, 20)), seeds=(0, 1, 2), arms=("softmax", "vc"),
+    fractions=(), eps=(), umap_sizes=(), app_memory=False, workers=2,
+)
+"""The text sets with their defaults (``DatasetInfo.defaults``), beside TF-IDF + logistic regression."""
+
+
+def _text(suite: Suite) -> bool:
+    return DATASETS[suite.dataset].domain == "text"
+
+
+def text_reference(train_data, test) -> dict[str, float]:
+    """TF-IDF + logistic regression (scikit-learn's ``TfidfVectorizer(sublinear_tf=True, min_df=2)``,
+    ``LogisticRegression(C=10)``) fitted on the documents of ``train_data``, its calibration report on
+    ``test``'s, and the seconds the fit took. Deterministic (L-BFGS from zero)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    classifier = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(train_data.texts),
+                                                             train_data.y.numpy())
+    probs = classifier.predict_proba(vectorizer.transform(test.texts))
+    report = calibration_report(np.asarray(probs, dtype=np.float64), test.y.numpy())
+    return {**report, "seconds": time.perf_counter() - started}
 
 
 def _rows(suite: Suite, method: str, seed: int, condition: str, values: dict[str, float]) -> list[dict]:
@@ -126,7 +158,8 @@ def _calibration_rows(suite, method, seed, condition, logits, y, temperature) ->
     rows = []
     for name, t in [(method, 1.0)] + ([(f"{method}+ts", temperature)] if method in SCALED else []):
         report = calibration_report(apply_temperature(logits, t), y)
-        rows += _rows(suite, name, seed, condition, {k: report[k] for k in CALIBRATION})
+        rows += _rows(suite, name, seed, condition,
+                      {k: report[k] for k in (TEXT_CALIBRATION if _text(suite) else CALIBRATION)})
     return rows
 
 
@@ -134,6 +167,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
                   test: ImageData, train_config, ood_test: ImageData | None) -> list[dict]:
     """Every measurement of one trained model, as rows (see :func:`run`)."""
     model.eval()
+    test, ood_test = readable_by(test, model), ood_test if ood_test is None else readable_by(ood_test, model)
     y = test.y.numpy()
     started = time.perf_counter()
     logits, _ = predict(model, test.x)
@@ -151,7 +185,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.
     keep = torch.from_numpy(subset_indices(len(y), plan.corruption_points, seed=0))
     x, y_sub = test.x[keep], y[keep.numpy()]
-    for name in CORRUPTIONS:
+    for name in corruptions_for(DATASETS[suite.dataset].domain):
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
             rows += [r for r in _calibration_rows(suite, arm, seed, f"{name}:{severity}", shifted.numpy(),
@@ -159,7 +193,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
 
     keep = torch.from_numpy(subset_indices(len(y), plan.attack_points, seed=0))
     x, y_att = test.x[keep], test.y[keep]
-    for eps in plan.eps:
+    for eps in () if _text(suite) else plan.eps:  # pixel attacks: images only
         for config in (AttackConfig("fgsm", eps), AttackConfig("pgd", eps, steps=plan.pgd_steps, seed=0)):
             started = time.perf_counter()
             accuracy = robust_accuracy(model, x, y_att, config)
@@ -199,6 +233,10 @@ def run_unit(plan: Plan, suite: Suite, seed: int, log: Callable[[str], None] = p
     train_data, test = load_dataset(suite.dataset, "train"), load_dataset(suite.dataset, "test")
     other = DATASETS[suite.dataset].ood
     ood_test = load_dataset(other, "test") if other else None
+    if _text(suite) and seed == plan.seeds[0]:  # deterministic: one fit per suite
+        reference = text_reference(train_data, test)
+        rows += _rows(suite, REFERENCE, seed, "clean", {k: reference[k] for k in (*TEXT_CALIBRATION, "seconds")})
+        log(f"{suite.name} {REFERENCE}: {reference['seconds']:.0f} s")
     for arm in suite.arms or plan.arms:
         method, settings = ARMS[arm]
         started = time.perf_counter()

@@ -19,10 +19,13 @@ import numpy as np
 from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError
-from explorer.measure.corruptions import CORRUPTIONS
+from explorer.measure.corruptions import SEVERITIES
 
-METHOD_ORDER = ("softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
-"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows."""
+REFERENCE = "tfidf+logreg"
+"""The text suites' reference row (:func:`explorer.jobs.benchmark.text_reference`)."""
+METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
+"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows; first,
+the text suites' reference (:data:`explorer.jobs.benchmark.REFERENCE`)."""
 FIT = (("accuracy", "accuracy", 4), ("ece", "ECE", 4), ("nll", "NLL", 4), ("r2_ratio", "median r² ÷ χ² median", 3),
        ("mean_ks", "KS", 3))
 """(measure, column title, digits) of the table that shows validation and test side by side."""
@@ -73,6 +76,17 @@ class Results:
         return np.mean(stacked, axis=0) if stacked else np.array([])
 
 
+def _text(results: Results) -> bool:
+    """Whether every suite of the results is a text set's."""
+    names = [s.get("dataset") for s in results.payload.get("plan", {}).get("suites", [])]
+    return bool(names) and all(name in DATASETS and DATASETS[name].domain == "text" for name in names)
+
+
+def _trained(results: Results, suite: str) -> list[str]:
+    """The suite's methods without the text reference (it is measured on the clean test split alone)."""
+    return [m for m in results.methods(suite) if m != REFERENCE]
+
+
 def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
     """mean ± std over seeds (sample std); "–" without values."""
     if not len(values):
@@ -91,9 +105,13 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def headline_table(results: Results, suite: str) -> str:
-    return table(["method", *(title for _, title, _ in HEADLINE)], (
+    """Clean test metrics per method; classwise ECE too where the suite has it (the text sets)."""
+    columns = list(HEADLINE)
+    if any(len(results.get(suite, m, "clean", "classwise_ece")) for m in results.methods(suite)):
+        columns.insert(2, ("classwise_ece", "classwise ECE", False))
+    return table(["method", *(title for _, title, _ in columns)], (
         [m, *(fmt(results.get(suite, m, "clean", k), 2 if k == "accuracy" else 4, percent=k == "accuracy")
-              for k, _, _ in HEADLINE)] for m in results.methods(suite)))
+              for k, _, _ in columns)] for m in results.methods(suite)))
 
 
 def compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> str:
@@ -148,7 +166,7 @@ def _corrupted(results: Results, suite: str) -> list[tuple[str, int, str]]:
     out = []
     for c in results.conditions(suite, ""):
         name, _, level = c.partition(":")
-        if name in CORRUPTIONS and level:  # not "epoch:e", "pgd10:ε", "ood:…", …
+        if name in SEVERITIES and level:  # not "epoch:e", "pgd10:ε", "ood:…", …
             out.append((name, int(level), c))
     return out
 
@@ -172,13 +190,13 @@ def shift_table(results: Results, suite: str, measure: str) -> str:
     return table(["method", "clean", *(f"severity {s}" for s in levels)], (
         [m, fmt(results.get(suite, m, "clean", measure), 3),
          *(fmt(results.mean_over(suite, m, cs, measure), 3) for cs in levels.values())]
-        for m in results.methods(suite)))
+        for m in _trained(results, suite)))
 
 
 def corruption_table(results: Results, suite: str, measure: str) -> str:
     """One row per corruption: each method's ``measure`` averaged over the severities, ± over seeds.
     Temperature scaling keeps the argmax, so accuracy leaves out the +ts methods."""
-    methods = [m for m in results.methods(suite) if measure != "accuracy" or not m.endswith("+ts")]
+    methods = [m for m in _trained(results, suite) if measure != "accuracy" or not m.endswith("+ts")]
     return table(["corruption", *methods], (
         [name.replace("_", " "), *(fmt(results.mean_over(suite, m, cs, measure), 3) for m in methods)]
         for name, cs in _corruption_conditions(results, suite).items()))
@@ -186,6 +204,8 @@ def corruption_table(results: Results, suite: str, measure: str) -> str:
 
 def attack_table(results: Results, suite: str) -> str:
     conditions = results.conditions(suite, "fgsm") + results.conditions(suite, "pgd")
+    if not conditions:
+        return ""
     header = [c.replace("fgsm:", "FGSM ε=").replace(":", " ε=").replace("pgd", "PGD-") for c in conditions]
     methods = [m for m in results.methods(suite) if not m.endswith("+ts")]  # scaling keeps the argmax
     return table(["method", *header], ([m, *(fmt(results.get(suite, m, c, "robust_accuracy"), 3) for c in conditions)]
@@ -194,7 +214,9 @@ def attack_table(results: Results, suite: str) -> str:
 
 def low_data_table(results: Results, suite: str) -> str:
     conditions = results.conditions(suite, "fraction:")
-    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    if not conditions and results.train_fraction(suite) == 1:  # no low-data run and the whole split
+        return ""
+    methods = [m for m in _trained(results, suite) if not m.endswith("+ts")]
     header = [f"{f:.0%}: acc / ECE" for f in [*(float(c.split(":")[1]) for c in conditions),
                                               results.train_fraction(suite)]]  # the last: the suite's own
     return table(["method", *header], (
@@ -205,14 +227,14 @@ def low_data_table(results: Results, suite: str) -> str:
 def ood_table(results: Results, suite: str) -> str:
     rows = []
     for c in results.conditions(suite, "ood:"):
-        for m in (m for m in results.methods(suite) if not m.endswith("+ts")):
+        for m in (m for m in _trained(results, suite) if not m.endswith("+ts")):
             rows.append([c.split(":")[1], m, fmt(results.get(suite, m, c, "auroc_max_softmax"), 3),
                          fmt(results.get(suite, m, c, "auroc_log_density"), 3)])
     return table(["out-of-distribution set", "method", "AUROC, max probability", "AUROC, log p(z)"], rows)
 
 
 def fit_table(results: Results, suite: str) -> str:
-    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    methods = [m for m in _trained(results, suite) if not m.endswith("+ts")]
     header = ["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"]
     return table(header, (
         [m, fmt(results.get(suite, m, "clean", "r2_ratio"), 3), fmt(results.get(suite, m, "clean", "mean_ks"), 3),
@@ -245,8 +267,12 @@ def performance_section(results: Results) -> str:
         ratio = f"{np.mean(vc) / np.mean(soft):.2f}" if len(vc) and len(soft) else "–"
         rows.append([suite, fmt(soft, 2), fmt(vc, 2), ratio, f"{np.mean(speed):,.0f}" if len(speed) else "–",
                      fmt(fgsm, 2), fmt(pgd, 2)])
-    lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax", "evaluation (images/s)",
-                        "FGSM (s / 1000 images)", "PGD (s / 1000 images)"], rows))
+    if any(len(results.conditions(suite, "fgsm")) for suite in results.suites) or not _text(results):
+        lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax", "evaluation (images/s)",
+                            "FGSM (s / 1000 images)", "PGD (s / 1000 images)"], rows))
+    else:  # text: no attacks
+        lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax",
+                            "evaluation (documents/s)"], (row[:5] for row in rows)))
     umap = perf.get("umap") or []
     if umap:
         sizes = sorted({r["n"] for r in umap})
@@ -350,9 +376,12 @@ def _sizing(plan: dict, wall_seconds: float) -> str:
         return (f"{s['dataset']} d = {s['latent_dim']}: {s['epochs']} epochs" if fraction == 1 else
                 f"{s['dataset']} d = {s['latent_dim']}: {fraction:.0%} of the training split for {s['epochs']} epochs")
 
+    rows = "images" if plan.get("eps", True) else "documents"  # a text plan runs no pixel attacks
+    attacks = (f"attacks: {plan.get('attack_points')} test images, PGD with {plan.get('pgd_steps')} steps"
+               if plan.get("eps", True) else "no attacks (pixel attacks do not apply to text)")
     text = (f"**Sizing.** Seeds {', '.join(map(str, plan.get('seeds', [])))}; {', '.join(map(one, suites))}. "
-            f"Corruptions: {plan.get('corruption_points')} test images; attacks: {plan.get('attack_points')} test "
-            f"images, PGD with {plan.get('pgd_steps')} steps; latent fit: {plan.get('fit_points')} test images. ")
+            f"Corruptions: {plan.get('corruption_points')} test {rows}; {attacks}; latent fit: "
+            f"{plan.get('fit_points')} test {rows}. ")
     if plan.get("fractions") and any(s.get("low_data") for s in suites):
         fractions = ", ".join(f"{f:.0%}" for f in plan["fractions"])
         if any(isinstance(s.get("low_data"), list) for s in suites):  # arms named: steps matched
@@ -364,7 +393,7 @@ def _sizing(plan: dict, wall_seconds: float) -> str:
                      "fraction f gets f of the optimisation steps: these figures mix scarce data with short "
                      "training. ")
     if plan.get("epoch_points"):
-        text += f"Test NLL after every epoch: {plan['epoch_points']} test images. "
+        text += f"Test NLL after every epoch: {plan['epoch_points']} test {rows}. "
     if plan.get("workers", 1) > 1:
         text += (f"The units (a suite and a seed) ran in {plan['workers']} processes of one thread each, side by "
                  "side: every time below is a one-thread figure. ")
@@ -438,7 +467,12 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
                                                     for suite, paths in pngs.items() for p in paths))
     parts.append("## Performance\n\n" + performance_section(results))
-    if not any(s.get("dataset") == "cifar10" for s in suites):
+    text = all(DATASETS[s["dataset"]].domain == "text" for s in suites if s.get("dataset") in DATASETS)
+    if text and any(len(results.get(s, "tfidf+logreg", "clean", "accuracy")) for s in results.suites):
+        parts.insert(2, "*tfidf+logreg* is the reference: scikit-learn's TF-IDF (sublinear tf, words in at "
+                        "least 2 training documents) and logistic regression (C = 10), fitted once on the same "
+                        "training split (it is deterministic).")
+    if not text and not any(s.get("dataset") == "cifar10" for s in suites):
         parts.append("## CIFAR-10\n\nResNet-18 on CIFAR-10 (d = 64, 30 epochs, 3 seeds, the same measures) is "
                      "`python -m explorer benchmark --cifar10 --out-dir docs/cifar10`. It needs a GPU: none "
                      "was available for this report, so it has not been run.")

@@ -52,7 +52,7 @@ def test_performance_only_measures_again_and_keeps_the_rows(quick):
     assert "measured again in a separate pass" in (quick / "results.md").read_text()
 
 
-@pytest.mark.parametrize("plan", [benchmark.FULL, benchmark.QUICK, benchmark.CIFAR10])
+@pytest.mark.parametrize("plan", [benchmark.FULL, benchmark.QUICK, benchmark.CIFAR10, benchmark.TEXT])
 def test_a_plan_is_rebuilt_from_its_description_in_the_results(plan):
     description = json.loads(json.dumps(benchmark.plan_description(plan)))
     assert benchmark.plan_from_description(description) == plan
@@ -64,3 +64,26 @@ def test_peak_memory_is_the_measured_process_own_not_its_parent():
     assert benchmark.peak_rss_mb() > 2048
     assert benchmark._subprocess_json("-c", code)["mb"] < 1024  # getrusage would report this process's peak
     del ballast
+
+
+def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no_attack(
+        data_copy, monkeypatch, tmp_path):
+    import dataclasses
+
+    from explorer.jobs import report
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    plan = dataclasses.replace(benchmark.TEXT, suites=(benchmark.Suite("reuters-r8", 4, 2),), seeds=(0,),
+                               corruption_points=100, fit_points=200, epoch_points=0, workers=1)
+    rows = benchmark.run(plan, log=lambda line: None)
+    clean = {(r["method"], r["measure"]): r["value"] for r in rows if r["condition"] == "clean"}
+    assert clean["tfidf+logreg", "accuracy"] > 0.9 and ("tfidf+logreg", "classwise_ece") in clean
+    assert {("softmax", "classwise_ece"), ("vc", "classwise_ece"), ("vc", "mean_ks")} <= set(clean)
+    conditions = {r["condition"] for r in rows}
+    assert {"word_deletion:5", "unknown_words:1", "word_swap:3", "ood:20newsgroups"} <= conditions
+    assert not any(c.startswith(("fgsm", "pgd", "gaussian_noise", "fraction:")) for c in conditions)
+    benchmark.write_results(tmp_path, rows, {}, plan, 1.0)
+    text = report.render(report.Results.load(tmp_path / "results.json"), tmp_path, "results")
+    assert "| tfidf+logreg |" in text and "no attacks (pixel attacks do not apply to text)" in text
+    assert "classwise ECE" in text and "word deletion" in text
+    assert "Adversarial robustness" not in text and "CIFAR-10" not in text
