@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.bundles import OWN_DATA, load_bundle
-from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
+from explorer.core.checkpoints import Entry, describe, load_checkpoint, user_dir
 from explorer.core.config import default_configs, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
@@ -35,7 +35,8 @@ def _check_bundle(path: Path) -> None:
 
 def _save_upload(upload) -> Path | None:
     """Validate an uploaded file as a checkpoint (``.pt``) or a predictions bundle (``.npz``), then keep
-    it in the user's folder; returns where, or None for a refused file (nothing is left behind)."""
+    it in the user's folder, a bundle as model A; returns where, or None for a refused file (nothing is
+    left behind)."""
     bundle = Path(upload.name).suffix.lower() == ".npz"
     path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".npz" if bundle else ".pt").name
     try:
@@ -45,6 +46,8 @@ def _save_upload(upload) -> Path | None:
     except (CheckpointError, BundleError, DatasetUnavailableError) as error:
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")
         return None
+    if bundle:  # model A from now on (drawn so by render)
+        st.session_state[state.UPLOAD_CHOSEN] = (describe(path, "uploaded").dataset, str(path))
     cache.checkpoints.clear()
     st.sidebar.success(f"Added {upload.name}" + (" as model A" if bundle else ""))
     return path
@@ -61,12 +64,7 @@ def _upload(sidebar) -> None:
     done = st.session_state.setdefault(state.UPLOADS_SEEN, set())
     if upload is not None and upload.file_id not in done:  # each rerun hands the same upload back
         done.add(upload.file_id)
-        path = _save_upload(upload)
-        if path is not None and path.suffix == ".npz":
-            entries, _ = cache.checkpoints()
-            entry = next((e for e in entries if e.path == path), None)
-            if entry is not None:
-                st.session_state[state.DATASET], st.session_state[state.MODEL_A] = entry.dataset, str(path)
+        _save_upload(upload)
 
 
 def render() -> state.Selection:
@@ -76,6 +74,9 @@ def render() -> state.Selection:
                          help="Seeds every random choice on the pages (samples, projections, attacks).")
     _upload(sidebar)
     entries, problems = cache.checkpoints()
+    chosen = st.session_state.get(state.UPLOAD_CHOSEN)
+    if chosen is not None:
+        st.session_state[state.DATASET], st.session_state[state.MODEL_A] = chosen
     datasets = [name for name in (*DATASETS, OWN_DATA) if any(e.dataset == name for e in entries)]
     if not datasets:
         choices_box.warning("No checkpoint found: train one on the Train page or upload one below.")
@@ -93,4 +94,5 @@ def render() -> state.Selection:
             choices_box.selectbox(title, paths, format_func=labels.get, key=key)
     for problem in problems:
         sidebar.caption(f"Skipped {problem}")
+    st.session_state.pop(state.UPLOAD_CHOSEN, None)  # drawn: the selectbox holds it from now on
     return state.selection()

@@ -12,6 +12,10 @@ MODEL_A = "model_a"
 MODEL_B = "model_b"
 SEED = "seed"
 UPLOADS_SEEN = "uploads_seen"
+UPLOAD_CHOSEN = "upload_chosen"
+"""(dataset, path) of a bundle just uploaded, until a run of the sidebar has drawn it as model A: a run
+stopped before its widgets reach the browser (a click elsewhere) would otherwise lose the choice, as
+the browser sends back the selectboxes' old values."""
 TRAIN_DATASET = "train_dataset"
 TRAIN_FIELD = "train_field"
 """Prefix of the Train form's widget keys: f"{TRAIN_FIELD}:{dataset}:{name}" (per-dataset defaults)."""
