@@ -194,7 +194,10 @@ def test_a_text_model_trains_evaluates_and_refuses_pixel_attacks(data_copy, tmp_
     assert main(["attack", str(out), "--attack", "fgsm", "--eps", "0.1"]) == 1
     assert "token ids of text have no pixels" in capsys.readouterr().err
     assert main(["evaluate", str(out), "--corruption", "gaussian_noise"]) == 1
-    assert "float batch" in capsys.readouterr().err
+    assert "gaussian_noise corrupts images, (N, C, H, W) floats in [0, 1]; documents take word_deletion" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--corruption", "word_deletion", "--severity", "5", "--json"]) == 0
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["corruption"] == "word_deletion" and shifted["accuracy"] < metrics["accuracy"]
 
 
 def test_project_writes_the_maps_the_latent_page_reads(tmp_path, capsys):

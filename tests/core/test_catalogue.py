@@ -9,8 +9,10 @@ def test_shipped_checkpoints_are_listed_with_their_metadata(tmp_path):
     assert not problems
     shipped = {(e.dataset, e.method, e.latent_dim) for e in entries if e.source == "shipped"}
     assert {("digits", m, d) for m in ("softmax", "lgm", "vc") for d in (2, 16)} <= shipped
-    for entry in entries:
-        assert entry.accuracy > 0.9 and entry.method in entry.label and entry.path.stem in entry.label
+    assert {("20newsgroups", m, 16) for m in ("softmax", "vc")} <= shipped
+    for entry in entries:  # 20 Newsgroups' test split is a later-dated one: its reference reaches 0.84
+        assert entry.accuracy > (0.8 if entry.dataset == "20newsgroups" else 0.9)
+        assert entry.method in entry.label and entry.path.stem in entry.label
 
 
 def test_user_checkpoints_come_after_the_shipped_ones_and_bad_files_are_reported(tmp_path):
