@@ -36,6 +36,16 @@ def color(k: int) -> str:
     return PALETTE[k % len(PALETTE)]
 
 
+SYMBOLS = ("circle", "diamond", "square", "triangle-up")
+"""Marker of class k on a scatter, ``SYMBOLS[k // 10]``: past ten classes the colours repeat, and the
+marker tells classes k and k + 10 apart (20 Newsgroups has twenty)."""
+
+
+def symbol(k: int) -> str:
+    """Marker symbol of class k on a scatter (see :data:`SYMBOLS`)."""
+    return SYMBOLS[(k // len(PALETTE)) % len(SYMBOLS)]
+
+
 def style(fig: go.Figure, title: str, height: int = 550) -> go.Figure:
     """Apply the common layout (template, fonts, axis lines) in place and return ``fig``."""
     fig.update_layout(

@@ -31,7 +31,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     Args:
         points: (N, 2) coordinates.
         labels: (N,) integer classes in [0, K).
-        class_names: (K,) names, in class order; class k is drawn in ``PALETTE[k % 10]``.
+        class_names: (K,) names, in class order; class k is drawn in ``PALETTE[k % 10]`` with the
+            marker ``SYMBOLS[k // 10]`` (classes k and k + 10 share a colour).
         color: None, or (N,) bool correctness, or (N,) finite numbers.
         color_label: legend or colour-bar title.
         ellipses: (class index, n_std, (P, 2) boundary points) per contour, drawn as a closed line in
@@ -71,7 +72,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             hoverinfo="skip", marker=dict(size=4, opacity=0.3, color=[base.color(y) for y in prior_labels])))
     if color is None:
         traces += [points_trace(labels == c, name=class_names[c], legendgroup=class_names[c],
-                                marker=dict(size=7, opacity=0.75, color=base.color(c)))
+                                marker=dict(size=7, opacity=0.75, color=base.color(c), symbol=base.symbol(c)))
                    for c in range(k) if (labels == c).any()]
     elif by_correctness:
         correct = np.asarray(color)

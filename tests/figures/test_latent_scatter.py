@@ -67,3 +67,13 @@ def test_latent_scatter_rejects_bad_input(kwargs, match):
     args = dict(points=points, labels=labels, class_names=CLASSES) | kwargs
     with pytest.raises(ValueError, match=match):
         F.latent_scatter(**args)
+
+
+def test_past_ten_classes_the_colours_repeat_and_the_marker_tells_them_apart():
+    labels = np.arange(20).repeat(2)
+    points = np.random.default_rng(0).normal(size=(40, 2))
+    fig = F.latent_scatter(points, labels, [f"c{k}" for k in range(20)])
+    markers = {(trace.marker.color, trace.marker.symbol) for trace in fig.data}
+    assert len(markers) == 20
+    assert fig.data[3].marker.color == fig.data[13].marker.color
+    assert (fig.data[3].marker.symbol, fig.data[13].marker.symbol) == ("circle", "diamond")
