@@ -97,7 +97,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from explorer.core.data import DATASETS
+    from explorer.core.data import DATASETS, datasets_of
 
     parser = _Parser(prog="python -m explorer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -165,7 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="dotted name of the model's last nn.Linear, whose input is the latent z "
                         "(torchvision: fc for ResNets, classifier.1 for EfficientNet, heads.head for ViT; "
                         "default: fc)")
-    p.add_argument("--dataset", required=True, choices=[d for d in datasets if DATASETS[d].domain == "image"],
+    p.add_argument("--dataset", required=True, choices=datasets_of("image"),
                    help="whose test split to run on; its class names and name go in the bundle")
     p.add_argument("--out", required=True, help="bundle file to write (.npz)")
     p.add_argument("--mean", type=float, nargs="+",

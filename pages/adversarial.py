@@ -5,11 +5,12 @@ import streamlit as st
 from explorer.app import cache, sources, state
 from explorer.app.views import adversarial as view
 from explorer.core.config import AttackConfig
+from explorer.core.data import domain_of
 from explorer.core.errors import ExplorerError
 
 st.title("Adversarial examples")
 selected = state.models_or_stop()
-if view.is_text(selected.dataset):
+if domain_of(selected.dataset) == "text":
     st.info(view.TEXT_NOTE)
     st.stop()
 st.markdown("Each model is attacked with its own gradient (untargeted, L∞). ε is in pixel units of images "

@@ -7,6 +7,7 @@ from explorer.app import cache, sources, state
 from explorer.app.views import shift as view
 from explorer.core.bundles import OWN_DATA
 from explorer.core.config import N_BINS
+from explorer.core.data import domain_of
 from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
 from explorer.measure.corruptions import corruptions_for
@@ -40,9 +41,8 @@ def _bundles_say(what: str) -> None:
 
 
 def shift() -> None:
-    offered = corruptions_for(view.domain(dataset))
-    corruptions = st.multiselect("Corruptions", offered, default=list(offered[:2]) if view.domain(dataset) == "text"
-                                 else ["gaussian_noise", "rotation"])
+    domain = domain_of(dataset)
+    corruptions = st.multiselect("Corruptions", corruptions_for(domain), default=view.DEFAULT_CORRUPTIONS[domain])
     measure = st.radio("Measure", ["accuracy", "ece"], horizontal=True,
                        format_func={"accuracy": "accuracy", "ece": f"ECE ({N_BINS} bins)"}.get)
     st.caption(f"On {drawn}, severities 1-5 (0: clean); corrupted with seed {selected.seed}, the same "

@@ -182,9 +182,9 @@ def check_bundle(**arrays) -> Bundle:
 
 
 def _dataset(value, n: int, k: int) -> np.ndarray:
-    from explorer.core.data import DATASETS
+    from explorer.core.data import DATASETS, datasets_of
 
-    images = [n for n, info in DATASETS.items() if info.domain == "image"]
+    images = datasets_of("image")
     name = np.asarray(value)
     if name.dtype.kind != "U" or name.ndim != 0 or str(name) not in images:
         raise BundleError(f"dataset must be one of the image datasets {', '.join(images)} (one string), got {value!r}")

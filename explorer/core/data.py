@@ -170,6 +170,17 @@ _TORCHVISION = {
 }
 
 
+def domain_of(name: str) -> str:
+    """``DatasetInfo.domain`` of ``name``, "image" or "text"; "image" for a name outside :data:`DATASETS`
+    (uploaded bundles of other data: images, or outputs alone)."""
+    return DATASETS[name].domain if name in DATASETS else "image"
+
+
+def datasets_of(domain: str) -> tuple[str, ...]:
+    """The names of the datasets of one domain, in :data:`DATASETS`' order."""
+    return tuple(name for name, info in DATASETS.items() if info.domain == domain)
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of ``name``; an error listing the known datasets otherwise."""
     if name not in DATASETS:

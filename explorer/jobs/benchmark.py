@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core.data import DATASETS, ImageData, load_dataset, readable_by, split_indices, subset_indices
+from explorer.core.data import DATASETS, ImageData, domain_of, load_dataset, readable_by, split_indices, subset_indices
 from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
@@ -130,7 +130,7 @@ TEXT = Plan(
 
 
 def _text(suite: Suite) -> bool:
-    return DATASETS[suite.dataset].domain == "text"
+    return domain_of(suite.dataset) == "text"
 
 
 def text_reference(train_data, test) -> dict[str, float]:
@@ -185,7 +185,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.
     keep = torch.from_numpy(subset_indices(len(y), plan.corruption_points, seed=0))
     x, y_sub = test.x[keep], y[keep.numpy()]
-    for name in corruptions_for(DATASETS[suite.dataset].domain):
+    for name in corruptions_for(domain_of(suite.dataset)):
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
             rows += [r for r in _calibration_rows(suite, arm, seed, f"{name}:{severity}", shifted.numpy(),

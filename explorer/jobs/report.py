@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.core.config import OBJECTIVE_DEFAULTS
-from explorer.core.data import DATASETS
+from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
 from explorer.measure.corruptions import SEVERITIES
 
@@ -79,7 +79,7 @@ class Results:
 def _text(results: Results) -> bool:
     """Whether every suite of the results is a text set's."""
     names = [s.get("dataset") for s in results.payload.get("plan", {}).get("suites", [])]
-    return bool(names) and all(name in DATASETS and DATASETS[name].domain == "text" for name in names)
+    return bool(names) and all(domain_of(name) == "text" for name in names)
 
 
 def _trained(results: Results, suite: str) -> list[str]:
@@ -467,7 +467,7 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
         parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
                                                     for suite, paths in pngs.items() for p in paths))
     parts.append("## Performance\n\n" + performance_section(results))
-    text = all(DATASETS[s["dataset"]].domain == "text" for s in suites if s.get("dataset") in DATASETS)
+    text = _text(results)
     if text and any(len(results.get(s, "tfidf+logreg", "clean", "accuracy")) for s in results.suites):
         parts.insert(2, "*tfidf+logreg* is the reference: scikit-learn's TF-IDF (sublinear tf, words in at "
                         "least 2 training documents) and logistic regression (C = 10), fitted once on the same "

@@ -15,7 +15,7 @@ import torch
 
 from explorer.app import cache
 from explorer.core.config import AttackConfig
-from explorer.core.data import DATASETS, subset_indices
+from explorer.core.data import subset_indices
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, image_row, latent_scatter, probability_bars
 from explorer.measure.attacks import pgd_path
@@ -31,11 +31,6 @@ PATH_COLOR = "#444444"
 EPS_AXIS = "ε (pixel units, images in [0, 1])"
 TEXT_NOTE = ("These attacks move pixels; a document is a sequence of discrete words, so they do not apply to "
              "text models, and this page attacks none.")
-
-
-def is_text(dataset: str) -> bool:
-    """Whether ``dataset`` is a project text set (uploaded bundles of other data are not)."""
-    return dataset in DATASETS and DATASETS[dataset].domain == "text"
 
 
 @dataclass(frozen=True)

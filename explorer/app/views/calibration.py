@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 from explorer.app import cache, sources
 from explorer.figures import confidence_histogram, reliability_diagram
 from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
-from explorer.core.data import DATASETS
-from explorer.measure.corruptions import SEVERITIES, corruptions_for
+from explorer.core.data import domain_of
+from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptions_for
 
 CLEAN = "none"
 METRICS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "adaptive_ece": "adaptive ECE",
@@ -27,8 +27,7 @@ TEMPERATURE = "temperature T"
 
 def corruption_choices(dataset: str) -> tuple[str, ...]:
     """"none", then the corruptions of the dataset's domain (images for a bundle of other data)."""
-    domain = DATASETS[dataset].domain if dataset in DATASETS else "image"
-    return (CLEAN, *corruptions_for(domain))
+    return (CLEAN, *corruptions_for(domain_of(dataset)))
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Shift:
                 f"({self._parameter()} {parameter}), seed {self.seed}")
 
     def _parameter(self) -> str:
-        return "share of words" if self.corruption in corruptions_for("text") else "parameter"
+        return "share of words" if self.corruption in TEXT_CORRUPTIONS else "parameter"
 
 
 @dataclass(frozen=True)

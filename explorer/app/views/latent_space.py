@@ -11,7 +11,7 @@ import torch
 from explorer.app import cache, sources
 from explorer.core.bundles import OWN_DATA
 from explorer.core.config import ProjectionConfig
-from explorer.core.data import dataset_info, subset_indices
+from explorer.core.data import domain_of, subset_indices
 from explorer.core.errors import BundleError
 from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
 from explorer.measure.latent_map import MAX_POINTS, latent_map
@@ -144,7 +144,7 @@ def example_figures(paths: dict[str, Path], index: int
     caption = f"Test example #{index}, label {label}."
     if len(same) < len(chosen):
         caption += " The other model's rows are other examples: its probabilities are left out."
-    if first.dataset != OWN_DATA and dataset_info(first.dataset).domain == "text":
+    if domain_of(first.dataset) == "text":
         words = cache.test_split(first.dataset).texts[index].split()
         more = f" … ({len(words) - DOCUMENT_WORDS} more words)" if len(words) > DOCUMENT_WORDS else ""
         caption += " The document as the models read it: lowercased, letters only."
