@@ -88,11 +88,15 @@ class Vocabulary:
 __all__ = ["PAD", "UNKNOWN", "Vocabulary", "newsgroup_text", "normalise"]
 
 
+def chosen_words(x: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """A boolean mask of documents x (N, L) of token ids: each word (not padding) independently with
+    probability ``share``, drawn from ``generator`` (on x's device)."""
+    return (x != PAD) & (torch.rand(x.shape, generator=generator, device=x.device) < share)
+
+
 def drop_words(x: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
-    """Documents x (N, L) of token ids with each word turned into padding with probability ``share``,
-    independently, drawn from ``generator`` (on x's device). The bag encoder reads a document as a
-    set of counts, so the gaps need not close up."""
+    """Documents x with the :func:`chosen_words` turned into padding. The bag encoder reads a document
+    as a set of counts, so the gaps need not close up."""
     if share <= 0:
         return x
-    dropped = torch.rand(x.shape, generator=generator, device=x.device) < share
-    return torch.where(dropped, PAD, x)
+    return torch.where(chosen_words(x, share, generator), PAD, x)

@@ -39,7 +39,7 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
 from explorer.core.errors import ArgumentError
-from explorer.core.text import PAD, UNKNOWN
+from explorer.core.text import PAD, UNKNOWN, chosen_words, drop_words
 
 SEVERITIES: dict[str, tuple[float, ...]] = {
     # Standard deviation of additive Gaussian noise, pixel units (ImageNet-C).
@@ -106,23 +106,18 @@ def _pixelate(x: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
     return TF.resize(small, [height, width], interpolation=InterpolationMode.NEAREST)
 
 
-def _touched(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
-    """Each word (not padding) independently with probability ``share``."""
-    return (x != PAD) & (torch.rand(x.shape, generator=generator, device=x.device) < share)
-
-
 def _word_deletion(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
-    kept = (x != PAD) & ~_touched(x, share, generator)
-    order = torch.argsort((~kept).to(torch.int8), dim=1, stable=True)  # kept words first, in order
-    return torch.where(kept, x, PAD).gather(1, order)
+    kept = drop_words(x, share, generator)
+    order = torch.argsort((kept == PAD).to(torch.int8), dim=1, stable=True)  # kept words first, in order
+    return kept.gather(1, order)
 
 
 def _unknown_words(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
-    return torch.where(_touched(x, share, generator), UNKNOWN, x)
+    return torch.where(chosen_words(x, share, generator), UNKNOWN, x)
 
 
 def _word_swap(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
-    touched = _touched(x, share, generator)
+    touched = chosen_words(x, share, generator)
     places = torch.argsort((~touched).to(torch.int8), dim=1, stable=True)  # touched positions first, in order
     # the same positions in a random order; the untouched follow in order in both, so they stay put
     position = torch.arange(x.shape[1], device=x.device, dtype=torch.float64) / max(1, x.shape[1])
