@@ -211,7 +211,7 @@ def temperature(path: Path) -> float:
         except BundleError as error:
             raise BundleError(f"{path.name}: {error}") from None
     net, meta = model(path)
-    return checkpoint_temperature(net, meta, readable_by(train_split(meta["dataset"]), net))
+    return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
 
 
 @_per_file(st.cache_resource(show_spinner=False))

@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.bundles import OWN_DATA, load_bundle
-from explorer.core.checkpoints import Entry, describe, load_checkpoint, user_dir
+from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
 from explorer.core.config import default_configs, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
@@ -47,7 +47,7 @@ def _save_upload(upload) -> Path | None:
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")
         return None
     if bundle:  # model A from now on (drawn so by render)
-        st.session_state[state.UPLOAD_CHOSEN] = (describe(path, "uploaded").dataset, str(path))
+        st.session_state[state.UPLOAD_CHOSEN] = str(path)
     cache.checkpoints.clear()
     st.sidebar.success(f"Added {upload.name}" + (" as model A" if bundle else ""))
     return path
@@ -74,9 +74,9 @@ def render() -> state.Selection:
                          help="Seeds every random choice on the pages (samples, projections, attacks).")
     _upload(sidebar)
     entries, problems = cache.checkpoints()
-    chosen = st.session_state.get(state.UPLOAD_CHOSEN)
+    chosen = next((e for e in entries if str(e.path) == st.session_state.get(state.UPLOAD_CHOSEN)), None)
     if chosen is not None:
-        st.session_state[state.DATASET], st.session_state[state.MODEL_A] = chosen
+        st.session_state[state.DATASET], st.session_state[state.MODEL_A] = chosen.dataset, str(chosen.path)
     datasets = [name for name in (*DATASETS, OWN_DATA) if any(e.dataset == name for e in entries)]
     if not datasets:
         choices_box.warning("No checkpoint found: train one on the Train page or upload one below.")

@@ -13,7 +13,7 @@ MODEL_B = "model_b"
 SEED = "seed"
 UPLOADS_SEEN = "uploads_seen"
 UPLOAD_CHOSEN = "upload_chosen"
-"""(dataset, path) of a bundle just uploaded, until a run of the sidebar has drawn it as model A: a run
+"""The path of a bundle just uploaded, until a run of the sidebar has drawn it as model A: a run
 stopped before its widgets reach the browser (a click elsewhere) would otherwise lose the choice, as
 the browser sends back the selectboxes' old values."""
 TRAIN_DATASET = "train_dataset"

@@ -497,8 +497,9 @@ def validation_temperature(model: nn.Module, data_train: ImageData, train_config
     test split never informs T.
     """
     _, val_idx = split_indices(data_train.y, train_config)
-    logits, _ = predict(model, readable_by(data_train, model).x[val_idx])
-    return fit_temperature(logits.numpy(), data_train.y[val_idx].numpy())
+    val = readable_by(data_train.subset(val_idx), model)  # a text model's own vocabulary, if need be
+    logits, _ = predict(model, val.x)
+    return fit_temperature(logits.numpy(), val.y.numpy())
 
 
 def checkpoint_temperature(model: nn.Module, meta: dict, data_train: ImageData) -> float:
