@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.core.config import (
-    ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
+    AMP_MODES, ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
     VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs, value_type,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
@@ -54,8 +54,11 @@ HELP = {
     "snapshot_points": "validation points whose latents are recorded every epoch (0: none)",
     "seed": "random seed (initialisation, splits, batches, prior samples)",
     "device": "where to train",
+    "sync_batchnorm": "under torchrun on GPUs: BatchNorm pools the statistics of every process's slice of a batch",
+    "amp": "mixed precision on CUDA: bf16 runs the encoder in bfloat16 (head, prior terms, discriminator in float32)",
+    "compile": "compile the encoder with torch.compile before training",
 }
-CHOICES = {"encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
+CHOICES = {"amp": AMP_MODES, "encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
            "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std", "vocab_size"}
 
@@ -76,6 +79,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             if f.name in _NOT_FLAGS:
                 continue
             default = "dataset's" if f.name in dataset_keys else repr(f.default)
+            if f.default is False:  # a switch: given or not
+                parser.add_argument("--" + f.name.replace("_", "-"), action="store_true", default=None,
+                                    help=HELP[f.name])
+                continue
             parser.add_argument(
                 "--" + f.name.replace("_", "-"), default=None,
                 type=value_type(f, cls), choices=CHOICES.get(f.name),
@@ -265,18 +272,31 @@ def _table(metrics: dict[str, object]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """Train and save one model; under ``torchrun`` every process trains its slice of each batch and
+    rank 0 alone reports and saves (:mod:`explorer.jobs.distributed`)."""
+    from explorer.jobs import distributed
     from explorer.jobs.runs import train_and_save
 
     overrides = _overrides(args)
     if args.dry_run:
         overrides["epochs"] = 1
     model_config, train_config = default_configs(args.dataset, args.method, **overrides)
-    _, meta = train_and_save(
-        args.dataset, model_config, train_config, out=None if args.dry_run else args.out,
-        callback=_progress_bar(args.method, args.quiet), max_train=400 if args.dry_run else None,
-    )
-    print(_table(meta["metrics"]))
-    print("dry run: nothing written" if args.dry_run else f"saved {args.out}")
+    world = distributed.init_from_environment(train_config.device)
+    try:
+        if world is not None and world.main:
+            print(f"data-parallel: {world.size} processes ({world.backend}), each on its slice of every batch "
+                  f"of {train_config.batch_size}", file=sys.stderr)
+        _, meta = train_and_save(
+            args.dataset, model_config, train_config, out=None if args.dry_run else args.out,
+            callback=_progress_bar(args.method, args.quiet), max_train=400 if args.dry_run else None,
+        )
+    except BaseException:
+        distributed.close(wait=False)  # the others may sit in a collective: the launcher stops them
+        raise
+    distributed.close()
+    if world is None or world.main:
+        print(_table(meta["metrics"]))
+        print("dry run: nothing written" if args.dry_run else f"saved {args.out}")
 
 
 def _load(path: str):

@@ -43,6 +43,8 @@ for ``"paper"`` (:attr:`explorer.core.data.DatasetInfo.paper_vc`), which :func:`
 RELEASED = {"objective": "released", **OBJECTIVE_DEFAULTS["released"]}
 """The settings that make ``vc`` the authors' released step (METHOD.md §3), kept for comparison."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
+AMP_MODES = ("off", "bf16")
+"""Mixed precision for training (:attr:`TrainConfig.amp`)."""
 ATTACKS = ("fgsm", "pgd")
 """L∞ attacks of :mod:`explorer.measure.attacks`."""
 PROJECTION_METHODS = ("auto", "identity", "pca", "umap")
@@ -214,6 +216,15 @@ class TrainConfig:
     """Validation points whose latents are recorded after every epoch (0: none)."""
     seed: int = 0
     device: str = "auto"
+    sync_batchnorm: bool = False
+    """Data-parallel training on GPUs: BatchNorm layers pool the statistics of every rank's slice
+    (``SyncBatchNorm``), so that a run's batches are normalised as in one process
+    (:mod:`explorer.jobs.distributed`)."""
+    amp: str = "off"
+    """Mixed precision on CUDA: ``"bf16"`` runs the encoder under ``torch.autocast`` in bfloat16; the
+    head, the prior terms and the discriminator stay in float32. ``"off"``: float32 throughout."""
+    compile: bool = False
+    """Compile the encoder with ``torch.compile`` before training (worth it on a GPU for long runs)."""
 
     def __post_init__(self) -> None:
         _check_choice("objective", self.objective, OBJECTIVES)
@@ -234,6 +245,7 @@ class TrainConfig:
         if not 0 < self.val_fraction < 1:
             raise ArgumentError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         _check_choice("device", self.device, DEVICES)
+        _check_choice("amp", self.amp, AMP_MODES)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("KL estimator", self.kl_estimator, KL_ESTIMATORS)
         if (self.kl_estimator == "mlp") != (self.disc_hidden > 0):
@@ -392,7 +404,7 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
+    "AMP_MODES", "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
     "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "value_type", "variant",

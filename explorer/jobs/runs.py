@@ -13,6 +13,7 @@ from explorer.core.checkpoints import save_checkpoint
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
 from explorer.core.data import ImageData, load_dataset, split_indices, stratified_fraction
 from explorer.core.errors import ArgumentError
+from explorer.jobs import distributed
 from explorer.jobs.training import Progress, TrainResult, steps_per_epoch, train
 from explorer.measure.calibration import evaluate
 from explorer.measure.robustness import sweep
@@ -59,16 +60,26 @@ def train_and_save(
     Returns the training result and the checkpoint metadata (test metrics, history, configs,
     snapshots). ``max_train`` keeps a stratified subset of at most that many training images
     (the command line's ``--dry-run``).
+
+    In a process group (``torchrun``) every rank trains and rank 0 alone evaluates and saves; its
+    metadata records ``distributed: {world_size, backend}``. The other ranks return metadata
+    without ``metrics``.
     """
-    if out is not None:
+    world = distributed.current()
+    main = world is None or world.main
+    if out is not None and main:
         check_writable(Path(out))  # before training, not after: a long run must not be lost
     data = load_dataset(dataset, "train", root=root)
     if max_train is not None and max_train < len(data):
         data = data.subset(stratified_fraction(data.y, max_train / len(data), seed=train_config.seed))
-    test = load_dataset(dataset, "test", root=root)
     result = train(data, model_config, train_config, callback)
+    if not main:
+        return result, {"dataset": dataset, "distributed": world.meta()}
+    test = load_dataset(dataset, "test", root=root)
     meta = run_meta(dataset, list(data.class_names), train_config, result,
                     evaluate(result.model, test.x, test.y))
+    if world is not None:
+        meta["distributed"] = world.meta()
     if out is not None:
         save_checkpoint(Path(out), result.model, meta)
     return result, meta

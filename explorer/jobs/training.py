@@ -23,11 +23,13 @@ from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
 from explorer.core.data import ImageData, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
-from explorer.core.text import drop_words
 from explorer.core.objectives import (
     METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate, moment_kl,
     prior_nll,
 )
+from explorer.core.text import drop_words
+from explorer.jobs import distributed
+from explorer.jobs.distributed import World
 from explorer.measure.calibration import expected_calibration_error, negative_log_likelihood
 from explorer.measure.inference import predict
 
@@ -83,6 +85,51 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+class _Outputs(torch.nn.Module):
+    """The classifier as one forward pass returning (z, logits), the form the data-parallel wrapper
+    takes: encoder and head both run inside it.
+
+    With ``amp`` the encoder runs under ``torch.autocast`` in bfloat16 and z returns to float32, so
+    the head and every term of z (prior, KL, discriminator) stay in float32. With ``compiled`` the
+    encoder's pass goes through ``torch.compile``; the modules themselves are left as they are, so
+    the state dict (and a checkpoint) has the names of an uncompiled model.
+    """
+
+    def __init__(self, model: Classifier, amp: str = "off", compiled: bool = False) -> None:
+        super().__init__()
+        self.model, self.amp = model, amp
+        self.embed = torch.compile(model.embed) if compiled else model.embed
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.amp == "bf16":
+            with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                z = self.embed(x)
+            z = z.float()
+        else:
+            z = self.embed(x)
+        return z, self.model.head(z)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One rank's part of a global batch in data-parallel training (:mod:`explorer.jobs.distributed`)."""
+
+    bounds: list[int]
+    """Every rank's rows of the global batch: rank r holds ``[bounds[r], bounds[r + 1])``."""
+    rank: int
+    y: Tensor
+    """The global batch's labels (N,)."""
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.bounds[self.rank], self.bounds[self.rank + 1])
+
+    @property
+    def weight(self) -> float:
+        """W·n_r/N: a rank's mean times this, averaged over the ranks, is the global batch's mean."""
+        return (len(self.bounds) - 1) * (self.bounds[self.rank + 1] - self.bounds[self.rank]) / self.bounds[-1]
+
+
 class TrainingStep:
     """One optimisation step of METHOD.md §3 on a batch; holds the optimisers and the discriminator.
 
@@ -92,10 +139,21 @@ class TrainingStep:
     ``mlp``), T then steps with AdamW at ``disc_lr`` on the batch's latents (detached) against prior
     samples of the batch's labels; the ``moment`` estimator needs none. For ``vc`` with the ``paper``
     objective the prior term sees detached latents (METHOD.md §3b).
+
+    Under data-parallel training (``world``) the classifier runs inside ``DistributedDataParallel``
+    and each call takes this rank's slice of the global batch with its :class:`Share`.
     """
 
-    def __init__(self, model: Classifier, config: TrainConfig, total_steps: int) -> None:
-        self.model, self.config = model, config
+    def __init__(self, model: Classifier, config: TrainConfig, total_steps: int,
+                 world: World | None = None) -> None:
+        self.model, self.config, self.world = model, config, world
+        self.forward: torch.nn.Module = _Outputs(model, config.amp, config.compile)
+        if world is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device = next(model.parameters()).device
+            self.forward = DistributedDataParallel(
+                self.forward, device_ids=[device.index] if device.type == "cuda" else None)
         self.terms = METHOD_TERMS[model.config.method]
         if model.config.method == "softmax":  # an ordinary layer: it learns with the network
             groups = [{"params": model.parameters(), "lr": config.lr}]
@@ -124,17 +182,22 @@ class TrainingStep:
             self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
                                                     weight_decay=0.01)
 
-    def __call__(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        """Step on images x (B, C, H, W) in [0, 1] and labels y (B,); returns the detached loss terms."""
+    def __call__(self, x: Tensor, y: Tensor, share: Share | None = None) -> dict[str, Tensor]:
+        """Step on images x (B, C, H, W) in [0, 1] and labels y (B,); returns the detached loss terms,
+        each the mean over x (the moment KL: over the global batch).
+
+        With ``share``, x and y are this rank's rows of the global batch ``share.y``.
+        """
         model, config = self.model, self.config
-        z = model.embed(x)
-        ce = cross_entropy(model.head(z), y)
-        loss = ce
+        weight = 1.0 if share is None else share.weight
+        z, logits = self.forward(x)
+        ce = cross_entropy(logits, y)
+        mean_terms, whole_terms = ce, 0.0  # means over x, and terms of the whole (global) batch
         if "prior_nll" in self.terms:
             # lgm and released vc: the term reaches the encoder too; paper vc: it fits the prior alone
             detach = model.config.method == "vc" and config.objective == "paper"
             nll = prior_nll(model.head, z.detach() if detach else z, y)
-            loss = loss + config.lambda_prior * nll
+            mean_terms = mean_terms + config.lambda_prior * nll
         else:  # reported all the same: how far the latents are from the head's assumed Gaussians
             with torch.no_grad():
                 nll = prior_nll(model.head, z.detach(), y)
@@ -143,25 +206,30 @@ class TrainingStep:
             self.discriminator.requires_grad_(False)  # the encoder's gradient only; T learns below
             kl = kl_estimate(self.discriminator, z, y)
             self.discriminator.requires_grad_(True)
-            loss = loss + config.lambda_kl * kl
+            mean_terms = mean_terms + config.lambda_kl * kl
             stats["kl_estimate"] = kl
         elif "kl" in self.terms:  # the moment estimator: closed form, the prior held fixed
-            kl = moment_kl(model.head, z, y, correlation=config.kl_estimator == "moment_corr")
-            loss = loss + config.lambda_kl * kl
+            everyone = (z, y) if share is None else (distributed.gather_rows(z, share.bounds), share.y)
+            kl = moment_kl(model.head, *everyone, correlation=config.kl_estimator == "moment_corr")
+            whole_terms = config.lambda_kl * kl
             stats["kl_estimate"] = kl
         self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        (weight * mean_terms + whole_terms).backward()
         self.optimiser.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        stats["loss"] = loss
+        stats["loss"] = mean_terms + whole_terms
 
         if self.discriminator is not None:
-            with torch.no_grad():
-                fake = model.head.sample(y, generator=self.generator)
+            with torch.no_grad():  # drawn for the global batch, so every world size draws the same
+                fake = model.head.sample(y if share is None else share.y, generator=self.generator)
+            if share is not None:
+                fake = fake[share.rows]
             disc_loss, stats["disc_accuracy"] = discriminator_loss(self.discriminator, z.detach(), fake, y)
             self.disc_optimiser.zero_grad(set_to_none=True)
-            disc_loss.backward()
+            (weight * disc_loss).backward()
+            if share is not None:
+                distributed.average_gradients(self.discriminator)
             self.disc_optimiser.step()
         return {k: v.detach() for k, v in stats.items()}
 
@@ -195,8 +263,14 @@ def train(
     ``kl_estimate`` and ``disc_accuracy``), ``val_accuracy``, ``val_ece`` (with
     :data:`~explorer.core.config.N_BINS` bins), ``val_nll``, ``latent_norm`` (mean ‖z‖ per class on the
     validation split) and ``seconds``.
+
+    In a process group (``torchrun``, :func:`explorer.jobs.distributed.init_from_environment`) every
+    rank trains on its slice of each batch (:mod:`explorer.jobs.distributed`); rank 0 alone measures
+    the validation split, records snapshots and calls ``callback``, and the other ranks return an
+    empty history.
     """
-    device = resolve_device(config.device)
+    world = distributed.current()
+    device = world.device() if world is not None else resolve_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
     if model_config.encoder in TEXT_ENCODERS:
         model_config = _fit_vocabulary(model_config, data)
@@ -213,13 +287,22 @@ def train(
                             f"left after val_fraction={config.val_fraction} and "
                             f"train_fraction={config.train_fraction}")
 
-    model = build_model(model_config, seed=config.seed).to(device)
+    if world is not None:
+        _check_slices(len(train_idx), config.batch_size, world.size)
+    model = build_model(model_config, seed=config.seed)
+    if config.sync_batchnorm and world is not None:
+        if device.type != "cuda":
+            raise ArgumentError("sync_batchnorm: PyTorch's SyncBatchNorm runs on GPUs only; on the CPU each "
+                                "rank normalises by its own slice (leave it unset)")
+        model.encoder = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model.encoder)
+    model = model.to(device)
     model.vocabulary = getattr(data, "vocabulary", None)
     if hasattr(model.encoder, "fit_weights"):  # a text encoder's idf, from the documents it trains on
         model.encoder.fit_weights(x)
     model.head.set_class_prior(counts.to(device))
     n, steps = len(y), steps_per_epoch(len(y), config.batch_size)
-    step_fn = TrainingStep(model, config, total_steps=config.epochs * steps)
+    step_fn = TrainingStep(model, config, total_steps=config.epochs * steps, world=world)
+    main = world is None or world.main
 
     # word dropout draws from a generator of its own, so the batches are the same with or without it
     words = torch.Generator(device).manual_seed(config.seed) if config.word_dropout else None
@@ -227,7 +310,7 @@ def train(
     snapshots, means, variances = [], [], []
 
     def record_state() -> None:  # after every epoch, and once before the first
-        if len(snap_idx):
+        if len(snap_idx) and main:
             snapshots.append(predict(model, val.x[snap_idx])[1])
         with torch.no_grad():
             means.append(model.head.class_means().detach().cpu())
@@ -251,9 +334,13 @@ def train(
         order = torch.randperm(n, generator=generator).to(device)
         for step in range(1, steps + 1):
             batch = order[(step - 1) * config.batch_size: step * config.batch_size]
+            xb, yb = x[batch] if words is None else drop_words(x[batch], config.word_dropout, words), y[batch]
+            share = None
+            if world is not None:  # this rank's slice; what was drawn, drawn for the global batch
+                share = Share(distributed.slices(len(batch), world.size), world.rank, yb)
+                xb, yb = xb[share.rows], yb[share.rows]
             try:
-                xb = x[batch] if words is None else drop_words(x[batch], config.word_dropout, words)
-                stats = step_fn(xb, y[batch])
+                stats = step_fn(xb, yb, share)
             except ValueError as error:  # torch's BatchNorm cannot normalise one value per channel
                 if len(batch) > 1:
                     raise
@@ -262,13 +349,16 @@ def train(
                                     f"{config.batch_size})") from None
             values = {k: float(v) for k, v in stats.items()}
             for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v * len(batch)
+                sums[k] = sums.get(k, 0.0) + v * len(yb)
             record = None
+            if step == steps and world is not None:
+                sums = distributed.sum_over_ranks(sums, device)
             if step == steps:
-                record = _epoch_record(model, val, {k: v / n for k, v in sums.items()}, epoch, started)
-                history.append(record)
+                if main:
+                    record = _epoch_record(model, val, {k: v / n for k, v in sums.items()}, epoch, started)
+                    history.append(record)
                 record_state()
-            if callback is not None:
+            if callback is not None and main:
                 if record is not None:
                     model.eval()
                 callback(Progress(epoch, config.epochs, step, steps, values, record,
@@ -277,6 +367,15 @@ def train(
 
     model.cpu().eval()
     return result_so_far()
+
+
+def _check_slices(n: int, batch_size: int, world_size: int) -> None:
+    """Every batch must give each rank at least one row: the full ones and the last, short one."""
+    last = n % batch_size or batch_size
+    if min(batch_size, last, n) < world_size:
+        raise ArgumentError(f"{world_size} processes cannot share a batch of {min(batch_size, last, n)} "
+                            f"({n} training examples in batches of {batch_size}); choose a batch size whose "
+                            f"last batch holds at least {world_size}, or fewer processes")
 
 
 def _epoch_record(model: Classifier, val: ImageData, means: dict[str, float], epoch: int,

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -335,3 +336,45 @@ def test_word_dropout_is_seeded_changes_the_model_and_is_for_text_only(digits):
         train(digits[0], *quick_configs("softmax", word_dropout=0.1))
     with pytest.raises(ArgumentError, match=r"word_dropout must be in \[0, 1\)"):
         quick_configs("softmax", word_dropout=1.0)
+
+
+def _dtypes_seen(model: torch.nn.Module) -> dict[str, torch.dtype]:
+    """Hooks that note the dtype of the encoder's output and of the head's input."""
+    seen = {}
+
+    def encoder_out(module, args, out):
+        seen.setdefault("encoder out", out.dtype)
+
+    def head_in(module, args):
+        seen.setdefault("head in", args[0].dtype)
+
+    model.encoder.register_forward_hook(encoder_out)
+    model.head.register_forward_pre_hook(head_in)
+    return seen
+
+
+@pytest.mark.parametrize("estimator", ["moment", "linear"])
+def test_bf16_runs_the_encoder_in_bfloat16_and_the_rest_in_float32(digits, estimator):
+    model_config, train_config = quick_configs("vc", amp="bf16", kl_estimator=estimator)
+    model = build_model(model_config, seed=0)
+    seen = _dtypes_seen(model)
+    step = TrainingStep(model, train_config, total_steps=10)
+    stats = step(digits[0].x[:64], digits[0].y[:64])
+    assert seen == {"encoder out": torch.bfloat16, "head in": torch.float32}
+    assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in stats.values())
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32
+    if step.discriminator is not None:
+        assert all(p.grad.dtype == torch.float32 for p in step.discriminator.parameters())
+    off = _dtypes_seen(model := build_model(model_config, seed=0))
+    TrainingStep(model, quick_configs("vc", kl_estimator=estimator)[1], total_steps=10)(
+        digits[0].x[:64], digits[0].y[:64])
+    assert off == {"encoder out": torch.float32, "head in": torch.float32}
+
+
+def test_a_compiled_encoder_trains_the_same_model_under_the_same_names(digits):
+    model_config, train_config = quick_configs("softmax", epochs=1)
+    plain = train(digits[0], model_config, train_config)
+    compiled = train(digits[0], model_config, dataclasses.replace(train_config, compile=True))
+    ours, theirs = compiled.model.state_dict(), plain.model.state_dict()
+    assert ours.keys() == theirs.keys()  # a checkpoint of a compiled run loads as any other
+    assert all(torch.allclose(ours[k], theirs[k], atol=1e-5) for k in ours)
