@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from explorer.core.config import (
-    AMP_MODES, ATTACKS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
+    AMP_MODES, ATTACKS, AUGMENTATIONS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
     VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs, value_type,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
@@ -36,6 +36,7 @@ HELP = {
     "lr": "Adam learning rate of the network",
     "weight_decay": "Adam weight decay of the network",
     "word_dropout": "text: share of each training document's words dropped at random at every step",
+    "augment": "images: crop_flip pads by 4, crops back at random and mirrors half the images, at every step",
     "schedule": "learning-rate schedule of the network and the prior",
     "lambda_prior": "weight of -log p(z|y) (methods lgm, vc)",
     "lambda_kl": f"weight of the KL estimate (method vc); default: {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g} "
@@ -58,7 +59,7 @@ HELP = {
     "amp": "mixed precision on CUDA: bf16 runs the encoder in bfloat16 (head, prior terms, discriminator in float32)",
     "compile": "compile the encoder with torch.compile before training",
 }
-CHOICES = {"amp": AMP_MODES, "encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
+CHOICES = {"amp": AMP_MODES, "augment": AUGMENTATIONS, "encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES, "device": DEVICES,
            "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
 _NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std", "vocab_size"}
 

@@ -44,6 +44,8 @@ RELEASED = {"objective": "released", **OBJECTIVE_DEFAULTS["released"]}
 """The settings that make ``vc`` the authors' released step (METHOD.md §3), kept for comparison."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP_MODES = ("off", "bf16")
+AUGMENTATIONS = ("none", "crop_flip")
+"""Training augmentations of images (:attr:`TrainConfig.augment`)."""
 """Mixed precision for training (:attr:`TrainConfig.amp`)."""
 ATTACKS = ("fgsm", "pgd")
 """L∞ attacks of :mod:`explorer.measure.attacks`."""
@@ -146,6 +148,10 @@ class TrainConfig:
     word_dropout: float = 0.0
     """Text: the share of each training document's words dropped at random at every step (a fresh draw
     each time, from a generator seeded by ``seed``); the idf is fitted on the whole documents."""
+    augment: str = "none"
+    """Images: ``"crop_flip"`` pads each training image by 4 pixels, crops it back at a random offset
+    and mirrors it with probability ½ at every step (:func:`explorer.core.augment.crop_flip`, on the
+    training device; CIFAR-10's default); ``"none"``: the images as they are."""
     schedule: str = "cosine"
     """Learning-rate schedule of the network and the prior: ``"cosine"`` decay to 0, or ``"constant"``."""
     lambda_prior: float = 0.1
@@ -246,6 +252,7 @@ class TrainConfig:
             raise ArgumentError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         _check_choice("device", self.device, DEVICES)
         _check_choice("amp", self.amp, AMP_MODES)
+        _check_choice("augment", self.augment, AUGMENTATIONS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("KL estimator", self.kl_estimator, KL_ESTIMATORS)
         if (self.kl_estimator == "mlp") != (self.disc_hidden > 0):
@@ -404,7 +411,7 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "AMP_MODES", "ATTACKS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
+    "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
     "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "value_type", "variant",

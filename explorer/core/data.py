@@ -126,7 +126,8 @@ DATASETS: dict[str, DatasetInfo] = {
             (0.4914, 0.4822, 0.4465),
             (0.2470, 0.2435, 0.2616),
             needs_download=True,
-            defaults={"encoder": "resnet18", "latent_dim": 64, "epochs": 30, "batch_size": 128},
+            defaults={"encoder": "resnet18", "latent_dim": 64, "epochs": 30, "batch_size": 128,
+                      "augment": "crop_flip"},
         ),
     )
 }

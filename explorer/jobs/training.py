@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from explorer.core._io import seeded
+from explorer.core.augment import as_float, compact, crop_flip
 from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
 from explorer.core.data import ImageData, split_indices
 from explorer.core.errors import ArgumentError
@@ -277,9 +278,14 @@ def train(
     elif config.word_dropout:
         raise ArgumentError(f"word_dropout drops words of documents; the {model_config.encoder} encoder reads "
                             "images (set it to 0)")
+    if config.augment != "none" and model_config.encoder in TEXT_ENCODERS:
+        raise ArgumentError(f"augment {config.augment!r} crops and flips images; the {model_config.encoder} "
+                            "encoder reads documents (use word_dropout)")
 
     train_idx, val_idx = split_indices(data.y, config)
-    x, y = data.x[train_idx].to(device), data.y[train_idx].to(device)
+    x, y = data.x[train_idx], data.y[train_idx].to(device)
+    # images of 8-bit files wait on the device as uint8 (core/augment.py); token ids as they are
+    x = (x if model_config.encoder in TEXT_ENCODERS else compact(x)).to(device)
     val = data.subset(val_idx)
     counts = torch.bincount(data.y[train_idx], minlength=model_config.num_classes)
     if (counts == 0).any():
@@ -306,6 +312,7 @@ def train(
 
     # word dropout draws from a generator of its own, so the batches are the same with or without it
     words = torch.Generator(device).manual_seed(config.seed) if config.word_dropout else None
+    crops = torch.Generator(device).manual_seed(config.seed) if config.augment == "crop_flip" else None
     snap_idx = torch.randperm(len(val), generator=generator)[: config.snapshot_points]
     snapshots, means, variances = [], [], []
 
@@ -334,7 +341,11 @@ def train(
         order = torch.randperm(n, generator=generator).to(device)
         for step in range(1, steps + 1):
             batch = order[(step - 1) * config.batch_size: step * config.batch_size]
-            xb, yb = x[batch] if words is None else drop_words(x[batch], config.word_dropout, words), y[batch]
+            xb, yb = as_float(x[batch]), y[batch]
+            if words is not None:
+                xb = drop_words(xb, config.word_dropout, words)
+            if crops is not None:
+                xb = crop_flip(xb, crops)
             share = None
             if world is not None:  # this rank's slice; what was drawn, drawn for the global batch
                 share = Share(distributed.slices(len(batch), world.size), world.rank, yb)

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from conftest import quick_configs
+from conftest import quick_configs, tiny_text
 from explorer.core.config import default_configs
 from explorer.core.data import load_dataset, split_indices
 from explorer.core.models import build_model
@@ -378,3 +378,28 @@ def test_a_compiled_encoder_trains_the_same_model_under_the_same_names(digits):
     ours, theirs = compiled.model.state_dict(), plain.model.state_dict()
     assert ours.keys() == theirs.keys()  # a checkpoint of a compiled run loads as any other
     assert all(torch.allclose(ours[k], theirs[k], atol=1e-5) for k in ours)
+
+
+def test_uint8_storage_of_eight_bit_images_changes_no_result(digits, monkeypatch):
+    from explorer.core.data import ImageData
+
+    base = digits[0]
+    eight_bit = ImageData(base.name, torch.round(base.x * 255) / 255, base.y, base.class_names)
+    model_config, train_config = quick_configs("vc", epochs=1)
+    stored = train(eight_bit, model_config, train_config)
+    monkeypatch.setattr("explorer.jobs.training.compact", lambda x: x)  # float32 on the device instead
+    plain = train(eight_bit, model_config, train_config)
+    assert all(torch.equal(a, b) for a, b in zip(stored.model.state_dict().values(),
+                                                 plain.model.state_dict().values()))
+
+
+def test_crop_flip_training_is_seeded_changes_the_model_and_is_for_images_only(digits):
+    model_config, train_config = quick_configs("softmax", epochs=1)
+    plain = train(digits[0], model_config, train_config).model.state_dict()
+    runs = [train(digits[0], model_config, dataclasses.replace(train_config, augment="crop_flip")).model.state_dict()
+            for _ in range(2)]
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in plain)
+    assert not all(torch.equal(runs[0][k], plain[k]) for k in plain)
+    text_config = default_configs("reuters-r8", "softmax", augment="crop_flip")[1]
+    with pytest.raises(ValueError, match="crops and flips images; the bag encoder reads documents"):
+        train(tiny_text(), default_configs("reuters-r8", "softmax", epochs=1)[0], text_config)
