@@ -123,7 +123,8 @@ QUICK = Plan(
 )
 """A few minutes of the same code: what the tests run."""
 TEXT = Plan(
-    suites=(Suite("20newsgroups", 16, 20), Suite("reuters-r8", 16, 20)), seeds=(0, 1, 2), arms=("softmax", "vc"),
+    suites=tuple(Suite(name, 16, DATASETS[name].defaults["epochs"]) for name in ("20newsgroups", "reuters-r8")),
+    seeds=(0, 1, 2), arms=("softmax", "vc"),
     fractions=(), eps=(), umap_sizes=(), app_memory=False, workers=2,
 )
 """The text sets with their defaults (``DatasetInfo.defaults``), beside TF-IDF + logistic regression."""
