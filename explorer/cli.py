@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from explorer.core.config import (
     AMP_MODES, ATTACKS, AUGMENTATIONS, DEVICES, ENCODERS, KL_ESTIMATORS, METHODS, N_BINS, OBJECTIVE_DEFAULTS, OBJECTIVES, PRIORS, SCHEDULES,
-    VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs, value_type,
+    UMAP_FIT_MAX, VARIANCES, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig, default_configs, value_type,
 )
 from explorer.core.errors import ArgumentError, ExplorerError
 
@@ -211,8 +211,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p)
 
     p = sub.add_parser("project", help="place a checkpoint's test latents and prior samples in 2-D, "
-                       "as the Latent space page does, and cache the result on disk")
-    p.add_argument("checkpoints", nargs="+", metavar="checkpoint")
+                       "as the Latent space page does, and cache the result on disk; or every latent of a "
+                       "file (.npy, or a bundle's latents) into a map file")
+    p.add_argument("checkpoints", nargs="+", metavar="file",
+                   help="checkpoints (.pt); or latents: an (N, d) array in a .npy file, or a predictions bundle "
+                        "(.npz) with latents, each written to OUT_DIR/<name>-<method>.npz (all points: PCA on "
+                        "all of them, UMAP fitted on a random sample of at most "
+                        f"{UMAP_FIT_MAX:,} and the rest placed by its transform)")
     p.add_argument("--method", default="umap", choices=("pca", "umap"), help="(default: umap)")
     p.add_argument("--n-neighbors", type=int, default=projection.n_neighbors,
                    help=f"UMAP's n_neighbors (default: {projection.n_neighbors})")
@@ -221,8 +226,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=projection.seed,
                    help="draws the points and seeds the projection, like the app's sidebar seed "
                         f"(default: {projection.seed})")
-    p.add_argument("--out-dir", help="write here (default: the projection cache the app reads, "
-                   "$EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections)")
+    p.add_argument("--out-dir", help="write here (default: for checkpoints, the projection cache the app "
+                   "reads, $EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections; for latent files, the "
+                   "current folder)")
 
     p = sub.add_parser("benchmark", help="train every method with several seeds, measure everything and "
                        "write the results report (about an hour on 2 CPU cores; --quick: a minute)")
@@ -611,6 +617,46 @@ def cmd_compare(args: argparse.Namespace) -> None:
         print(f"{method:<10}" + "".join(f"{m[k]:>14.4f}" for k in keys))
 
 
+def _latent_file(path: str):
+    """(N, d) latents and (N,) labels or None from a .npy array or a bundle's ``latents``."""
+    import numpy as np
+
+    from explorer.core.bundles import load_bundle
+
+    if path.endswith(".npy"):
+        try:
+            latents = np.load(path, allow_pickle=False, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise ArgumentError(f"{path} is not a readable .npy array ({error})") from None
+        if latents.ndim != 2 or latents.shape[1] < 2:
+            raise ArgumentError(f"{path} holds an array of shape {latents.shape}; latents are (N, d) with d >= 2")
+        return np.asarray(latents, dtype=np.float64), None
+    bundle = load_bundle(path)
+    if bundle.latents is None:
+        raise ArgumentError(f"{path} is a bundle without latents: there is nothing to project")
+    return bundle.latents, bundle.labels
+
+
+def _project_file(path: str, config: ProjectionConfig, out_dir: Path) -> None:
+    import resource
+    import time
+
+    from explorer.measure.projection import fit_projection, save_projection
+
+    from explorer.jobs.runs import check_writable
+
+    latents, labels = _latent_file(path)
+    out = out_dir / f"{Path(path).stem}-{config.resolve(latents.shape[1])}.npz"
+    check_writable(out)
+    started = time.perf_counter()
+    projection = fit_projection(latents, config)
+    seconds = time.perf_counter() - started
+    save_projection(projection, out, **({} if labels is None else {"labels": labels}))  # classes travel too
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"{path}: {len(latents):,} latents, d = {latents.shape[1]}: {projection.note} ({seconds:.1f} s, "
+          f"peak memory {peak:,.0f} MiB); wrote {out}")
+
+
 def cmd_project(args: argparse.Namespace) -> None:
     import time
 
@@ -620,7 +666,10 @@ def cmd_project(args: argparse.Namespace) -> None:
 
     config = ProjectionConfig(method=args.method, n_neighbors=args.n_neighbors, min_dist=args.min_dist,
                               seed=args.seed)
-    loaded = [(path, *_load(path)) for path in args.checkpoints]  # every file checked before the slow part
+    files = [p for p in args.checkpoints if p.endswith((".npy", ".npz"))]
+    loaded = [(path, *_load(path)) for path in args.checkpoints if path not in files]  # checked before the slow part
+    for path in files:
+        _project_file(path, config, Path(args.out_dir or "."))
     for path, model, meta in loaded:
         if model.config.latent_dim == 2:
             print(f"{path}: d = 2, drawn as it is; nothing to project")

@@ -209,6 +209,35 @@ def test_project_writes_the_maps_the_latent_page_reads(tmp_path, capsys):
     assert len(list(tmp_path.glob("*.npz"))) == 1
 
 
+def test_project_maps_every_latent_of_an_array_or_a_bundle(tmp_path, capsys, logistic_bundle):
+    import numpy as np
+
+    from explorer.measure.projection import load_projection
+
+    bundle = logistic_bundle[0] / "full.npz"
+    latents = np.random.default_rng(0).normal(size=(5000, 8))
+    np.save(tmp_path / "big.npy", latents)
+    assert main(["project", str(tmp_path / "big.npy"), str(bundle), "--method", "pca",
+                 "--out-dir", str(tmp_path / "maps")]) == 0
+    out = capsys.readouterr().out
+    assert "big.npy: 5,000 latents, d = 8: PCA" in out and "peak memory" in out
+    placed = load_projection(tmp_path / "maps" / "big-pca.npz")
+    assert placed.points.shape == (5000, 2) and placed.d == 8
+    with np.load(tmp_path / "maps" / "full-pca.npz") as f:  # a bundle's labels travel
+        assert len(f["labels"]) == len(f["points"])
+
+
+def test_project_refuses_latent_files_it_cannot_map(tmp_path, capsys):
+    import numpy as np
+
+    np.save(tmp_path / "flat.npy", np.zeros(10))
+    assert main(["project", str(tmp_path / "flat.npy"), "--method", "pca", "--out-dir", str(tmp_path)]) == 1
+    assert "shape (10,); latents are (N, d) with d >= 2" in capsys.readouterr().err
+    (tmp_path / "junk.npy").write_bytes(b"no array")
+    assert main(["project", str(tmp_path / "junk.npy"), "--out-dir", str(tmp_path)]) == 1
+    assert "is not a readable .npy array" in capsys.readouterr().err
+
+
 def test_project_refuses_a_bad_file_before_any_work(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")

@@ -301,6 +301,12 @@ class AttackConfig:
         check_attack_params(self.eps, self.alpha, self.steps)
 
 
+UMAP_FIT_MAX = 100_000
+"""UMAP is fitted on at most this many points (a seeded sample of the latents, with every point drawn
+over them); the other latents are placed by the fitted map's ``transform``, and the projection's note
+says so (:func:`explorer.measure.projection.fit_projection`). PCA is always fitted on every point."""
+
+
 @dataclass(frozen=True)
 class ProjectionConfig:
     """How to place d-dimensional latents in 2-D; ``n_neighbors``, ``min_dist`` only act for UMAP.
@@ -411,7 +417,7 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
+    "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "UMAP_FIT_MAX", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
     "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "value_type", "variant",

@@ -26,7 +26,7 @@ from sklearn.decomposition import PCA
 
 from explorer.core._io import atomic_write, user_folder
 from explorer.core._validation import as_array
-from explorer.core.config import ProjectionConfig
+from explorer.core.config import UMAP_FIT_MAX, ProjectionConfig
 from explorer.core.errors import ArgumentError
 
 logger = logging.getLogger(__name__)
@@ -96,11 +96,13 @@ def _umap(config: ProjectionConfig, **options):
 
 
 def fit_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra=None,
-                   extra_name: str = "extra points") -> Projection:
+                   extra_name: str = "extra points", fit_max: int = UMAP_FIT_MAX) -> Projection:
     """Fit one map to 2-D on latents (N, d) ∪ extra (M, d), so overlays are placed consistently.
 
     ``extra``: points to overlay (prior samples, adversarial latents), fitted jointly with the latents
-    (METHOD.md's projection caveat); ``extra_name`` names them in the note.
+    (METHOD.md's projection caveat); ``extra_name`` names them in the note. UMAP on more than
+    ``fit_max`` points is fitted on a sample (see :data:`UMAP_FIT_MAX`), never silently: the note
+    gives its size.
     """
     latents = _points(latents, "latents")
     n, d = latents.shape
@@ -122,8 +124,17 @@ def fit_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra
             raise ArgumentError(f"UMAP with n_neighbors={config.n_neighbors} needs more than that many points, "
                                 f"got {len(data)}")
         umap_model = _umap(config)
-        placed = umap_model.fit_transform(data).astype(np.float64)
         how = f"UMAP (n_neighbors={config.n_neighbors}, min_dist={config.min_dist}, seed {config.seed})"
+        if len(data) <= fit_max:
+            placed = umap_model.fit_transform(data).astype(np.float64)
+        else:
+            placed, sample = _sampled_umap(umap_model, latents, extra, fit_max, config.seed)
+            return Projection(
+                points=placed[:n], extra_points=None if extra is None else placed[n:], method=method, d=d,
+                note=f"{how} fitted on a random sample of {sample:,} of the {n:,} latents"
+                     + ("" if extra is None else f" and the {len(extra)} {extra_name}")
+                     + f"; the other {n - sample:,} latents placed by its transform",
+                umap_model=umap_model)
     if extra is None:
         note = how if method == "identity" else f"{how} fitted on {n} latents"
     elif method == "identity":
@@ -137,6 +148,25 @@ def fit_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra
 def default_cache_dir() -> Path:
     """``$EXPLORER_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/vc-explorer/projections`` (default ``~/.cache/...``)."""
     return user_folder("EXPLORER_CACHE_DIR", "projections")
+
+
+def _sampled_umap(umap_model, latents: np.ndarray, extra: np.ndarray | None, fit_max: int,
+                  seed: int) -> tuple[np.ndarray, int]:
+    """Fit ``umap_model`` on a seeded sample of the latents and every extra point, place the rest with
+    its transform; (N + M, 2) in the order latents, extra, and the sample's size."""
+    n_extra = 0 if extra is None else len(extra)
+    if fit_max <= n_extra + umap_model.n_neighbors:
+        raise ArgumentError(f"a UMAP sample of {fit_max} points leaves too few latents beside the {n_extra} "
+                            f"extra points (n_neighbors={umap_model.n_neighbors})")
+    n = len(latents)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(n, fit_max - n_extra, replace=False)] = True
+    fitted = latents[chosen] if extra is None else np.vstack([latents[chosen], extra])
+    placed_fit = umap_model.fit_transform(fitted).astype(np.float64)
+    points = np.empty((n, 2))
+    points[chosen] = placed_fit[: chosen.sum()]
+    points[~chosen] = umap_model.transform(latents[~chosen]).astype(np.float64)
+    return (points if extra is None else np.vstack([points, placed_fit[chosen.sum():]])), int(chosen.sum())
 
 
 def _cache_key(latents: np.ndarray, extra: np.ndarray | None, config: ProjectionConfig, extra_name: str,
@@ -163,9 +193,24 @@ def _load(path: Path) -> Projection | None:
         return None
 
 
-def _save(projection: Projection, path: Path) -> None:
-    arrays = {"points": projection.points, "method": np.array(projection.method), "d": np.array(projection.d),
-              "note": np.array(projection.note)}
+def save_projection(projection: Projection, path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write ``projection`` to the ``.npz`` file ``path`` atomically (no pickle): the fields
+    :func:`load_projection` reads back, without a UMAP object, and ``arrays`` beside them (e.g. the
+    points' ``labels``)."""
+    _save(projection, Path(path), **arrays)
+
+
+def load_projection(path: str | os.PathLike) -> Projection:
+    """A projection written by :func:`save_projection` (or held in a projection cache)."""
+    projection = _load(Path(path))
+    if projection is None:
+        raise ArgumentError(f"{path} is not a readable projection file")
+    return projection
+
+
+def _save(projection: Projection, path: Path, **more: np.ndarray) -> None:
+    arrays = {**more, "points": projection.points, "method": np.array(projection.method),
+              "d": np.array(projection.d), "note": np.array(projection.note)}
     optional = {"extra_points": projection.extra_points, "mean": projection.mean, "components": projection.components}
     arrays.update({k: v for k, v in optional.items() if v is not None})
     # A reader (another session, a crash) never sees a half-written file; the cache stays the user's.
@@ -234,6 +279,6 @@ def warm_up_umap(large_data: bool = True) -> None:
 
 
 __all__ = [
-    "Projection", "cached_projection", "default_cache_dir",
-    "fit_projection", "fit_without_model", "warm_up_umap",
+    "Projection", "UMAP_FIT_MAX", "cached_projection", "default_cache_dir", "fit_projection", "fit_without_model",
+    "load_projection", "save_projection", "warm_up_umap",
 ]

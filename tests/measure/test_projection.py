@@ -6,6 +6,7 @@ import torch
 from scipy.spatial.distance import pdist
 from sklearn.manifold import trustworthiness
 
+from explorer.core.errors import ArgumentError
 from explorer.measure import projection as proj
 from explorer.measure.projection import ProjectionConfig, cached_projection, fit_projection
 
@@ -180,6 +181,31 @@ def test_umap_transform_places_new_points_near_their_cluster(umap_fits):
     placed = first.transform(new)
     centroids = np.stack([first.points[labels == k].mean(axis=0) for k in range(CLUSTERS)])
     assert (np.linalg.norm(placed[:, None] - centroids, axis=2).argmin(axis=1) == 1).all()
+
+
+def test_umap_beyond_its_fit_size_fits_a_stated_sample_and_transforms_the_rest(umap_fits):
+    data, labels, centres, _, _ = umap_fits
+    extra = centres + gaussian(CLUSTERS, 10, seed=3)  # one extra point per cluster, always fitted
+    config = ProjectionConfig(method="umap", n_neighbors=10, seed=0)
+    sampled = fit_projection(data, config, extra=extra, extra_name="prior samples", fit_max=150)
+    assert sampled.points.shape == (300, 2) and sampled.extra_points.shape == (CLUSTERS, 2)
+    assert sampled.note == ("UMAP (n_neighbors=10, min_dist=0.1, seed 0) fitted on a random sample of 147 of the "
+                            "300 latents and the 3 prior samples; the other 153 latents placed by its transform")
+    centroids = np.stack([sampled.points[labels == k].mean(axis=0) for k in range(CLUSTERS)])
+    nearest = np.linalg.norm(sampled.points[:, None] - centroids, axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(nearest, labels)  # transformed points land in their cluster too
+    placed_extra = np.linalg.norm(sampled.extra_points[:, None] - centroids, axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(placed_extra, np.arange(CLUSTERS))
+    again = fit_projection(data, config, extra=extra, extra_name="prior samples", fit_max=150)
+    np.testing.assert_array_equal(again.points, sampled.points)  # the sample is seeded
+    with pytest.raises(ArgumentError, match="too few latents"):
+        fit_projection(data, config, extra=extra, fit_max=12)
+
+
+def test_pca_never_samples():
+    data = gaussian(500, 4)
+    assert fit_projection(data, PCA, fit_max=10).note.startswith("PCA") and "sample" not in \
+        fit_projection(data, PCA, fit_max=10).note
 
 
 def test_cached_umap_has_the_points_but_no_transform(umap_fits):
