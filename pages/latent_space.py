@@ -9,6 +9,7 @@ from explorer.app import state
 from explorer.app.views import latent_space as views
 from explorer.core.config import ProjectionConfig
 from explorer.core.errors import ExplorerError
+from explorer.measure.latent_map import MAX_MARKERS, POINT_CHOICES
 
 st.title("Latent space")
 selected = state.models_or_stop()
@@ -17,7 +18,7 @@ models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 
 @st.fragment
 def latent_maps() -> None:
-    controls = st.columns(4)
+    controls = st.columns(5)
     color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
                                  horizontal=True)
     zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
@@ -28,14 +29,18 @@ def latent_maps() -> None:
     with controls[3].expander("UMAP settings"):
         n_neighbors = st.slider("n_neighbors", 5, 100, ProjectionConfig.n_neighbors)
         min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist)
+    points = controls[4].selectbox(
+        "Points drawn (at most)", POINT_CHOICES, format_func=lambda n: "all" if n is None else f"{n:,}",
+        help="A seeded random sample of the test points when there are more. Maps from 5,000 points on are "
+             f"drawn with WebGL; beyond {MAX_MARKERS:,}, a density image of all of them under a sample of "
+             f"{MAX_MARKERS:,} markers.")
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
-    st.caption(f"Up to {views.MAX_POINTS} test points, drawn with seed {selected.seed}.")
     for column, (name, path) in zip(st.columns(2), models):
         try:
             with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
                             if method == "umap" else "Placing the latents…"):
-                figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom)
+                figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom, points)
         except ExplorerError as error:
             column.error(f"{name}: {error}")
             continue

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 import textwrap
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,11 +15,18 @@ from explorer.core.errors import ArgumentError
 from explorer.figures import _style as base
 
 
+WEBGL_FROM = 5000
+"""Maps of at least this many points are drawn with WebGL (``Scattergl``), smaller ones as SVG."""
+DENSITY_PIXELS = 500
+"""Width and height, in pixels, of the density image drawn under a map's markers."""
+
+
 def latent_scatter(points, labels, class_names: Sequence[str], color=None, color_label: str = "class",
                    ellipses: Sequence[tuple[int, float, np.ndarray]] | None = None, prior_points=None,
                    prior_labels=None, hover_text: Sequence[str] | None = None, note: str | None = None,
                    title: str = "", axis_titles: tuple[str, str] = ("z₁", "z₂"),
-                   axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None) -> go.Figure:
+                   axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
+                   density_points=None, density_labels=None) -> go.Figure:
     """Scatter of 2-D latents (or a 2-D projection of them), optionally with the class priors' contours
     and samples overlaid.
 
@@ -26,7 +36,11 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     axes have equal scale, so a Gaussian with equal variances looks round.
 
     Every data-point trace carries ``customdata`` = the point's row index in ``points``, so a
-    selection or click event (``points[i]["customdata"]``) maps back to the example.
+    selection or click event (``points[i]["customdata"]``) maps back to the example. From
+    :data:`WEBGL_FROM` points on, points and prior samples are drawn with WebGL (``Scattergl``),
+    which stays responsive up to about 10⁵ points where SVG markers stall the browser; fewer are
+    drawn as SVG, which every browser renders without a graphics context. Arrays go to plotly as
+    numpy arrays.
 
     Args:
         points: (N, 2) coordinates.
@@ -39,27 +53,40 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             the class colour: solid at n_std ≤ 1, dashed at 2, dotted beyond.
         prior_points: (M, 2) samples of the class priors, drawn faint and small, under the data.
         prior_labels: (M,) their classes; required with ``prior_points``.
-        hover_text: (N,) extra text per point for the hover label.
+        hover_text: (N,) extra text per point for the hover label, on maps below :data:`WEBGL_FROM` points;
+            larger maps name the class (when coloured by class) and the index, from one template per trace.
         note: how the points were placed (e.g. "UMAP fitted on latents ∪ prior samples"), written under
             the plot; use "<br>" for line breaks.
         axis_titles: x and y axis titles, e.g. ("UMAP 1", "UMAP 2") for a projection.
         axis_range: ((x0, x1), (y0, y1)) to show, e.g. around the ellipses when the latents reach far
             beyond them; default: everything.
+        density_points: (M, 2) points drawn as one image under the markers (:func:`density_image`),
+            for more points than a browser draws as markers: ``points`` are then a sample of them,
+            which keeps hover and click.
+        density_labels: (M,) their classes; required with ``density_points``.
     """
     points = base.array(points, "points", (None, 2))
     n, k = len(points), len(class_names)
     labels = base.labels(labels, n, k, "labels")
     if hover_text is not None and len(hover_text) != n:
         raise ArgumentError(f"hover_text must have one entry per point ({n}), got {len(hover_text)}")
-    text = [class_names[y] + (f"<br>{hover_text[i]}" if hover_text is not None else "")
-            for i, y in enumerate(labels)]
+    large = n >= WEBGL_FROM
     index = np.arange(n)
     by_correctness = color is not None and np.asarray(color).dtype == bool
-    hover = "%{text}<br>(%{x:.2f}, %{y:.2f})<br>index %{customdata}<extra></extra>"
+    scatter = go.Scattergl if large else go.Scatter
+    size = 3 if large else 7  # a crowd of large markers hides its own density
+    if large:  # one template per trace, no string per point: the class (when traces are classes) and the index
+        text = None
+    else:
+        text = np.asarray(class_names, dtype=object)[labels]
+        if hover_text is not None:
+            text = text + "<br>" + np.asarray(hover_text, dtype=object)
 
     def points_trace(mask, **kwargs) -> go.Scatter:
-        return go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", customdata=index[mask],
-                          text=[text[i] for i in index[mask]], hovertemplate=hover, **kwargs)
+        name = f"{kwargs['name']}<br>" if large and color is None else ""
+        hover = f"{name if large else '%{text}<br>'}(%{{x:.2f}}, %{{y:.2f}})<br>index %{{customdata}}<extra></extra>"
+        return scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", customdata=index[mask],
+                       text=None if text is None else text[mask], hovertemplate=hover, **kwargs)
 
     traces = []
     if prior_points is not None:
@@ -67,26 +94,26 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         if prior_labels is None:
             raise ArgumentError("prior_labels must be given with prior_points")
         prior_labels = base.labels(prior_labels, len(prior_points), k, "prior_labels")
-        traces.append(go.Scatter(
+        traces.append(scatter(
             x=prior_points[:, 0], y=prior_points[:, 1], mode="markers", name="prior samples",
             hoverinfo="skip", marker=dict(size=4, opacity=0.3, color=[base.color(y) for y in prior_labels])))
     if color is None:
         traces += [points_trace(labels == c, name=class_names[c], legendgroup=class_names[c],
-                                marker=dict(size=7, opacity=0.75, color=base.color(c), symbol=base.symbol(c)))
+                                marker=dict(size=size, opacity=0.75, color=base.color(c), symbol=base.symbol(c)))
                    for c in range(k) if (labels == c).any()]
     elif by_correctness:
         correct = np.asarray(color)
         if correct.shape != (n,):
             raise ArgumentError(f"color must have shape ({n},) to match the points, got {correct.shape}")
         traces += [
-            points_trace(correct, name="correct", marker=dict(size=7, opacity=0.6, color=base.PALETTE[0])),
-            points_trace(~correct, name="wrong", marker=dict(size=9, color=base.PALETTE[1], symbol="x")),
+            points_trace(correct, name="correct", marker=dict(size=size, opacity=0.6, color=base.PALETTE[0])),
+            points_trace(~correct, name="wrong", marker=dict(size=size + 2, color=base.PALETTE[1], symbol="x")),
         ]
     else:
         values = base.array(color, "color", (n,))
         colorbar = dict(title=dict(text=color_label, side="right"), tickfont_size=base.TICK_SIZE)
         traces.append(points_trace(np.ones(n, dtype=bool), name=color_label, showlegend=False, marker=dict(
-            size=7, opacity=0.8, color=values, colorscale=base.COLORSCALE, colorbar=colorbar)))
+            size=size, opacity=0.8, color=values, colorscale=base.COLORSCALE, colorbar=colorbar)))
     for c, n_std, boundary in ellipses or []:
         if not 0 <= c < k:
             raise ArgumentError(f"ellipse class index must be in [0, {k}), got {c}")
@@ -100,6 +127,17 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             line=dict(color=base.color(c), width=base.LINE_WIDTH, dash=dash)))
 
     fig = go.Figure(traces)
+    if density_points is not None:
+        density_points = base.array(density_points, "density_points", (None, 2))
+        if density_labels is None:
+            raise ArgumentError("density_labels must be given with density_points")
+        density_labels = base.labels(density_labels, len(density_points), k, "density_labels")
+        everything = np.vstack([density_points, points])
+        (x0, y0), (x1, y1) = everything.min(0), everything.max(0)
+        image = density_image(density_points, density_labels, k, (x0, x1), (y0, y1))
+        fig.add_layout_image(source=_png(image), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                             sizing="stretch", layer="below", opacity=1.0)
+        fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))
@@ -114,3 +152,36 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                            yanchor="top", yshift=-70, showarrow=False, align="left", font_size=base.TICK_SIZE)
         fig.update_layout(margin_b=100 + 22 * len(lines))
     return fig
+
+
+def density_image(points: np.ndarray, labels: np.ndarray, k: int, x_range: tuple[float, float],
+                  y_range: tuple[float, float], pixels: int = DENSITY_PIXELS) -> np.ndarray:
+    """Points (M, 2) of classes ``labels`` binned into a pixels × pixels RGBA image (uint8, row 0 at the
+    top) over ``x_range`` × ``y_range``: each pixel takes the mean colour of the classes of its points
+    and an opacity that grows with the logarithm of their count; empty pixels are transparent. One
+    pass over the points (a bincount), so 10⁶ points take a fraction of a second.
+    """
+    (x0, x1), (y0, y1) = x_range, y_range
+    width, height = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+    col = np.clip(((points[:, 0] - x0) / width * pixels).astype(np.int64), 0, pixels - 1)
+    row = np.clip(((y1 - points[:, 1]) / height * pixels).astype(np.int64), 0, pixels - 1)  # y grows upwards
+    counts = np.bincount((labels * pixels + row) * pixels + col, minlength=k * pixels * pixels)
+    counts = counts.reshape(k, pixels, pixels).astype(np.float64)
+    total = counts.sum(0)
+    rgb = np.array([[int(base.color(c)[i:i + 2], 16) for i in (1, 3, 5)] for c in range(k)], dtype=np.float64)
+    mean = np.einsum("khw,kc->hwc", counts, rgb) / np.maximum(total, 1)[..., None]
+    alpha = np.where(total > 0, 0.25 + 0.75 * np.log1p(total) / np.log1p(max(total.max(), 1)), 0.0)
+    return np.concatenate([mean, 255 * alpha[..., None]], axis=2).round().astype(np.uint8)
+
+
+def _png(rgba: np.ndarray) -> str:
+    """An (H, W, 4) uint8 image as a PNG data URI (zlib and the PNG chunk layout: no imaging library)."""
+    height, width, _ = rgba.shape
+    raw = b"".join(b"\x00" + rgba[r].tobytes() for r in range(height))  # filter type 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

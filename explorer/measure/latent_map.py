@@ -23,7 +23,12 @@ from explorer.measure.latents import prior_samples
 from explorer.measure.projection import Projection, cached_projection
 
 MAX_POINTS = 2000
-"""Test latents drawn on a map (all of them for a smaller test split)."""
+"""Test latents drawn on a map by default (all of them for a smaller test split)."""
+MAX_MARKERS = 100_000
+"""Markers a map draws at most (WebGL keeps 10⁵ responsive): more points are drawn as a density image
+under a seeded sample of this many (:func:`explorer.figures.latent_scatter`)."""
+POINT_CHOICES = (2_000, 10_000, MAX_MARKERS, None)
+"""How many test latents a map may place: None places every one."""
 PRIOR_PER_CLASS = 60
 """Samples of each class Gaussian placed with them."""
 SHIPPED_PROJECTIONS = SHIPPED_DIR / "projections"
@@ -47,9 +52,11 @@ class LatentMap:
 def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config: ProjectionConfig, seed: int,
                cache_dir: str | os.PathLike | None = None,
                shipped_dir: str | os.PathLike | None = SHIPPED_PROJECTIONS,
-               fit: Callable[..., Projection] | None = None) -> LatentMap:
-    """Draw :data:`MAX_POINTS` of ``latents`` (the test split's, (N, d)) and :data:`PRIOR_PER_CLASS`
-    samples of each of ``model``'s class Gaussians with ``seed``, and place both by one projection.
+               fit: Callable[..., Projection] | None = None, points: int | None = MAX_POINTS) -> LatentMap:
+    """Draw ``points`` of ``latents`` (the test split's, (N, d); all of them when N is smaller or
+    ``points`` is None) and
+    :data:`PRIOR_PER_CLASS` samples of each of ``model``'s class Gaussians with ``seed``, and place
+    both by one projection.
     ``model`` may be a head alone, or None for latents with no Gaussians (a bundle without its last
     layer): they are placed alone.
 
@@ -58,16 +65,16 @@ def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config
     bits, is found all the same. ``shipped_dir`` is searched first and never written; new projections
     go to ``cache_dir``, fitted by ``fit`` (see :func:`explorer.measure.projection.cached_projection`).
     """
-    keep = subset_indices(len(latents), MAX_POINTS, seed)
+    keep = subset_indices(len(latents), len(latents) if points is None else points, seed)
     if model is not None:
         prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)
     else:
         prior_z, prior_y = None, np.zeros(0, dtype=np.int64)
-    key = f"{digest}:test:seed={seed}:points={MAX_POINTS}:prior={PRIOR_PER_CLASS if model is not None else 0}"
+    key = f"{digest}:test:seed={seed}:points={'all' if points is None else points}:prior={PRIOR_PER_CLASS if model is not None else 0}"
     projection = cached_projection(latents[keep], config, extra=prior_z, extra_name="prior samples",
                                    cache_dir=cache_dir, key=key,
                                    read_only_dirs=[Path(shipped_dir)] if shipped_dir else [], fit=fit)
     return LatentMap(keep=keep, projection=projection, prior_labels=prior_y)
 
 
-__all__ = ["LatentMap", "MAX_POINTS", "PRIOR_PER_CLASS", "SHIPPED_PROJECTIONS", "latent_map"]
+__all__ = ["LatentMap", "MAX_MARKERS", "MAX_POINTS", "POINT_CHOICES", "PRIOR_PER_CLASS", "SHIPPED_PROJECTIONS", "latent_map"]

@@ -30,3 +30,14 @@ def texts(figure: dict) -> str:
 def keys(figure: dict) -> set[str]:
     """Every key that occurs anywhere in the figure."""
     return {key for key, _ in _walk(figure)}
+
+
+def array(value) -> list:
+    """A data array of a figure as a list: plotly sends numpy arrays as ``{"dtype", "bdata"}`` (base64)."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)

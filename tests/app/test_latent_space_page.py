@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from explorer.core.checkpoints import SHIPPED_DIR
-from figure_json import figure_json, keys, texts
+from figure_json import array, figure_json, keys, texts
 
 pytestmark = pytest.mark.usefixtures("fresh_app")
 
@@ -113,3 +113,44 @@ def test_a_clicked_document_shows_its_first_words_and_both_models_probabilities(
     assert quoted.startswith("> " + " ".join(words[:DOCUMENT_WORDS]))
     assert len(app.get("plotly_chart")) == 2 + 1 + 4  # two maps, the probability bars, the χ² check
     assert any("#5" in c.value and "letters only" in c.value for c in app.caption)
+
+
+def test_the_page_draws_as_many_points_as_asked_and_says_how_many_of_how_many(open_page, data_copy, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("latent_space", state={"dataset": "20newsgroups"})  # 7 528 test documents
+    figure = figure_json(app)
+    assert "2,000 of the 7,528 test points drawn (a random sample, seed 0)" in texts(figure).replace("<br>", " ")
+    assert {t["type"] for t in figure["data"]} == {"scatter"}  # SVG below WEBGL_FROM points
+    next(s for s in app.selectbox if s.label == "Points drawn (at most)").set_value(10_000).run()
+    assert not app.exception and not app.error
+    figure = figure_json(app)
+    assert "All 7,528 test points drawn" in texts(figure).replace("<br>", " ")
+    drawn = [t for t in figure["data"] if t.get("mode") == "markers" and t.get("name") != "prior samples"]
+    assert {t["type"] for t in drawn} == {"scattergl"}
+    assert sorted(i for t in drawn for i in array(t["customdata"])) == list(range(7528))
+
+
+def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(open_page, tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import save_bundle
+    from explorer.measure.latent_map import MAX_MARKERS
+
+    n = MAX_MARKERS + 500
+    rng = np.random.default_rng(0)
+    latents, labels = rng.normal(size=(n, 2)), rng.integers(0, 3, n)
+    folder = tmp_path / "runs" / "uploaded"
+    folder.mkdir(parents=True)
+    weight, bias = rng.normal(size=(3, 2)), np.zeros(3)  # the last layer: its Gaussians are drawn too
+    save_bundle(folder / "many.npz", logits=latents @ weight.T + bias, labels=labels, latents=latents,
+                weight=weight, bias=bias)
+    app = open_page("latent_space", query={"dataset": "own data"})
+    next(s for s in app.selectbox if s.label == "Points drawn (at most)").select_index(3).run()  # "all"
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    note = figure["layout"]["annotations"][0]["text"].replace("<br>", " ")
+    assert f"All {n:,} test points drawn" in note, note
+    assert f"{MAX_MARKERS:,} of them, a random sample, are markers" in note
+    assert figure["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    shown = sorted(i for t in figure["data"] if t.get("mode") == "markers" for i in array(t["customdata"]))
+    assert len(shown) == MAX_MARKERS and len(set(shown)) == MAX_MARKERS

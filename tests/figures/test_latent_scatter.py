@@ -77,3 +77,55 @@ def test_past_ten_classes_the_colours_repeat_and_the_marker_tells_them_apart():
     assert len(markers) == 20
     assert fig.data[3].marker.color == fig.data[13].marker.color
     assert (fig.data[3].marker.symbol, fig.data[13].marker.symbol) == ("circle", "diamond")
+
+
+def test_a_large_map_is_drawn_with_webgl_from_numpy_arrays_and_small_ones_as_svg():
+    rng = np.random.default_rng(0)
+    n = F.latents.WEBGL_FROM
+    points, labels = rng.normal(size=(n, 2)), rng.integers(0, 3, n)
+    prior = rng.normal(size=(30, 2))
+    large = F.latent_scatter(points, labels, CLASSES, prior_points=prior, prior_labels=np.arange(30) % 3)
+    assert {t.type for t in large.data} == {"scattergl"}
+    for trace in large.data[1:]:
+        assert isinstance(trace.customdata, np.ndarray) and isinstance(trace.x, np.ndarray)
+        assert trace.text is None  # no string per point: one template names the class and the index
+        assert trace.hovertemplate.startswith(trace.name + "<br>") and "index %{customdata}" in trace.hovertemplate
+        assert trace.marker.size == 3
+    np.testing.assert_array_equal(np.sort(np.concatenate([t.customdata for t in large.data[1:]])), np.arange(n))
+    small = F.latent_scatter(points[: n - 1], labels[: n - 1], CLASSES)
+    assert {t.type for t in small.data} == {"scatter"} and small.data[0].marker.size == 7
+
+
+def test_density_image_bins_points_in_their_class_colour_with_log_opacity():
+    from explorer.figures.latents import density_image
+
+    points = np.array([[0.05, 0.95]] * 9 + [[0.95, 0.05]] + [[0.5, 0.5], [0.5, 0.5]])
+    labels = np.array([0] * 9 + [1] + [0, 2])
+    image = density_image(points, labels, 3, (0.0, 1.0), (0.0, 1.0), pixels=10)
+    assert image.shape == (10, 10, 4) and image.dtype == np.uint8
+    rgb = [np.array([int(F.PALETTE[c][i:i + 2], 16) for i in (1, 3, 5)]) for c in range(3)]
+    np.testing.assert_array_equal(image[0, 0, :3], rgb[0])  # top left: y grows upwards
+    np.testing.assert_array_equal(image[9, 9, :3], rgb[1])
+    np.testing.assert_allclose(image[5, 5, :3], (rgb[0] + rgb[2]) / 2, atol=0.5)  # two classes share a pixel
+    assert image[0, 0, 3] == 255 > image[5, 5, 3] > image[9, 9, 3] > 0  # 9 > 2 > 1 points
+    assert (image[..., 3] > 0).sum() == 3  # the empty pixels are transparent
+
+
+def test_a_map_with_a_density_image_draws_it_under_the_markers_as_a_png():
+    import base64
+    import zlib
+
+    rng = np.random.default_rng(0)
+    everything, labels = rng.normal(size=(3000, 2)), rng.integers(0, 3, 3000)
+    fig = F.latent_scatter(everything[:100], labels[:100], CLASSES, density_points=everything, density_labels=labels)
+    (image,) = fig.layout.images
+    assert image.layer == "below" and image.xref == "x" and image.sizing == "stretch"
+    png = base64.b64decode(image.source.split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (F.latents.DENSITY_PIXELS,) * 2
+    idat = png[png.index(b"IDAT") + 4:]
+    assert len(zlib.decompressobj().decompress(idat)) == height * (1 + 4 * width)  # a filter byte per row
+    assert list(fig.layout.xaxis.range) == [everything[:, 0].min(), everything[:, 0].max()]
+    with pytest.raises(ValueError, match="density_labels"):
+        F.latent_scatter(everything[:100], labels[:100], CLASSES, density_points=everything)

@@ -14,7 +14,8 @@ from explorer.core.config import ProjectionConfig
 from explorer.core.data import domain_of, subset_indices
 from explorer.core.errors import BundleError
 from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
-from explorer.measure.latent_map import MAX_POINTS, latent_map
+from explorer.figures.latents import WEBGL_FROM
+from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
@@ -22,8 +23,11 @@ COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "co
 
 
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
-                  title_prefix: str, zoom_to_gaussians: bool = False) -> tuple[go.Figure, np.ndarray]:
-    """The model's test latents (at most ``MAX_POINTS``, drawn with ``seed``) against its class Gaussians.
+                  title_prefix: str, zoom_to_gaussians: bool = False,
+                  points: int | None = MAX_POINTS) -> tuple[go.Figure, np.ndarray]:
+    """The model's test latents (at most ``points``, drawn with ``seed``; None: all; the note says how
+    many of how many) against its class Gaussians. More than ``MAX_MARKERS`` are drawn as a density
+    image under a seeded sample of that many markers.
 
     d = 2: the latents themselves with the 1σ and 2σ ellipses of each p(z|y), on axes that fit the
     latents or, with ``zoom_to_gaussians``, the ellipses (a softmax model's latents reach a hundred
@@ -40,29 +44,42 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
                           "needs its logits alone)")
     d = chosen.latent_dim
     head = chosen.head
+    total = len(out["labels"])
     if d == 2:
-        keep = subset_indices(len(out["labels"]), MAX_POINTS, seed)
+        keep = subset_indices(total, total if points is None else points, seed)
     else:
         placed = latent_map(head, out["latents"], cache.digest(path), projection, seed,
-                            fit=cache.fit_projection_elsewhere)
+                            fit=cache.fit_projection_elsewhere, points=points)
         keep = placed.keep
+    drawn = (f"All {total:,} test points drawn. " if len(keep) == total else
+             f"{len(keep):,} of the {total:,} test points drawn (a random sample, seed {seed}). ")
+    placed_points = placed.projection.points if d != 2 else out["latents"][keep]
+    density = {}
+    if len(keep) > MAX_MARKERS:  # every placed point in the image, a sample of them as markers
+        density = {"density_points": placed_points, "density_labels": out["labels"][keep]}
+        markers = subset_indices(len(keep), MAX_MARKERS, seed)
+        drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the true "
+                  f"classes of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
+                  "are markers to hover and click. ")
+        keep, placed_points = keep[markers], placed_points[markers]
     labels, probs = out["labels"][keep], out["probs"][keep]
     predicted = probs.argmax(1)
     color = {"class": None, "prediction": None, "confidence": probs.max(1),
              "correct": predicted == labels}[color_by]
     shown = predicted if color_by == "prediction" else labels
     names = chosen.class_names
-    hover = [f"#{i}: label {names[y]}, predicted {names[p]}" for i, y, p in zip(keep, labels, predicted)]
+    hover = None if len(keep) >= WEBGL_FROM else [  # larger maps hover with one template (figures/latents.py)
+        f"#{i}: label {names[y]}, predicted {names[p]}" for i, y, p in zip(keep, labels, predicted)]
     common = {"class_names": list(names), "color": color, "color_label": COLOR_BY[color_by],
-              "hover_text": hover, "title": chosen.name(title_prefix)}
+              "hover_text": hover, "title": chosen.name(title_prefix), **density}
     if d != 2:
-        note = placed.projection.note + ("" if head is not None else
-                                         ". No weight and bias in this bundle: no class Gaussians to draw")
-        return latent_scatter(placed.projection.points, shown, prior_points=placed.projection.extra_points,
+        note = drawn + placed.projection.note + ("" if head is not None else
+                                                 ". No weight and bias in this bundle: no class Gaussians to draw")
+        return latent_scatter(placed_points, shown, prior_points=placed.projection.extra_points,
                               prior_labels=placed.prior_labels, note=note, **common), keep
     if head is None:
-        note = "The latents themselves (d = 2). This bundle has no weight and bias: no class Gaussians to draw."
-        return latent_scatter(out["latents"][keep], shown, note=note, **common), keep
+        note = drawn + "The latents themselves (d = 2). This bundle has no weight and bias: no class Gaussians to draw."
+        return latent_scatter(placed_points, shown, note=note, **common), keep
     with torch.no_grad():
         means = head.class_means().double().numpy()
         variances = head.class_log_vars().exp().double().numpy()
@@ -71,13 +88,13 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     kind = "it learns" if learned else "its linear layer implies (Σ = I)"
     fit = cache.fit(path, chosen.dataset)
     family = "Gaussian" if fit.gaussian else f"Student-t (ν = {fit.law.args[1]:g}; σ: its scale)"
-    note = (f"The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
+    note = (f"{drawn}The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
             f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
             f"({np.sqrt(fit.law.median()):.2f} σ if the latents followed their prior).")
     box = np.vstack([e for _, _, e in ellipses])
     pad = 0.15 * (box.max(0) - box.min(0))
     zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
-    return latent_scatter(out["latents"][keep], shown, ellipses=ellipses, note=note, axis_range=zoom,
+    return latent_scatter(placed_points, shown, ellipses=ellipses, note=note, axis_range=zoom,
                           **common), keep
 
 
