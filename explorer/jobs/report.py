@@ -475,7 +475,9 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     if not text and not any(s.get("dataset") == "cifar10" for s in suites):
         parts.append("## CIFAR-10\n\nResNet-18 on CIFAR-10 (d = 64, 30 epochs, 3 seeds, the same measures) is "
                      "`python -m explorer benchmark --cifar10 --out-dir docs/cifar10`. It needs a GPU: none "
-                     "was available for this report, so it has not been run.")
+                     "was available for this report, so it has not been run, and neither has "
+                     "`benchmarks/bench_gpu.py` (ResNet-18's training throughput with and without bf16 "
+                     "autocast and `torch.compile`, on uint8 images crop-flipped on the GPU).")
     return "\n\n".join(parts) + "\n"
 
 
