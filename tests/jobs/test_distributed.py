@@ -53,17 +53,21 @@ CASES = {"softmax": ("softmax", []), "vc": ("vc", []),
          "vc-released": ("vc", ["--objective", "released"])}
 
 
+def torchrun(*train_args: str) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 -m explorer train ...`` on the CPU, from the repository."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "explorer",
+         "train", "--quiet", "--device", "cpu", *train_args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_two_gloo_processes_train_the_single_process_model(case, tmp_path):
     method, flags = CASES[case]
     out = tmp_path / "model.pt"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "explorer",
-         "train", "--dataset", "digits", "--method", method, "--encoder", "mlp", "--epochs", "1", "--quiet",
-         "--batch-size", str(BATCH),
-         "--device", "cpu", "--out", str(out), *flags],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = torchrun("--dataset", "digits", "--method", method, "--encoder", "mlp", "--epochs", "1",
+                   "--batch-size", str(BATCH), "--out", str(out), *flags)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("saved ") == 1, run.stdout  # rank 0 alone reports
     assert "data-parallel: 2 processes (gloo)" in run.stderr
@@ -85,3 +89,12 @@ def test_two_gloo_processes_train_the_single_process_model(case, tmp_path):
     for key in ("cross_entropy", "loss", "val_accuracy"):  # epoch metrics reduced over both ranks
         assert meta["history"][0][key] == pytest.approx(alone.history[0][key], rel=1e-5)
     assert "distributed" not in alone.history[0]
+
+
+def test_sync_batchnorm_on_the_cpu_is_refused_in_one_line(tmp_path):
+    run = torchrun("--dataset", "digits", "--method", "softmax", "--encoder", "cnn", "--epochs", "1",
+                   "--sync-batchnorm", "--out", str(tmp_path / "model.pt"))
+    assert run.returncode != 0
+    assert "error: sync_batchnorm: PyTorch's SyncBatchNorm runs on GPUs only" in run.stderr
+    assert "explorer/jobs/training.py" not in run.stderr  # the CLI's one line, not our traceback
+    assert not (tmp_path / "model.pt").exists()
