@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-from scipy import stats
 from torch import Tensor, nn
 
 from explorer.core._io import seeded
@@ -48,6 +47,8 @@ class Head(nn.Module):
     def r2_law(self):
         """The law of r² = Σ_j (z_j − μ_yj)² / σ²_yj when z follows its class's distribution, as a frozen
         ``scipy.stats`` distribution: χ²_d for Gaussians. The fit check compares the latents with it."""
+        from scipy import stats  # here: importing scipy.stats takes half a second
+
         return stats.chi2(self.class_means().shape[1])
 
     def log_prob(self, z: Tensor) -> Tensor:
@@ -171,6 +172,8 @@ class StudentTHead(GaussianHead):
     def r2_law(self):
         """r² ~ d·F(d, ν) when z follows its class's Student-t."""
         d = self.class_means().shape[1]
+        from scipy import stats
+
         return stats.f(d, self.nu, scale=d)
 
 

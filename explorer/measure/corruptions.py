@@ -34,9 +34,7 @@ import numbers
 from collections.abc import Callable
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor
-from torchvision.transforms import InterpolationMode
 
 from explorer.core.errors import ArgumentError
 from explorer.core.text import PAD, UNKNOWN, chosen_words, drop_words
@@ -77,13 +75,24 @@ def _shot_noise(x: Tensor, rate: float, generator: torch.Generator) -> Tensor:
     return torch.poisson(x * rate, generator=generator) / rate
 
 
+def _functional():
+    """torchvision's image functions, imported on first use: importing torchvision takes seconds (it
+    loads torch's compiler), which the app's first page should not wait for."""
+    import torchvision.transforms.v2.functional as TF
+    from torchvision.transforms import InterpolationMode
+
+    return TF, InterpolationMode
+
+
 def _gaussian_blur(x: Tensor, sigma_at_32: float, generator: torch.Generator) -> Tensor:
+    TF, _ = _functional()
     sigma = sigma_at_32 * min(x.shape[-2:]) / 32
     size = 2 * math.ceil(3 * sigma) + 1
     return TF.gaussian_blur(x, [size, size], [sigma, sigma])
 
 
 def _rotation(x: Tensor, degrees: float, generator: torch.Generator) -> Tensor:
+    TF, InterpolationMode = _functional()
     clockwise = torch.rand(len(x), generator=generator, device=x.device) < 0.5
     out = x.clone()
     for mask, angle in ((clockwise, -degrees), (~clockwise, degrees)):
@@ -92,7 +101,7 @@ def _rotation(x: Tensor, degrees: float, generator: torch.Generator) -> Tensor:
 
 
 def _contrast(x: Tensor, factor: float, generator: torch.Generator) -> Tensor:
-    return TF.adjust_contrast(x, factor)
+    return _functional()[0].adjust_contrast(x, factor)
 
 
 def _brightness(x: Tensor, shift: float, generator: torch.Generator) -> Tensor:
@@ -100,6 +109,7 @@ def _brightness(x: Tensor, shift: float, generator: torch.Generator) -> Tensor:
 
 
 def _pixelate(x: Tensor, fraction: float, generator: torch.Generator) -> Tensor:
+    TF, InterpolationMode = _functional()
     height, width = x.shape[-2:]
     coarse = [max(1, round(fraction * height)), max(1, round(fraction * width))]
     small = TF.resize(x, coarse, interpolation=InterpolationMode.BILINEAR, antialias=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
 from explorer.core._validation import as_array
@@ -59,6 +58,8 @@ def auroc(in_scores, out_scores) -> float:
     if np.isnan(scores).any():
         raise ArgumentError("scores contain NaN")
     labels = np.r_[np.ones(len(in_scores)), np.zeros(len(out_scores))]
+    from sklearn.metrics import roc_auc_score  # here: importing scikit-learn takes half a second
+
     return float(roc_auc_score(labels, stats.rankdata(scores)))
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from explorer.core._io import atomic_write, user_folder
 from explorer.core._validation import as_array
@@ -115,6 +114,8 @@ def fit_projection(latents, config: ProjectionConfig = ProjectionConfig(), extra
     elif method == "pca":
         if d < 2 or len(data) < 2:
             raise ArgumentError(f"PCA to 2-D needs d >= 2 and at least 2 points, got {len(data)} points, d = {d}")
+        from sklearn.decomposition import PCA  # here: importing scikit-learn takes a second
+
         pca = PCA(n_components=2, random_state=config.seed).fit(data)
         mean, components = pca.mean_, pca.components_
         placed = (data - mean) @ components.T
