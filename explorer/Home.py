@@ -9,50 +9,87 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path
 
 import streamlit as st  # noqa: E402
 
-from explorer.app import cache, guide, sidebar, state  # noqa: E402
-from explorer.app.views import latent_space  # noqa: E402
-from explorer.core.config import ProjectionConfig  # noqa: E402
-from explorer.core.errors import ExplorerError  # noqa: E402
+from explorer.app import guide  # noqa: E402  (light: the app's heavy modules load after Home's text is sent)
+
+INTRODUCTION = (
+    "**A softmax classifier is a latent-variable model.** The vector *z* that enters its last "
+    "layer is a latent variable, and the softmax layer is Bayes' rule, p(y|z) ∝ p(z|y) π_y, over "
+    "class-conditional distributions p(z|y) it never states: for an ordinary linear layer, "
+    "Gaussians with one shared covariance, centred on the layer's (centred) weight rows.\n\n"
+    "**The mismatch.** Cross-entropy never asks the latents of class *y* to follow p(z|y). A "
+    "correctly classified latent lowers the loss further by moving outwards, so the latents "
+    "stretch into long spokes whose norms keep growing, nothing like the Gaussians the layer "
+    "assumes. Its probabilities are then computed from the wrong densities.\n\n"
+    "**Variational classification** (Dhuliawala, Sachan and Allen, 2024) adds a KL term, "
+    "estimated with a class-conditional discriminator, that pulls the latents of each class "
+    "onto its Gaussian, so that Bayes' rule is applied to densities that hold.\n\n"
+    "**What this project's VC does.** It follows the paper's objective: the Gaussians are fitted to the "
+    "latents by maximum likelihood, and the encoder gets the cross-entropy plus a KL term (the closed "
+    "form from each class's batch mean and variance, on digits its correlations too) that makes its "
+    "latents fill their Gaussians. The "
+    "authors' released code lets the prior term pull every latent onto its class mean instead, so its "
+    "latents gather far inside their Gaussians: the shipped *vc (released, linear)* models at d = 2 show "
+    "it (the Latent space page's χ² check tells the two apart)."
+)
+
+# Home's figure while the first run loads torch and the models: a plotly figure as a dict (no plotly
+# import), one empty trace (plotly refuses a figure without data), no legend (browsers wait for one).
+LOADING = {"data": [{"type": "scatter", "x": [], "y": [], "hoverinfo": "skip", "showlegend": False}], "layout": {
+    "height": 700, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+    "annotations": [{"text": "Loading model A's latents…", "showarrow": False, "xref": "paper", "yref": "paper",
+                     "x": 0.5, "y": 0.5, "font": {"size": 18}}]}}
 
 
-def home() -> None:
+def render_sidebar():
+    """The shared sidebar (models A and B, seed, upload): what every page reads its selection from. It
+    is drawn by this script, not by a page, so that its choices hold from page to page."""
+    from explorer.app import sidebar  # imports torch and the project: seconds on a fresh server
+
+    return sidebar.render()
+
+
+def introduction():
+    """Home's text, a placeholder for its figure and the list of pages, sent before anything heavy is
+    imported; returns the placeholder, which :func:`home` fills."""
     st.title("vc-explorer")
-    st.markdown(
-        "**A softmax classifier is a latent-variable model.** The vector *z* that enters its last "
-        "layer is a latent variable, and the softmax layer is Bayes' rule, p(y|z) ∝ p(z|y) π_y, over "
-        "class-conditional distributions p(z|y) it never states: for an ordinary linear layer, "
-        "Gaussians with one shared covariance, centred on the layer's (centred) weight rows.\n\n"
-        "**The mismatch.** Cross-entropy never asks the latents of class *y* to follow p(z|y). A "
-        "correctly classified latent lowers the loss further by moving outwards, so the latents "
-        "stretch into long spokes whose norms keep growing, nothing like the Gaussians the layer "
-        "assumes. Its probabilities are then computed from the wrong densities.\n\n"
-        "**Variational classification** (Dhuliawala, Sachan and Allen, 2024) adds a KL term, "
-        "estimated with a class-conditional discriminator, that pulls the latents of each class "
-        "onto its Gaussian, so that Bayes' rule is applied to densities that hold.\n\n"
-        "**What this project's VC does.** It follows the paper's objective: the Gaussians are fitted to the "
-        "latents by maximum likelihood, and the encoder gets the cross-entropy plus a KL term (the closed "
-        "form from each class's batch mean and variance, on digits its correlations too) that makes its "
-        "latents fill their Gaussians. The "
-        "authors' released code lets the prior term pull every latent onto its class mean instead, so its "
-        "latents gather far inside their Gaussians: the shipped *vc (released, linear)* models at d = 2 show "
-        "it (the Latent space page's χ² check tells the two apart)."
-    )
-    selected = state.selection()
-    if selected.model_a is not None:
-        try:
-            figure, _ = latent_space.latent_figure(selected.model_a, "class", ProjectionConfig(),
-                                                   seed=selected.seed, title_prefix="Model A")
-            st.plotly_chart(figure, width="stretch")
-        except ExplorerError as error:
-            st.error(str(error))
+    st.markdown(INTRODUCTION)
+    box = st.empty()
+    # An empty figure at once: the browser loads its plotting code while the server loads torch.
+    box.plotly_chart(LOADING, width="stretch")
     st.markdown("**The pages:**")
     for info, page in zip(guide.PAGES, pages):
         st.page_link(page, label=f"{info.title}: {info.summary}", icon=info.icon)
+    return box
+
+
+def home() -> None:
+    from explorer.app import state
+    from explorer.app.views import latent_space
+    from explorer.core.config import ProjectionConfig
+    from explorer.core.errors import ExplorerError
+
+    selected = state.selection()
+    if selected.model_a is None:
+        figure_box.empty()
+        return
+    try:
+        figure, _ = latent_space.latent_figure(selected.model_a, "class", ProjectionConfig(),
+                                               seed=selected.seed, title_prefix="Model A")
+        figure_box.plotly_chart(figure, width="stretch")
+    except ExplorerError as error:
+        figure_box.error(str(error))
 
 
 st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
 pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guide.PAGES]
-navigation = st.navigation([st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True), *pages])
-cache.umap_pool()  # starts compiling UMAP in its own process
-sidebar.render()
-navigation.run()
+home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True)
+navigation = st.navigation([home_page, *pages])
+# Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
+figure_box = introduction() if navigation is home_page else None
+render_sidebar()
+try:
+    navigation.run()
+finally:  # after the page, so that its first run does not share the CPU with UMAP's compilation
+    from explorer.app import cache
+
+    cache.umap_pool()  # starts compiling UMAP in its own process

@@ -12,6 +12,8 @@ from pathlib import Path
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
 PLOT = ".js-plotly-plot"
 """A drawn plotly figure."""
+PLOT_WITH_LEGEND = ".js-plotly-plot .legend .traces"
+"""A drawn plotly figure with named traces: Home's map, not the placeholder drawn while it loads."""
 FORM_SUBMIT = '[data-testid="stFormSubmitButton"]'
 
 
@@ -48,7 +50,7 @@ class PageInfo:
 
 
 HOME = PageInfo("", "Home", "vc-explorer", ":material/home:", "the idea, and model A's latent map",
-                needs_models=False)
+                main=PLOT_WITH_LEGEND, needs_models=False)
 PAGES = (
     PageInfo("train", "Train", "Train a model", ":material/model_training:",
              "train a softmax or VC model live and watch its latents move", main=FORM_SUBMIT,
