@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer.app.guide import HOME, PAGES as GUIDE, PLOT  # noqa: E402
-from explorer.app.server import CHROMIUM, ERRORS, IDLE, running_app  # noqa: E402
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, first_visit, running_app  # noqa: E402
 
 # url path -> (title, main element): every page, then Home
 PAGES = {page.name: (page.heading, page.main) for page in (*GUIDE, HOME)}
@@ -63,22 +63,6 @@ def timed(page, title: str, selector: str, action) -> dict[str, float]:
     if errors := page.locator(ERRORS).all_inner_texts():
         raise RuntimeError(f"{title} shows an error: {errors}")
     return {"content": content, "done": done}
-
-
-def first_visit(browser, base: str) -> dict[str, float]:
-    """The fresh server's first page: seconds to Home's text and to its figure (targets: at once, 5 s)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1200})
-    page = context.new_page()
-    started = time.perf_counter()
-    page.goto(base, wait_until="commit")
-    heading = json.dumps(HOME.heading)
-    page.wait_for_function(f"() => [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === {heading})",
-                           timeout=300_000, polling=20)
-    text = time.perf_counter() - started
-    page.wait_for_function(shown(HOME.heading, HOME.main), timeout=300_000, polling=20)
-    figure = time.perf_counter() - started
-    context.close()
-    return {"text": text, "figure": figure}
 
 
 def visits(browser, base: str, dataset: str) -> dict[str, dict[str, float]]:

@@ -9,6 +9,7 @@ Streamlit itself.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,6 +19,8 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from explorer.app import guide
 
 HOME = Path(__file__).resolve().parents[1] / "Home.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -66,3 +69,23 @@ def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> 
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def first_visit(browser, base: str) -> dict[str, float]:
+    """Seconds from opening ``base`` (Home) in a fresh profile of a playwright ``browser`` to Home's text,
+    and to its figure (:data:`explorer.app.guide.HOME`'s main element, not the placeholder drawn while
+    the server loads torch). On a fresh server this is what a user first waits for."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    page = context.new_page()
+    heading = json.dumps(guide.HOME.heading)
+    titled = f"[...document.querySelectorAll('h1')].some(h => h.textContent.trim() === {heading})"
+    drawn = f"document.querySelector({json.dumps(guide.HOME.main)}) !== null"
+    try:
+        started = time.perf_counter()
+        page.goto(base, wait_until="commit")
+        page.wait_for_function(f"() => {titled}", timeout=300_000, polling=20)
+        text = time.perf_counter() - started
+        page.wait_for_function(f"() => {titled} && {drawn}", timeout=300_000, polling=20)
+        return {"text": text, "figure": time.perf_counter() - started}
+    finally:
+        context.close()

@@ -342,6 +342,18 @@ def app_peak_memory_mb() -> float:
     return _subprocess_json("-m", "explorer.app._peak_memory", str(home))["peak_rss_mb"]
 
 
+def app_first_visit() -> dict[str, float] | None:
+    """Seconds to Home's text and to its figure on a fresh server's first visit, in headless Chromium
+    (``python -m explorer.app._first_visit`` in a fresh process); None where Chromium or playwright
+    is missing."""
+    try:
+        return _subprocess_json("-m", "explorer.app._first_visit")
+    except RuntimeError as error:
+        if "playwright" in str(error) or "chromium" in str(error).lower():
+            return None
+        raise
+
+
 def machine() -> dict[str, object]:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
@@ -352,8 +364,9 @@ def machine() -> dict[str, object]:
 
 
 def performance(plan: Plan, log: Callable[[str], None] = print) -> dict[str, object]:
-    """UMAP and PCA timings on MNIST latents, the app's peak memory, and the machine."""
-    out: dict[str, object] = {"machine": machine(), "umap": [], "app_peak_rss_mb": None}
+    """UMAP and PCA timings on MNIST latents, the app's peak memory and a fresh server's first visit,
+    and the machine."""
+    out: dict[str, object] = {"machine": machine(), "umap": [], "app_peak_rss_mb": None, "app_first_visit": None}
     if plan.umap_sizes:
         model_config, train_config = default_configs("mnist", "vc", epochs=1, seed=0, snapshot_points=0)
         data = load_dataset("mnist", "train")
@@ -363,6 +376,10 @@ def performance(plan: Plan, log: Callable[[str], None] = print) -> dict[str, obj
     if plan.app_memory:
         out["app_peak_rss_mb"] = app_peak_memory_mb()
         log(f"app peak memory: {out['app_peak_rss_mb']:.0f} MB")
+        out["app_first_visit"] = app_first_visit()
+        log("fresh server's first visit: " + ("not measured (no Chromium or playwright)" if out["app_first_visit"]
+                                               is None else f"text {out['app_first_visit']['text']:.1f} s, "
+                                               f"figure {out['app_first_visit']['figure']:.1f} s"))
     return out
 
 

@@ -283,8 +283,13 @@ def performance_section(results: Results) -> str:
     if perf.get("app_peak_rss_mb"):
         lines.append(f"Peak memory of one process running every page of the app on the MNIST models: "
                      f"**{perf['app_peak_rss_mb']:.0f} MB**.")
+    if perf.get("app_first_visit"):
+        first = perf["app_first_visit"]
+        lines.append(f"First visit of a freshly started app server (`streamlit run explorer/Home.py`, headless "
+                     f"Chromium, `benchmarks/bench_app.py` measures the same): Home's text after "
+                     f"**{first['text']:.1f} s**, its figure after **{first['figure']:.1f} s**.")
     if perf.get("separate_pass"):
-        lines.append("The UMAP, PCA and memory figures were measured again in a separate pass after the run "
+        lines.append("The UMAP, PCA, memory and first-visit figures were measured again in a separate pass after the run "
                      "(`python -m explorer benchmark --performance-only`); the epoch times are the run's.")
     m = perf.get("machine", {})
     if m:

@@ -69,6 +69,16 @@ def test_the_rendered_report_changes_with_the_raw_results(tmp_path):
     assert "96.00 ± 1.41" in first and "96.00" not in second and "72.50 ± 31.82" in second
 
 
+def test_the_performance_section_prints_the_first_visit_when_it_was_measured(tmp_path):
+    from explorer.jobs.report import performance_section
+
+    payload = {"plan": {"seeds": [0], "suites": []}, "rows": rows(softmax=[0.9], vc=[0.8]),
+               "performance": {"app_first_visit": {"text": 1.04, "figure": 4.66}}}
+    assert "Home's text after **1.0 s**, its figure after **4.7 s**" in performance_section(Results(payload))
+    payload["performance"]["app_first_visit"] = None  # no Chromium where the run was made
+    assert "First visit" not in performance_section(Results(payload))
+
+
 def test_report_only_rerenders_from_the_committed_raw_results(tmp_path):
     raw = tmp_path / "results"
     raw.mkdir()
