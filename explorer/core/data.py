@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
+import importlib.util
 import logging
 import os
 import shutil
@@ -322,20 +323,34 @@ def load_dataset(
     return ImageData(name, x, y, info.class_names)
 
 
-def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+DIGITS_SPLIT = Path(__file__).with_name("digits_split.npz")
+"""Indices ``train`` and ``test`` of the stratified split of scikit-learn's digits that
+``train_test_split(test_size=DIGITS_TEST_SIZE, stratify=target, random_state=DIGITS_SPLIT_SEED)``
+draws, in its order (``tests/core/test_data.py`` checks them against it). Stored, so that loading
+digits imports no scikit-learn: a second of a fresh server's first page."""
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits as ``load_digits`` gives them, images (1797, 8, 8) of pixel counts
+    0..16 and targets, read from its CSV file without importing scikit-learn (``load_digits`` where
+    that file is not where this version keeps it)."""
+    spec = importlib.util.find_spec("sklearn")
+    csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if csv is not None and csv.exists():
+        data = np.loadtxt(csv, delimiter=",")
+        return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        digits.images / 16.0,  # pixel counts 0..16 from the 4×4-block downsampling
-        digits.target,
-        test_size=DIGITS_TEST_SIZE,
-        stratify=digits.target,
-        random_state=DIGITS_SPLIT_SEED,
-    )
-    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
-    return torch.from_numpy(x).float().unsqueeze(1), torch.from_numpy(y).long()
+    return digits.images, digits.target
+
+
+def _load_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, target = _digits_arrays()
+    with np.load(DIGITS_SPLIT) as f:
+        rows = f["train" if split == "train" else "test"].astype(np.int64)
+    x = images[rows] / 16.0  # pixel counts 0..16 from the 4×4-block downsampling
+    return torch.from_numpy(x).float().unsqueeze(1), torch.from_numpy(target[rows]).long()
 
 
 def _load_torchvision(name: str, split: str, root: Path, download: bool) -> tuple[torch.Tensor, torch.Tensor]:

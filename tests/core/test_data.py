@@ -291,3 +291,23 @@ def test_20newsgroups_through_scikit_learn_is_normalised_as_the_files(tmp_path, 
         data=posts, target=np.array([10, 14, 14]), target_names=list(DATASETS["20newsgroups"].class_names)))
     data = load_dataset("20newsgroups", "test", root=tmp_path)
     assert data.texts == ("hockey the leafs won", "orbit moon") and data.y.tolist() == [10, 14]  # empty: dropped
+
+
+def test_digits_read_without_scikit_learn_are_load_digits_split_by_train_test_split():
+    """The stored split and the CSV read give exactly the arrays scikit-learn's own functions give."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from explorer.core import data as D
+
+    digits = load_digits()
+    images, target = D._digits_arrays()
+    np.testing.assert_array_equal(images, digits.images)
+    np.testing.assert_array_equal(target, digits.target)
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.images / 16.0, digits.target, test_size=D.DIGITS_TEST_SIZE, stratify=digits.target,
+        random_state=D.DIGITS_SPLIT_SEED)
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        loaded = D.load_dataset("digits", split)
+        np.testing.assert_array_equal(loaded.x.squeeze(1).numpy(), np.float32(x))
+        np.testing.assert_array_equal(loaded.y.numpy(), y)
