@@ -469,12 +469,13 @@ def _as_labels(labels: torch.Tensor | np.ndarray | Sequence[int]) -> torch.Tenso
     return labels
 
 
-def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
-    """Sorted indices of min(n, size) of n examples, drawn without replacement with ``seed``.
+def subset_indices(n: int, size: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, size) of n examples, drawn without replacement with ``seed``; all n
+    when ``size`` is None.
 
     The app's seeded samples of a test split (latent maps, attacks, shift curves) all come from here.
     """
-    if n <= size:
+    if size is None or n <= size:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 

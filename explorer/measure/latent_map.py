@@ -65,7 +65,7 @@ def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config
     bits, is found all the same. ``shipped_dir`` is searched first and never written; new projections
     go to ``cache_dir``, fitted by ``fit`` (see :func:`explorer.measure.projection.cached_projection`).
     """
-    keep = subset_indices(len(latents), len(latents) if points is None else points, seed)
+    keep = subset_indices(len(latents), points, seed)
     if model is not None:
         prior_z, prior_y = prior_samples(model, PRIOR_PER_CLASS, seed=seed)
     else:

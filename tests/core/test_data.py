@@ -240,6 +240,7 @@ def test_subset_indices_are_sorted_distinct_and_seeded():
     np.testing.assert_array_equal(keep, subset_indices(10_000, 2000, seed=3))
     assert not np.array_equal(keep, subset_indices(10_000, 2000, seed=4))
     np.testing.assert_array_equal(subset_indices(450, 2000, seed=3), np.arange(450))
+    np.testing.assert_array_equal(subset_indices(10_000, None, seed=3), np.arange(10_000))  # None: all of them
 
 
 # --- text sets from the shared files -----------------------------------------------------------------

@@ -46,7 +46,7 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     head = chosen.head
     total = len(out["labels"])
     if d == 2:
-        keep = subset_indices(total, total if points is None else points, seed)
+        keep = subset_indices(total, points, seed)
     else:
         placed = latent_map(head, out["latents"], cache.digest(path), projection, seed,
                             fit=cache.fit_projection_elsewhere, points=points)
