@@ -382,9 +382,9 @@ def train(
 
 def _check_slices(n: int, batch_size: int, world_size: int) -> None:
     """Every batch must give each rank at least one row: the full ones and the last, short one."""
-    last = n % batch_size or batch_size
-    if min(batch_size, last, n) < world_size:
-        raise ArgumentError(f"{world_size} processes cannot share a batch of {min(batch_size, last, n)} "
+    last = n % batch_size or batch_size  # the smallest batch: the last, or all of them when they are equal
+    if last < world_size:
+        raise ArgumentError(f"{world_size} processes cannot share a batch of {last} "
                             f"({n} training examples in batches of {batch_size}); choose a batch size whose "
                             f"last batch holds at least {world_size}, or fewer processes")
 
