@@ -194,13 +194,6 @@ def _load(path: Path) -> Projection | None:
         return None
 
 
-def save_projection(projection: Projection, path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Write ``projection`` to the ``.npz`` file ``path`` atomically (no pickle): the fields
-    :func:`load_projection` reads back, without a UMAP object, and ``arrays`` beside them (e.g. the
-    points' ``labels``)."""
-    _save(projection, Path(path), **arrays)
-
-
 def load_projection(path: str | os.PathLike) -> Projection:
     """A projection written by :func:`save_projection` (or held in a projection cache)."""
     projection = _load(Path(path))
@@ -209,7 +202,10 @@ def load_projection(path: str | os.PathLike) -> Projection:
     return projection
 
 
-def _save(projection: Projection, path: Path, **more: np.ndarray) -> None:
+def save_projection(projection: Projection, path: str | os.PathLike, **more: np.ndarray) -> None:
+    """Write ``projection`` to the ``.npz`` file ``path`` atomically (no pickle): the fields
+    :func:`load_projection` reads back, without a UMAP object, and ``more`` beside them (e.g. the
+    points' ``labels``)."""
     arrays = {**more, "points": projection.points, "method": np.array(projection.method),
               "d": np.array(projection.d), "note": np.array(projection.note)}
     optional = {"extra_points": projection.extra_points, "mean": projection.mean, "components": projection.components}
@@ -248,7 +244,7 @@ def cached_projection(latents, config: ProjectionConfig = ProjectionConfig(), ex
             warnings.warn(f"ignoring projection cache file {path}: it holds a different number of points",
                           stacklevel=2)
     projection = dataclasses.replace((fit or fit_projection)(latents, config, extra, extra_name), umap_model=None)
-    _save(projection, cache_dir / name)
+    save_projection(projection, cache_dir / name)
     logger.debug("projection cached: %s", cache_dir / name)
     return projection
 
