@@ -9,19 +9,9 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.bundles import OWN_DATA, load_bundle
-from explorer.core.checkpoints import Entry, load_checkpoint, user_dir
-from explorer.core.config import default_configs, variant
+from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
 from explorer.core.data import DATASETS
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
-
-
-def _default(entries: list[Entry], method: str) -> int:
-    """Index of the first entry with this method and d = 2 (the clearest picture), else with this method;
-    among those, one trained its dataset's default way first (vc: not the released step kept beside it)."""
-    usual = {d: variant(*default_configs(d, method)) for d in {e.dataset for e in entries if e.method == method}}
-    ranked = [(e.latent_dim != 2, e.variant != usual[e.dataset], i)
-              for i, e in enumerate(entries) if e.method == method]
-    return min(ranked)[2] if ranked else 0
 
 
 def _check_bundle(path: Path) -> None:
@@ -67,6 +57,33 @@ def _upload(sidebar) -> None:
         _save_upload(upload)
 
 
+LINK_MODELS = {state.MODEL_A: "model_a", state.MODEL_B: "model_b"}
+"""Session key → the query parameter of a link that chooses that model by its file's stem."""
+
+
+def link(dataset: str, model_a: Path, model_b: Path) -> dict[str, str]:
+    """Query parameters of a link that opens a page on this selection (``st.page_link(query_params=)``)."""
+    return {"dataset": dataset, LINK_MODELS[state.MODEL_A]: Path(model_a).stem,
+            LINK_MODELS[state.MODEL_B]: Path(model_b).stem}
+
+
+def _follow_link(entries: list[Entry], datasets: list[str]) -> None:
+    """Apply a link's choices: ``?dataset=mnist`` on a session's first run, and models named by
+    :func:`link` whenever a link brings them (they then leave the address, so the selectboxes rule again).
+    A name that matches no listed file of the dataset is ignored."""
+    params = st.query_params
+    dataset = params.get("dataset")
+    named = {key: params.get(name) for key, name in LINK_MODELS.items() if params.get(name)}
+    if dataset in datasets and (named or state.DATASET not in st.session_state):
+        st.session_state[state.DATASET] = dataset
+    chosen = st.session_state.get(state.DATASET, dataset)
+    for key, stem in named.items():
+        match = next((e for e in entries if e.dataset == chosen and e.path.stem == stem), None)
+        if match is not None:
+            st.session_state[key] = str(match.path)
+        del st.query_params[LINK_MODELS[key]]
+
+
 def render() -> state.Selection:
     sidebar = st.sidebar
     choices_box = sidebar.container()  # filled last: an upload may choose model A
@@ -81,8 +98,7 @@ def render() -> state.Selection:
     if not datasets:
         choices_box.warning("No checkpoint found: train one on the Train page or upload one below.")
     else:
-        if state.DATASET not in st.session_state and st.query_params.get("dataset") in datasets:
-            st.session_state[state.DATASET] = st.query_params["dataset"]  # a link such as /?dataset=mnist
+        _follow_link(entries, datasets)
         dataset = choices_box.selectbox("Dataset", datasets, key=state.DATASET,
                                         help=f"{OWN_DATA}: uploaded bundles of other data than the project's.")
         choices = [e for e in entries if e.dataset == dataset]
@@ -90,7 +106,8 @@ def render() -> state.Selection:
         paths = list(labels)
         for key, method, title in ((state.MODEL_A, "softmax", "Model A"), (state.MODEL_B, "vc", "Model B")):
             if st.session_state.get(key) not in paths:
-                st.session_state[key] = paths[_default(choices, method)]
+                first = default_entry(choices, method)
+                st.session_state[key] = str(first.path) if first is not None else paths[0]
             choices_box.selectbox(title, paths, format_func=labels.get, key=key)
     for problem in problems:
         sidebar.caption(f"Skipped {problem}")

@@ -30,7 +30,7 @@ import torch
 from explorer import __version__
 from explorer.core._io import atomic_write, user_folder
 from explorer.core.bundles import OWN_DATA, load_bundle
-from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, variant
+from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
@@ -266,3 +266,14 @@ def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> t
             except (CheckpointError, BundleError) as error:
                 problems.append(str(error))
     return entries, problems
+
+
+def default_entry(entries: list[Entry], method: str, latent_dim: int | None = None) -> Entry | None:
+    """The entry to show first for ``method``: with d = 2 (the clearest picture) before any other d,
+    unless ``latent_dim`` asks for one; among those, one trained its dataset's default way (vc: not the
+    released step kept beside it), then the first listed. None without an entry of that method (and d).
+    """
+    usual = {d: variant(*default_configs(d, method)) for d in {e.dataset for e in entries if e.method == method}}
+    ranked = [(e.latent_dim != 2, e.variant != usual[e.dataset], i) for i, e in enumerate(entries)
+              if e.method == method and latent_dim in (None, e.latent_dim)]
+    return entries[min(ranked)[2]] if ranked else None

@@ -71,3 +71,12 @@ def test_uploaded_bundles_are_listed_as_method_bundle_under_their_dataset(tmp_pa
     mine = next(e for e in entries if e.path.name == "mine.npz")
     assert (mine.method, mine.dataset, mine.latent_dim, mine.accuracy) == ("bundle", OWN_DATA, 3, 1.0)
     assert len(problems) == 1 and problems[0].startswith("junk.npz")
+
+
+def test_the_default_entry_prefers_d2_and_the_datasets_usual_variant(tmp_path):
+    from explorer.core.checkpoints import default_entry
+
+    entries = [e for e in list_checkpoints(user=tmp_path)[0] if e.dataset == "digits"]
+    assert default_entry(entries, "vc").path.stem == "digits-mlp-d2-vc"  # not the released variant beside it
+    assert default_entry(entries, "softmax", latent_dim=16).path.stem == "digits-mlp-d16-softmax"
+    assert default_entry(entries, "vc", latent_dim=3) is None and default_entry([], "softmax") is None
