@@ -22,6 +22,7 @@ TRAIN_FIELD = "train_field"
 TRAIN_RESULT = "train_result"
 """The last training run of this session (a dict, see ``explorer.app.views.train.EpochSaver.summary``)."""
 TRAIN_REPLAY = "train_replay"
+LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based
 SELECTED_INDEX = "selected_index"  # a test-split example index chosen on a page (e.g. a latent-map click)
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page
 SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab computes)
