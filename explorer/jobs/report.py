@@ -34,6 +34,10 @@ HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ec
 """(measure, column title, higher is better)."""
 
 
+SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results" / "results.json"
+"""The raw numbers of the results report (``docs/results.md``), which the app's lesson quotes."""
+
+
 class Results:
     """Raw rows grouped by (suite, method, condition, measure) → values over seeds."""
 
@@ -51,6 +55,11 @@ class Results:
             return cls(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as error:
             raise ArgumentError(f"{path}: not a results file ({error})") from None
+
+    def suite_for(self, dataset: str) -> str | None:
+        """The first suite measured on ``dataset``, if the plan names one."""
+        planned = [s.get("dataset") for s in self.payload.get("plan", {}).get("suites", [])]
+        return next((suite for suite, name in zip(self.suites, planned) if name == dataset), None)
 
     def methods(self, suite: str) -> list[str]:
         present = {m for (s, m, _, _) in self.values if s == suite}

@@ -112,3 +112,10 @@ def test_a_results_file_that_is_not_json_gives_one_line(tmp_path, capsys):
     assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "results.json: not a results file" in error
+
+
+def test_a_suite_is_found_by_the_dataset_its_plan_names():
+    results = Results({"plan": {"suites": [{"dataset": "mnist"}, {"dataset": "digits"}]},
+                       "rows": [{"suite": s, "method": "vc", "condition": "clean", "measure": "accuracy", "value": 1.0}
+                                for s in ("mnist d=16", "digits d=16")]})
+    assert results.suite_for("digits") == "digits d=16" and results.suite_for("cifar10") is None
