@@ -52,6 +52,8 @@ class PageInfo:
 HOME = PageInfo("", "Home", "vc-explorer", ":material/home:", "the idea, and model A's latent map",
                 main=PLOT_WITH_LEGEND, needs_models=False)
 PAGES = (
+    PageInfo("lesson", "Lesson", "Lesson: what a softmax layer assumes", ":material/school:",
+             "six steps through the mismatch and what VC changes, on the shipped d = 2 models"),
     PageInfo("train", "Train", "Train a model", ":material/model_training:",
              "train a softmax or VC model live and watch its latents move", main=FORM_SUBMIT,
              needs_models=False),

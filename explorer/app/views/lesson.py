@@ -1,0 +1,329 @@
+"""The Lesson page's steps: the mismatch told in six steps, each a few sentences and live figures of
+the shipped d = 2 models, and the lesson bundle (metrics, figures, a summary) to take away.
+
+Every number a step's text gives is measured when the step is drawn (from the cached outputs of the
+models on their test split), or read from the results report's raw numbers (step 6); the sentences
+around them are chosen by those numbers, so the text never claims more than they show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.app import cache, sources
+from explorer.app.views import adversarial, calibration
+from explorer.app.views.latent_space import chi2_figure, latent_figure
+from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
+from explorer.core.checkpoints import default_entry
+from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig
+from explorer.core.data import domain_of
+from explorer.figures import accuracy_vs
+from explorer.figures.export import archive
+from explorer.jobs.report import SHIPPED_RESULTS, Results, table, verdicts
+from explorer.measure.calibration import calibration_report
+
+LESSON_DATASET = "digits"
+"""The lesson's data when the sidebar's dataset has no shipped d = 2 pair (digits: every model loads
+offline in a second)."""
+ATTACK = AttackConfig(attack="pgd", eps=0.1, steps=10, seed=0)
+"""Step 5's attack: the Adversarial page's default PGD."""
+REPORT_CLAIMS = ("corruption", "PGD", "training data", "OOD")
+"""Step 6 quotes the report's comparisons whose description names one of these."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """The lesson's models: the shipped d = 2 softmax and VC models of one dataset, and the seed."""
+
+    dataset: str
+    softmax: Path
+    vc: Path
+    seed: int
+    note: str
+    """Which models, and why this dataset."""
+
+    @property
+    def models(self) -> tuple[tuple[str, Path], tuple[str, Path]]:
+        return ("Model A", self.softmax), ("Model B", self.vc)
+
+
+@dataclass
+class Step:
+    """One step as drawn: its text (Markdown), its figures (two per row), an optional table, and the
+    page that shows the same thing in full."""
+
+    title: str
+    text: str
+    figures: list[go.Figure]
+    page: str
+    """The name of the page (``explorer.app.guide``) that opens on the lesson's models."""
+    link_label: str
+    table: pd.DataFrame | None = None
+    numbers: dict[str, float] = field(default_factory=dict)
+    """The measured numbers the text quotes, by name (for the bundle's summary and the tests)."""
+
+
+def lesson_for(dataset: str | None, seed: int) -> Lesson | None:
+    """The lesson on ``dataset`` if it has a shipped d = 2 softmax and VC model, else on
+    :data:`LESSON_DATASET`; None if neither has them."""
+    entries = [e for e in cache.checkpoints()[0] if e.source == "shipped"]
+    for name in dict.fromkeys(d for d in (dataset, LESSON_DATASET) if d):
+        here = [e for e in entries if e.dataset == name]
+        softmax, vc = default_entry(here, "softmax", 2), default_entry(here, "vc", 2)
+        if softmax is None or vc is None:
+            continue
+        why = "" if name == dataset else (f" The sidebar's dataset has no shipped models with d = 2, so the "
+                                          f"lesson uses {name}.")
+        note = (f"The lesson's models are the shipped ones on {name} with a 2-dimensional latent, drawn as it "
+                f"is: model A is softmax (`{softmax.path.stem}`), model B the project's VC "
+                f"(`{vc.path.stem}`). Seed {seed} (the sidebar's).{why}")
+        return Lesson(name, softmax.path, vc.path, seed, note)
+    return None
+
+
+def _fit_numbers(path: Path, dataset: str) -> dict[str, float]:
+    fit = cache.fit(path, dataset)
+    return {"median_sigma": float(np.median(np.sqrt(fit.r2))), "prior_median_sigma": float(np.sqrt(fit.law.median())),
+            "mean_ks": float(fit.mean_ks)}
+
+
+def _accuracy(path: Path, dataset: str) -> float:
+    out = cache.outputs(path, dataset)
+    return float((out["probs"].argmax(1) == out["labels"]).mean())
+
+
+def _norm_history(path: Path) -> list[float]:
+    """Mean over classes of the validation latents' mean norm, after each training epoch."""
+    _, meta = cache.model(path)
+    return [float(np.nanmean(record["latent_norm"])) for record in meta.get("history", [])]
+
+
+def spokes(lesson: Lesson) -> Step:
+    history = {sources.source(path).name(side): _norm_history(path) for side, path in lesson.models}
+    a = history[sources.source(lesson.softmax).name("Model A")]
+    b = history[sources.source(lesson.vc).name("Model B")]
+    numbers = {"first_norm": a[0], "last_norm": a[-1], "epochs": len(a), "last_epoch_growth": a[-1] / a[-2] - 1,
+               "vc_first_norm": b[0], "vc_last_norm": b[-1]}
+    growth = numbers["last_epoch_growth"]
+    still = ("and it was still growing at the end, by {:.1%} in the last epoch" if growth > 0 else
+             "and in the last epoch it changed by {:+.1%}").format(growth)
+    text = (
+        "Model A is an ordinary softmax classifier whose latent *z* has two dimensions, so the map shows the "
+        "latents themselves, without a projection. Each class stretches into a **spoke** from the origin: "
+        "once a latent is classified correctly, the cross-entropy still falls when it moves further out "
+        "along its class's direction, so training keeps pushing it outwards.\n\n"
+        f"The right panel replays training from the checkpoint's history. Model A's mean latent norm ‖z‖ on "
+        f"the validation split grew from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
+        f"(×{a[-1] / a[0]:.1f}), {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
+    norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
+                        title="Latent norms during training")
+    figure, _ = latent_figure(lesson.softmax, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model A")
+    return Step("Softmax latents grow into spokes", text, [figure, norms], "train",
+                "Train a model live and replay its latents epoch by epoch", numbers=numbers)
+
+
+def mismatch(lesson: Lesson) -> Step:
+    numbers = _fit_numbers(lesson.softmax, lesson.dataset)
+    verdict = ("They do not describe its latents" if numbers["mean_ks"] > 0.5 else
+               "They describe its latents only roughly" if numbers["mean_ks"] > 0.2 else
+               "Here they describe its latents fairly well")
+    text = (
+        "Read as Bayes' rule, model A's softmax layer assumes that the latents of class *y* follow a Gaussian "
+        "N(μ_y, I) centred on the layer's (centred) weight row. The ellipses are their 1σ and 2σ contours, "
+        "and the map is zoomed to them.\n\n"
+        f"If the latents followed them, a latent would lie a median {numbers['prior_median_sigma']:.2f} σ from "
+        f"its class mean; model A's test latents lie a median **{numbers['median_sigma']:.3g} σ** away. The "
+        "histogram compares one class's squared distances r² with the χ²(2) law they would follow; the KS "
+        f"statistic between the two, averaged over classes, is **{numbers['mean_ks']:.2f}** (0: a perfect fit, "
+        f"1: none). {verdict}: the layer computes its probabilities from densities its latents do not have.")
+    figure, _ = latent_figure(lesson.softmax, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model A",
+                              zoom_to_gaussians=True)
+    chi2, _ = chi2_figure(lesson.softmax, 0)
+    return Step("The Gaussians its layer implies: the mismatch", text, [figure, chi2], "latent_space",
+                "Open the Latent space page on these models", numbers=numbers)
+
+
+def variational(lesson: Lesson) -> Step:
+    a, b = _fit_numbers(lesson.softmax, lesson.dataset), _fit_numbers(lesson.vc, lesson.dataset)
+    acc_a, acc_b = _accuracy(lesson.softmax, lesson.dataset), _accuracy(lesson.vc, lesson.dataset)
+    numbers = {"vc_median_sigma": b["median_sigma"], "prior_median_sigma": b["prior_median_sigma"],
+               "vc_mean_ks": b["mean_ks"], "softmax_mean_ks": a["mean_ks"], "softmax_accuracy": acc_a,
+               "vc_accuracy": acc_b}
+    closer = "closer to" if b["mean_ks"] < a["mean_ks"] else "no closer to"
+    text = (
+        "Model B is trained with the variational-classification objective: its class Gaussians are fitted to "
+        "the latents, and a KL term makes the latents fill them rather than run outwards. The ellipses are "
+        "the Gaussians it learnt.\n\n"
+        f"Its test latents lie a median **{b['median_sigma']:.3g} σ** from their class means "
+        f"({b['prior_median_sigma']:.2f} σ if they followed their Gaussians), and their mean KS against χ²(2) "
+        f"is **{b['mean_ks']:.2f}**, against {a['mean_ks']:.2f} for model A: {closer} the assumed law. Test "
+        f"accuracy: model A {acc_a:.1%}, model B {acc_b:.1%}.")
+    figure, _ = latent_figure(lesson.vc, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model B")
+    chi2, _ = chi2_figure(lesson.vc, 0)
+    return Step("VC: latents inside their Gaussians", text, [figure, chi2], "latent_space",
+                "Open the Latent space page on these models", numbers=numbers)
+
+
+def reliability(lesson: Lesson) -> Step:
+    clean = calibration.Shift(seed=lesson.seed)
+    before = [calibration.predictions(path, side, clean, False) for side, path in lesson.models]
+    after = [calibration.predictions(path, side, clean, True) for side, path in lesson.models]
+    ece = [[calibration_report(p.probs, p.labels, N_BINS)["ece"] for p in preds] for preds in (before, after)]
+    numbers = {"softmax_ece": ece[0][0], "vc_ece": ece[0][1], "softmax_ece_scaled": ece[1][0],
+               "vc_ece_scaled": ece[1][1], "softmax_t": after[0].temperature, "vc_t": after[1].temperature}
+
+    def lower(pair: list[float]) -> str:
+        return "model A (softmax)" if pair[0] < pair[1] else "model B (VC)" if pair[1] < pair[0] else "neither"
+
+    text = (
+        "A reliability diagram sorts the test predictions into bins of confidence and compares each bin's "
+        "accuracy (the bar) with its mean confidence (the diagonal): a bar below the diagonal is "
+        "over-confident. ECE is the gap averaged over the bins, weighted by their counts "
+        f"({N_BINS} bins). Temperature scaling divides the logits by one T per model, fitted on its "
+        "validation split.\n\n"
+        f"ECE of model A: **{ece[0][0]:.4f}**, {ece[1][0]:.4f} after scaling (T = {after[0].temperature:.2f}); "
+        f"of model B: **{ece[0][1]:.4f}**, {ece[1][1]:.4f} after scaling (T = {after[1].temperature:.2f}). "
+        f"Before scaling, {lower(ece[0])} has the lower ECE; after it, {lower(ece[1])}."
+        + "".join(f" Here scaling raised {name}'s ECE: T minimises the NLL on the validation split, and the "
+                  "test split's ECE need not follow." for name, was, now in
+                  (("model A", ece[0][0], ece[1][0]), ("model B", ece[0][1], ece[1][1])) if now > was)
+        + f" The test split has {len(before[0].labels)} examples: a difference of a few thousandths is within "
+          "its noise.")
+    table = calibration.metrics_table(after, N_BINS, before)
+    figures = [calibration.reliability_figure(p, N_BINS) for p in (*before, *after)]
+    return Step("Reliability, before and after temperature scaling", text, figures, "calibration",
+                "Open the Calibration page on these models", table=table, numbers=numbers)
+
+
+def attack(lesson: Lesson) -> Step:
+    n = len(cache.test_split(lesson.dataset).y)
+    index = adversarial.example_index("random", n, lesson.seed, 0)
+    names = sources.source(lesson.softmax).class_names
+    label = names[int(cache.test_split(lesson.dataset).y[index])]
+    results, said, figures = {}, [], []
+    for side, path in lesson.models:
+        result = adversarial.attack_example(path, lesson.dataset, index, ATTACK)
+        before, after = (names[int(p.argmax())] for p in (result.probs, result.probs_adv))
+        results[side] = before != after
+        said.append(f"{side} predicted {before} before the attack and **{after}** after it"
+                    + (" (flipped)" if before != after else " (held)"))
+        figures.append(adversarial.path_figure(path, lesson.dataset, result, lesson.seed,
+                                               f"{sources.source(path).name(side)}: the latent under attack"))
+    report = _report_rows(lesson.dataset, ("PGD",))
+    text = (
+        f"PGD moves every pixel of test example #{index} (label {label}) by at most ε = {ATTACK.eps} "
+        f"(images in [0, 1]), {ATTACK.steps} steps, each model with its own gradient. {'; '.join(said)}. "
+        "The dark line is the latent's path, step by step: the attack walks it out of its class's region "
+        "towards another's.\n\n"
+        "One example shows the mechanism, not a rate." + (f" {report}" if report else ""))
+    return Step("An adversarial example and its path in latent space", text, figures, "adversarial",
+                "Open the Adversarial page on these models",
+                numbers={f"{side}_flipped": float(flipped) for side, flipped in results.items()})
+
+
+def shift(lesson: Lesson) -> Step:
+    corruption = DEFAULT_CORRUPTIONS[domain_of(lesson.dataset)][0]
+    curves = {sources.source(path).name(side): cache.shift_curve(path, lesson.dataset, corruption, SHIFT_POINTS,
+                                                                  lesson.seed)
+              for side, path in lesson.models}
+    severities = next(iter(curves.values()))["severity"]
+    figures = [accuracy_vs(severities, {name: c[measure] for name, c in curves.items()}, "severity (0: clean)",
+                           y_title=title, title=f"{title} under {corruption.replace('_', ' ')}")
+               for measure, title in (("accuracy", "accuracy"), ("ece", f"ECE ({N_BINS} bins)"))]
+    (a_name, a), (b_name, b) = curves.items()
+    n = min(len(cache.test_split(lesson.dataset).y), SHIFT_POINTS)
+    numbers = {"softmax_accuracy_5": a["accuracy"][-1], "vc_accuracy_5": b["accuracy"][-1],
+               "softmax_ece_5": a["ece"][-1], "vc_ece_5": b["ece"][-1]}
+    report = _report_rows(lesson.dataset, REPORT_CLAIMS)
+    text = (
+        f"The figures corrupt {n} test images with {corruption.replace('_', ' ')} of growing severity. At "
+        f"severity 5, model A's accuracy is {a['accuracy'][-1]:.1%} (ECE {a['ece'][-1]:.3f}) and model B's "
+        f"{b['accuracy'][-1]:.1%} (ECE {b['ece'][-1]:.3f}).\n\n"
+        + (report or f"The results report has no measurements on {lesson.dataset}.") + _wins_elsewhere(lesson.dataset)
+        + "\n\nThe Shift page also trains on a fraction of the data and scores out-of-distribution inputs.")
+    table = _report_table(lesson.dataset, REPORT_CLAIMS)
+    return Step("Shift and out-of-distribution: what the measurements say", text, figures, "shift",
+                "Open the Shift, low data and OOD page on these models", table=table, numbers=numbers)
+
+
+STEPS: tuple[Callable[[Lesson], Step], ...] = (spokes, mismatch, variational, reliability, attack, shift)
+TITLES = ("Softmax latents grow into spokes", "The Gaussians its layer implies", "VC: latents inside their Gaussians",
+          "Reliability and temperature scaling", "An adversarial example", "Shift and out-of-distribution")
+"""The steps in order, and their short names for the step picker."""
+
+
+def _report_verdicts(dataset: str, claims: tuple[str, ...]) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The report's suite on ``dataset`` and its comparisons that name one of ``claims``."""
+    if not SHIPPED_RESULTS.is_file():
+        return "", []
+    results = Results.load(SHIPPED_RESULTS)
+    suite = results.suite_for(dataset)
+    if suite is None:
+        return "", []
+    return suite, [row for row in verdicts(results, suite) if any(c in row[0] for c in claims) and row[3] != "–"]
+
+
+def _report_table(dataset: str, claims: tuple[str, ...]) -> pd.DataFrame | None:
+    _, rows = _report_verdicts(dataset, claims)
+    if not rows:
+        return None
+    return pd.DataFrame(rows, columns=["measured", "VC", "softmax", "verdict for VC"]).set_index("measured")
+
+
+def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
+    """What the results report says on ``dataset`` about ``claims``: its verdicts, counted and named."""
+    suite, rows = _report_verdicts(dataset, claims)
+    if not rows:
+        return ""
+    by = {verdict: [what for what, _, _, v in rows if v == verdict] for verdict in ("wins", "ties", "loses")}
+    parts = [f"**{verdict}** on {'; '.join(whats)}" for verdict, whats in by.items() if whats]
+    return (f"The results report (`docs/results.md`) measured d = 16 models on {dataset} "
+            f"(suite *{suite}*, mean ± std over seeds; a win needs a difference beyond the spread). Against "
+            f"softmax, VC {', '.join(parts)}.")
+
+
+def _wins_elsewhere(dataset: str) -> str:
+    """The report's wins for VC on its other datasets, so that step 6 shows where VC helps too."""
+    if not SHIPPED_RESULTS.is_file():
+        return ""
+    results = Results.load(SHIPPED_RESULTS)
+    planned = [s.get("dataset") for s in results.payload.get("plan", {}).get("suites", [])]
+    wins = [f"on {name}, {'; '.join(row[0] for row in verdicts(results, suite) if row[3] == 'wins')}"
+            for suite, name in zip(results.suites, planned) if name != dataset
+            and any(row[3] == "wins" for row in verdicts(results, suite))]
+    return (" In the report's other suites VC wins " + " — and ".join(wins) + "." if wins else
+            " VC wins no comparison in the report's other suites either.")
+
+
+def steps(lesson: Lesson) -> list[Step]:
+    return [make(lesson) for make in STEPS]
+
+
+def bundle(lesson: Lesson) -> bytes:
+    """The lesson bundle, a zip: ``metrics.csv`` (both models, before and after temperature scaling,
+    with the χ² check), every step's figures as standalone HTML files that work offline, and
+    ``summary.md`` (the settings, and each step's text with its numbers)."""
+    drawn = steps(lesson)
+    figures = {f"step{i}-{j}": figure for i, step in enumerate(drawn, 1) for j, figure in enumerate(step.figures, 1)}
+    metrics = next(step.table for step in drawn if step.page == "calibration").copy()
+    fits = {sources.source(path).name(side): _fit_numbers(path, lesson.dataset) for side, path in lesson.models}
+    for key, title in (("mean_ks", "mean KS (χ² check)"), ("median_sigma", "median distance (σ)")):
+        metrics[title] = [fits[name.split(" + ")[0]][key] for name in metrics.index]
+    lines = [f"# vc-explorer lesson: {lesson.dataset}", "",
+             f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.", "", lesson.note, "",
+             f"- model A: `{lesson.softmax.name}`", f"- model B: `{lesson.vc.name}`",
+             f"- seed: {lesson.seed}; calibration: {N_BINS} equal-width bins, on the test split; "
+             f"attack: PGD, ε = {ATTACK.eps}, {ATTACK.steps} steps", ""]
+    for i, step in enumerate(drawn, 1):
+        shown = ", ".join(f"`figures/step{i}-{j}.html`" for j in range(1, len(step.figures) + 1))
+        lines += [f"## {i}. {step.title}", "", step.text, "", f"Figures: {shown}.", ""]
+    rows = [[name, *(f"{value:.4f}" for value in row)] for name, row in zip(metrics.index, metrics.to_numpy())]
+    lines += ["## Metrics", "", table(["model", *metrics.columns], rows), ""]
+    return archive(figures, {"metrics.csv": metrics.to_csv(), "summary.md": "\n".join(lines)})

@@ -1,0 +1,48 @@
+"""Lesson: six steps through the mismatch, each a few sentences and live figures of the shipped d = 2
+models, with a link to the full page on the same models."""
+
+import streamlit as st
+
+from explorer.app import guide, sidebar, state
+from explorer.app.views import lesson as view
+from explorer.core.errors import ExplorerError
+
+st.title(guide.page("lesson").heading)
+selected = state.selection()
+lesson = view.lesson_for(selected.dataset, selected.seed)
+if lesson is None:
+    st.info("The lesson needs the shipped models with d = 2 (checkpoints/), and none were found.")
+    st.stop()
+st.caption(lesson.note)
+
+
+def move(by: int) -> None:
+    st.session_state[state.LESSON_STEP] = (st.session_state.get(state.LESSON_STEP, 0) + by) % len(view.STEPS)
+
+
+st.session_state.setdefault(state.LESSON_STEP, 0)
+number = st.segmented_control("Step", range(len(view.STEPS)), key=state.LESSON_STEP, required=True,
+                              format_func=lambda i: f"{i + 1}. {view.TITLES[i]}")
+try:
+    with st.spinner("Measuring…"):
+        step = view.STEPS[number](lesson)
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
+st.subheader(f"{number + 1}. {step.title}")
+st.markdown(step.text)
+for row in range(0, len(step.figures), 2):
+    for column, figure in zip(st.columns(2), step.figures[row: row + 2]):
+        column.plotly_chart(figure, width="stretch")
+if step.table is not None:
+    st.dataframe(step.table, width="stretch")
+st.page_link(str(guide.page(step.page).script), label=step.link_label, icon=guide.page(step.page).icon,
+             query_params=sidebar.link(lesson.dataset, lesson.softmax, lesson.vc))
+left, right = st.columns(2)
+left.button("← Previous step", on_click=move, args=(-1,), disabled=number == 0)
+right.button("Next step →", on_click=move, args=(1,), disabled=number == len(view.STEPS) - 1)
+
+st.divider()
+st.download_button("Lesson bundle (zip): metrics CSV, every figure as an offline HTML file, a summary",
+                   lambda: view.bundle(lesson), f"vc-explorer-lesson-{lesson.dataset}.zip", "application/zip",
+                   on_click="ignore", help="Built when clicked: every step is measured (a few seconds).")

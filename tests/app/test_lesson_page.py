@@ -1,0 +1,115 @@
+"""AppTest of the Lesson page (explorer/app/views/lesson.py): six steps, numbers that are measured, the
+link to the full page, the fallback to digits, and the lesson bundle."""
+
+import io
+import json
+import re
+import zipfile
+
+import numpy as np
+import pytest
+
+from explorer.core.checkpoints import SHIPPED_DIR
+
+pytestmark = pytest.mark.usefixtures("fresh_app")
+
+
+def button(app, label):
+    return next(b for b in app.button if b.label == label)
+
+
+def step_text(app) -> str:
+    return "\n".join(m.value for m in app.markdown if "**" in m.value)
+
+
+def test_the_lesson_walks_six_steps_each_with_text_figures_and_a_link(open_page):
+    app = open_page("lesson")
+    assert app.title[0].value.startswith("Lesson") and not app.error
+    assert "digits-mlp-d2-softmax" in app.caption[0].value and "digits-mlp-d2-vc`" in app.caption[0].value
+    headings, links = [], []
+    for number in range(1, 7):
+        assert not app.exception and not app.error, (number, app.exception, app.error)
+        headings.append(app.subheader[0].value)
+        assert headings[-1].startswith(f"{number}. ")
+        assert len(app.get("plotly_chart")) >= 2 and len(step_text(app)) > 200
+        link = app.get("page_link")[0].proto
+        links.append(link.page)
+        assert "model_a=digits-mlp-d2-softmax" in link.query_string and "model_b=digits-mlp-d2-vc" in link.query_string
+        if number < 6:
+            button(app, "Next step →").click().run()
+    assert button(app, "Next step →").disabled and len(set(headings)) == 6
+    assert [link.rsplit("/", 1)[-1] for link in links] == [
+        "train", "latent_space", "latent_space", "calibration", "adversarial", "shift"]
+    button(app, "← Previous step").click().run()
+    assert app.subheader[0].value == headings[4]
+
+
+def test_the_texts_numbers_are_the_librarys(open_page):
+    """Step 2's distances and step 4's ECEs, measured again with the library alone."""
+    from explorer.core.checkpoints import load_checkpoint
+    from explorer.core.data import load_dataset
+    from explorer.measure.calibration import calibration_report
+    from explorer.measure.inference import predict
+    from explorer.measure.latents import latent_fit
+
+    model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
+    test = load_dataset("digits", "test")
+    fit = latent_fit(model, test.x, test.y)
+    logits, _ = predict(model, test.x)
+    ece = calibration_report(np.exp(logits.double().log_softmax(1).numpy()), test.y.numpy())["ece"]
+
+    app = open_page("lesson", state={"lesson_step": 1})
+    text = step_text(app)
+    assert f"**{np.median(np.sqrt(fit.r2)):.3g} σ**" in text and f"**{fit.mean_ks:.2f}**" in text
+    app.session_state["lesson_step"] = 3
+    app.run()
+    assert f"ECE of model A: **{ece:.4f}**" in step_text(app)
+    table = app.dataframe[0].value
+    assert len(table) == 4 and np.isclose(table["ECE"].iloc[0], ece)
+
+
+def test_step_six_quotes_the_results_report_with_its_losses(open_page):
+    from explorer.jobs.report import SHIPPED_RESULTS, Results, verdicts
+
+    app = open_page("lesson", state={"lesson_step": 5})
+    results = Results.load(SHIPPED_RESULTS)
+    losses = [row[0] for row in verdicts(results, results.suite_for("digits"))
+              if row[3] == "loses" and "corruption" in row[0]]
+    assert losses and all(what in step_text(app) for what in losses)
+    assert "verdict for VC" in app.dataframe[0].value.columns
+
+
+def test_the_lesson_falls_back_to_digits_on_a_dataset_without_d2_models(open_page, data_copy, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("lesson", query={"dataset": "20newsgroups"})
+    assert not app.error and "so the lesson uses digits" in app.caption[0].value
+
+
+def test_a_link_from_the_lesson_opens_a_page_on_its_models(open_page):
+    """The sidebar follows ``model_a``/``model_b`` in the address, then drops them."""
+    app = open_page(query={"dataset": "digits", "model_a": "digits-mlp-d16-softmax", "model_b": "digits-mlp-d16-lgm"})
+    assert app.session_state["model_a"].endswith("digits-mlp-d16-softmax.pt")
+    assert app.session_state["model_b"].endswith("digits-mlp-d16-lgm.pt")
+    assert "model_a" not in app.query_params and "model_b" not in app.query_params
+    app.run()  # the selectboxes rule again
+    assert app.session_state["model_b"].endswith("digits-mlp-d16-lgm.pt")
+
+
+def test_the_lesson_bundle_holds_metrics_offline_figures_and_a_summary(open_page):
+    from explorer.app.views import lesson as view
+
+    open_page()
+    lesson = view.lesson_for("digits", 0)
+    zipped = zipfile.ZipFile(io.BytesIO(view.bundle(lesson)))
+    names = zipped.namelist()
+    assert {"metrics.csv", "summary.md"} <= set(names)
+    figures = [n for n in names if n.startswith("figures/") and n.endswith(".html")]
+    assert len(figures) == 14  # 2 + 2 + 2 + 4 + 2 + 2
+    metrics = zipped.read("metrics.csv").decode().splitlines()
+    assert len(metrics) == 5 and "ECE" in metrics[0] and "mean KS (χ² check)" in metrics[0]
+    summary = zipped.read("summary.md").decode()
+    assert summary.count("\n## ") == 7 and "digits-mlp-d2-vc.pt" in summary
+    html = zipped.read(figures[0]).decode()
+    assert not re.search(r"<script[^>]+src=", html)  # plotly.js is inside: it opens offline
+    spec = re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S)
+    assert spec and json.loads(spec.group(1))  # the figure's data is there too
