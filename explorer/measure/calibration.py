@@ -32,7 +32,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from math import inf
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -99,7 +99,7 @@ def _check_labels(labels, n: int, k: int) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+def _check_probs(probs) -> np.ndarray:
     probs = _check_scores(probs, "probs")
     # NaN fails both comparisons, so it is reported here too.
     bad = np.argwhere(~((probs >= 0) & (probs <= 1)))
@@ -113,6 +113,11 @@ def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
             f"each row of probs must sum to 1 (tolerance {ROW_SUM_TOL}), row {bad[0]} sums to "
             f"{sums[bad[0]]}; pass probabilities, not logits (see apply_temperature)"
         )
+    return probs
+
+
+def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    probs = _check_probs(probs)
     return probs, _check_labels(labels, *probs.shape)
 
 
@@ -142,11 +147,16 @@ def _bin_stats(conf, correct, index, n_bins):
     return conf_mean, accuracy, count
 
 
-def _equal_width_bins(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> ReliabilityBins:
+def _equal_width_index(conf: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_bins + 1,) edges and the (N,) equal-width bin of each confidence in [0, 1]."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     # side="right" sends a value on an interior edge to the bin above it (torchmetrics' convention);
     # the minimum closes the last bin at 1.0 rather than opening a bin of its own for it.
-    index = np.minimum(np.searchsorted(edges, conf, side="right") - 1, n_bins - 1)
+    return edges, np.minimum(np.searchsorted(edges, conf, side="right") - 1, n_bins - 1)
+
+
+def _equal_width_bins(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> ReliabilityBins:
+    edges, index = _equal_width_index(conf, n_bins)
     return ReliabilityBins(edges, *_bin_stats(conf, correct, index, n_bins))
 
 
@@ -189,6 +199,30 @@ def reliability_bins(probs, labels, n_bins: int = N_BINS) -> ReliabilityBins:
     """
     probs, labels = _check_probs_labels(probs, labels)
     return _equal_width_bins(*_top_label(probs, labels), check_n_bins(n_bins))
+
+
+def bin_members(probs, n_bins: int, b: int) -> np.ndarray:
+    """Indices of the samples that :func:`reliability_bins` puts in equal-width bin ``b``.
+
+    Sample i is a member when its confidence max_k p_ik falls in bin b under the module docstring's
+    edge convention (an interior edge belongs to the bin above it, 1.0 to the last bin), so
+    ``len(bin_members(probs, n_bins, b)) == reliability_bins(probs, labels, n_bins).count[b]`` for
+    every b and any labels.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+        b: the bin, an integer in [0, n_bins).
+
+    Returns:
+        (M,) int64 row indices into ``probs``, ascending; empty for an empty bin.
+    """
+    probs = _check_probs(probs)
+    n_bins = check_n_bins(n_bins)
+    if isinstance(b, bool) or not isinstance(b, Integral) or not 0 <= b < n_bins:
+        raise ArgumentError(f"b must be a bin index, an integer in [0, n_bins) = [0, {n_bins}), got {b!r}")
+    _, index = _equal_width_index(probs.max(axis=1), n_bins)
+    return np.flatnonzero(index == b).astype(np.int64)
 
 
 def expected_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:

@@ -37,3 +37,27 @@ def test_reliability_diagram_rejects_inconsistent_bins(field, value, match):
     fields = dict(vars(hand_bins()), **{field: value})
     with pytest.raises(ValueError, match=match):
         F.reliability_diagram(ReliabilityBins(**fields))
+
+
+def test_every_bar_carries_its_bin_index_so_a_click_names_the_bin():
+    bins = hand_bins()  # bin 0 is empty: the bars are bins 1, 2, 3
+    accuracy, gap, _, count = F.reliability_diagram(bins).data
+    for bar in (accuracy, gap, count):
+        np.testing.assert_array_equal(np.asarray(bar.customdata)[:, 0], [1, 2, 3])
+        assert bar.hoverinfo != "skip"  # a trace that skips hover takes no clicks
+    # the hover reads the bin's edges and count from the columns after the index
+    np.testing.assert_allclose(np.asarray(accuracy.customdata)[:, 1:3], [[0.25, 0.5], [0.5, 0.75], [0.75, 1.0]])
+    np.testing.assert_array_equal(np.asarray(accuracy.customdata)[:, 4], bins.count[1:])
+    assert "customdata[4]} samples" in accuracy.hovertemplate
+
+
+def test_a_chosen_bin_is_outlined_and_an_empty_or_missing_one_refused():
+    accuracy, _, _, count = F.reliability_diagram(hand_bins(), highlight_bin=2).data
+    for bar in (accuracy, count):
+        assert list(bar.marker.line.color) == ["white", "#000000", "white"]  # bars of bins 1, 2, 3
+        assert list(bar.marker.line.width) == [1, 4, 1]
+    plain = F.reliability_diagram(hand_bins()).data[0]
+    assert set(plain.marker.line.color) == {"white"}
+    for b in (0, 4, -1):  # bin 0 is empty
+        with pytest.raises(ValueError, match="highlight_bin"):
+            F.reliability_diagram(hand_bins(), highlight_bin=b)

@@ -9,6 +9,7 @@ import torch
 from scipy.special import softmax
 from torchmetrics.functional.classification import multiclass_calibration_error
 
+from explorer.core.errors import ArgumentError
 from explorer.measure import calibration as cal
 
 
@@ -167,6 +168,42 @@ def test_reliability_bins_counts_sum_to_n_and_empty_bins_are_nan():
     assert np.isnan(bins.gap[empty]).all() and not np.isnan(bins.gap[~empty]).any()
     filled_conf = bins.confidence[~empty]
     assert ((bins.edges[:-1][~empty] <= filled_conf) & (filled_conf <= bins.edges[1:][~empty])).all()
+
+
+
+def test_bin_members_hand_worked():
+    # HAND_PROBS' confidences 0.9, 0.8, 0.6, 0.5, 0.4 with 4 bins: 0.5 sits on an edge and goes up.
+    members = [cal.bin_members(HAND_PROBS, 4, b).tolist() for b in range(4)]
+    assert members == [[], [4], [2, 3], [0, 1]]
+    assert cal.bin_members(HAND_PROBS, 4, 0).dtype == np.int64
+
+
+@pytest.mark.parametrize("n_bins", [1, 4, 10, 15, 50])
+def test_bin_members_agree_with_reliability_bins_in_every_bin(n_bins):
+    rng = np.random.default_rng(n_bins)
+    edges = np.linspace(0, 1, n_bins + 1)
+    # random rows, rows exactly on the edges >= 1/2 (unique argmax) and saturated rows at 1.0
+    on_edge = rng.choice(edges[edges >= 0.5], size=50)
+    probs = np.column_stack([on_edge, 1 - on_edge])
+    probs = np.concatenate([random_probs(rng, 400, 2, scale=3.0), probs, np.eye(2)[[0, 1] * 3]])
+    labels = rng.integers(0, 2, size=len(probs))
+    bins = cal.reliability_bins(probs, labels, n_bins)
+    members = [cal.bin_members(probs, n_bins, b) for b in range(n_bins)]
+    assert [len(m) for m in members] == bins.count.tolist()
+    np.testing.assert_array_equal(np.sort(np.concatenate(members)), np.arange(len(probs)))  # a partition
+    for b, m in enumerate(members):
+        if len(m):
+            conf, correct = probs[m].max(axis=1), probs[m].argmax(axis=1) == labels[m]
+            assert conf.mean() == pytest.approx(bins.confidence[b])
+            assert correct.mean() == pytest.approx(bins.accuracy[b])
+
+
+@pytest.mark.parametrize("b, message", [(4, r"\[0, 4\), got 4"), (-1, "got -1"), (1.0, "got 1.0"), (True, "got True")])
+def test_bin_members_rejects_a_bad_bin(b, message):
+    with pytest.raises(ArgumentError, match=message):
+        cal.bin_members(HAND_PROBS, 4, b)
+    with pytest.raises(ArgumentError, match="n_bins"):
+        cal.bin_members(HAND_PROBS, 0, 0)
 
 
 def test_torch_and_numpy_inputs_agree():
