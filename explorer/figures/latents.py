@@ -19,6 +19,8 @@ WEBGL_FROM = 5000
 """Maps of at least this many points are drawn with WebGL (``Scattergl``), smaller ones as SVG."""
 DENSITY_PIXELS = 500
 """Width and height, in pixels, of the density image drawn under a map's markers."""
+FADED = 0.15
+"""Marker opacity of the points a highlight leaves out: still there to hover, clearly behind."""
 
 
 def latent_scatter(points, labels, class_names: Sequence[str], color=None, color_label: str = "class",
@@ -26,7 +28,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                    prior_labels=None, hover_text: Sequence[str] | None = None, note: str | None = None,
                    title: str = "", axis_titles: tuple[str, str] = ("z₁", "z₂"),
                    axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   density_points=None, density_labels=None) -> go.Figure:
+                   density_points=None, density_labels=None, highlight=None,
+                   highlight_name: str | None = None) -> go.Figure:
     """Scatter of 2-D latents (or a 2-D projection of them), optionally with the class priors' contours
     and samples overlaid.
 
@@ -64,12 +67,19 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             for more points than a browser draws as markers: ``points`` are then a sample of them,
             which keeps hover and click.
         density_labels: (M,) their classes; required with ``density_points``.
+        highlight: (H,) row indices into ``points`` to bring out (e.g. one reliability bin's test
+            points; may be empty): drawn on top as black rings, in a trace of their own named
+            ``highlight_name`` (default "highlighted (H)") that keeps their ``customdata``, while the
+            other points fade to :data:`FADED` opacity (the density image, if any, fades too).
+        highlight_name: legend name of the highlight, e.g. how many points it holds in all when
+            ``points`` are a sample.
     """
     points = base.array(points, "points", (None, 2))
     n, k = len(points), len(class_names)
     labels = base.labels(labels, n, k, "labels")
     if hover_text is not None and len(hover_text) != n:
         raise ArgumentError(f"hover_text must have one entry per point ({n}), got {len(hover_text)}")
+    bright = None if highlight is None else _highlight_mask(highlight, n)
     large = n >= WEBGL_FROM
     index = np.arange(n)
     by_correctness = color is not None and np.asarray(color).dtype == bool
@@ -82,9 +92,22 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         if hover_text is not None:
             text = text + "<br>" + np.asarray(hover_text, dtype=object)
 
-    def points_trace(mask, **kwargs) -> go.Scatter:
-        name = f"{kwargs['name']}<br>" if large and color is None else ""
+    legend_keys = []  # with a highlight: one marker per legend entry, unfaded (see points_trace)
+
+    def points_trace(mask, hover_name: str | None = None, **kwargs) -> go.Scatter:
+        name = f"{hover_name or kwargs['name']}<br>" if large and color is None else ""
         hover = f"{name if large else '%{text}<br>'}(%{{x:.2f}}, %{{y:.2f}})<br>index %{{customdata}}<extra></extra>"
+        if bright is not None and hover_name is None:  # fade what is not highlighted
+            marker = kwargs["marker"]
+            kwargs["marker"] = {**marker, "opacity": np.where(bright[mask], marker.get("opacity", 1.0), FADED)}
+            if kwargs.get("showlegend", True):
+                # plotly draws a legend symbol at the mean of an opacity array, which the fading makes
+                # nearly invisible: the entry moves to a point-less trace of the unfaded marker, in the
+                # same legend group, so a click on it still hides the points.
+                group = kwargs.setdefault("legendgroup", kwargs["name"])
+                legend_keys.append(go.Scatter(x=[None], y=[None], mode="markers", name=kwargs["name"],
+                                              legendgroup=group, marker=marker, hoverinfo="skip"))
+                kwargs["showlegend"] = False
         return scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", customdata=index[mask],
                        text=None if text is None else text[mask], hovertemplate=hover, **kwargs)
 
@@ -126,6 +149,14 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             legendgroup=class_names[c], showlegend=False, hoverinfo="name",
             line=dict(color=base.color(c), width=base.LINE_WIDTH, dash=dash)))
 
+    if bright is not None:
+        # Rings on top of the faded points: visible over any class colour, and the trace on top takes
+        # the click, so it keeps the points' customdata.
+        traces += legend_keys
+        traces.append(points_trace(
+            bright, name=highlight_name or f"highlighted ({int(bright.sum())})", hover_name="highlighted",
+            marker=dict(size=size + 5, symbol="circle-open", color="#000000", line=dict(width=2, color="#000000"))))
+
     fig = go.Figure(traces)
     if density_points is not None:
         density_points = base.array(density_points, "density_points", (None, 2))
@@ -136,7 +167,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         (x0, y0), (x1, y1) = everything.min(0), everything.max(0)
         image = density_image(density_points, density_labels, k, (x0, x1), (y0, y1))
         fig.add_layout_image(source=_png(image), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
-                             sizing="stretch", layer="below", opacity=1.0)
+                             sizing="stretch", layer="below", opacity=1.0 if bright is None else 0.35)
         fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
@@ -152,6 +183,22 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                            yanchor="top", yshift=-70, showarrow=False, align="left", font_size=base.TICK_SIZE)
         fig.update_layout(margin_b=100 + 22 * len(lines))
     return fig
+
+
+def _highlight_mask(highlight, n: int) -> np.ndarray:
+    """(n,) bool: True at the rows ``highlight`` names, each an integer in [0, n)."""
+    rows = np.asarray(highlight)
+    if rows.size == 0:
+        return np.zeros(n, dtype=bool)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):  # a bool mask is not an index
+        raise ArgumentError(f"highlight must be (H,) integer row indices into the points, got dtype {rows.dtype}, "
+                            f"shape {rows.shape}")
+    if rows.min() < 0 or rows.max() >= n:
+        raise ArgumentError(f"highlight must index the points, integers in [0, {n}), got values in "
+                            f"[{rows.min()}, {rows.max()}]")
+    bright = np.zeros(n, dtype=bool)
+    bright[rows] = True
+    return bright
 
 
 def density_image(points: np.ndarray, labels: np.ndarray, k: int, x_range: tuple[float, float],

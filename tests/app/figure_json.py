@@ -33,11 +33,14 @@ def keys(figure: dict) -> set[str]:
 
 
 def array(value) -> list:
-    """A data array of a figure as a list: plotly sends numpy arrays as ``{"dtype", "bdata"}`` (base64)."""
+    """A data array of a figure as a list (nested for a 2-D one): plotly sends numpy arrays as
+    ``{"dtype", "bdata"}`` (base64), with ``"shape": "rows, columns"`` for a 2-D array."""
     if isinstance(value, dict) and "bdata" in value:
         import base64
 
         import numpy as np
 
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape).tolist()
     return list(value)

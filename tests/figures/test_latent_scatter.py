@@ -129,3 +129,70 @@ def test_a_map_with_a_density_image_draws_it_under_the_markers_as_a_png():
     assert list(fig.layout.xaxis.range) == [everything[:, 0].min(), everything[:, 0].max()]
     with pytest.raises(ValueError, match="density_labels"):
         F.latent_scatter(everything[:100], labels[:100], CLASSES, density_points=everything)
+
+
+@pytest.mark.parametrize("color", [None, "correct", "confidence"])
+def test_a_highlight_rings_its_points_on_top_and_fades_the_rest(color):
+    points, labels = points_and_labels()
+    color = {None: None, "correct": np.arange(30) % 4 != 0, "confidence": np.linspace(0.2, 1.0, 30)}[color]
+    rows = np.array([2, 5, 11, 29])
+    plain = F.latent_scatter(points, labels, CLASSES, color=color)
+    fig = F.latent_scatter(points, labels, CLASSES, color=color, highlight=rows[::-1])
+    *rest, ring = fig.data
+    under = [t for t in rest if t.customdata is not None]
+    keys = [t for t in rest if t.customdata is None]  # legend entries without points
+    assert len(under) == len(plain.data)  # the same traces, their legend keys, and the rings on top
+    assert ring.name == "highlighted (4)" and ring.marker.symbol == "circle-open" and ring.marker.color == "#000000"
+    np.testing.assert_array_equal(ring.customdata, rows)  # a click on a ring maps back to its example
+    np.testing.assert_array_equal(np.column_stack([ring.x, ring.y]), points[rows])
+    for before, after in zip(plain.data, under):
+        np.testing.assert_array_equal(after.customdata, before.customdata)  # every point still drawn
+        bright = np.isin(after.customdata, rows)
+        opacity = np.asarray(after.marker.opacity)
+        assert (opacity[~bright] == F.latents.FADED).all()
+        assert (opacity[bright] == (before.marker.opacity or 1.0)).all()  # highlighted: as before
+    # the legend shows each entry unfaded, grouped with its points so a click on it still hides them
+    legend = [t for t in plain.data if t.showlegend is not False]
+    assert [k.name for k in keys] == [t.name for t in legend] and all(t.showlegend is False for t in under)
+    for key, before in zip(keys, legend):
+        assert key.marker.opacity == before.marker.opacity and key.marker.color == before.marker.color
+        assert key.legendgroup == next(t.legendgroup for t in under if t.name == key.name)
+        assert list(key.x) == [None]
+
+
+def test_a_highlight_takes_a_legend_name_may_be_empty_and_works_with_webgl():
+    rng = np.random.default_rng(0)
+    n = F.latents.WEBGL_FROM
+    points, labels = rng.normal(size=(n, 2)), rng.integers(0, 3, n)
+    fig = F.latent_scatter(points, labels, CLASSES, highlight=np.arange(0, n, 7),
+                           highlight_name="bin [0.9, 1.0]: 900 test points (715 drawn)")
+    ring = fig.data[-1]
+    assert ring.type == "scattergl" and ring.name == "bin [0.9, 1.0]: 900 test points (715 drawn)"
+    assert len(ring.customdata) == len(range(0, n, 7))
+    assert ring.hovertemplate.startswith("highlighted<br>")  # not the class of the first trace
+    points, labels = points_and_labels()
+    (*rest, ring) = F.latent_scatter(points, labels, CLASSES, highlight=[]).data
+    under = [t for t in rest if t.customdata is not None]
+    assert len(ring.x) == 0 and all((np.asarray(t.marker.opacity) == F.latents.FADED).all() for t in under)
+
+
+def test_a_highlight_fades_the_density_image():
+    rng = np.random.default_rng(0)
+    everything, labels = rng.normal(size=(300, 2)), rng.integers(0, 3, 300)
+    common = dict(density_points=everything, density_labels=labels)
+    assert F.latent_scatter(everything[:50], labels[:50], CLASSES, **common).layout.images[0].opacity == 1
+    assert F.latent_scatter(everything[:50], labels[:50], CLASSES, highlight=[1], **common).layout.images[0].opacity < 1
+
+
+@pytest.mark.parametrize("highlight, match", [
+    (np.array([0, 30]), r"integers in \[0, 30\), got values in \[0, 30\]"),
+    (np.array([-1]), r"\[0, 30\)"),
+    (np.array([0.0, 1.0]), "integer row indices"),
+    (np.ones(30, dtype=bool), "integer row indices"),
+    (np.zeros((2, 2), dtype=int), "integer row indices"),
+])
+def test_a_bad_highlight_is_refused(highlight, match):
+    points, labels = points_and_labels()
+    with pytest.raises(ValueError, match=match):
+        F.latent_scatter(points, labels, CLASSES, highlight=highlight)
+
