@@ -1,4 +1,7 @@
-"""Calibration: reliability of models A and B, clean and under corruption, with temperature scaling."""
+"""Calibration: reliability of models A and B, clean and under corruption, with temperature scaling;
+a bin chosen on a diagram rings its test examples on both latent maps."""
+
+from functools import partial
 
 import streamlit as st
 
@@ -26,7 +29,8 @@ shift = view.Shift(None if corruption == view.CLEAN else corruption, severity, s
 st.caption(f"Measured on the {shift.describe()}."
            + (" The seed is the sidebar's." if shift.corruption else ""))
 
-models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
+# both: the bin's maps show both models, even a bundle that a corruption leaves out of the diagrams
+models = both = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 try:
     if shift.corruption:  # a corruption runs the model on corrupted images: a bundle has only its outputs
         for name, path in models:
@@ -36,11 +40,28 @@ try:
         if not models:
             st.stop()
     preds = [view.predictions(path, name, shift, scaling) for name, path in models]
+    options = view.bin_options(preds, n_bins)
+    if st.session_state.get(state.CALIBRATION_BIN) not in options:  # the bins changed under it
+        st.session_state[state.CALIBRATION_BIN] = None
+    chosen = st.session_state.get(state.CALIBRATION_BIN)
     for column, pred in zip(st.columns(2), preds):
-        column.plotly_chart(view.reliability_figure(pred, n_bins), width="stretch")
+        column.plotly_chart(view.reliability_figure(pred, n_bins, chosen), width="stretch",
+                            key=view.chart_key(pred.side), on_select=partial(view.on_bin_click, pred.side),
+                            selection_mode="points")
     st.caption("Bars: accuracy per confidence bin; hatched: the gap to the bin's mean confidence "
-               "(above the bar: over-confident); below: samples per bin. Download any figure as PNG "
-               "with the camera button of its toolbar (hover over the figure).")
+               "(above the bar: over-confident); below: samples per bin. Click a bin to ring its test "
+               "examples on both latent maps below. Download any figure as PNG with the camera button "
+               "of its toolbar (hover over the figure).")
+    chosen = st.selectbox("Highlight a bin's test points", options, key=state.CALIBRATION_BIN,
+                          format_func=partial(view.describe_bin, preds=preds, n_bins=n_bins))
+    if chosen is not None:
+        caption, maps = view.bin_maps(both, preds, chosen, n_bins, shift, selected.seed)
+        st.caption(caption)
+        for column, shown in zip(st.columns(2), maps):
+            if shown.figure is None:
+                column.info(shown.message)
+            else:
+                column.plotly_chart(shown.figure, width="stretch", key=f"bin_map_{shown.side}")
 
     st.subheader("Metrics")
     unscaled = [view.predictions(path, name, shift, False) for name, path in models] if scaling else None

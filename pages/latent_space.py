@@ -1,7 +1,10 @@
 """Latent space: models A and B side by side, against the class Gaussians their last layers assume.
 
-The maps and the χ² check are two fragments: a display option of one redraws that part alone.
+The maps and the χ² check are two fragments: a display option of one redraws that part alone. A click
+on a map picks an example; a box or lasso picks a region, whose calibration is shown for both models.
 """
+
+from functools import partial
 
 import streamlit as st
 
@@ -36,24 +39,32 @@ def latent_maps() -> None:
              f"{MAX_MARKERS:,} markers.")
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
+    region = st.session_state.get(state.LATENT_REGION)
     for column, (name, path) in zip(st.columns(2), models):
         try:
+            ring = {"highlight": views.region_elsewhere(region, name, dict(models)),  # the other map's region
+                    "highlight_label": f"{region['map']}'s region" if region else ""}
             with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
                             if method == "umap" else "Placing the latents…"):
-                figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom, points)
+                figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom, points,
+                                                   **ring)
         except ExplorerError as error:
             column.error(f"{name}: {error}")
             continue
-        event = column.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
-                                    key=f"latents_{name}")
-        clicked = views.clicked_index(event, keep)
-        if clicked is not None:
-            st.session_state[state.SELECTED_INDEX] = clicked
+        # The callback reads the selection before the rerun, against the points this run drew.
+        column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep),
+                            selection_mode=("points", "box", "lasso"), key=views.chart_key(name))
+    st.caption("Click a point to see its example and both models' class probabilities; draw a box or a "
+               "lasso (the toolbar's Box Select and Lasso Select) to see how both models are calibrated on "
+               "the points inside it.")
+    try:
+        region_section(region)
+    except ExplorerError as error:
+        st.error(str(error))
     try:
         index = st.session_state.get(state.SELECTED_INDEX)
         shown = None if index is None else views.example_figures(dict(zip("AB", (p for _, p in models))), index)
         if shown is None:
-            st.caption("Click a point to see its example and both models' class probabilities.")
             return
         image, probabilities, caption, document = shown
         st.subheader("The clicked example")
@@ -67,6 +78,25 @@ def latent_maps() -> None:
         right.plotly_chart(probabilities, width="stretch")
     except ExplorerError as error:
         st.error(str(error))
+
+
+def region_section(region: dict | None) -> None:
+    reports = None if region is None else views.region_reports(dict(models), region)
+    if reports is None:
+        return
+    st.subheader("The selected region")
+    st.caption(views.describe_region(region, dict(models)))
+    for i, (column, report) in enumerate(zip(st.columns(2), reports)):
+        if report.figure is None:
+            column.info(report.message)
+            continue
+        column.markdown(f"**{report.name}**")
+        metrics = column.columns(3)
+        metrics[0].metric("points", f"{report.n:,}")
+        metrics[1].metric("accuracy", f"{report.accuracy:.3f}", f"{report.accuracy - report.whole_accuracy:+.3f}")
+        metrics[2].metric("ECE", f"{report.ece:.3f}", f"{report.ece - report.whole_ece:+.3f}", delta_color="inverse")
+        column.plotly_chart(report.figure, width="stretch", key=f"region_{i}")
+    st.button("Clear the selection", on_click=views.clear_region)
 
 
 @st.fragment

@@ -51,3 +51,15 @@ def models_or_stop() -> Selection:
         st.info("Choose or train a model first (sidebar).")
         st.stop()
     return selected
+
+
+CALIBRATION_BIN = "calibration_bin"
+"""The reliability bin whose test points the Calibration page rings on both latent maps: a tuple
+(side, b), side "Model A" or "Model B" and b the bin's index, or None. Set by a click on a bar of a
+diagram (its ``on_select`` callback) or by the page's selectbox of that key."""
+LATENT_REGION = "latent_region"
+"""A region drawn with the box or lasso on a latent map: a dict {"map": "Model A" or "Model B",
+"how": "box" or "lasso", "indices": list of test-split indices of the drawn points inside it}, or None."""
+LATENT_MAP_CLEARS = "latent_map_clears"
+"""How many times "Clear the selection" ran: part of the latent maps' chart keys, so a clear also
+takes the box off the charts (a new key is a new chart, with no selection)."""

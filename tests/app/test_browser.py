@@ -83,3 +83,73 @@ def test_an_uploaded_bundle_is_drawn_beside_a_project_model(server, browser, tmp
         page.screenshot(path=SHOTS / f"bundle-{title.replace(' ', '_').lower()}.png", full_page=True)
         assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
     page.close()
+
+
+def _settled(page) -> None:
+    """Wait until the app's run has ended and the figures have drawn."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(IDLE, timeout=120_000)
+    page.wait_for_timeout(700)
+
+
+CHARTS = '[data-testid="stPlotlyChart"]'
+
+
+def test_linked_a_clicked_reliability_bin_is_ringed_on_both_latent_maps(server, browser):
+    """A mouse click on a bar of model B's reliability diagram rings that bin's test examples on both maps."""
+    page = browser.new_page(viewport={"width": 1600, "height": 2400})  # tall: the maps in the screenshot
+    page.goto(f"{server}/calibration?dataset=digits")
+    page.wait_for_selector(guide.PLOT, timeout=120_000)
+    _settled(page)
+    assert page.locator(CHARTS).count() == 3
+    diagram = page.locator(CHARTS).nth(1)  # model B's
+    bars = diagram.locator(".barlayer .trace").first.locator(".point path")  # the accuracy bars, by bin
+    # Three bins below the top one: a handful of examples (the top bin holds most of the test split,
+    # and ringing nearly every point would show nothing).
+    bar = bars.nth(bars.count() - 3).bounding_box()
+    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    page.get_by_text("Ringed on both maps").wait_for(timeout=120_000)
+    _settled(page)
+    assert page.locator(CHARTS).count() == 5  # the two maps are drawn under the diagrams
+    legends = page.locator(CHARTS).nth(2).locator(".legend").text_content() + \
+        page.locator(CHARTS).nth(3).locator(".legend").text_content()
+    assert legends.count("test points") == 2  # both maps' ring traces, named after the bin
+    assert page.get_by_text("Model B's predictions put in the bin").count() == 1  # the clicked diagram's bin
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "linked-calibration.png", full_page=True)
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.close()
+
+
+def test_linked_a_box_dragged_on_a_map_shows_the_region_reliability_of_both_models(server, browser):
+    """Box Select from the first map's toolbar, a box dragged with the mouse: the region's section appears."""
+    page = browser.new_page(viewport={"width": 1600, "height": 2400})  # tall: the region in the screenshot
+    page.goto(f"{server}/latent_space?dataset=digits")
+    page.wait_for_selector(guide.PLOT, timeout=120_000)
+    _settled(page)
+    first = page.locator(CHARTS).first
+    area = first.locator(".nsewdrag").first.bounding_box()  # the plot area, where a drag selects
+    page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)  # shows the toolbar
+    first.locator('[data-title="Box Select"]').click()
+    # the middle of softmax's map: a few classes' worth of points, not all of them
+    x0, y0 = area["x"] + 0.3 * area["width"], area["y"] + 0.3 * area["height"]
+    x1, y1 = area["x"] + 0.6 * area["width"], area["y"] + 0.6 * area["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 11):  # plotly draws the box from mouse moves, not from a jump
+        page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
+    page.mouse.up()
+    page.get_by_text("The selected region").wait_for(timeout=120_000)
+    _settled(page)
+    titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()  # SVG text: no inner text
+    assert sum("on the region" in t for t in titles) == 2, titles  # both models' reliability diagrams
+    assert page.get_by_text("drawn on Model A's map").count() == 1
+    assert "Model A's region" in page.locator(CHARTS).nth(1).locator(".legend").text_content()  # ringed on B
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "linked-region.png", full_page=True)
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.get_by_role("button", name="Clear the selection").click()
+    page.get_by_text("The selected region").wait_for(state="detached", timeout=120_000)
+    _settled(page)
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.close()

@@ -104,3 +104,128 @@ def test_a_text_set_offers_its_corruptions_and_word_deletion_lowers_accuracy(ope
     assert not app.exception and not app.error
     assert (app.dataframe[0].value["accuracy"] < clean).all()
     assert any("word deletion, severity 5 (share of words 0.9)" in c.value for c in app.caption)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A reliability bin linked to the latent maps
+
+HIGHLIGHT = "Highlight a bin's test points"
+
+
+def probs_and_labels(path):
+    """(N, K) float64 test probabilities of a checkpoint, computed here as the page should, and (N,) labels."""
+    import torch
+
+    from explorer.core.checkpoints import load_checkpoint
+    from explorer.core.data import load_dataset
+    from explorer.measure.inference import predict
+
+    model, meta = load_checkpoint(path)
+    test = load_dataset(meta["dataset"], "test")
+    logits, _ = predict(model, test.x)
+    return torch.softmax(logits.double(), dim=1).numpy(), test.y.numpy()
+
+
+def ring(figure: dict) -> dict:
+    return next(t for t in figure["data"] if t.get("marker", {}).get("symbol") == "circle-open")
+
+
+def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
+    import numpy as np
+
+    from explorer.measure.calibration import bin_members, reliability_bins
+    from figure_json import array, figure_json, texts
+
+    app = start()
+    highlight = widget(app.main.selectbox, HIGHLIGHT)
+    assert highlight.value is None and highlight.options[0] == "none"
+    assert len(app.get("plotly_chart")) == 3  # no maps before a bin is chosen
+    probs, labels = probs_and_labels(app.session_state["model_b"])
+    bins = reliability_bins(probs, labels, 15)
+    b = int(np.flatnonzero(bins.count)[-2])  # a bin that holds some, not all, of the test examples
+    members = bin_members(probs, 15, b)
+    assert 0 < len(members) < len(labels)
+    highlight.set_value(("Model B", b)).run()
+    assert not app.exception and not app.error
+    charts = app.get("plotly_chart")
+    assert len(charts) == 5  # two diagrams, the two maps, the confidence histogram
+    for index, side in ((2, "Model A"), (3, "Model B")):
+        figure = figure_json(app, index)
+        assert figure["layout"]["title"]["text"].startswith(side)
+        assert "All 450 test points drawn" in texts(figure).replace("<br>", " ")  # customdata = test index
+        rings = ring(figure)
+        assert sorted(array(rings["customdata"])) == members.tolist()
+        assert rings["name"].startswith(f"bin [{b / 15:.2f}, ") and f"{len(members):,} test points" in rings["name"]
+        faded = [t for t in figure["data"] if "customdata" in t and t is not rings]  # the map's points
+        assert faded and all(min(array(t["marker"]["opacity"])) < 0.2 for t in faded)
+    # the chosen bar is outlined on its own diagram, and only there
+    bar_b = figure_json(app, 1)["data"][0]
+    widths = dict(zip((int(c[0]) for c in array(bar_b["customdata"])), array(bar_b["marker"]["line"]["width"])))
+    assert widths[b] == 4 and sum(w == 4 for w in widths.values()) == 1
+    assert 4 not in array(figure_json(app, 0)["data"][0]["marker"]["line"]["width"])
+    caption = next(c.value for c in app.caption if c.value.startswith("Ringed on both maps"))
+    assert f"the {len(members):,} test examples" in caption and "clean test latent" in caption
+    assert f"{bins.accuracy[b]:.3f}" in caption and f"[{b / 15:.2f}, {(b + 1) / 15:.2f})" in caption
+
+
+def test_a_bin_that_the_bins_slider_removes_is_reset_to_none(start):
+    app = start()
+    highlight = widget(app.main.selectbox, HIGHLIGHT)
+    assert highlight.options[-1].startswith("Model B: confidence [0.93, 1.00], ")  # bin 14 of 15
+    highlight.set_value(("Model B", 14)).run()
+    assert not app.exception and len(app.get("plotly_chart")) == 5
+    widget(app.slider, "Bins").set_value(5).run()  # bin 14 of 5 does not exist
+    assert not app.exception and not app.error
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 3
+    options = widget(app.main.selectbox, HIGHLIGHT).options
+    assert options[0] == "none" and all("confidence [0." in o or "1.00]" in o for o in options[1:])
+
+
+def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
+    app = start()
+    widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()
+    widget(app.slider, "Severity").set_value(5).run()
+    widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5
+    caption = next(c.value for c in app.caption if c.value.startswith("Ringed on both maps"))
+    assert "gaussian noise, severity 5" in caption
+
+
+def test_a_bundle_without_latents_gets_a_line_instead_of_a_map(open_page, tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import save_bundle
+    from explorer.core.checkpoints import SHIPPED_DIR
+
+    probs, labels = probs_and_labels(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
+    folder = tmp_path / "runs" / "uploaded"
+    folder.mkdir(parents=True)
+    save_bundle(folder / "logits.npz", logits=np.log(probs), labels=labels, dataset="digits")  # no latents
+    app = open_page("calibration", state={"model_a": str(folder / "logits.npz"),
+                                          "model_b": str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")})
+    widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
+    assert not app.exception and not app.error
+    assert any("Model A (logits.npz) has no latents" in i.value for i in app.info)
+    assert len(app.get("plotly_chart")) == 2 + 1 + 1  # both diagrams, model B's map, the histogram
+
+
+def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):
+    from explorer.app.views import calibration as view
+
+    assert view.clicked_bin([{"customdata": [3, 0.2, 0.27, 0.24, 5]}]) == 3  # the accuracy bar
+    assert view.clicked_bin([{"x": 0.5}, {"customdata": [7]}]) == 7  # the diagonal carries none
+    assert view.clicked_bin([{"customdata": 2.0}]) == 2 and view.clicked_bin([]) is None
+    session = {}
+    monkeypatch.setattr(view.st, "session_state", session)
+    session["reliability_Model A"] = {"selection": {"points": [{"customdata": [12, 0.8, 0.87, 0.84, 30]}]}}
+    view.on_bin_click("Model A")
+    assert session["calibration_bin"] == ("Model A", 12)
+    session["reliability_Model B"] = {"selection": {"points": []}}
+    view.on_bin_click("Model B")  # B's diagram emptied: A's bin stays
+    assert session["calibration_bin"] == ("Model A", 12)
+    session["reliability_Model A"] = {"selection": {"points": [{"x": 0.5, "y": 0.5}]}}  # the diagonal
+    view.on_bin_click("Model A")
+    assert session["calibration_bin"] == ("Model A", 12)
+    session["reliability_Model A"] = {"selection": {"points": []}}
+    view.on_bin_click("Model A")
+    assert session["calibration_bin"] is None

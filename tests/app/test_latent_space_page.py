@@ -154,3 +154,117 @@ def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(op
     assert figure["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
     shown = sorted(i for t in figure["data"] if t.get("mode") == "markers" for i in array(t["customdata"]))
     assert len(shown) == MAX_MARKERS and len(set(shown)) == MAX_MARKERS
+
+
+# ---------------------------------------------------------------------------------------------------
+# A region drawn on a map, measured on both models
+
+def probs_and_labels(path):
+    """(N, K) float64 clean test probabilities of a checkpoint, computed here as the page should, and (N,) labels."""
+    import torch
+
+    from explorer.core.checkpoints import load_checkpoint
+    from explorer.core.data import load_dataset
+    from explorer.measure.inference import predict
+
+    model, meta = load_checkpoint(path)
+    test = load_dataset(meta["dataset"], "test")
+    logits, _ = predict(model, test.x)
+    return torch.softmax(logits.double(), dim=1).numpy(), test.y.numpy()
+
+
+def test_a_region_shows_both_models_reliability_accuracy_and_ece_on_exactly_its_examples(open_page):
+    from explorer.measure.calibration import accuracy, expected_calibration_error
+
+    app = open_page("latent_space")
+    assert not any(s.value == "The selected region" for s in app.subheader)
+    indices = list(range(5, 450, 4))  # what a box on model A's map stores (test-split indices)
+    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": indices}
+    app.run()
+    assert not app.exception and not app.error
+    assert any(s.value == "The selected region" for s in app.subheader)
+    titles = [figure_json(app, i)["layout"]["title"]["text"] for i in range(len(app.get("plotly_chart")))]
+    region = [i for i, t in enumerate(titles) if "on the region" in t]
+    assert len(region) == 2 and len(titles) == 6 + 2
+    metrics = {(m.label, i // 3): m for i, m in enumerate(app.metric[:6])}
+    for side, key in ((0, "model_a"), (1, "model_b")):
+        probs, labels = probs_and_labels(app.session_state[key])
+        part, y = probs[indices], labels[indices]
+        assert metrics["points", side].value == f"{len(indices):,}"
+        assert metrics["accuracy", side].value == f"{accuracy(part, y):.3f}"
+        assert metrics["ECE", side].value == f"{expected_calibration_error(part, y, 15):.3f}"
+        assert metrics["accuracy", side].proto.delta == f"{accuracy(part, y) - accuracy(probs, labels):+.3f}"
+        counts = figure_json(app, region[side])["data"][-1]  # the diagram's samples-per-bin bars
+        assert sum(array(counts["y"])) == len(indices)
+        assert f"{len(indices):,} points" in titles[region[side]]
+    caption = next(c.value for c in app.caption if c.value.startswith(f"{len(indices)} of the 450"))
+    assert "box drawn on Model A's map" in caption
+    clear = next(b for b in app.button if b.label == "Clear the selection")
+    clear.click().run()
+    assert not app.exception and app.session_state["latent_region"] is None
+    assert app.session_state["latent_map_clears"] == 1  # new chart keys: the box leaves the charts
+    assert "latents_Model A:1" in app.session_state and len(app.get("plotly_chart")) == 6
+
+
+def test_a_region_of_one_point_or_none_still_works_and_a_stale_one_is_ignored(open_page):
+    app = open_page("latent_space")
+    app.session_state["latent_region"] = {"map": "Model B", "how": "lasso", "indices": [17]}
+    app.run()
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6 + 2
+    assert [m.value for m in app.metric if m.label == "points"] == ["1", "1"]
+    app.session_state["latent_region"] = {"map": "Model B", "how": "lasso", "indices": []}
+    app.run()
+    assert not app.exception and not app.error
+    assert sum("the region holds no test points" in i.value for i in app.info) == 2
+    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": [10_000]}  # another dataset's
+    app.run()
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6
+    assert not any(s.value == "The selected region" for s in app.subheader)
+
+
+def test_a_region_is_not_measured_on_a_bundle_whose_rows_are_other_examples(open_page, tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import save_bundle
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "runs" / "uploaded"
+    folder.mkdir(parents=True)
+    for name, seed in (("first.npz", 1), ("second.npz", 2)):  # two bundles of other data, other labels
+        labels = np.random.default_rng(seed).integers(0, 3, 200)
+        latents, weight, bias = rng.normal(size=(200, 2)) + labels[:, None], rng.normal(size=(3, 2)), np.zeros(3)
+        save_bundle(folder / name, logits=latents @ weight.T + bias, labels=labels, latents=latents, weight=weight,
+                    bias=bias)
+    app = open_page("latent_space", query={"dataset": "own data"},
+                    state={"model_a": str(folder / "first.npz"), "model_b": str(folder / "second.npz")})
+    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": list(range(50))}
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert [m.value for m in app.metric if m.label == "points"] == ["50"]  # model A alone
+    assert any("Model B" in i.value and "other examples" in i.value for i in app.info)
+
+
+def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypatch):
+    import numpy as np
+
+    from explorer.app.views import latent_space as views
+
+    keep = np.array([4, 9, 30, 41])
+    points = [{"customdata": [2]}, {"customdata": 0}, {"x": 1.0}, {"customdata": [2]}]  # {"x"}: a prior sample
+    box = {"points": points, "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}
+    assert views.region_of(box, keep, "Model B") == {"map": "Model B", "how": "box", "indices": [4, 30]}
+    lasso = {"points": [], "box": [], "lasso": [{"x": [0, 1, 1], "y": [0, 0, 1]}]}
+    assert views.region_of(lasso, keep, "Model A") == {"map": "Model A", "how": "lasso", "indices": []}
+    assert views.region_of({"points": points[:1], "box": [], "lasso": []}, keep, "Model A") is None  # a click
+    assert views.region_of(None, keep, "Model A") is None
+
+    session = {"selected_index": 3}
+    monkeypatch.setattr(views.st, "session_state", session)
+    session[views.chart_key("Model A")] = {"selection": box}
+    views.on_map_select("Model A", keep)
+    assert session["latent_region"]["indices"] == [4, 30] and session["selected_index"] == 3
+    session[views.chart_key("Model A")] = {"selection": {"points": [{"customdata": [3]}], "box": [], "lasso": []}}
+    views.on_map_select("Model A", keep)
+    assert session["selected_index"] == 41 and session["latent_region"]["indices"] == [4, 30]
+    views.clear_region()
+    assert session["latent_region"] is None and views.chart_key("Model A") == "latents_Model A:1"

@@ -1,7 +1,9 @@
 """Calibration page's figures and tables, composed from the library and the cached predictions.
 
 Predictions (the slow part) come from ``cache``; everything here that depends on the number of bins
-is cheap array work, so moving the bins slider redraws without predicting again.
+is cheap array work, so moving the bins slider redraws without predicting again. A reliability bin
+chosen on a diagram (a click, or the page's selectbox) rings its test examples on both models'
+latent maps (:func:`bin_maps`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
-from explorer.app import cache, sources
+from explorer.app import cache, sources, state
+from explorer.app.views.latent_space import customdata_index, latent_figure
+from explorer.core.config import ProjectionConfig
 from explorer.figures import confidence_histogram, reliability_diagram
-from explorer.measure.calibration import apply_temperature, calibration_report, reliability_bins
+from explorer.measure.calibration import apply_temperature, bin_members, calibration_report, reliability_bins
 from explorer.core.data import domain_of
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptions_for
 
@@ -51,8 +56,10 @@ class Shift:
 
 @dataclass(frozen=True)
 class Predictions:
-    """One model's test probabilities under a shift, and the temperature they were scaled by (or None)."""
+    """One model's test probabilities under a shift, and the temperature they were scaled by (or None);
+    ``side`` is "Model A" or "Model B", ``name`` that and what the model is."""
 
+    side: str
     name: str
     probs: np.ndarray
     labels: np.ndarray
@@ -70,14 +77,118 @@ def predictions(path: Path, prefix: str, shift: Shift, temperature_scaling: bool
     chosen = sources.source(path)
     out = cache.test_logits(path, chosen.dataset, shift.corruption, shift.severity, shift.seed)
     t = cache.temperature(path) if temperature_scaling else None
-    return Predictions(chosen.name(prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
+    return Predictions(prefix, chosen.name(prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
 
 
-def reliability_figure(pred: Predictions, n_bins: int) -> go.Figure:
-    """Reliability diagram (accuracy, gap, counts) of one model's predictions with ``n_bins`` bins."""
+def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] | None = None) -> go.Figure:
+    """Reliability diagram (accuracy, gap, counts) of one model's predictions with ``n_bins`` bins;
+    the bin of ``chosen`` (side, b) outlined when it is this model's."""
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
     scaled = f", T = {pred.temperature:.2f}" if pred.temperature is not None else ""
-    return reliability_diagram(bins, title=f"{pred.name}{scaled} ({n_bins} bins)")
+    mine = chosen[1] if chosen is not None and chosen[0] == pred.side else None
+    return reliability_diagram(bins, title=f"{pred.name}{scaled} ({n_bins} bins)", highlight_bin=mine)
+
+
+def chart_key(side: str) -> str:
+    """The session key of a side's reliability diagram (its selection state)."""
+    return f"reliability_{side}"
+
+
+def clicked_bin(points: list[dict]) -> int | None:
+    """The bin index b a diagram's selection event names: every bar's ``customdata[0]``
+    (:func:`explorer.figures.reliability_diagram`); None when no point carries one (the diagonal)."""
+    for point in points or []:
+        b = customdata_index(point)
+        if b is not None:
+            return b
+    return None
+
+
+def on_bin_click(side: str) -> None:
+    """``on_select`` callback of side's diagram: store the clicked bin under :data:`state.CALIBRATION_BIN`.
+
+    It runs before the rerun, so it may set the selectbox's key. An emptied selection (a double click)
+    clears the chosen bin only if it was this diagram's; a click on the diagonal changes nothing.
+    """
+    points = st.session_state[chart_key(side)]["selection"]["points"]
+    b = clicked_bin(points)
+    if b is not None:
+        st.session_state[state.CALIBRATION_BIN] = (side, b)
+    elif not points and (st.session_state.get(state.CALIBRATION_BIN) or ("",))[0] == side:
+        st.session_state[state.CALIBRATION_BIN] = None
+
+
+def bin_options(preds: list[Predictions], n_bins: int) -> list[tuple[str, int] | None]:
+    """None, then (side, b) for every non-empty bin of each model's predictions, in order."""
+    options: list[tuple[str, int] | None] = [None]
+    for p in preds:
+        count = reliability_bins(p.probs, p.labels, n_bins).count
+        options += [(p.side, int(b)) for b in np.flatnonzero(count > 0)]
+    return options
+
+
+def bin_range(n_bins: int, b: int) -> str:
+    """Bin b's confidences, "[0.93, 1.00]": half-open but for the last bin, as the bins are
+    (:mod:`explorer.measure.calibration`)."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return f"[{edges[b]:.2f}, {edges[b + 1]:.2f}{']' if b == n_bins - 1 else ')'}"
+
+
+def describe_bin(option: tuple[str, int] | None, preds: list[Predictions], n_bins: int) -> str:
+    """The selectbox's label of an option: "none", or "Model A: confidence [0.93, 1.00], 812 examples"."""
+    if option is None:
+        return "none"
+    side, b = option
+    pred = next(p for p in preds if p.side == side)
+    count = len(bin_members(pred.probs, n_bins, b))
+    return f"{side}: confidence {bin_range(n_bins, b)}, {count:,} example{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class BinMap:
+    """One side's latent map with a bin's test examples ringed, or why there is none (``figure`` None)."""
+
+    side: str
+    figure: go.Figure | None
+    message: str | None = None
+
+
+def bin_maps(models: list[tuple[str, Path]], preds: list[Predictions], chosen: tuple[str, int], n_bins: int,
+             shift: Shift, seed: int) -> tuple[str, list[BinMap]]:
+    """A caption for the bin ``chosen`` = (side, b) of that side's predictions, and every model's
+    latent map with the bin's test examples ringed.
+
+    Membership is :func:`explorer.measure.calibration.bin_members`, the diagrams' own binning. The
+    maps are the Latent space page's default (``ProjectionConfig(seed=seed)``, so a shipped model's
+    projection is read from disk) and place the clean test latents: a bin of corrupted or
+    temperature-scaled predictions is a set of test examples, drawn where their clean latents lie. A
+    model without latents (a bundle of logits alone), or whose rows are other examples (a bundle of
+    other data whose labels differ), gets a message instead of a map.
+    """
+    side, b = chosen
+    pred = next(p for p in preds if p.side == side)
+    members = bin_members(pred.probs, n_bins, b)
+    bins = reliability_bins(pred.probs, pred.labels, n_bins)
+    scaled = f", temperature-scaled (T = {pred.temperature:.2f})" if pred.temperature is not None else ""
+    caption = (f"Ringed on both maps: the {len(members):,} test examples whose confidence {side}'s predictions "
+               f"put in the bin {bin_range(n_bins, b)} (on the {shift.describe()}{scaled}); {side}'s accuracy "
+               f"there is {bins.accuracy[b]:.3f} at a mean confidence of {bins.confidence[b]:.3f}. The maps place "
+               "each example at its clean test latent, whatever the predictions were measured on: a corruption "
+               "or temperature scaling moves examples between bins, not on the map.")
+    maps = []
+    for name, path in models:
+        chosen_source = sources.source(path)
+        out = cache.outputs(path, chosen_source.dataset)
+        if out["latents"] is None:
+            maps.append(BinMap(name, None, f"{name} ({path.name}) has no latents: no map to ring the bin on."))
+        elif not np.array_equal(out["labels"], pred.labels):
+            maps.append(BinMap(name, None, f"{name}'s test rows are other examples than {side}'s (their labels "
+                                           "differ): the bin's examples are not on its map."))
+        else:
+            figure, _ = latent_figure(path, "class", ProjectionConfig(seed=seed), seed, name,
+                                      highlight=members, highlight_label=f"bin {bin_range(n_bins, b)}")
+            maps.append(BinMap(name, figure))
+    return caption, maps
 
 
 def confidence_figure(preds: list[Predictions], n_bins: int) -> go.Figure:

@@ -1,20 +1,29 @@
-"""The Latent space page's figures (Home draws the first one too), composed from the library and the caches."""
+"""The Latent space page's figures (Home draws the first one too), composed from the library and the caches.
+
+A click on a map's point picks a test example (:data:`state.SELECTED_INDEX`); a box or lasso drawn on a
+map picks a region (:data:`state.LATENT_REGION`), measured on both models by :func:`region_reports`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import streamlit as st
 import torch
 
-from explorer.app import cache, sources
+from explorer.app import cache, sources, state
 from explorer.core.bundles import OWN_DATA
-from explorer.core.config import ProjectionConfig
+from explorer.core.config import N_BINS, ProjectionConfig
 from explorer.core.data import domain_of, subset_indices
 from explorer.core.errors import BundleError
-from explorer.figures import chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars
+from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars,
+                              reliability_diagram)
 from explorer.figures.latents import WEBGL_FROM
+from explorer.measure.calibration import accuracy, apply_temperature, expected_calibration_error, reliability_bins
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse
 
@@ -24,7 +33,8 @@ COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "co
 
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
                   title_prefix: str, zoom_to_gaussians: bool = False,
-                  points: int | None = MAX_POINTS) -> tuple[go.Figure, np.ndarray]:
+                  points: int | None = MAX_POINTS, highlight: np.ndarray | None = None,
+                  highlight_label: str = "highlighted") -> tuple[go.Figure, np.ndarray]:
     """The model's test latents (at most ``points``, drawn with ``seed``; None: all; the note says how
     many of how many) against its class Gaussians. More than ``MAX_MARKERS`` are drawn as a density
     image under a seeded sample of that many markers.
@@ -36,6 +46,10 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     the samples drawn faint. A bundle without ``weight`` and ``bias`` has no Gaussians: its latents are
     drawn alone, and the note says so. Also returns the indices of the drawn points among the test
     examples (a point's ``customdata`` indexes this array).
+
+    ``highlight``: (H,) test-split indices to ring on the map, the other points faded
+    (:func:`explorer.figures.latent_scatter`); those the map does not draw (a sample) are counted in
+    the legend entry, ``"{highlight_label}: H test points"`` and how many of them are drawn.
     """
     chosen = sources.source(path)
     out = cache.outputs(path, chosen.dataset)
@@ -72,6 +86,11 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
         f"#{i}: label {names[y]}, predicted {names[p]}" for i, y, p in zip(keep, labels, predicted)]
     common = {"class_names": list(names), "color": color, "color_label": COLOR_BY[color_by],
               "hover_text": hover, "title": chosen.name(title_prefix), **density}
+    if highlight is not None:
+        wanted = np.unique(np.asarray(highlight, dtype=np.int64))
+        rows = np.flatnonzero(np.isin(keep, wanted))
+        shown_of = "" if len(rows) == len(wanted) else f"<br>({len(rows):,} of them drawn)"
+        common |= {"highlight": rows, "highlight_name": f"{highlight_label}: {len(wanted):,} test points{shown_of}"}
     if d != 2:
         note = drawn + placed.projection.note + ("" if head is not None else
                                                  ". No weight and bias in this bundle: no class Gaussians to draw")
@@ -125,14 +144,143 @@ def norm_figure(path: Path, class_index: int) -> go.Figure:
 
 
 def clicked_index(event, keep: np.ndarray) -> int | None:
-    """The test-split index of the point a chart selection event picked, if any."""
-    points = getattr(getattr(event, "selection", None), "points", None) or []
+    """The test-split index of the point a chart selection event picked, if any (the event as
+    ``st.plotly_chart`` returns it, or as session state holds it: a mapping)."""
+    def field(value, name):
+        return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+    points = field(field(event, "selection"), "points") or []
     for point in points:
-        data = point.get("customdata")
-        if data is not None:  # prior samples and ellipses carry none
-            row = int(data[0] if isinstance(data, (list, tuple)) else data)
+        row = customdata_index(point)
+        if row is not None:  # prior samples and ellipses carry none
             return int(keep[row])
     return None
+
+
+def customdata_index(point: Mapping) -> int | None:
+    """The integer a selected point carries first in its ``customdata`` (a map's row, a diagram's bin),
+    or None without one. A point of a trace whose customdata is a 2-D array arrives with its row as a
+    mapping {"0": ..., "1": ...}; of a 1-D one, as a number or a one-element list."""
+    data = point.get("customdata")
+    if isinstance(data, Mapping):
+        data = data.get("0")
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    return None if data is None else int(round(float(data)))
+
+
+def chart_key(side: str) -> str:
+    """The session key of a side's map chart (its selection): a new one after each clear, so a clear
+    also takes the box off the chart."""
+    return f"latents_{side}:{st.session_state.get(state.LATENT_MAP_CLEARS, 0)}"
+
+
+def region_of(selection: Mapping | None, keep: np.ndarray, side: str) -> dict | None:
+    """The region a box or lasso selection drew on side's map, as :data:`state.LATENT_REGION` holds
+    it; None for a click (no box, no lasso) or no selection.
+
+    Its ``indices`` are the test-split indices (sorted, unique) of the drawn points inside it: prior
+    samples and ellipses carry no ``customdata`` and are left out, and a map that draws a sample
+    contributes only the points it draws.
+    """
+    selection = selection or {}
+    how = " and ".join(shape for shape in ("box", "lasso") if selection.get(shape))
+    if not how:
+        return None
+    rows = {customdata_index(point) for point in selection.get("points") or []} - {None}
+    return {"map": side, "how": how, "indices": sorted(int(keep[r]) for r in rows)}
+
+
+def on_map_select(side: str, keep: np.ndarray) -> None:
+    """``on_select`` callback of side's map (``keep``: its drawn points' test indices): a box or lasso
+    stores a region, a click the clicked example; an emptied selection changes neither."""
+    event = st.session_state[chart_key(side)]
+    region = region_of(event["selection"], keep, side)
+    if region is not None:
+        st.session_state[state.LATENT_REGION] = region
+    elif (clicked := clicked_index(event, keep)) is not None:
+        st.session_state[state.SELECTED_INDEX] = clicked
+
+
+def clear_region() -> None:
+    """The "Clear the selection" button's callback: no region, and new chart keys (no box drawn)."""
+    st.session_state[state.LATENT_REGION] = None
+    st.session_state[state.LATENT_MAP_CLEARS] = st.session_state.get(state.LATENT_MAP_CLEARS, 0) + 1
+
+
+@dataclass(frozen=True)
+class RegionReport:
+    """One model on a region's test examples: the reliability diagram, accuracy, ECE and their values
+    on the whole test split; or, with ``figure`` None, a message saying why not. ``name``: "Model A: vc, d = 2"."""
+
+    name: str
+    n: int
+    figure: go.Figure | None = None
+    accuracy: float = float("nan")
+    ece: float = float("nan")
+    whole_accuracy: float = float("nan")
+    whole_ece: float = float("nan")
+    message: str | None = None
+
+
+def region_reports(paths: dict[str, Path], region: dict) -> list[RegionReport] | None:
+    """Each model's calibration (clean test logits, :data:`N_BINS` bins) on exactly the region's test
+    examples; None when the region does not fit the test split of the map it was drawn on (a region
+    kept from another dataset).
+
+    The region's indices are rows of its map's model's test split; another model shares them when
+    its labels are the same array (models of one project dataset), and otherwise (a bundle of other
+    data) gets a message rather than other examples' rows. An empty region gets a message too; a
+    region of a few points is measured all the same (most of its bins are empty).
+    """
+    rows = np.asarray(region["indices"], dtype=np.int64)
+    logits = {side: cache.test_logits(path, sources.source(path).dataset) for side, path in paths.items()}
+    own = logits[region["map"]]["labels"]
+    if rows.size and not (rows.min() >= 0 and rows.max() < len(own)):
+        return None
+    reports = []
+    for side, path in paths.items():
+        name = sources.source(path).name(side)
+        labels = logits[side]["labels"]
+        if not np.array_equal(labels, own):
+            reports.append(RegionReport(name, 0, message=f"{name}: its test rows are other examples than those "
+                                                         f"of {region['map']}'s map (the labels differ), so the "
+                                                         "region is not measured on it."))
+            continue
+        if not rows.size:
+            reports.append(RegionReport(name, 0, message=f"{name}: the region holds no test points."))
+            continue
+        probs = apply_temperature(logits[side]["logits"], 1.0)
+        part, y = probs[rows], labels[rows]
+        figure = reliability_diagram(reliability_bins(part, y, N_BINS),
+                                     title=f"{name}<br>on the region: {len(rows):,} points, {N_BINS} bins")
+        reports.append(RegionReport(name, len(rows), figure, accuracy(part, y), expected_calibration_error(part, y),
+                                    accuracy(probs, labels), expected_calibration_error(probs, labels)))
+    return reports
+
+
+def region_elsewhere(region: dict | None, side: str, paths: dict[str, Path]) -> np.ndarray | None:
+    """The test indices of a region drawn on another map than side's, to ring on side's map; None for
+    no region, the region's own map (ringing it would redraw the chart and drop its box) or a model
+    whose test rows are other examples."""
+    if region is None or region["map"] == side:
+        return None
+    labels = [cache.test_logits(paths[s], sources.source(paths[s]).dataset)["labels"] for s in (side, region["map"])]
+    rows = np.asarray(region["indices"], dtype=np.int64)
+    if not np.array_equal(*labels) or (rows.size and rows.max() >= len(labels[0])):
+        return None
+    return rows
+
+
+def describe_region(region: dict, paths: dict[str, Path]) -> str:
+    """How a region was chosen, for the caption over its measurements."""
+    path = paths[region["map"]]
+    n, total = len(region["indices"]), len(cache.test_logits(path, sources.source(path).dataset)["labels"])
+    return (f"{n:,} of the {total:,} test examples: the drawn points inside the {region['how']} drawn on "
+            f"{region['map']}'s map (a map drawing a sample contributes only the points it draws). Both models "
+            f"are measured on exactly these examples, on the clean test split, with {N_BINS} bins; the deltas "
+            "compare with the whole test split. The other map rings the same examples; a box or lasso on "
+            "either map replaces the region.")
 
 
 DOCUMENT_WORDS = 80
