@@ -53,7 +53,8 @@ HOME = PageInfo("", "Home", "vc-explorer", ":material/home:", "the idea, and mod
                 main=PLOT_WITH_LEGEND, needs_models=False)
 PAGES = (
     PageInfo("lesson", "Lesson", "Lesson: what a softmax layer assumes", ":material/school:",
-             "six steps through the mismatch and what VC changes, on the shipped d = 2 models"),
+             "six steps through the mismatch and what VC changes, on the shipped d = 2 models",
+             needs_models=False),  # it picks its own models: the shipped d = 2 pair
     PageInfo("train", "Train", "Train a model", ":material/model_training:",
              "train a softmax or VC model live and watch its latents move", main=FORM_SUBMIT,
              needs_models=False),

@@ -20,10 +20,10 @@ from explorer.figures.calibration import reliability_diagram
 from explorer.figures.curves import TRAINING_PANELS, accuracy_vs, training_curves
 from explorer.figures.distributions import chi2_histogram, confidence_histogram, norm_histogram, score_histograms
 from explorer.figures.examples import image_row, probability_bars
-from explorer.figures.latents import latent_scatter
+from explorer.figures.latents import latent_replay, latent_scatter
 
 __all__ = [
     "PALETTE", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram", "image_row",
-    "latent_scatter", "norm_histogram", "probability_bars", "reliability_diagram", "score_histograms",
+    "latent_replay", "latent_scatter", "norm_histogram", "probability_bars", "reliability_diagram", "score_histograms",
     "training_curves",
 ]

@@ -232,3 +232,47 @@ def _png(rgba: np.ndarray) -> str:
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = "", note: str | None = None,
+                  frame_ms: int = 120) -> go.Figure:
+    """2-D latents of the same points after every epoch, as an animation the browser plays (a play
+    button and an epoch slider; no server round trip), on axes fixed over all epochs so that the
+    movement shows. It opens on the last epoch.
+
+    Args:
+        snapshots: (E + 1, N, 2) latents after each epoch, index 0 at initialisation.
+        labels: (N,) integer classes in [0, K).
+        class_names: (K,) names, one trace per class present, coloured as in :func:`latent_scatter`.
+        note: written under the plot, as in :func:`latent_scatter`.
+        frame_ms: milliseconds per epoch when playing.
+    """
+    snapshots = base.array(snapshots, "snapshots", (None, None, 2))
+    last = len(snapshots) - 1
+    labels = base.labels(labels, snapshots.shape[1], len(class_names), "labels")
+    present = [c for c in range(len(class_names)) if (labels == c).any()]
+    fig = latent_scatter(snapshots[last], labels, class_names, title=title, note=note)
+
+    def data(epoch: int) -> list[dict]:
+        z = snapshots[epoch]
+        return [{"x": z[labels == c, 0], "y": z[labels == c, 1]} for c in present]
+
+    names = [str(epoch) for epoch in range(last + 1)]
+    fig.frames = [go.Frame(data=data(epoch), name=name, traces=list(range(len(present))))
+                  for epoch, name in enumerate(names)]
+    low, high = snapshots.min(axis=(0, 1)), snapshots.max(axis=(0, 1))
+    pad = 0.05 * (high - low) + 1e-6
+    play = {"frame": {"duration": frame_ms, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True}
+    fig.update_layout(
+        xaxis_range=[low[0] - pad[0], high[0] + pad[0]], yaxis_range=[low[1] - pad[1], high[1] + pad[1]],
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
+                      "yanchor": "top", "buttons": [
+                          {"label": "▶ play", "method": "animate", "args": [None, {**play, "mode": "immediate"}]},
+                          {"label": "❚❚ pause", "method": "animate",
+                           "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}],
+        sliders=[{"active": last, "x": 0.2, "len": 0.8, "y": -0.1, "yanchor": "top",
+                  "currentvalue": {"prefix": "epoch "}, "steps": [
+                      {"label": name, "method": "animate",
+                       "args": [[name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
+                      for name in names]}])
+    return fig

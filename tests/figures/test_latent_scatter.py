@@ -196,3 +196,19 @@ def test_a_bad_highlight_is_refused(highlight, match):
     with pytest.raises(ValueError, match=match):
         F.latent_scatter(points, labels, CLASSES, highlight=highlight)
 
+
+def test_latent_replay_has_one_frame_per_epoch_on_fixed_axes():
+    points, labels = points_and_labels()
+    snapshots = np.stack([points * (1 + epoch) for epoch in range(4)])  # (4, 30, 2): growing spokes
+    fig = F.latent_replay(snapshots, labels, CLASSES, title="replay")
+    assert len(fig.frames) == 4 and [f.name for f in fig.frames] == ["0", "1", "2", "3"]
+    for epoch, frame in enumerate(fig.frames):
+        for k, trace in enumerate(frame.data):
+            np.testing.assert_array_equal(np.column_stack([trace.x, trace.y]), snapshots[epoch][labels == k])
+    np.testing.assert_array_equal(np.column_stack([fig.data[0].x, fig.data[0].y]), snapshots[3][labels == 0])
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 < snapshots[..., 0].min() and x1 > snapshots[..., 0].max()
+    assert y0 < snapshots[..., 1].min() and y1 > snapshots[..., 1].max()
+    assert fig.layout.sliders[0].active == 3 and len(fig.layout.sliders[0].steps) == 4
+    with pytest.raises(ValueError):
+        F.latent_replay(points, labels, CLASSES)  # (N, 2): not a sequence of epochs

@@ -24,7 +24,7 @@ from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
 from explorer.core.checkpoints import default_entry
 from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig
 from explorer.core.data import domain_of
-from explorer.figures import accuracy_vs
+from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
 from explorer.jobs.report import SHIPPED_RESULTS, Results, table, verdicts
 from explorer.measure.calibration import calibration_report
@@ -105,6 +105,17 @@ def _norm_history(path: Path) -> list[float]:
     return [float(np.nanmean(record["latent_norm"])) for record in meta.get("history", [])]
 
 
+def _replay(path: Path, side: str) -> go.Figure:
+    """The checkpoint's latent snapshots (the same validation points after every epoch), animated."""
+    _, meta = cache.model(path)
+    if meta.get("snapshots") is None:  # trained with --snapshot-points 0: its test latents, as they ended
+        return latent_figure(path, "class", ProjectionConfig(), 0, side)[0]
+    snapshots = np.asarray(meta["snapshots"], dtype=np.float64)
+    chosen = sources.source(path)
+    return latent_replay(snapshots, np.asarray(meta["snapshot_labels"]), chosen.class_names,
+                         title=f"{chosen.name(side)}: {snapshots.shape[1]} validation latents, epoch by epoch")
+
+
 def spokes(lesson: Lesson) -> Step:
     history = {sources.source(path).name(side): _norm_history(path) for side, path in lesson.models}
     a = history[sources.source(lesson.softmax).name("Model A")]
@@ -112,20 +123,24 @@ def spokes(lesson: Lesson) -> Step:
     numbers = {"first_norm": a[0], "last_norm": a[-1], "epochs": len(a), "last_epoch_growth": a[-1] / a[-2] - 1,
                "vc_first_norm": b[0], "vc_last_norm": b[-1]}
     growth = numbers["last_epoch_growth"]
-    still = ("and it was still growing at the end, by {:.1%} in the last epoch" if growth > 0 else
-             "and in the last epoch it changed by {:+.1%}").format(growth)
+    grew = sum(later > earlier for earlier, later in zip(a, a[1:]))
+    _, meta = cache.model(lesson.softmax)
+    cosine = meta.get("train_config", {}).get("schedule") == "cosine"
+    still = (f"it grew at {grew} of the {len(a) - 1} epochs after the first"
+             + (f", and slowed as the cosine schedule took the learning rate to zero (the last epoch added "
+                f"{growth:.2%})" if cosine else f" (the last epoch added {growth:+.2%})"))
     text = (
         "Model A is an ordinary softmax classifier whose latent *z* has two dimensions, so the map shows the "
         "latents themselves, without a projection. Each class stretches into a **spoke** from the origin: "
         "once a latent is classified correctly, the cross-entropy still falls when it moves further out "
         "along its class's direction, so training keeps pushing it outwards.\n\n"
-        f"The right panel replays training from the checkpoint's history. Model A's mean latent norm ‖z‖ on "
-        f"the validation split grew from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
-        f"(×{a[-1] / a[0]:.1f}), {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
+        "The left panel replays training from the checkpoint: press ▶ to watch the same validation latents "
+        "after every epoch, or drag the slider. The right panel follows their norms. Model A's mean latent "
+        f"norm ‖z‖ on the validation split grew from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
+        f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
     norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
                         title="Latent norms during training")
-    figure, _ = latent_figure(lesson.softmax, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model A")
-    return Step("Softmax latents grow into spokes", text, [figure, norms], "train",
+    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A"), norms], "train",
                 "Train a model live and replay its latents epoch by epoch", numbers=numbers)
 
 
