@@ -660,7 +660,7 @@ def _project_file(path: str, config: ProjectionConfig, out_dir: Path) -> None:
 def cmd_project(args: argparse.Namespace) -> None:
     import time
 
-    from explorer.core.checkpoints import file_digest
+    from explorer.core._io import file_digest
     from explorer.measure.inference import predict
     from explorer.measure.latent_map import latent_map
 

@@ -20,7 +20,8 @@ import torch
 
 from explorer.app import umap_worker
 from explorer.core.bundles import Bundle, load_bundle
-from explorer.core.checkpoints import Entry, file_digest, list_checkpoints, load_checkpoint
+from explorer.core._io import file_digest
+from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
 from explorer.core.data import ImageData, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError

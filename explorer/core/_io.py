@@ -1,9 +1,11 @@
-"""Where the user's files go, writing files so that no reader ever sees half of one, and seeded blocks
-of torch's global generator."""
+"""Where the shipped and the user's files are, a file's digest, writing files so that no reader ever
+sees half of one, and seeded blocks of torch's global generator. Torch is imported only by
+:func:`seeded`, so that the app's first page can read shipped files before torch has loaded."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import threading
@@ -11,7 +13,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import torch
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+"""The checkpoints, UMAP maps and figures that ship with the project."""
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex): a checkpoint's identity, whatever its name or machine."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -65,6 +77,8 @@ def seeded(seed: int) -> Iterator[None]:
     time in a process: the app trains in one thread per browser session, and two runs started
     together must each build exactly the model their seed gives.
     """
+    import torch
+
     with _SEEDING, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield

@@ -9,14 +9,13 @@ code from the file. ``meta`` holds at least :data:`REQUIRED_META`; the model is 
 The catalogue lists the files the app offers: shipped with the project (``checkpoints/``), trained
 or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``), and the user's uploaded
 predictions bundles (``.npz``, :mod:`explorer.core.bundles`), listed as method ``"bundle"``. A file's identity, in the
-projection cache for instance, is :func:`file_digest` of its bytes.
+projection cache for instance, is :func:`explorer.core._io.file_digest` of its bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import os
 import pickle
 import platform
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from explorer import __version__
-from explorer.core._io import atomic_write, user_folder
+from explorer.core._io import SHIPPED_DIR, atomic_write, user_folder
 from explorer.core.bundles import OWN_DATA, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
 from explorer.core.data import DATASETS
@@ -36,7 +35,6 @@ from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
 from explorer.core.text import Vocabulary
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 SOURCES = ("shipped", "trained", "uploaded")
 
 FORMAT = "vc-explorer-checkpoint"
@@ -184,15 +182,6 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
 
 # ---------------------------------------------------------------------------------------------------
 # The catalogue of checkpoint files
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex): a checkpoint's identity, whatever its name or machine."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def user_dir() -> Path:

@@ -1,9 +1,15 @@
-"""Tests for explorer.core._io: atomic writes and seeded blocks."""
+"""Tests for explorer.core._io: file digests, atomic writes and seeded blocks."""
 
 import pytest
 import torch
 
-from explorer.core._io import atomic_write, seeded
+from explorer.core._io import atomic_write, file_digest, seeded
+
+
+def test_file_digest_is_the_sha256_of_the_bytes(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+    assert file_digest(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 def test_atomic_write_replaces_the_file_only_when_all_went_well(tmp_path):

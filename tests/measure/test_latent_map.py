@@ -4,7 +4,8 @@ projections shipped with the checkpoints (so no page waits for UMAP on a shipped
 import numpy as np
 import pytest
 
-from explorer.core.checkpoints import SHIPPED_DIR, file_digest, load_checkpoint
+from explorer.core._io import file_digest
+from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
 from explorer.core.data import load_dataset
 from explorer.measure import projection as proj
 from explorer.measure.inference import predict
@@ -21,12 +22,6 @@ def no_fitting(monkeypatch):
         raise AssertionError("a projection was fitted")
 
     monkeypatch.setattr(proj, "fit_projection", refuse)
-
-
-def test_file_digest_is_the_sha256_of_the_bytes(tmp_path):
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"abc")
-    assert file_digest(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 def test_latent_map_places_drawn_latents_and_prior_samples_and_caches_them(tmp_path, monkeypatch):
