@@ -9,7 +9,9 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path
 
 import streamlit as st  # noqa: E402
 
-from explorer.app import guide  # noqa: E402  (light: the app's heavy modules load after Home's text is sent)
+# light: the app's heavy modules load after Home's text and its shipped figure are sent
+from explorer.app import guide, state  # noqa: E402
+from explorer.app.views import home as home_view  # noqa: E402
 
 INTRODUCTION = (
     "**A softmax classifier is a latent-variable model.** The vector *z* that enters its last "
@@ -49,13 +51,16 @@ def render_sidebar():
 
 
 def introduction():
-    """Home's text, a placeholder for its figure and the list of pages, sent before anything heavy is
-    imported; returns the placeholder, which :func:`home` fills."""
+    """Home's text, its figure and the list of pages, sent before anything heavy is imported: the
+    shipped figure when it shows the selection (a first visit's default), else a placeholder, which
+    :func:`home` fills. Returns the figure's box."""
     st.title("vc-explorer")
     st.markdown(INTRODUCTION)
     box = st.empty()
-    # An empty figure at once: the browser loads its plotting code while the server loads torch.
-    box.plotly_chart(LOADING, width="stretch")
+    get = st.session_state.get
+    shipped = home_view.shipped_figure(get(state.MODEL_A), int(get(state.SEED, 0)), st.query_params.get("dataset"))
+    # Else an empty figure at once: the browser loads its plotting code while the server loads torch.
+    box.plotly_chart(shipped or LOADING, width="stretch")
     st.markdown("**The pages:**")
     for info, page in zip(guide.PAGES, pages):
         st.page_link(page, label=f"{info.title}: {info.summary}", icon=info.icon)
@@ -63,19 +68,16 @@ def introduction():
 
 
 def home() -> None:
-    from explorer.app import state
-    from explorer.app.views import latent_space
-    from explorer.core.config import ProjectionConfig
     from explorer.core.errors import ExplorerError
 
     selected = state.selection()
     if selected.model_a is None:
         figure_box.empty()
         return
+    if home_view.shipped_figure(selected.model_a, selected.seed) is not None:
+        return  # drawn already, by introduction()
     try:
-        figure, _ = latent_space.latent_figure(selected.model_a, "class", ProjectionConfig(),
-                                               seed=selected.seed, title_prefix="Model A")
-        figure_box.plotly_chart(figure, width="stretch")
+        figure_box.plotly_chart(home_view.live_figure(selected.model_a, selected.seed), width="stretch")
     except ExplorerError as error:
         figure_box.error(str(error))
 

@@ -54,3 +54,42 @@ def test_every_page_says_so_when_a_models_dataset_is_missing(open_page, tmp_path
         app.run()
         assert not app.exception, (page.name, app.exception)
         assert any("mnist" in e.value.lower() for e in app.error), page.name
+
+
+def test_the_shipped_home_figure_is_the_live_one(fresh_app):
+    """checkpoints/figures/home.json is what Home would draw live; if this fails, write it again with
+    ``python -m explorer.app._home_figure``."""
+    import json
+
+    from explorer.app.views import home
+
+    _, name, seed = home.SHIPPED_SELECTION
+    shipped = home.shipped_figure(None, seed)
+    assert shipped is not None, "no shipped figure, or its checkpoint changed"
+    live = json.loads(home.live_figure(home.SHIPPED_DIR / name, seed).to_json())
+    assert shipped == live
+
+
+def test_a_first_visit_draws_the_shipped_figure_without_computing_it(open_page, monkeypatch):
+    from explorer.app.views import home
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Home computed its figure")
+
+    monkeypatch.setattr(home, "live_figure", refuse)
+    app = open_page()
+    assert not app.exception and not app.error
+    (chart,) = app.get("plotly_chart")
+    assert "Model A: softmax, d = 2" in chart.proto.spec
+
+
+def test_any_other_selection_is_drawn_live(open_page, monkeypatch):
+    from explorer.app.views import home
+
+    drawn = []
+    live = home.live_figure
+    monkeypatch.setattr(home, "live_figure", lambda *args: drawn.append(args) or live(*args))
+    app = open_page(state={"seed": 3})
+    assert drawn and drawn[-1][1] == 3 and not app.error
+    assert home.shipped_figure(None, 0, dataset="mnist") is None and home.shipped_figure(None, 3) is None
+    assert home.shipped_figure(home.SHIPPED_DIR / "digits-mlp-d16-softmax.pt", 0) is None

@@ -1,0 +1,57 @@
+"""Home's figure: model A's latent map, and the copy of it that ships for a first visit.
+
+A fresh server's first page would otherwise wait seconds for torch, the checkpoint and its test
+latents. The default selection's map (model A of the default dataset, seed 0) ships as plotly JSON
+in ``checkpoints/figures/home.json`` with the digest of the checkpoint it was drawn from, as the UMAP
+maps ship; Home draws it before anything heavy is imported, and draws the map live for any other
+selection. A test checks that the shipped copy equals the live figure; ``python -m
+explorer.app._home_figure`` writes it again. Importing this module imports neither torch nor plotly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from explorer.core._io import SHIPPED_DIR, atomic_write, file_digest
+
+SHIPPED_FIGURE = SHIPPED_DIR / "figures" / "home.json"
+SHIPPED_SELECTION = ("digits", "digits-mlp-d2-softmax.pt", 0)
+"""(dataset, model A's file, seed) of the shipped figure: what a first visit without a link selects."""
+
+
+def live_figure(model_a: Path, seed: int):
+    """Model A's latent map as the Latent space page draws it by default (a plotly Figure)."""
+    from explorer.app.views.latent_space import latent_figure
+    from explorer.core.config import ProjectionConfig
+
+    figure, _ = latent_figure(Path(model_a), "class", ProjectionConfig(), seed=seed, title_prefix="Model A")
+    return figure
+
+
+def shipped_figure(model_a: str | Path | None, seed: int, dataset: str | None = None) -> dict | None:
+    """The shipped figure (a plotly figure as a dict) if it shows this selection: ``model_a`` (None: not
+    chosen yet, the default of ``dataset``, or of the first dataset when that is None too) at ``seed``;
+    None when it does not, or when the checkpoint is not the file it was drawn from."""
+    shipped_dataset, name, shipped_seed = SHIPPED_SELECTION
+    path = SHIPPED_DIR / name
+    chosen = dataset in (None, shipped_dataset) if model_a is None else Path(model_a) == path
+    if not chosen or seed != shipped_seed:
+        return None
+    try:
+        record = json.loads(SHIPPED_FIGURE.read_text())
+        same = record["digest"] == file_digest(path)
+    except (OSError, ValueError, KeyError):  # missing or unreadable: Home draws the map live
+        return None
+    return record["figure"] if same else None
+
+
+def write_shipped_figure() -> Path:
+    """Draw the default selection's map live and ship it (:data:`SHIPPED_FIGURE`)."""
+    _, name, seed = SHIPPED_SELECTION
+    path = SHIPPED_DIR / name
+    record = {"model": name, "seed": seed, "digest": file_digest(path),
+              "figure": json.loads(live_figure(path, seed).to_json())}
+    with atomic_write(SHIPPED_FIGURE) as f:
+        f.write(json.dumps(record, separators=(",", ":")).encode())
+    return SHIPPED_FIGURE
