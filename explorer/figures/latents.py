@@ -237,8 +237,8 @@ def _png(rgba: np.ndarray) -> str:
 def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = "", note: str | None = None,
                   frame_ms: int = 120) -> go.Figure:
     """2-D latents of the same points after every epoch, as an animation the browser plays (a play
-    button and an epoch slider; no server round trip), on axes fixed over all epochs so that the
-    movement shows. It opens on the last epoch.
+    button that plays it from epoch 0, and an epoch slider; no server round trip), on axes fixed over
+    all epochs so that the movement shows. It opens on the last epoch.
 
     Args:
         snapshots: (E + 1, N, 2) latents after each epoch, index 0 at initialisation.
@@ -262,15 +262,17 @@ def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = ""
                   for epoch, name in enumerate(names)]
     low, high = snapshots.min(axis=(0, 1)), snapshots.max(axis=(0, 1))
     pad = 0.05 * (high - low) + 1e-6
-    play = {"frame": {"duration": frame_ms, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True}
+    # from epoch 0 each time: the figure opens on the last epoch, where playing on would show nothing
+    play = {"frame": {"duration": frame_ms, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": False}
     fig.update_layout(
         xaxis_range=[low[0] - pad[0], high[0] + pad[0]], yaxis_range=[low[1] - pad[1], high[1] + pad[1]],
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
-                      "yanchor": "top", "buttons": [
-                          {"label": "▶ play", "method": "animate", "args": [None, {**play, "mode": "immediate"}]},
+        margin_b=190,  # the slider, then the buttons, under the x axis
+        updatemenus=[{"type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": -0.42,
+                      "xanchor": "left", "yanchor": "top", "buttons": [
+                          {"label": "▶ replay", "method": "animate", "args": [None, {**play, "mode": "immediate"}]},
                           {"label": "❚❚ pause", "method": "animate",
                            "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]}]}],
-        sliders=[{"active": last, "x": 0.2, "len": 0.8, "y": -0.1, "yanchor": "top",
+        sliders=[{"active": last, "x": 0, "len": 1, "y": -0.14, "yanchor": "top",
                   "currentvalue": {"prefix": "epoch "}, "steps": [
                       {"label": name, "method": "animate",
                        "args": [[name], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}

@@ -5,6 +5,7 @@ of figures, the one line that says pixel attacks do not apply); the screenshots 
 look at.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -152,4 +153,41 @@ def test_linked_a_box_dragged_on_a_map_shows_the_region_reliability_of_both_mode
     page.get_by_text("The selected region").wait_for(state="detached", timeout=120_000)
     _settled(page)
     assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    page.close()
+
+
+def test_a_teacher_clicks_through_the_lesson_and_opens_a_full_page(server, browser):
+    """Six real clicks on "Next step", each step drawn without errors (screenshots lesson-step-N.png),
+    then the last step's link opens the Shift page on the lesson's models (the sidebar had others)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    # the sidebar on other models than the lesson's: its link must choose the lesson's pair
+    page.goto(f"{server}/lesson?dataset=digits&model_a=digits-mlp-d16-softmax&model_b=digits-mlp-d16-lgm")
+    headings = []
+    for number in range(1, 7):
+        heading = page.locator("h3", has_text=f"{number}. ")
+        heading.first.wait_for(timeout=120_000)
+        page.wait_for_selector(guide.PLOT, timeout=120_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+        page.wait_for_timeout(500)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SHOTS / f"lesson-step-{number}.png", full_page=True)
+        assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+        headings.append(heading.first.inner_text())
+        if number == 1:  # the replay plays in the browser: the first class's latents move
+            before = page.evaluate("() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].x)")
+            page.locator(".js-plotly-plot .updatemenu-button").first.click()
+            page.wait_for_function(f"() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].x)"
+                                   f" !== {json.dumps(before)}", timeout=30_000)
+            page.wait_for_timeout(3000)
+            page.screenshot(path=SHOTS / "lesson-step-1-replay.png", full_page=True)
+        if number < 6:
+            page.get_by_role("button", name="Next step →").click()
+    assert len(set(headings)) == 6
+    page.get_by_role("link", name="Open the Shift, low data and OOD page on these models").click()
+    page.locator("h1", has_text="Shift, low data and out-of-distribution").wait_for(timeout=120_000)
+    page.wait_for_function(IDLE, timeout=120_000)
+    page.wait_for_selector(guide.PLOT, timeout=120_000)
+    names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    assert names == ["A: softmax, d = 2", "B: vc, d = 2"], names  # the lesson's pair, not the sidebar's d = 16
+    assert "model_a" not in page.url
     page.close()

@@ -113,7 +113,7 @@ def _replay(path: Path, side: str) -> go.Figure:
     snapshots = np.asarray(meta["snapshots"], dtype=np.float64)
     chosen = sources.source(path)
     return latent_replay(snapshots, np.asarray(meta["snapshot_labels"]), chosen.class_names,
-                         title=f"{chosen.name(side)}: {snapshots.shape[1]} validation latents, epoch by epoch")
+                         title=f"{chosen.name(side)}, replayed")
 
 
 def spokes(lesson: Lesson) -> Step:
@@ -134,7 +134,7 @@ def spokes(lesson: Lesson) -> Step:
         "latents themselves, without a projection. Each class stretches into a **spoke** from the origin: "
         "once a latent is classified correctly, the cross-entropy still falls when it moves further out "
         "along its class's direction, so training keeps pushing it outwards.\n\n"
-        "The left panel replays training from the checkpoint: press ▶ to watch the same validation latents "
+        "The left panel replays training from the checkpoint: press ▶ replay to watch the same validation latents "
         "after every epoch, or drag the slider. The right panel follows their norms. Model A's mean latent "
         f"norm ‖z‖ on the validation split grew from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
         f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
