@@ -241,6 +241,35 @@ def expected_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
     return _expected_gap(bins.count, bins.gap)
 
 
+def ece_standard_error(probs, labels, n_bins: int = N_BINS, n_resamples: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of :func:`expected_calibration_error`: the standard deviation of the
+    ECE over ``n_resamples`` resamples of the examples with replacement, drawn with ``seed`` (Efron
+    and Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 6). How far an ECE measured on this
+    many examples moves by chance; two ECEs closer than about twice it are not told apart.
+
+    Args:
+        probs: (N, K) class probabilities, rows summing to 1.
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of equal-width bins on [0, 1], >= 1.
+        n_resamples: bootstrap resamples, >= 2.
+    """
+    probs, labels = _check_probs_labels(probs, labels)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
+        raise ArgumentError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
+    conf, correct = _top_label(probs, labels)
+    n_bins = check_n_bins(n_bins)
+    _, index = _equal_width_index(conf, n_bins)
+    rng = np.random.default_rng(seed)
+    n = len(conf)
+    values = np.empty(n_resamples)
+    for r in range(n_resamples):  # three bincounts a resample: 10⁴ examples × 200 resamples in ~0.1 s
+        drawn = rng.integers(n, size=n)
+        b = index[drawn]
+        gap = np.bincount(b, correct[drawn].astype(np.float64), n_bins) - np.bincount(b, conf[drawn], n_bins)
+        values[r] = np.abs(gap).sum() / n  # Σ_b |n_b·acc_b − n_b·conf_b| / N, the ECE of the resample
+    return float(np.std(values, ddof=1))
+
+
 def maximum_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
     """Top-label maximum calibration error with equal-width bins (Guo et al. 2017, Eq. 5).
 

@@ -45,10 +45,10 @@ def test_the_lesson_walks_six_steps_each_with_text_figures_and_a_link(open_page)
 
 
 def test_the_texts_numbers_are_the_librarys(open_page):
-    """Step 2's distances and step 4's ECEs, measured again with the library alone."""
+    """Step 2's distances and step 4's ECEs and their standard error, measured again with the library alone."""
     from explorer.core.checkpoints import load_checkpoint
     from explorer.core.data import load_dataset
-    from explorer.measure.calibration import calibration_report
+    from explorer.measure.calibration import calibration_report, ece_standard_error
     from explorer.measure.inference import predict
     from explorer.measure.latents import latent_fit
 
@@ -63,7 +63,9 @@ def test_the_texts_numbers_are_the_librarys(open_page):
     assert f"**{np.median(np.sqrt(fit.r2)):.3g} σ**" in text and f"**{fit.mean_ks:.2f}**" in text
     app.session_state["lesson_step"] = 3
     app.run()
-    assert f"ECE of model A: **{ece:.4f}**" in step_text(app)
+    probs = np.exp(logits.double().log_softmax(1).numpy())
+    se = ece_standard_error(probs, test.y.numpy(), seed=0)
+    assert f"ECE of model A: **{ece:.4f}**" in step_text(app) and f"at {se:.4f} for model A" in step_text(app)
     table = app.dataframe[0].value
     assert len(table) == 4 and np.isclose(table["ECE"].iloc[0], ece)
 

@@ -412,3 +412,25 @@ def test_validation_errors_name_the_bad_value(call, message):
 def test_every_entry_point_validates(metric):
     with pytest.raises(ValueError, match=r"\[0, 2\), got 2 at index 1"):
         metric(GOOD_P, np.array([1, 2]))
+
+
+def test_ece_standard_error_is_the_spread_of_resampled_eces_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    probs = random_probs(rng, 400, 5)
+    labels = sample_labels(probs, rng)
+    se = cal.ece_standard_error(probs, labels, n_bins=10, n_resamples=300, seed=1)
+    # the same bootstrap, resample by resample through expected_calibration_error
+    draw = np.random.default_rng(1)
+    slow = [cal.expected_calibration_error(probs[i], labels[i], 10)
+            for i in (draw.integers(400, size=400) for _ in range(300))]
+    assert se == pytest.approx(np.std(slow, ddof=1), rel=1e-9)
+    big = random_probs(rng, 6400, 5)
+    assert cal.ece_standard_error(big, sample_labels(big, rng), n_bins=10) < se / 2  # ~1/√N: 4× fewer
+
+
+@pytest.mark.parametrize("n_resamples", [1, 2.5, True])
+def test_ece_standard_error_needs_two_resamples_or_more(n_resamples):
+    rng = np.random.default_rng(0)
+    probs = random_probs(rng, 10, 3)
+    with pytest.raises(ArgumentError):
+        cal.ece_standard_error(probs, sample_labels(probs, rng), n_resamples=n_resamples)
