@@ -53,7 +53,7 @@ def render_sidebar():
 def introduction():
     """Home's text, its figure and the list of pages, sent before anything heavy is imported: the
     shipped figure when it shows the selection (a first visit's default), else a placeholder, which
-    :func:`home` fills. Returns the figure's box."""
+    :func:`home` fills. Returns the figure's box and whether the shipped figure is in it."""
     st.title("vc-explorer")
     st.markdown(INTRODUCTION)
     box = st.empty()
@@ -64,7 +64,7 @@ def introduction():
     st.markdown("**The pages:**")
     for info, page in zip(guide.PAGES, pages):
         st.page_link(page, label=f"{info.title}: {info.summary}", icon=info.icon)
-    return box
+    return box, shipped is not None
 
 
 def home() -> None:
@@ -74,10 +74,12 @@ def home() -> None:
     if selected.model_a is None:
         figure_box.empty()
         return
-    if home_view.shipped_figure(selected.model_a, selected.seed) is not None:
-        return  # drawn already, by introduction()
+    # The sidebar may have chosen otherwise than introduction() guessed (a link, an unknown ?dataset=).
+    shipped = home_view.shipped_figure(selected.model_a, selected.seed)
+    if shipped is not None and shipped_drawn:
+        return
     try:
-        figure_box.plotly_chart(home_view.live_figure(selected.model_a, selected.seed), width="stretch")
+        figure_box.plotly_chart(shipped or home_view.live_figure(selected.model_a, selected.seed), width="stretch")
     except ExplorerError as error:
         figure_box.error(str(error))
 
@@ -87,7 +89,7 @@ pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guid
 home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True)
 navigation = st.navigation([home_page, *pages])
 # Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
-figure_box = introduction() if navigation is home_page else None
+figure_box, shipped_drawn = introduction() if navigation is home_page else (None, False)
 render_sidebar()
 try:
     navigation.run()

@@ -41,7 +41,7 @@ def shipped_figure(model_a: str | Path | None, seed: int, dataset: str | None = 
     try:
         record = json.loads(SHIPPED_FIGURE.read_text())
         same = record["digest"] == file_digest(path)
-    except (OSError, ValueError, KeyError):  # missing or unreadable: Home draws the map live
+    except (OSError, ValueError, KeyError, TypeError):  # missing or unreadable: Home draws the map live
         return None
     return record["figure"] if same else None
 
