@@ -20,9 +20,15 @@ def move(by: int) -> None:
     st.session_state[state.LESSON_STEP] = (st.session_state.get(state.LESSON_STEP, 0) + by) % len(view.STEPS)
 
 
-st.session_state.setdefault(state.LESSON_STEP, 0)
-number = st.segmented_control("Step", range(len(view.STEPS)), key=state.LESSON_STEP, required=True,
-                              format_func=lambda i: f"{i + 1}. {view.TITLES[i]}")
+def picked() -> None:
+    st.session_state[state.LESSON_STEP] = st.session_state[state.LESSON_PICKER]
+
+
+# The step lives in a key of no widget: Streamlit drops a widget's key on a page that does not draw it,
+# and a teacher who follows a step's link comes back to the same step.
+st.session_state[state.LESSON_PICKER] = st.session_state.setdefault(state.LESSON_STEP, 0)
+number = st.segmented_control("Step", range(len(view.STEPS)), key=state.LESSON_PICKER, required=True,
+                              on_change=picked, format_func=lambda i: f"{i + 1}. {view.TITLES[i]}")
 try:
     with st.spinner("Measuring…"):
         step = view.STEPS[number](lesson)

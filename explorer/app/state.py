@@ -22,7 +22,8 @@ TRAIN_FIELD = "train_field"
 TRAIN_RESULT = "train_result"
 """The last training run of this session (a dict, see ``explorer.app.views.train.EpochSaver.summary``)."""
 TRAIN_REPLAY = "train_replay"
-LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based
+LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based (kept while other pages are open)
+LESSON_PICKER = "lesson_picker"  # its step picker, set from LESSON_STEP at every run of the page
 SELECTED_INDEX = "selected_index"  # a test-split example index chosen on a page (e.g. a latent-map click)
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page
 SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab computes)
@@ -57,6 +58,8 @@ CALIBRATION_BIN = "calibration_bin"
 """The reliability bin whose test points the Calibration page rings on both latent maps: a tuple
 (side, b), side "Model A" or "Model B" and b the bin's index, or None. Set by a click on a bar of a
 diagram (its ``on_select`` callback) or by the page's selectbox of that key."""
+CALIBRATION_BIN_COUNT = "calibration_bin_count"
+"""The number of bins CALIBRATION_BIN was chosen among: another number makes its index another range."""
 LATENT_REGION = "latent_region"
 """A region drawn with the box or lasso on a latent map: a dict {"map": "Model A" or "Model B",
 "how": "box" or "lasso", "indices": list of test-split indices of the drawn points inside it}, or None."""

@@ -115,3 +115,12 @@ def test_the_lesson_bundle_holds_metrics_offline_figures_and_a_summary(open_page
     assert not re.search(r"<script[^>]+src=", html)  # plotly.js is inside: it opens offline
     spec = re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S)
     assert spec and json.loads(spec.group(1))  # the figure's data is there too
+
+
+def test_the_lesson_keeps_its_step_while_another_page_is_open(open_page):
+    from explorer.app import guide
+
+    app = open_page("lesson", state={"lesson_step": 3})
+    app.switch_page(guide.page("calibration").script_from_home).run()
+    app.switch_page(guide.page("lesson").script_from_home).run()
+    assert not app.exception and app.subheader[0].value.startswith("4. ")

@@ -22,8 +22,9 @@ from explorer.app.views import adversarial, calibration
 from explorer.app.views.latent_space import chi2_figure, latent_figure
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
 from explorer.core.checkpoints import default_entry
-from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig
+from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig, default_configs, variant
 from explorer.core.data import domain_of
+from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
 from explorer.jobs.report import SHIPPED_RESULTS, Results, table, verdicts
@@ -77,8 +78,8 @@ def lesson_for(dataset: str | None, seed: int) -> Lesson | None:
     for name in dict.fromkeys(d for d in (dataset, LESSON_DATASET) if d):
         here = [e for e in entries if e.dataset == name]
         softmax, vc = default_entry(here, "softmax", 2), default_entry(here, "vc", 2)
-        if softmax is None or vc is None:
-            continue
+        if softmax is None or vc is None or vc.variant != variant(*default_configs(name, "vc")):
+            continue  # the text describes the project's VC, not the released step kept beside it
         why = "" if name == dataset else (f" The sidebar's dataset has no shipped models with d = 2, so the "
                                           f"lesson uses {name}.")
         note = (f"The lesson's models are the shipped ones on {name} with a 2-dimensional latent, drawn as it "
@@ -105,11 +106,12 @@ def _norm_history(path: Path) -> list[float]:
     return [float(np.nanmean(record["latent_norm"])) for record in meta.get("history", [])]
 
 
-def _replay(path: Path, side: str) -> go.Figure:
-    """The checkpoint's latent snapshots (the same validation points after every epoch), animated."""
+def _replay(path: Path, side: str, seed: int) -> go.Figure:
+    """The checkpoint's latent snapshots (the same validation points after every epoch), animated; its
+    test latents as training left them if it kept no snapshots."""
     _, meta = cache.model(path)
-    if meta.get("snapshots") is None:  # trained with --snapshot-points 0: its test latents, as they ended
-        return latent_figure(path, "class", ProjectionConfig(), 0, side)[0]
+    if meta.get("snapshots") is None:  # trained with --snapshot-points 0
+        return latent_figure(path, "class", ProjectionConfig(seed=seed), seed, side)[0]
     snapshots = np.asarray(meta["snapshots"], dtype=np.float64)
     chosen = sources.source(path)
     return latent_replay(snapshots, np.asarray(meta["snapshot_labels"]), chosen.class_names,
@@ -118,6 +120,9 @@ def _replay(path: Path, side: str) -> go.Figure:
 
 def spokes(lesson: Lesson) -> Step:
     history = {sources.source(path).name(side): _norm_history(path) for side, path in lesson.models}
+    if min(len(h) for h in history.values()) < 2:
+        raise ArgumentError("the lesson's models record fewer than two epochs of history: nothing to replay")
+    replayed = cache.model(lesson.softmax)[1].get("snapshots") is not None
     a = history[sources.source(lesson.softmax).name("Model A")]
     b = history[sources.source(lesson.vc).name("Model B")]
     numbers = {"first_norm": a[0], "last_norm": a[-1], "epochs": len(a), "last_epoch_growth": a[-1] / a[-2] - 1,
@@ -135,21 +140,25 @@ def spokes(lesson: Lesson) -> Step:
         "latents themselves, without a projection. Each class stretches into a **spoke** from the origin: "
         "once a latent is classified correctly, the cross-entropy still falls when it moves further out "
         "along its class's direction, so training keeps pushing it outwards.\n\n"
-        "The left panel replays training from the checkpoint: press ▶ replay to watch the same validation latents "
-        "after every epoch, or drag the slider. The right panel follows their norms. Model A's mean latent "
-        f"norm ‖z‖ on the validation split grew from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
+        + ("The left panel replays training from the checkpoint: press ▶ replay to watch the same validation "
+           "latents after every epoch, or drag the slider. " if replayed else
+           "The left panel shows the test latents as training left them (this checkpoint kept no snapshots "
+           "to replay). ")
+        + "The right panel follows the norms during training. Model A's mean latent "
+        f"norm ‖z‖ on the validation split went from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
         f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
     norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
                         title="Latent norms during training")
-    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A"), norms], "train",
+    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A", lesson.seed), norms], "train",
                 "Train a model live and replay its latents epoch by epoch", numbers=numbers)
 
 
 def mismatch(lesson: Lesson) -> Step:
     numbers = _fit_numbers(lesson.softmax, lesson.dataset)
-    verdict = ("They do not describe its latents" if numbers["mean_ks"] > 0.5 else
-               "They describe its latents only roughly" if numbers["mean_ks"] > 0.2 else
-               "Here they describe its latents fairly well")
+    verdict = ("They do not describe its latents: the layer computes its probabilities from densities its "
+               "latents do not have." if numbers["mean_ks"] > 0.5 else
+               "They describe its latents only roughly." if numbers["mean_ks"] > 0.2 else
+               "Here they describe its latents fairly well.")
     text = (
         "Read as Bayes' rule, model A's softmax layer assumes that the latents of class *y* follow a Gaussian "
         "N(μ_y, I) centred on the layer's (centred) weight row. The ellipses are their 1σ and 2σ contours, "
@@ -158,7 +167,7 @@ def mismatch(lesson: Lesson) -> Step:
         f"its class mean; model A's test latents lie a median **{numbers['median_sigma']:.3g} σ** away. The "
         "histogram compares one class's squared distances r² with the χ²(2) law they would follow; the KS "
         f"statistic between the two, averaged over classes, is **{numbers['mean_ks']:.2f}** (0: a perfect fit, "
-        f"1: none). {verdict}: the layer computes its probabilities from densities its latents do not have.")
+        f"1: none). {verdict}")
     figure, _ = latent_figure(lesson.softmax, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model A",
                               zoom_to_gaussians=True)
     chi2, _ = chi2_figure(lesson.softmax, 0)
@@ -197,8 +206,13 @@ def reliability(lesson: Lesson) -> Step:
                "vc_ece_scaled": ece[1][1], "softmax_t": after[0].temperature, "vc_t": after[1].temperature,
                "softmax_ece_se": se[0], "vc_ece_se": se[1]}
 
-    def lower(pair: list[float]) -> str:
-        return "model A (softmax)" if pair[0] < pair[1] else "model B (VC)" if pair[1] < pair[0] else "neither"
+    se_after = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in after]
+
+    def lower(pair: list[float], errors: list[float]) -> str:
+        # Unpaired: the two ECEs come from the same examples, so this spread is, if anything, too wide.
+        if abs(pair[0] - pair[1]) <= 2 * float(np.hypot(*errors)):
+            return "the two are not told apart (their gap is within twice its standard error)"
+        return ("model A (softmax) has the lower ECE" if pair[0] < pair[1] else "model B (VC) has the lower ECE")
 
     text = (
         "A reliability diagram sorts the test predictions into bins of confidence and compares each bin's "
@@ -208,13 +222,13 @@ def reliability(lesson: Lesson) -> Step:
         "validation split.\n\n"
         f"ECE of model A: **{ece[0][0]:.4f}**, {ece[1][0]:.4f} after scaling (T = {after[0].temperature:.2f}); "
         f"of model B: **{ece[0][1]:.4f}**, {ece[1][1]:.4f} after scaling (T = {after[1].temperature:.2f}). "
-        f"Before scaling, {lower(ece[0])} has the lower ECE; after it, {lower(ece[1])}."
+        f"Before scaling, {lower(ece[0], se)}; after it, {lower(ece[1], se_after)}."
         + "".join(f" Here scaling raised {name}'s ECE: T minimises the NLL on the validation split, and the "
                   "test split's ECE need not follow." for name, was, now in
                   (("model A", ece[0][0], ece[1][0]), ("model B", ece[0][1], ece[1][1])) if now > was)
-        + f" On its {len(before[0].labels):,} test examples, a bootstrap puts the ECE's standard error at "
-          f"{se[0]:.4f} for model A and {se[1]:.4f} for model B: differences within about twice that are "
-          "chance.")
+        + f" On its {len(before[0].labels):,} test examples, a bootstrap puts the standard error of the ECEs "
+          f"before scaling at {se[0]:.4f} for model A and {se[1]:.4f} for model B, after it at "
+          f"{se_after[0]:.4f} and {se_after[1]:.4f}.")
     table = calibration.metrics_table(after, N_BINS, before)
     figures = [calibration.reliability_figure(p, N_BINS) for p in (*before, *after)]
     return Step("Reliability, before and after temperature scaling", text, figures, "calibration",
@@ -239,8 +253,10 @@ def attack(lesson: Lesson) -> Step:
     text = (
         f"PGD moves every pixel of test example #{index} (label {label}) by at most ε = {ATTACK.eps} "
         f"(images in [0, 1]), {ATTACK.steps} steps, each model with its own gradient. {'; '.join(said)}. "
-        "The dark line is the latent's path, step by step: the attack walks it out of its class's region "
-        "towards another's.\n\n"
+        "The dark line is the latent's path, step by step"
+        + (": the attack walks it out of its class's region towards another's." if any(results.values()) else
+           "; here it stays in its class's region for both models.")
+        + "\n\n"
         "One example shows the mechanism, not a rate." + (f" {report}" if report else ""))
     return Step("An adversarial example and its path in latent space", text, figures, "adversarial",
                 "Open the Adversarial page on these models",
@@ -303,7 +319,8 @@ def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
         return ""
     by = {verdict: [what for what, _, _, v in rows if v == verdict] for verdict in ("wins", "ties", "loses")}
     parts = [f"**{verdict}** on {'; '.join(whats)}" for verdict, whats in by.items() if whats]
-    return (f"The results report (`docs/results.md`) measured d = 16 models on {dataset} "
+    dims = {s.get("dataset"): s.get("latent_dim") for s in Results.load(SHIPPED_RESULTS).payload["plan"]["suites"]}
+    return (f"The results report (`docs/results.md`) measured d = {dims.get(dataset, '?')} models on {dataset} "
             f"(suite *{suite}*, mean ± std over seeds; a win needs a difference beyond the spread). Against "
             f"softmax, VC {', '.join(parts)}.")
 
@@ -318,7 +335,7 @@ def _wins_elsewhere(dataset: str) -> str:
             for suite, name in zip(results.suites, planned) if name != dataset
             and any(row[3] == "wins" for row in verdicts(results, suite))]
     return (" In the report's other suites VC wins " + " — and ".join(wins) + "." if wins else
-            " VC wins no comparison in the report's other suites either.")
+            " VC wins no comparison in the report's other suites.")
 
 
 def steps(lesson: Lesson) -> list[Step]:
