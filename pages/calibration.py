@@ -41,8 +41,11 @@ try:
             st.stop()
     preds = [view.predictions(path, name, shift, scaling) for name, path in models]
     options = view.bin_options(preds, n_bins)
-    if st.session_state.get(state.CALIBRATION_BIN) not in options:  # the bins changed under it
+    # A bin is an index into the bins it was chosen among: with other bins it is another range.
+    if (st.session_state.get(state.CALIBRATION_BIN) not in options
+            or st.session_state.get(state.CALIBRATION_BIN_COUNT, n_bins) != n_bins):
         st.session_state[state.CALIBRATION_BIN] = None
+    st.session_state[state.CALIBRATION_BIN_COUNT] = n_bins
     chosen = st.session_state.get(state.CALIBRATION_BIN)
     for column, pred in zip(st.columns(2), preds):
         column.plotly_chart(view.reliability_figure(pred, n_bins, chosen), width="stretch",

@@ -39,7 +39,7 @@ def latent_maps() -> None:
              f"{MAX_MARKERS:,} markers.")
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
-    region = st.session_state.get(state.LATENT_REGION)
+    region = views.current_region(st.session_state.get(state.LATENT_REGION), dict(models))
     for column, (name, path) in zip(st.columns(2), models):
         try:
             ring = {"highlight": views.region_elsewhere(region, name, dict(models)),  # the other map's region
@@ -52,7 +52,7 @@ def latent_maps() -> None:
             column.error(f"{name}: {error}")
             continue
         # The callback reads the selection before the rerun, against the points this run drew.
-        column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep),
+        column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep, tuple(str(p) for _, p in models)),
                             selection_mode=("points", "box", "lasso"), key=views.chart_key(name))
     st.caption("Click a point to see its example and both models' class probabilities; draw a box or a "
                "lasso (the toolbar's Box Select and Lasso Select) to see how both models are calibrated on "

@@ -1,6 +1,7 @@
 """AppTest runs of the calibration page: diagrams, bins, temperature scaling, corruptions, downloads."""
 
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -177,8 +178,23 @@ def test_a_bin_that_the_bins_slider_removes_is_reset_to_none(start):
     widget(app.slider, "Bins").set_value(5).run()  # bin 14 of 5 does not exist
     assert not app.exception and not app.error
     assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 3
+    from explorer.app.views.calibration import bin_range
+
     options = widget(app.main.selectbox, HIGHLIGHT).options
-    assert options[0] == "none" and all("confidence [0." in o or "1.00]" in o for o in options[1:])
+    ranges = {bin_range(5, b) for b in range(5)}
+    shown = [re.search(r"confidence (\[.*?[\])])", o).group(1) for o in options[1:]]
+    assert options[0] == "none" and shown and set(shown) <= ranges
+
+
+def test_a_bin_is_dropped_when_the_bins_slider_changes_what_it_covers(start):
+    """Bin 4 of 15 is [0.27, 0.33); of 16 it is another range: the choice does not follow silently."""
+    app = start()
+    side_bin = ("Model A", 14)
+    widget(app.main.selectbox, HIGHLIGHT).set_value(side_bin).run()
+    assert app.session_state["calibration_bin"] == side_bin
+    widget(app.slider, "Bins").set_value(16).run()  # bin 14 of 16 exists, but covers [0.88, 0.94)
+    assert any(o.startswith("Model A: confidence [0.88, 0.94)") for o in widget(app.main.selectbox, HIGHLIGHT).options)
+    assert not app.exception and app.session_state["calibration_bin"] is None
 
 
 def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):

@@ -179,7 +179,7 @@ def test_a_region_shows_both_models_reliability_accuracy_and_ece_on_exactly_its_
     app = open_page("latent_space")
     assert not any(s.value == "The selected region" for s in app.subheader)
     indices = list(range(5, 450, 4))  # what a box on model A's map stores (test-split indices)
-    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": indices}
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model A", "how": "box", "indices": indices}
     app.run()
     assert not app.exception and not app.error
     assert any(s.value == "The selected region" for s in app.subheader)
@@ -208,15 +208,15 @@ def test_a_region_shows_both_models_reliability_accuracy_and_ece_on_exactly_its_
 
 def test_a_region_of_one_point_or_none_still_works_and_a_stale_one_is_ignored(open_page):
     app = open_page("latent_space")
-    app.session_state["latent_region"] = {"map": "Model B", "how": "lasso", "indices": [17]}
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model B", "how": "lasso", "indices": [17]}
     app.run()
     assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6 + 2
     assert [m.value for m in app.metric if m.label == "points"] == ["1", "1"]
-    app.session_state["latent_region"] = {"map": "Model B", "how": "lasso", "indices": []}
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model B", "how": "lasso", "indices": []}
     app.run()
     assert not app.exception and not app.error
     assert sum("the region holds no test points" in i.value for i in app.info) == 2
-    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": [10_000]}  # another dataset's
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model A", "how": "box", "indices": [10_000]}  # another dataset's
     app.run()
     assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6
     assert not any(s.value == "The selected region" for s in app.subheader)
@@ -237,7 +237,7 @@ def test_a_region_is_not_measured_on_a_bundle_whose_rows_are_other_examples(open
                     bias=bias)
     app = open_page("latent_space", query={"dataset": "own data"},
                     state={"model_a": str(folder / "first.npz"), "model_b": str(folder / "second.npz")})
-    app.session_state["latent_region"] = {"map": "Model A", "how": "box", "indices": list(range(50))}
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model A", "how": "box", "indices": list(range(50))}
     app.run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert [m.value for m in app.metric if m.label == "points"] == ["50"]  # model A alone
@@ -268,3 +268,18 @@ def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypa
     assert session["selected_index"] == 41 and session["latent_region"]["indices"] == [4, 30]
     views.clear_region()
     assert session["latent_region"] is None and views.chart_key("Model A") == "latents_Model A:1"
+
+
+def drawn_on(app) -> dict:
+    """The part of a stored region that ties it to the models it was drawn on: the current A and B."""
+    return {"models": (app.session_state["model_a"], app.session_state["model_b"])}
+
+
+def test_a_region_drawn_on_other_models_is_not_measured_on_these(open_page):
+    app = open_page("latent_space")
+    app.session_state["latent_region"] = {**drawn_on(app), "map": "Model A", "how": "box", "indices": list(range(40))}
+    app.run()
+    assert any(s.value == "The selected region" for s in app.subheader)
+    app.session_state["model_b"] = app.session_state["model_b"].replace("d2-vc", "d2-lgm")
+    app.run()
+    assert not app.exception and not any(s.value == "The selected region" for s in app.subheader)

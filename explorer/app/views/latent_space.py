@@ -191,15 +191,24 @@ def region_of(selection: Mapping | None, keep: np.ndarray, side: str) -> dict | 
     return {"map": side, "how": how, "indices": sorted(int(keep[r]) for r in rows)}
 
 
-def on_map_select(side: str, keep: np.ndarray) -> None:
-    """``on_select`` callback of side's map (``keep``: its drawn points' test indices): a box or lasso
-    stores a region, a click the clicked example; an emptied selection changes neither."""
+def on_map_select(side: str, keep: np.ndarray, models: tuple[str, ...] = ()) -> None:
+    """``on_select`` callback of side's map (``keep``: its drawn points' test indices; ``models``: the
+    paths of models A and B it was drawn beside): a box or lasso stores a region, a click the clicked
+    example; an emptied selection changes neither."""
     event = st.session_state[chart_key(side)]
     region = region_of(event["selection"], keep, side)
     if region is not None:
-        st.session_state[state.LATENT_REGION] = region
+        st.session_state[state.LATENT_REGION] = {**region, "models": tuple(models)}
     elif (clicked := clicked_index(event, keep)) is not None:
         st.session_state[state.SELECTED_INDEX] = clicked
+
+
+def current_region(region: dict | None, paths: dict[str, Path]) -> dict | None:
+    """The stored region if it was drawn on these models A and B, else None: its indices are rows of
+    the test split it was drawn on, and another model or dataset would measure other examples."""
+    if region is None or tuple(region.get("models", ())) != tuple(str(p) for p in paths.values()):
+        return None
+    return region
 
 
 def clear_region() -> None:
