@@ -125,3 +125,17 @@ def test_home_draws_its_map_when_the_sidebar_chooses_otherwise_than_guessed(open
     app = open_page(query=query)
     (chart,) = app.get("plotly_chart")
     assert "Model A: softmax, d = 2" in chart.proto.spec and "Loading" not in chart.proto.spec
+
+
+def test_the_shipped_selection_is_what_a_first_visit_selects(tmp_path):
+    """SHIPPED_SELECTION restates the sidebar's default (the first dataset, then default_entry): if the two
+    drift apart, a first visit loses its shipped map."""
+    from explorer.app.views import home
+    from explorer.core.checkpoints import default_entry, list_checkpoints
+    from explorer.core.data import DATASETS
+
+    entries, _ = list_checkpoints(user=tmp_path)
+    first = next(name for name in DATASETS if any(e.dataset == name for e in entries))
+    dataset, name, seed = home.SHIPPED_SELECTION
+    assert (first, seed) == (dataset, 0)
+    assert default_entry([e for e in entries if e.dataset == first], "softmax").path.name == name
