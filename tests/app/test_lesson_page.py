@@ -124,3 +124,45 @@ def test_the_lesson_keeps_its_step_while_another_page_is_open(open_page):
     app.switch_page(guide.page("calibration").script_from_home).run()
     app.switch_page(guide.page("lesson").script_from_home).run()
     assert not app.exception and app.subheader[0].value.startswith("4. ")
+
+
+@pytest.fixture
+def lesson(open_page):
+    from explorer.app.views import lesson as view
+
+    open_page()
+    return view.lesson_for("digits", 0)
+
+
+@pytest.mark.parametrize("mean_ks, said, unsaid", [
+    (0.9, "do not have", "fairly well"), (0.1, "fairly well", "do not have")])
+def test_step_two_says_what_its_ks_shows(lesson, monkeypatch, mean_ks, said, unsaid):
+    from explorer.app.views import lesson as view
+
+    measured = view._fit_numbers
+    monkeypatch.setattr(view, "_fit_numbers", lambda *a: {**measured(*a), "mean_ks": mean_ks})
+    text = view.mismatch(lesson).text
+    assert said in text and unsaid not in text
+
+
+@pytest.mark.parametrize("error, said", [(0.0, "has the lower ECE"), (1.0, "not told apart")])
+def test_step_four_names_a_lower_ece_only_beyond_the_noise(lesson, monkeypatch, error, said):
+    from explorer.app.views import lesson as view
+
+    monkeypatch.setattr(view, "ece_standard_error", lambda *a, **k: error)
+    text = view.reliability(lesson).text
+    assert text.count(said) == 2  # before and after scaling
+
+
+def test_step_five_says_the_path_leaves_its_class_only_when_a_prediction_flipped(lesson, monkeypatch):
+    import dataclasses
+
+    from explorer.app.views import adversarial
+    from explorer.app.views import lesson as view
+
+    attack = adversarial.attack_example
+    monkeypatch.setattr(adversarial, "attack_example",
+                        lambda *a: dataclasses.replace(r := attack(*a), probs_adv=r.probs, path=r.path[:1]))
+    text = view.attack(lesson).text
+    assert "(held)" in text and "(flipped)" not in text and "walks it out" not in text
+    assert "stays in its class's region" in text
