@@ -56,10 +56,15 @@ class Results:
         except json.JSONDecodeError as error:
             raise ArgumentError(f"{path}: not a results file ({error})") from None
 
+    def plan_of(self, suite: str) -> dict:
+        """The plan's entry for ``suite`` (its dataset, latent_dim, epochs, ...), paired by order; {} if
+        the plan names none."""
+        planned = self.payload.get("plan", {}).get("suites", [])
+        return dict(zip(self.suites, planned)).get(suite, {})
+
     def suite_for(self, dataset: str) -> str | None:
         """The first suite measured on ``dataset``, if the plan names one."""
-        planned = [s.get("dataset") for s in self.payload.get("plan", {}).get("suites", [])]
-        return next((suite for suite, name in zip(self.suites, planned) if name == dataset), None)
+        return next((suite for suite in self.suites if self.plan_of(suite).get("dataset") == dataset), None)
 
     def methods(self, suite: str) -> list[str]:
         present = {m for (s, m, _, _) in self.values if s == suite}

@@ -9,8 +9,9 @@ around them are chosen by those numbers, so the text never claims more than they
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
 from explorer.jobs.report import SHIPPED_RESULTS, Results, table, verdicts
-from explorer.measure.calibration import calibration_report, ece_standard_error
+from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
 
 LESSON_DATASET = "digits"
 """The lesson's data when the sidebar's dataset has no shipped d = 2 pair (digits: every model loads
@@ -67,8 +68,6 @@ class Step:
     """The name of the page (``explorer.app.guide``) that opens on the lesson's models."""
     link_label: str
     table: pd.DataFrame | None = None
-    numbers: dict[str, float] = field(default_factory=dict)
-    """The measured numbers the text quotes, by name (for the bundle's summary and the tests)."""
 
 
 def lesson_for(dataset: str | None, seed: int) -> Lesson | None:
@@ -97,7 +96,7 @@ def _fit_numbers(path: Path, dataset: str) -> dict[str, float]:
 
 def _accuracy(path: Path, dataset: str) -> float:
     out = cache.outputs(path, dataset)
-    return float((out["probs"].argmax(1) == out["labels"]).mean())
+    return accuracy(out["probs"], out["labels"])
 
 
 def _norm_history(path: Path) -> list[float]:
@@ -106,10 +105,9 @@ def _norm_history(path: Path) -> list[float]:
     return [float(np.nanmean(record["latent_norm"])) for record in meta.get("history", [])]
 
 
-def _replay(path: Path, side: str, seed: int) -> go.Figure:
-    """The checkpoint's latent snapshots (the same validation points after every epoch), animated; its
-    test latents as training left them if it kept no snapshots."""
-    _, meta = cache.model(path)
+def _replay(path: Path, side: str, seed: int, meta: dict) -> go.Figure:
+    """The checkpoint's latent snapshots (the same validation points after every epoch; ``meta``: its
+    metadata), animated; its test latents as training left them if it kept no snapshots."""
     if meta.get("snapshots") is None:  # trained with --snapshot-points 0
         return latent_figure(path, "class", ProjectionConfig(seed=seed), seed, side)[0]
     snapshots = np.asarray(meta["snapshots"], dtype=np.float64)
@@ -119,17 +117,14 @@ def _replay(path: Path, side: str, seed: int) -> go.Figure:
 
 
 def spokes(lesson: Lesson) -> Step:
-    history = {sources.source(path).name(side): _norm_history(path) for side, path in lesson.models}
-    if min(len(h) for h in history.values()) < 2:
+    a, b = _norm_history(lesson.softmax), _norm_history(lesson.vc)
+    if min(len(a), len(b)) < 2:
         raise ArgumentError("the lesson's models record fewer than two epochs of history: nothing to replay")
-    replayed = cache.model(lesson.softmax)[1].get("snapshots") is not None
-    a = history[sources.source(lesson.softmax).name("Model A")]
-    b = history[sources.source(lesson.vc).name("Model B")]
-    numbers = {"first_norm": a[0], "last_norm": a[-1], "epochs": len(a), "last_epoch_growth": a[-1] / a[-2] - 1,
-               "vc_first_norm": b[0], "vc_last_norm": b[-1]}
-    growth = numbers["last_epoch_growth"]
-    grew = sum(later > earlier for earlier, later in zip(a, a[1:]))
+    history = {sources.source(path).name(side): h for (side, path), h in zip(lesson.models, (a, b))}
     _, meta = cache.model(lesson.softmax)
+    replayed = meta.get("snapshots") is not None
+    growth = a[-1] / a[-2] - 1
+    grew = sum(later > earlier for earlier, later in zip(a, a[1:]))
     cosine = meta.get("train_config", {}).get("schedule") == "cosine"
     slowed = len(a) > 2 and a[-1] - a[-2] < a[1] - a[0]
     still = (f"it grew at {grew} of the {len(a) - 1} epochs after the first"
@@ -149,38 +144,35 @@ def spokes(lesson: Lesson) -> Step:
         f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
     norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
                         title="Latent norms during training")
-    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A", lesson.seed), norms], "train",
-                "Train a model live and replay its latents epoch by epoch", numbers=numbers)
+    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A", lesson.seed, meta), norms],
+                "train", "Train a model live and replay its latents epoch by epoch")
 
 
 def mismatch(lesson: Lesson) -> Step:
-    numbers = _fit_numbers(lesson.softmax, lesson.dataset)
+    fit = _fit_numbers(lesson.softmax, lesson.dataset)
     verdict = ("They do not describe its latents: the layer computes its probabilities from densities its "
-               "latents do not have." if numbers["mean_ks"] > 0.5 else
-               "They describe its latents only roughly." if numbers["mean_ks"] > 0.2 else
+               "latents do not have." if fit["mean_ks"] > 0.5 else
+               "They describe its latents only roughly." if fit["mean_ks"] > 0.2 else
                "Here they describe its latents fairly well.")
     text = (
         "Read as Bayes' rule, model A's softmax layer assumes that the latents of class *y* follow a Gaussian "
         "N(μ_y, I) centred on the layer's (centred) weight row. The ellipses are their 1σ and 2σ contours, "
         "and the map is zoomed to them.\n\n"
-        f"If the latents followed them, a latent would lie a median {numbers['prior_median_sigma']:.2f} σ from "
-        f"its class mean; model A's test latents lie a median **{numbers['median_sigma']:.3g} σ** away. The "
+        f"If the latents followed them, a latent would lie a median {fit['prior_median_sigma']:.2f} σ from "
+        f"its class mean; model A's test latents lie a median **{fit['median_sigma']:.3g} σ** away. The "
         "histogram compares one class's squared distances r² with the χ²(2) law they would follow; the KS "
-        f"statistic between the two, averaged over classes, is **{numbers['mean_ks']:.2f}** (0: a perfect fit, "
+        f"statistic between the two, averaged over classes, is **{fit['mean_ks']:.2f}** (0: a perfect fit, "
         f"1: none). {verdict}")
     figure, _ = latent_figure(lesson.softmax, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model A",
                               zoom_to_gaussians=True)
     chi2, _ = chi2_figure(lesson.softmax, 0)
     return Step("The Gaussians its layer implies: the mismatch", text, [figure, chi2], "latent_space",
-                "Open the Latent space page on these models", numbers=numbers)
+                "Open the Latent space page on these models")
 
 
 def variational(lesson: Lesson) -> Step:
     a, b = _fit_numbers(lesson.softmax, lesson.dataset), _fit_numbers(lesson.vc, lesson.dataset)
     acc_a, acc_b = _accuracy(lesson.softmax, lesson.dataset), _accuracy(lesson.vc, lesson.dataset)
-    numbers = {"vc_median_sigma": b["median_sigma"], "prior_median_sigma": b["prior_median_sigma"],
-               "vc_mean_ks": b["mean_ks"], "softmax_mean_ks": a["mean_ks"], "softmax_accuracy": acc_a,
-               "vc_accuracy": acc_b}
     closer = "closer to" if b["mean_ks"] < a["mean_ks"] else "no closer to"
     text = (
         "Model B is trained with the variational-classification objective: its class Gaussians are fitted to "
@@ -193,7 +185,7 @@ def variational(lesson: Lesson) -> Step:
     figure, _ = latent_figure(lesson.vc, "class", ProjectionConfig(seed=lesson.seed), lesson.seed, "Model B")
     chi2, _ = chi2_figure(lesson.vc, 0)
     return Step("VC: latents inside their Gaussians", text, [figure, chi2], "latent_space",
-                "Open the Latent space page on these models", numbers=numbers)
+                "Open the Latent space page on these models")
 
 
 def reliability(lesson: Lesson) -> Step:
@@ -202,10 +194,6 @@ def reliability(lesson: Lesson) -> Step:
     after = [calibration.predictions(path, side, clean, True) for side, path in lesson.models]
     ece = [[calibration_report(p.probs, p.labels, N_BINS)["ece"] for p in preds] for preds in (before, after)]
     se = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in before]
-    numbers = {"softmax_ece": ece[0][0], "vc_ece": ece[0][1], "softmax_ece_scaled": ece[1][0],
-               "vc_ece_scaled": ece[1][1], "softmax_t": after[0].temperature, "vc_t": after[1].temperature,
-               "softmax_ece_se": se[0], "vc_ece_se": se[1]}
-
     se_after = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in after]
 
     def lower(pair: list[float], errors: list[float]) -> str:
@@ -232,7 +220,7 @@ def reliability(lesson: Lesson) -> Step:
     table = calibration.metrics_table(after, N_BINS, before)
     figures = [calibration.reliability_figure(p, N_BINS) for p in (*before, *after)]
     return Step("Reliability, before and after temperature scaling", text, figures, "calibration",
-                "Open the Calibration page on these models", table=table, numbers=numbers)
+                "Open the Calibration page on these models", table=table)
 
 
 def attack(lesson: Lesson) -> Step:
@@ -240,11 +228,11 @@ def attack(lesson: Lesson) -> Step:
     index = adversarial.example_index("random", n, lesson.seed, 0)
     names = sources.source(lesson.softmax).class_names
     label = names[int(cache.test_split(lesson.dataset).y[index])]
-    results, said, figures = {}, [], []
+    flipped, said, figures = [], [], []
     for side, path in lesson.models:
         result = adversarial.attack_example(path, lesson.dataset, index, ATTACK)
         before, after = (names[int(p.argmax())] for p in (result.probs, result.probs_adv))
-        results[side] = before != after
+        flipped.append(before != after)
         said.append(f"{side} predicted {before} before the attack and **{after}** after it"
                     + (" (flipped)" if before != after else " (held)"))
         figures.append(adversarial.path_figure(path, lesson.dataset, result, lesson.seed,
@@ -254,13 +242,12 @@ def attack(lesson: Lesson) -> Step:
         f"PGD moves every pixel of test example #{index} (label {label}) by at most ε = {ATTACK.eps} "
         f"(images in [0, 1]), {ATTACK.steps} steps, each model with its own gradient. {'; '.join(said)}. "
         "The dark line is the latent's path, step by step"
-        + (": the attack walks it out of its class's region towards another's." if any(results.values()) else
+        + (": the attack walks it out of its class's region towards another's." if any(flipped) else
            "; here it stays in its class's region for both models.")
         + "\n\n"
         "One example shows the mechanism, not a rate." + (f" {report}" if report else ""))
     return Step("An adversarial example and its path in latent space", text, figures, "adversarial",
-                "Open the Adversarial page on these models",
-                numbers={f"{side}_flipped": float(flipped) for side, flipped in results.items()})
+                "Open the Adversarial page on these models")
 
 
 def shift(lesson: Lesson) -> Step:
@@ -272,10 +259,8 @@ def shift(lesson: Lesson) -> Step:
     figures = [accuracy_vs(severities, {name: c[measure] for name, c in curves.items()}, "severity (0: clean)",
                            y_title=title, title=f"{title} under {corruption.replace('_', ' ')}")
                for measure, title in (("accuracy", "accuracy"), ("ece", f"ECE ({N_BINS} bins)"))]
-    (a_name, a), (b_name, b) = curves.items()
+    a, b = curves.values()
     n = min(len(cache.test_split(lesson.dataset).y), SHIFT_POINTS)
-    numbers = {"softmax_accuracy_5": a["accuracy"][-1], "vc_accuracy_5": b["accuracy"][-1],
-               "softmax_ece_5": a["ece"][-1], "vc_ece_5": b["ece"][-1]}
     report = _report_rows(lesson.dataset, REPORT_CLAIMS)
     text = (
         f"The figures corrupt {n} test images with {corruption.replace('_', ' ')} of growing severity. At "
@@ -285,7 +270,7 @@ def shift(lesson: Lesson) -> Step:
         + "\n\nThe Shift page also trains on a fraction of the data and scores out-of-distribution inputs.")
     table = _report_table(lesson.dataset, REPORT_CLAIMS)
     return Step("Shift and out-of-distribution: what the measurements say", text, figures, "shift",
-                "Open the Shift, low data and OOD page on these models", table=table, numbers=numbers)
+                "Open the Shift, low data and OOD page on these models", table=table)
 
 
 STEPS: tuple[Callable[[Lesson], Step], ...] = (spokes, mismatch, variational, reliability, attack, shift)
@@ -294,12 +279,23 @@ TITLES = ("Softmax latents grow into spokes", "The Gaussians its layer implies",
 """The steps in order, and their short names for the step picker."""
 
 
+def _report() -> Results | None:
+    """The results report's raw numbers, read once per version of the file; None without the file."""
+    try:
+        return _report_at(SHIPPED_RESULTS.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _report_at(mtime_ns: int) -> Results:
+    return Results.load(SHIPPED_RESULTS)
+
+
 def _report_verdicts(dataset: str, claims: tuple[str, ...]) -> tuple[str, list[tuple[str, str, str, str]]]:
     """The report's suite on ``dataset`` and its comparisons that name one of ``claims``."""
-    if not SHIPPED_RESULTS.is_file():
-        return "", []
-    results = Results.load(SHIPPED_RESULTS)
-    suite = results.suite_for(dataset)
+    results = _report()
+    suite = None if results is None else results.suite_for(dataset)
     if suite is None:
         return "", []
     return suite, [row for row in verdicts(results, suite) if any(c in row[0] for c in claims) and row[3] != "–"]
@@ -319,21 +315,20 @@ def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
         return ""
     by = {verdict: [what for what, _, _, v in rows if v == verdict] for verdict in ("wins", "ties", "loses")}
     parts = [f"**{verdict}** on {'; '.join(whats)}" for verdict, whats in by.items() if whats]
-    dims = {s.get("dataset"): s.get("latent_dim") for s in Results.load(SHIPPED_RESULTS).payload["plan"]["suites"]}
-    return (f"The results report (`docs/results.md`) measured d = {dims.get(dataset, '?')} models on {dataset} "
+    d = _report().plan_of(suite).get("latent_dim", "?")
+    return (f"The results report (`docs/results.md`) measured d = {d} models on {dataset} "
             f"(suite *{suite}*, mean ± std over seeds; a win needs a difference beyond the spread). Against "
             f"softmax, VC {', '.join(parts)}.")
 
 
 def _wins_elsewhere(dataset: str) -> str:
     """The report's wins for VC on its other datasets, so that step 6 shows where VC helps too."""
-    if not SHIPPED_RESULTS.is_file():
+    results = _report()
+    if results is None:
         return ""
-    results = Results.load(SHIPPED_RESULTS)
-    planned = [s.get("dataset") for s in results.payload.get("plan", {}).get("suites", [])]
-    wins = [f"on {name}, {'; '.join(row[0] for row in verdicts(results, suite) if row[3] == 'wins')}"
-            for suite, name in zip(results.suites, planned) if name != dataset
-            and any(row[3] == "wins" for row in verdicts(results, suite))]
+    won = {suite: [row[0] for row in verdicts(results, suite) if row[3] == "wins"] for suite in results.suites
+           if results.plan_of(suite).get("dataset") != dataset}
+    wins = [f"on {results.plan_of(suite).get('dataset')}, {'; '.join(whats)}" for suite, whats in won.items() if whats]
     return (" In the report's other suites VC wins " + " — and ".join(wins) + "." if wins else
             " VC wins no comparison in the report's other suites.")
 
@@ -349,9 +344,10 @@ def bundle(lesson: Lesson) -> bytes:
     drawn = steps(lesson)
     figures = {f"step{i}-{j}": figure for i, step in enumerate(drawn, 1) for j, figure in enumerate(step.figures, 1)}
     metrics = next(step.table for step in drawn if step.page == "calibration").copy()
-    fits = {sources.source(path).name(side): _fit_numbers(path, lesson.dataset) for side, path in lesson.models}
+    fits = [_fit_numbers(path, lesson.dataset) for _, path in lesson.models]
     for key, title in (("mean_ks", "mean KS (χ² check)"), ("median_sigma", "median distance (σ)")):
-        metrics[title] = [fits[name.split(" + ")[0]][key] for name in metrics.index]
+        # metrics_table gives each model two rows, before and after scaling, in the models' order
+        metrics[title] = [fit[key] for fit in fits for _ in range(2)]
     lines = [f"# vc-explorer lesson: {lesson.dataset}", "",
              f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.", "", lesson.note, "",
              f"- model A: `{lesson.softmax.name}`", f"- model B: `{lesson.vc.name}`",
