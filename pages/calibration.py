@@ -40,7 +40,8 @@ try:
         if not models:
             st.stop()
     preds = [view.predictions(path, name, shift, scaling) for name, path in models]
-    options = view.bin_options(preds, n_bins)
+    choices = view.bin_choices(preds, n_bins)
+    options = list(choices)
     # A bin is an index into the bins it was chosen among: with other bins it is another range.
     if (st.session_state.get(state.CALIBRATION_BIN) not in options
             or st.session_state.get(state.CALIBRATION_BIN_COUNT, n_bins) != n_bins):
@@ -56,7 +57,7 @@ try:
                "examples on both latent maps below. Download any figure as PNG with the camera button "
                "of its toolbar (hover over the figure).")
     chosen = st.selectbox("Highlight a bin's test points", options, key=state.CALIBRATION_BIN,
-                          format_func=partial(view.describe_bin, preds=preds, n_bins=n_bins))
+                          format_func=choices.get)
     if chosen is not None:
         caption, maps = view.bin_maps(both, preds, chosen, n_bins, shift, selected.seed)
         st.caption(caption)

@@ -118,13 +118,17 @@ def on_bin_click(side: str) -> None:
         st.session_state[state.CALIBRATION_BIN] = None
 
 
-def bin_options(preds: list[Predictions], n_bins: int) -> list[tuple[str, int] | None]:
-    """None, then (side, b) for every non-empty bin of each model's predictions, in order."""
-    options: list[tuple[str, int] | None] = [None]
+def bin_choices(preds: list[Predictions], n_bins: int) -> dict[tuple[str, int] | None, str]:
+    """The bin selectbox's options and labels: None ("none"), then (side, b) for every non-empty bin of
+    each model's predictions, in order, as "Model A: confidence [0.93, 1.00], 812 examples"."""
+    choices: dict[tuple[str, int] | None, str] = {None: "none"}
     for p in preds:
         count = reliability_bins(p.probs, p.labels, n_bins).count
-        options += [(p.side, int(b)) for b in np.flatnonzero(count > 0)]
-    return options
+        for b in np.flatnonzero(count > 0):
+            n = int(count[b])
+            choices[(p.side, int(b))] = (f"{p.side}: confidence {bin_range(n_bins, int(b))}, "
+                                         f"{n:,} example{'s' if n != 1 else ''}")
+    return choices
 
 
 def bin_range(n_bins: int, b: int) -> str:
@@ -132,16 +136,6 @@ def bin_range(n_bins: int, b: int) -> str:
     (:mod:`explorer.measure.calibration`)."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     return f"[{edges[b]:.2f}, {edges[b + 1]:.2f}{']' if b == n_bins - 1 else ')'}"
-
-
-def describe_bin(option: tuple[str, int] | None, preds: list[Predictions], n_bins: int) -> str:
-    """The selectbox's label of an option: "none", or "Model A: confidence [0.93, 1.00], 812 examples"."""
-    if option is None:
-        return "none"
-    side, b = option
-    pred = next(p for p in preds if p.side == side)
-    count = len(bin_members(pred.probs, n_bins, b))
-    return f"{side}: confidence {bin_range(n_bins, b)}, {count:,} example{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)
