@@ -234,8 +234,7 @@ def _png(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = "", note: str | None = None,
-                  frame_ms: int = 120) -> go.Figure:
+def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = "", frame_ms: int = 120) -> go.Figure:
     """2-D latents of the same points after every epoch, as an animation the browser plays (a play
     button that plays it from epoch 0, and an epoch slider; no server round trip), on axes fixed over
     all epochs so that the movement shows. It opens on the last epoch.
@@ -244,14 +243,13 @@ def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = ""
         snapshots: (E + 1, N, 2) latents after each epoch, index 0 at initialisation.
         labels: (N,) integer classes in [0, K).
         class_names: (K,) names, one trace per class present, coloured as in :func:`latent_scatter`.
-        note: written under the plot, as in :func:`latent_scatter`.
         frame_ms: milliseconds per epoch when playing.
     """
     snapshots = base.array(snapshots, "snapshots", (None, None, 2))
     last = len(snapshots) - 1
     labels = base.labels(labels, snapshots.shape[1], len(class_names), "labels")
     present = [c for c in range(len(class_names)) if (labels == c).any()]
-    fig = latent_scatter(snapshots[last], labels, class_names, title=title, note=note)
+    fig = latent_scatter(snapshots[last], labels, class_names, title=title)
 
     def data(epoch: int) -> list[dict]:
         z = snapshots[epoch]
