@@ -75,10 +75,10 @@ def home() -> None:
         figure_box.empty()
         return
     # The sidebar may have chosen otherwise than introduction() guessed (a link, an unknown ?dataset=).
-    shipped = home_view.shipped_figure(selected.model_a, selected.seed)
-    if shipped is not None and shipped_drawn:
+    if shipped_drawn and home_view.shows_shipped(selected.model_a, selected.seed):
         return
     try:
+        shipped = home_view.shipped_figure(selected.model_a, selected.seed)
         figure_box.plotly_chart(shipped or home_view.live_figure(selected.model_a, selected.seed), width="stretch")
     except ExplorerError as error:
         figure_box.error(str(error))

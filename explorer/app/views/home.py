@@ -29,15 +29,20 @@ def live_figure(model_a: Path, seed: int):
     return figure
 
 
-def shipped_figure(model_a: str | Path | None, seed: int, dataset: str | None = None) -> dict | None:
-    """The shipped figure (a plotly figure as a dict) if it shows this selection: ``model_a`` (None: not
-    chosen yet, the default of ``dataset``, or of the first dataset when that is None too) at ``seed``;
-    None when it does not, or when the checkpoint is not the file it was drawn from."""
+def shows_shipped(model_a: str | Path | None, seed: int, dataset: str | None = None) -> bool:
+    """Whether the shipped figure is of this selection: ``model_a`` (None: not chosen yet, the default
+    of ``dataset``, or of the first dataset when that is None too) at ``seed``. Reads no file."""
     shipped_dataset, name, shipped_seed = SHIPPED_SELECTION
-    path = SHIPPED_DIR / name
-    chosen = dataset in (None, shipped_dataset) if model_a is None else Path(model_a) == path
-    if not chosen or seed != shipped_seed:
+    chosen = dataset in (None, shipped_dataset) if model_a is None else Path(model_a) == SHIPPED_DIR / name
+    return chosen and seed == shipped_seed
+
+
+def shipped_figure(model_a: str | Path | None, seed: int, dataset: str | None = None) -> dict | None:
+    """The shipped figure (a plotly figure as a dict) if it shows this selection (:func:`shows_shipped`);
+    None when it does not, or when the checkpoint is not the file it was drawn from."""
+    if not shows_shipped(model_a, seed, dataset):
         return None
+    path = SHIPPED_DIR / SHIPPED_SELECTION[1]
     try:
         record = json.loads(SHIPPED_FIGURE.read_text())
         same = record["digest"] == file_digest(path)
