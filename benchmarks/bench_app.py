@@ -30,15 +30,13 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.app.guide import HOME, PAGES as GUIDE, PLOT  # noqa: E402
-from explorer.app.server import CHROMIUM, ERRORS, IDLE, first_visit, running_app  # noqa: E402
+from explorer.app.guide import HOME, PAGES as GUIDE, PLOT
+from explorer.app.server import CHROMIUM, ERRORS, IDLE, first_visit, running_app
 
 # url path -> (title, main element): every page, then Home
 PAGES = {page.name: (page.heading, page.main) for page in (*GUIDE, HOME)}

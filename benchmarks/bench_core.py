@@ -15,20 +15,17 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.core.config import default_configs  # noqa: E402
-from explorer.core.data import load_dataset  # noqa: E402
-from explorer.core.errors import DatasetUnavailableError  # noqa: E402
-from explorer.core.models import build_model  # noqa: E402
-from explorer.jobs.training import TrainingStep  # noqa: E402
-from explorer.measure.calibration import evaluate  # noqa: E402
+from explorer.core.config import default_configs
+from explorer.core.data import load_dataset
+from explorer.core.errors import DatasetUnavailableError
+from explorer.core.models import build_model
+from explorer.jobs.training import TrainingStep
+from explorer.measure.calibration import evaluate
 
 
 def step_ratio(batch_size: int, repeats: int, warmup: int) -> dict[str, float]:

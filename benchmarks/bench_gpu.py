@@ -24,18 +24,16 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.core.augment import as_float, crop_flip  # noqa: E402
-from explorer.core.config import default_configs  # noqa: E402
-from explorer.core.data import ImageData, load_dataset  # noqa: E402
-from explorer.core.errors import DatasetUnavailableError  # noqa: E402
-from explorer.core.models import build_model  # noqa: E402
-from explorer.jobs.training import TrainingStep, train  # noqa: E402
+from explorer.core.augment import as_float, crop_flip
+from explorer.core.config import default_configs
+from explorer.core.data import ImageData, load_dataset
+from explorer.core.errors import DatasetUnavailableError
+from explorer.core.models import build_model
+from explorer.jobs.training import TrainingStep, train
 
 SETTINGS = {"fp32": {}, "bf16": {"amp": "bf16"}, "compile": {"compile": True},
             "bf16+compile": {"amp": "bf16", "compile": True}}

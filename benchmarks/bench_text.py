@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run(dataset: str, method: str, seed: int, train, test) -> dict[str, object]:

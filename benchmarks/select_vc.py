@@ -24,18 +24,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 import time
-from pathlib import Path
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type  # noqa: E402
-from explorer.core.data import ImageData, load_dataset, split_indices  # noqa: E402
-from explorer.jobs.training import train  # noqa: E402
-from explorer.measure.calibration import evaluate  # noqa: E402
-from explorer.measure.latents import latent_fit  # noqa: E402
+from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
+from explorer.core.data import ImageData, load_dataset, split_indices
+from explorer.jobs.training import train
+from explorer.measure.calibration import evaluate
+from explorer.measure.latents import latent_fit
 
 VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01", "paper:moment:0.01",
             "paper:moment:0.1", "paper:moment:1")

@@ -1,17 +1,18 @@
-"""Entry point: ``streamlit run explorer/Home.py``. Lists the pages and draws the shared sidebar."""
+"""Entry point: ``streamlit run explorer/Home.py`` (or ``vc-explorer app``). Lists the pages and draws
+the shared sidebar. The package is imported as installed (``pip install -e .``, which the README's
+first command runs through ``requirements.txt``)."""
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run` puts only explorer/ on the path, not the repository
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-# light: the app's heavy modules load after Home's text and its shipped figure are sent
-from explorer.app import guide, state  # noqa: E402
-from explorer.app.views import home as home_view  # noqa: E402
+try:  # light: the app's heavy modules load after Home's text and its shipped figure are sent
+    from explorer.app import guide, state
+    from explorer.app.views import home as home_view
+except ModuleNotFoundError as missing:
+    if missing.name != "explorer":
+        raise
+    st.error("The `explorer` package is not installed in this Python. In the repository, run "
+             "`pip install -e .` (or `pip install -r requirements.txt`), then start the app again.")
+    st.stop()
 
 INTRODUCTION = (
     "**A softmax classifier is a latent-variable model.** The vector *z* that enters its last "

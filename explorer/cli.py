@@ -686,6 +686,7 @@ def cmd_project(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import time
 
+    from explorer.core._io import PROJECT_DIR
     from explorer.jobs import benchmark, report
     from explorer.jobs.runs import check_writable
 
@@ -711,7 +712,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     results = report.Results.load(raw / "results.json")
     (out / "results.md").write_text(report.render(results, raw, "results"))
     print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = PROJECT_DIR / "README.md"  # in a checkout; an installed package has none
     if not args.out_dir and readme.exists():  # the committed report: its headline goes in the README
         report.update_readme(readme, results)
         print(f"updated the results section of {readme}")

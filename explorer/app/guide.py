@@ -6,10 +6,12 @@ benchmark visit the same list. No Streamlit here, so a benchmark can read it wit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
+from explorer.core._io import PAGES_DIR
+
 PLOT = ".js-plotly-plot"
 """A drawn plotly figure."""
 PLOT_WITH_LEGEND = ".js-plotly-plot .legend .traces"
@@ -45,8 +47,9 @@ class PageInfo:
 
     @property
     def script_from_home(self) -> str:
-        """The page's script relative to ``explorer/Home.py``, as ``AppTest.switch_page`` takes it."""
-        return f"../pages/{self.name}.py"
+        """The page's script relative to ``explorer/Home.py``, as ``AppTest.switch_page`` takes it
+        (``../pages/<name>.py`` in a checkout)."""
+        return os.path.relpath(self.script, Path(__file__).resolve().parents[1])
 
 
 HOME = PageInfo("", "Home", "vc-explorer", ":material/home:", "the idea, and model A's latent map",

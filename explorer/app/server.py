@@ -1,9 +1,9 @@
-"""Start the app as a user would, ``streamlit run explorer/Home.py``, on a free localhost port, and
-the selectors a browser uses to tell whether the app's run has ended and shows no error (the
-selectors of each page's content are in :mod:`explorer.app.guide`).
+"""Start the app: the command ``vc-explorer app`` runs (``streamlit run explorer/Home.py`` with the
+project's settings), the same on a free localhost port for the real-browser test and the page-speed
+benchmark, and the selectors a browser uses to tell whether the app's run has ended and shows no
+error (the selectors of each page's content are in :mod:`explorer.app.guide`).
 
-For the real-browser test and the page-speed benchmark; it only starts a process, and never imports
-Streamlit itself.
+It only starts processes, and never imports Streamlit itself, so the command line may use it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from explorer.app import guide
+from explorer.core._io import STREAMLIT_CONFIG
 
 HOME = Path(__file__).resolve().parents[1] / "Home.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,6 +30,23 @@ ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 """A traceback or an error message on the page."""
 IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 """JavaScript, true once the page's script run has ended (every element sent)."""
+
+
+def settings(config: Path = STREAMLIT_CONFIG) -> list[str]:
+    """The Streamlit settings in ``config`` (a ``config.toml``) as options of ``streamlit run``:
+    ``--theme.base=light``, ... ``streamlit run`` reads ``.streamlit/config.toml`` from the working
+    folder alone, so the app keeps its look when it is started from anywhere else."""
+    with open(config, "rb") as f:
+        sections = tomllib.load(f)
+    words = {True: "true", False: "false"}
+    return [f"--{section}.{name}={words.get(value, value) if isinstance(value, bool) else value}"
+            for section, options in sections.items() for name, value in options.items()]
+
+
+def command(options: Sequence[str] = ()) -> list[str]:
+    """``python -m streamlit run explorer/Home.py`` with the project's :func:`settings`, then ``options``
+    (more options of ``streamlit run``, such as ``--server.port=8600``; given twice, the later wins)."""
+    return [sys.executable, "-m", "streamlit", "run", str(HOME), *settings(), *options]
 
 
 def free_port() -> int:
@@ -45,10 +64,8 @@ def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> 
     """
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(HOME), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=HOME.parents[1], env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        command(["--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1"]),
+        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -13,8 +13,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+_PACKAGE = Path(__file__).resolve().parents[1]
+PROJECT_DIR = _PACKAGE / "_shipped" if (_PACKAGE / "_shipped").is_dir() else _PACKAGE.parent
+"""Where the project's files beside the package are: the repository's root in a checkout (and in an
+editable install), or the copy of them that an installed wheel carries in ``explorer/_shipped``
+(``pyproject.toml`` puts them there)."""
+SHIPPED_DIR = PROJECT_DIR / "checkpoints"
 """The checkpoints, UMAP maps and figures that ship with the project."""
+PAGES_DIR = PROJECT_DIR / "pages"
+"""The app's pages, one script each (``explorer.app.guide`` lists them)."""
+SHIPPED_RESULTS = PROJECT_DIR / "docs" / "results" / "results.json"
+"""The raw numbers of the results report (``docs/results.md``), which the app's lesson quotes."""
+STREAMLIT_CONFIG = PROJECT_DIR / ".streamlit" / "config.toml"
+"""The app's Streamlit settings (theme, toolbar), read from the working folder by ``streamlit run`` and
+passed as options by ``vc-explorer app``."""
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -305,8 +305,7 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
 
 def _subprocess_json(*args: str) -> dict:
     """Run ``python args`` (``-m module ...``) in a fresh process; its last line of output, as JSON."""
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], check=False)
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"measurement process failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

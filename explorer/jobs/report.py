@@ -34,10 +34,6 @@ HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ec
 """(measure, column title, higher is better)."""
 
 
-SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results" / "results.json"
-"""The raw numbers of the results report (``docs/results.md``), which the app's lesson quotes."""
-
-
 class Results:
     """Raw rows grouped by (suite, method, condition, measure) → values over seeds."""
 

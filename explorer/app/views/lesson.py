@@ -22,13 +22,14 @@ from explorer.app import cache, sources
 from explorer.app.views import adversarial, calibration
 from explorer.app.views.latent_space import chi2_figure, latent_figure
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
+from explorer.core._io import SHIPPED_RESULTS
 from explorer.core.checkpoints import default_entry
 from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig, default_configs, variant
 from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
-from explorer.jobs.report import SHIPPED_RESULTS, Results, table, verdicts
+from explorer.jobs.report import Results, table, verdicts
 from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
 
 LESSON_DATASET = "digits"
