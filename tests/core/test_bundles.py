@@ -1,11 +1,13 @@
 """Predictions bundles: plain arrays in, the same arrays out, every bad field named, no code run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from explorer import load_bundle, save_bundle
-from explorer.core.bundles import check_bundle
+from explorer.core.bundles import check_bundle, is_bundle_path
 from explorer.core.errors import BundleError
 
 
@@ -94,3 +96,11 @@ def test_a_bundle_names_the_project_dataset_whose_test_split_it_holds():
         check_bundle(**given, dataset="imagenet")
     with pytest.raises(BundleError, match="has 10 classes but logits has 3"):
         check_bundle(logits=np.zeros((4, 3)), labels=np.arange(4) % 3, dataset="digits")
+
+
+@pytest.mark.parametrize("path, bundle", [("b.npz", True), ("runs/B.NPZ", True), ("model.Npz", True),
+                                          ("model.pt", False), ("latents.npy", False), ("npz", False)])
+def test_a_bundle_is_told_by_its_name_in_any_case(path, bundle):
+    assert is_bundle_path(path) is bundle
+    assert is_bundle_path(Path(path)) is bundle
+
