@@ -27,12 +27,12 @@ VERSION = "explorer.__version__"  # what any tier may take from the package itse
 
 
 def tier(path: Path, root: Path) -> str:
-    """The tier of a module under ``root/explorer``: its first folder, ``cli`` or ``app`` (Home.py);
-    ``top`` for the package's ``__init__.py``, and None for a module that sits in no tier."""
+    """The tier of a module under ``root/explorer``: its first folder, ``app`` for Home.py, ``cli`` for
+    ``__main__.py``, ``top`` for the package's ``__init__.py``, and None for a module that sits in no tier."""
     parts = path.relative_to(root / "explorer").parts
     if len(parts) > 1:
         return parts[0] if parts[0] in RULES else None
-    return {"Home.py": "app", "cli.py": "cli", "__main__.py": "cli", "__init__.py": "top"}.get(parts[0])
+    return {"Home.py": "app", "__main__.py": "cli", "__init__.py": "top"}.get(parts[0])
 
 
 def imports(path: Path, root: Path) -> list[str]:

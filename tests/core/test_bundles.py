@@ -104,3 +104,25 @@ def test_a_bundle_is_told_by_its_name_in_any_case(path, bundle):
     assert is_bundle_path(path) is bundle
     assert is_bundle_path(Path(path)) is bundle
 
+
+def test_the_command_line_the_catalogue_and_the_cache_agree_on_an_upper_case_bundle(tmp_path, monkeypatch,
+                                                                                    fresh_app, capsys):
+    """``evaluate`` and ``project`` read X.NPZ as a bundle, the catalogue lists it as one, and the app's
+    cache refuses to load a model from it."""
+    import json
+
+    from explorer.app import cache
+    from explorer.cli import main
+    from explorer.core.checkpoints import describe
+    from explorer.core.errors import ModelNeededError
+
+    path = tmp_path / "X.NPZ"
+    save_bundle(path, **arrays(n=30))
+    assert main(["evaluate", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 30
+    assert main(["project", str(path), "--method", "pca", "--out-dir", str(tmp_path / "maps")]) == 0
+    assert "X.NPZ: 30 latents, d = 2" in capsys.readouterr().out and (tmp_path / "maps" / "X-pca.npz").exists()
+    assert describe(path, "uploaded").method == "bundle"
+    assert cache.bundle(path).logits.shape == (30, 3)
+    with pytest.raises(ModelNeededError):
+        cache.model(path)

@@ -1,0 +1,55 @@
+"""Command line: ``vc-explorer {train,evaluate,export,attack,compare,project,benchmark} ...``.
+
+The same runs as ``python -m explorer``. One module per subcommand, each with ``add_parser(subparsers)``
+and ``run(args)``; what several share is in :mod:`explorer.cli._common`. Flags and their defaults derive
+from :mod:`explorer.core.config`; an unset flag takes the dataset's default, then the dataclass's.
+Expected failures (an :class:`~explorer.core.errors.ExplorerError` or an operating-system error) print
+one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from explorer.cli import attack, benchmark, compare, evaluate, export, project, train
+from explorer.cli._common import Parser
+from explorer.core.errors import ExplorerError
+
+COMMAND = "vc-explorer"
+"""The console script that pyproject.toml installs (``[project.scripts]``)."""
+COMMANDS = {"train": train, "evaluate": evaluate, "export": export, "attack": attack, "compare": compare,
+            "project": project, "benchmark": benchmark}
+"""Subcommand -> its module, in the order ``--help`` lists them."""
+
+
+def prog() -> str:
+    """How the command line was started, as its usage and error lines name it: ``vc-explorer`` through
+    the console script, else ``python -m explorer`` (also when :func:`main` is called from Python)."""
+    return COMMAND if Path(sys.argv[0]).name == COMMAND else "python -m explorer"
+
+
+def build_parser(name: str = "python -m explorer") -> argparse.ArgumentParser:
+    """The whole parser, ``name`` its program name; a subcommand's module adds its own."""
+    parser = Parser(prog=name, description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in COMMANDS.values():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    name = prog()
+    args = build_parser(name).parse_args(argv)
+    try:
+        COMMANDS[args.command].run(args)
+    except (ExplorerError, OSError) as error:
+        print(f"{name} {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
