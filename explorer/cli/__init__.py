@@ -1,4 +1,4 @@
-"""Command line: ``vc-explorer {train,evaluate,export,attack,compare,project,benchmark} ...``.
+"""Command line: ``vc-explorer {train,evaluate,export,attack,compare,project,benchmark,app} ...``.
 
 The same runs as ``python -m explorer``. One module per subcommand, each with ``add_parser(subparsers)``
 and ``run(args)``; what several share is in :mod:`explorer.cli._common`. Flags and their defaults derive
@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from explorer.cli import attack, benchmark, compare, evaluate, export, project, train
+from explorer.cli import app, attack, benchmark, compare, evaluate, export, project, train
 from explorer.cli._common import Parser
 from explorer.core.errors import ExplorerError
 
 COMMAND = "vc-explorer"
 """The console script that pyproject.toml installs (``[project.scripts]``)."""
 COMMANDS = {"train": train, "evaluate": evaluate, "export": export, "attack": attack, "compare": compare,
-            "project": project, "benchmark": benchmark}
+            "project": project, "benchmark": benchmark, "app": app}
 """Subcommand -> its module, in the order ``--help`` lists them."""
 
 
@@ -41,15 +41,24 @@ def build_parser(name: str = "python -m explorer") -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    A subcommand's ``run(args)`` returns None when it succeeded, or an exit status (``app``: Streamlit's).
+    Arguments the parser does not know are refused, except by a subcommand whose parser declares
+    ``passed_on`` (``app``), which receives them there, in order.
+    """
     name = prog()
-    args = build_parser(name).parse_args(argv)
+    parser = build_parser(name)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not hasattr(args, "passed_on"):  # only app takes arguments of its own (Streamlit's)
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if rest:
+        args.passed_on = rest
     try:
-        COMMANDS[args.command].run(args)
+        return COMMANDS[args.command].run(args) or 0
     except (ExplorerError, OSError) as error:
         print(f"{name} {args.command}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
