@@ -4,7 +4,9 @@ import streamlit as st
 
 from explorer.app import state
 from explorer.app.views import train as train_view
-from explorer.core.config import ENCODERS, KL_ESTIMATORS, METHODS, OBJECTIVES, PRIORS, VARIANCES, default_configs
+from explorer.core.config import (
+    ENCODERS, KL_ESTIMATORS, METHODS, OBJECTIVES, PRIORS, VARIANCES, ModelConfig, TrainConfig, default_configs, help_of,
+)
 from explorer.core.data import DATASETS
 from explorer.core.errors import ExplorerError
 from explorer.figures import training_curves
@@ -23,46 +25,47 @@ def key(name: str) -> str:
     return train_view.field_key(dataset, name)
 
 
+def model_help(name: str) -> str:
+    return help_of(ModelConfig, name)
+
+
+def train_help(name: str) -> str:
+    return help_of(TrainConfig, name)
+
+
 with st.form("train"):
     left, middle, right = st.columns(3)
-    method = left.selectbox("Method", METHODS, index=METHODS.index(model_default.method), key=key("method"))
+    method = left.selectbox("Method", METHODS, index=METHODS.index(model_default.method), key=key("method"),
+                            help=model_help("method"))
     encoder = left.selectbox("Encoder", ENCODERS, index=ENCODERS.index(model_default.encoder),
-                             key=key("encoder"))
+                             key=key("encoder"), help=model_help("encoder"))
     latent_dim = left.number_input("Latent dimension d", 1, 512, model_default.latent_dim, key=key("d"),
-                                   help="d = 2 draws the latents as they are and replays their motion.")
+                                   help=model_help("latent_dim"))
     prior = left.selectbox("Prior family", PRIORS, index=PRIORS.index(model_default.prior), key=key("prior"),
-                           help="Bayes-rule heads (gaussian, lgm, vc): Gaussian classes, or Student-t ones with "
-                                "ν degrees of freedom (heavier tails).")
-    nu = left.number_input("Student-t ν", 3, 1000, model_default.nu, key=key("nu"),
-                           help="Degrees of freedom of the Student-t prior.")
+                           help=model_help("prior"))
+    nu = left.number_input("Student-t ν", 3, 1000, model_default.nu, key=key("nu"), help=model_help("nu"))
     lambda_prior = middle.number_input("λ_prior", 0.0, value=train_default.lambda_prior, format="%.3g",
-                                       key=key("lambda_prior"), help="Weight of −log p(z|y): lgm and vc.")
+                                       key=key("lambda_prior"), help=train_help("lambda_prior"))
     lambda_kl = middle.number_input("λ_kl", 0.0, value=train_default.lambda_kl, format="%.3g",
-                                    key=key("lambda_kl"), help="Weight of the KL estimate: vc only.")
+                                    key=key("lambda_kl"), help=train_help("lambda_kl"))
     objective = middle.selectbox("Objective", OBJECTIVES, index=OBJECTIVES.index(train_default.objective),
-                                 key=key("objective"),
-                                 help="vc only. paper: the prior term fits the Gaussians alone, and the KL shapes the "
-                                      "latents; released: the prior term also pulls the latents onto the class "
-                                      "means (the authors' code: choose the linear estimator and λ_kl 0.01 too).")
+                                 key=key("objective"), help=train_help("objective"))
     kl_estimator = middle.selectbox("KL estimator", KL_ESTIMATORS,
                                     index=KL_ESTIMATORS.index(train_default.kl_estimator), key=key("kl_estimator"),
-                                    help="vc only. moment: closed form from each class's batch mean and variance; "
-                                         "moment_corr: the same, and the dimensions' correlations too; "
-                                         "linear: the authors' discriminator, blind to spread; quadratic: sees "
-                                         "spread; mlp: a small network.")
+                                    help=train_help("kl_estimator"))
     disc_hidden = middle.number_input("MLP estimator width", 0, 1024, train_default.disc_hidden,
-                                      key=key("disc_hidden"), help="The mlp estimator only (0 for the others).")
+                                      key=key("disc_hidden"), help=train_help("disc_hidden"))
     variance = middle.selectbox("Variance of the class Gaussians", VARIANCES,
                                 index=VARIANCES.index(model_default.variance), key=key("variance"),
-                                help="Gaussian heads (gaussian, lgm, vc).")
-    epochs = right.number_input("Epochs", 1, 1000, train_default.epochs, key=key("epochs"))
-    batch_size = right.number_input("Batch size", 1, 4096, train_default.batch_size, key=key("batch_size"))
+                                help=model_help("variance"))
+    epochs = right.number_input("Epochs", 1, 1000, train_default.epochs, key=key("epochs"), help=train_help("epochs"))
+    batch_size = right.number_input("Batch size", 1, 4096, train_default.batch_size, key=key("batch_size"),
+                                    help=train_help("batch_size"))
     lr = right.number_input("Learning rate", 0.0, 1.0, train_default.lr, step=1e-4, format="%.1e",
-                            key=key("lr"))
+                            key=key("lr"), help=train_help("lr"))
     train_fraction = right.number_input("Training fraction", 0.0, 1.0, train_default.train_fraction,
-                                        step=0.05, key=key("train_fraction"),
-                                        help="Stratified share of the training split (low-data runs).")
-    seed = right.number_input("Seed", 0, 2**31 - 1, train_default.seed, key=key("seed"))
+                                        step=0.05, key=key("train_fraction"), help=train_help("train_fraction"))
+    seed = right.number_input("Seed", 0, 2**31 - 1, train_default.seed, key=key("seed"), help=train_help("seed"))
     st.caption("Leaving this page or touching any widget while a run is going stops it at its next "
                "update. Every finished epoch is already saved, and the stopped run stays listed in the "
                "sidebar with its validation metrics; only the epoch in progress is lost.")

@@ -1,5 +1,6 @@
-"""Shared fixtures: small configs for every method, a writable copy of the offline MNIST files, and the
-one way the app tests open a page with AppTest (:func:`open_page`)."""
+"""Shared fixtures: small configs for every method, a writable copy of the offline MNIST files, the
+one way the app tests open a page with AppTest (:func:`open_page`), and a checkpoint and a predictions
+bundle made once for the command-line tests."""
 
 from __future__ import annotations
 
@@ -112,3 +113,36 @@ def open_page(fresh_app):
         return app
 
     return open_
+
+
+@pytest.fixture(scope="session")
+def vc_checkpoint(tmp_path_factory) -> Path:
+    """A small digits vc model (d = 2, 10 epochs) trained and saved through the command line."""
+    from explorer.cli import main
+
+    path = tmp_path_factory.mktemp("cli") / "vc.pt"
+    assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(path), "--quiet", "--latent-dim", "2",
+                 "--epochs", "10", "--hidden", "64"]) == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def logistic_bundle(tmp_path_factory):
+    """A scikit-learn logistic regression on digits' pixels as a bundle: logits = decision_function, latents =
+    the pixels, weight and bias its coefficients; validation outputs from training images it did not fit."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from explorer.core.bundles import save_bundle
+    from explorer.core.data import load_dataset
+
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    x_train, x_test = train.x.flatten(1).double().numpy(), test.x.flatten(1).double().numpy()
+    fit = LogisticRegression(C=0.05, max_iter=2000).fit(x_train[:1000], train.y[:1000].numpy())
+    arrays = {"logits": fit.decision_function(x_test), "labels": test.y.numpy(), "latents": x_test,
+              "weight": fit.coef_, "bias": fit.intercept_, "dataset": np.asarray("digits"),
+              "val_logits": fit.decision_function(x_train[1000:]), "val_labels": train.y[1000:].numpy()}
+    folder = tmp_path_factory.mktemp("bundles")
+    save_bundle(folder / "full.npz", **arrays)
+    save_bundle(folder / "bare.npz", logits=arrays["logits"], labels=arrays["labels"])
+    return folder, arrays

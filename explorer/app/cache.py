@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 
 from explorer.app import umap_worker
-from explorer.core.bundles import Bundle, load_bundle
+from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
 from explorer.core._io import file_digest
 from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
@@ -58,15 +58,10 @@ def _per_file(cache: Callable) -> Callable:
     return decorate
 
 
-def is_bundle(path: str | Path) -> bool:
-    """A predictions bundle (its outputs only) rather than a checkpoint (the model itself)."""
-    return Path(path).suffix == ".npz"
-
-
 @_per_file(st.cache_resource(show_spinner="Loading checkpoint…"))
 def model(path: Path) -> tuple[Classifier, dict]:
     """(model in eval mode, meta); raises CheckpointError for an unusable file, ModelNeededError for a bundle."""
-    if is_bundle(path):
+    if is_bundle_path(path):
         raise ModelNeededError(f"{path.name} holds a model's predictions, not the model: this needs the model itself")
     return load_checkpoint(path)
 
@@ -138,7 +133,7 @@ def test_sample(dataset: str, n: int, seed: int) -> ImageData:
 def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
     """Test-split logits and class probabilities (float64), latents and labels of a checkpoint, or a
     bundle's (its latents may be None, and ``images`` holds its images or None). Read-only."""
-    if is_bundle(path):
+    if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         logits = torch.from_numpy(found.logits).double()
         return {"logits": logits.numpy(), "probs": torch.softmax(logits, dim=1).numpy(),
@@ -155,7 +150,7 @@ def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
 def fit(path: Path, dataset: str) -> LatentFit:
     """The χ² check of the checkpoint's test latents (:func:`explorer.measure.latents.latent_fit`), or
     of a bundle's latents against the Gaussians its ``weight`` and ``bias`` imply."""
-    if is_bundle(path):
+    if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         return fit_latents(_head(path, found), found.latents, found.labels)
     net, _ = model(path)
@@ -206,7 +201,7 @@ def _test_logits(path: Path, dataset: str, corruption: str | None, severity: int
 def temperature(path: Path) -> float:
     """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test),
     or of a bundle, on its ``val_logits`` and ``val_labels``."""
-    if is_bundle(path):
+    if is_bundle_path(path):
         try:
             return bundle_temperature(bundle(path))
         except BundleError as error:
@@ -235,7 +230,7 @@ def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, 
 def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, object]]:
     """OOD scores and AUROC of n test examples against as many of the dataset's OOD set (or noise); for
     a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``)."""
-    if is_bundle(path):
+    if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         if found.ood_logits is None:
             raise BundleError(f"{path.name} has no ood_logits: no out-of-distribution outputs to compare")

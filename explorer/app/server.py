@@ -55,6 +55,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(process: subprocess.Popen, url: str, timeout: float = 60.0) -> None:
+    """Return once the app server that ``process`` runs answers ``url/_stcore/health``.
+
+    Raises ``RuntimeError`` with the server's output (``process`` must have been started with its
+    output in a text pipe) if the process ends first or ``timeout`` seconds pass; it is killed then.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read()
+                raise RuntimeError(f"the app server did not start within {timeout:.0f} s:\n{output}") from None
+            time.sleep(0.25)
+
+
 @contextlib.contextmanager
 def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
     """Run the app headless on 127.0.0.1 and a free port; yields its URL once it answers ``/_stcore/health``.
@@ -68,17 +87,7 @@ def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> 
         env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    output = process.stdout.read()
-                    raise RuntimeError(f"the app server did not start within {timeout:.0f} s:\n{output}") from None
-                time.sleep(0.25)
+        wait_until_up(process, url, timeout)
         yield url
     finally:
         process.terminate()

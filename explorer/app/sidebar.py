@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
-from explorer.core.bundles import OWN_DATA, load_bundle
+from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
 from explorer.core.data import DATASETS
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
@@ -27,7 +27,7 @@ def _save_upload(upload) -> Path | None:
     """Validate an uploaded file as a checkpoint (``.pt``) or a predictions bundle (``.npz``), then keep
     it in the user's folder, a bundle as model A; returns where, or None for a refused file (nothing is
     left behind)."""
-    bundle = Path(upload.name).suffix.lower() == ".npz"
+    bundle = is_bundle_path(upload.name)
     path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".npz" if bundle else ".pt").name
     try:
         # a user's file stays theirs (0o600); the check reads the temporary file before it is kept

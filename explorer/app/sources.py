@@ -14,7 +14,7 @@ import streamlit as st
 from torch import nn
 
 from explorer.app import cache
-from explorer.core.bundles import OWN_DATA
+from explorer.core.bundles import OWN_DATA, is_bundle_path
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +56,7 @@ class Source:
 def source(path: str | Path) -> Source:
     """The :class:`Source` of a checkpoint or bundle file (loaded through the cache)."""
     path = Path(path)
-    if not cache.is_bundle(path):
+    if not is_bundle_path(path):
         net, meta = cache.model(path)
         return Source(path, meta["dataset"], meta["method"], net.config.latent_dim, tuple(meta["class_names"]),
                       net.head, net)

@@ -47,6 +47,13 @@ PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
 """Fields that mean something only together."""
 
 
+def is_bundle_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a predictions bundle rather than a checkpoint: its name ends in ``.npz``,
+    in any case (``X.NPZ`` too). The one rule by which the command line, the catalogue of files and
+    the app tell the two apart."""
+    return Path(path).suffix.lower() == ".npz"
+
+
 @dataclasses.dataclass(frozen=True)
 class Bundle:
     """The checked arrays of a bundle (see the module's table); absent optional fields are None."""

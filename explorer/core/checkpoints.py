@@ -28,7 +28,7 @@ import torch
 
 from explorer import __version__
 from explorer.core._io import SHIPPED_DIR, atomic_write, user_folder
-from explorer.core.bundles import OWN_DATA, load_bundle
+from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
 from explorer.core.data import DATASETS
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
@@ -222,7 +222,7 @@ class Entry:
 def describe(path: Path, source: str) -> Entry:
     """An :class:`Entry` for one file; raises :class:`CheckpointError` (:class:`BundleError` for a
     ``.npz``) if it is not usable."""
-    if path.suffix == ".npz":
+    if is_bundle_path(path):
         bundle = load_bundle(path)
         accuracy = float((bundle.logits.argmax(1) == bundle.labels).mean())
         return Entry(path=path, source=source, dataset=bundle.dataset_name or OWN_DATA, method="bundle",

@@ -44,13 +44,19 @@ RELEASED = {"objective": "released", **OBJECTIVE_DEFAULTS["released"]}
 """The settings that make ``vc`` the authors' released step (METHOD.md §3), kept for comparison."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP_MODES = ("off", "bf16")
+"""Mixed precision for training (:attr:`TrainConfig.amp`)."""
 AUGMENTATIONS = ("none", "crop_flip")
 """Training augmentations of images (:attr:`TrainConfig.augment`)."""
-"""Mixed precision for training (:attr:`TrainConfig.amp`)."""
 ATTACKS = ("fgsm", "pgd")
 """L∞ attacks of :mod:`explorer.measure.attacks`."""
 PROJECTION_METHODS = ("auto", "identity", "pca", "umap")
 """``"auto"``: the latents themselves when d = 2, else PCA."""
+
+
+def _field(default: object, help: str) -> dataclasses.Field:
+    """A config field with its one-line ``help``: the command line's flags and the Train page's
+    widgets both show it (:func:`help_of`)."""
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -61,42 +67,38 @@ class ModelConfig:
     model normalises them itself, so attacks and corruptions work in pixel units.
     """
 
-    method: str = "vc"
-    encoder: str = "mlp"
-    latent_dim: int = 16
+    method: str = _field("vc", "training method: the last layer and the loss terms it uses (METHOD.md 3)")
+    encoder: str = _field("mlp", "encoder architecture")
+    latent_dim: int = _field(16, "latent dimension d (d = 2 draws the latents as they are, with no projection)")
     num_classes: int = 10
     input_shape: tuple[int, int, int] = (1, 8, 8)
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
-    variance: str = "diagonal"
-    prior: str = "gaussian"
-    """The family of p(z|y) for the Bayes-rule heads: ``"gaussian"``, N(μ_y, diag σ²_y), or
-    ``"student_t"``, a multivariate Student-t with ``nu`` degrees of freedom, centre μ_y and diagonal
-    scale σ_y: the same shape with heavier tails. Softmax's linear head implies Gaussians whatever this
+    variance: str = _field("diagonal", "variance of the class Gaussians of the heads gaussian, lgm and vc: per-class "
+                                       "diagonal, one shared diagonal, or fixed at I")
+    prior: str = _field("gaussian", "family of p(z|y) for the Bayes-rule heads (gaussian, lgm, vc): gaussian, or "
+                                    "student_t with nu degrees of freedom (heavier tails)")
+    """``"gaussian"``: N(μ_y, diag σ²_y); ``"student_t"``: a multivariate Student-t with ``nu`` degrees of
+    freedom, centre μ_y and diagonal scale σ_y. Softmax's linear head implies Gaussians whatever this
     says."""
-    nu: int = 5
-    """Degrees of freedom of the Student-t prior: an integer, so its draws come from a seeded
-    generator as sums of squared normals, and at least 3, so its variance is finite (below, the
+    nu: int = _field(5, "degrees of freedom of the student_t prior (an integer)")
+    """An integer, so that its draws come from a seeded generator as sums of squared normals, and at least 3, so its variance is finite (below, the
     latents' r² has tails no histogram or quadratic discriminator can handle)."""
-    prior_init_distance: float = 4.0
-    """Root-mean-square distance between two class means at initialisation, in units of the initial σ = 1.
-
-    The Gaussian head draws its means from N(0, D²/(2d) I), so the classes start equally far apart
+    prior_init_distance: float = _field(4.0, "root-mean-square distance between initial class means, in units "
+                                             "of the initial sigma (1)")
+    """The Gaussian head draws its means from N(0, D²/(2d) I), so the classes start equally far apart
     whatever d. Measured (validation splits): on digits at d = 2, means at D = 2.8 collapse the
     latents onto overlapping Gaussians (ECE 0.18), D = 4 does not (0.03); on MNIST at d = 16, D = 4
     reaches 0.9885 validation accuracy in 5 epochs against 0.9837 at D = 11.3.
     """
-    hidden: int = 256
-    """Width of the MLP encoder's hidden layers, of the CNN's penultimate layer and of the bag encoder's
-    ReLU layer."""
+    hidden: int = _field(256, "width of the MLP's hidden layers / the CNN's penultimate layer / the bag "
+                              "encoder's ReLU layer")
     vocab_size: int = 0
     """Text: ids of the vocabulary, padding and the unknown word included; 0 for images, and for text
     until training sets it from its data (:func:`explorer.jobs.training.train`)."""
-    embedding_dim: int = 64
-    """Text: width of the bag encoder's word and bigram embeddings."""
-    ngram_buckets: int = 0
-    """Text: hashed buckets of the bag encoder's word bigrams (0: words alone, which won on 20 Newsgroups'
-    validation split)."""
+    embedding_dim: int = _field(64, "text: width of the bag encoder's word and bigram embeddings")
+    ngram_buckets: int = _field(0, "text: hashed buckets of the bag encoder's word bigrams (0: words alone)")
+    """Words alone (0) won on 20 Newsgroups' validation split."""
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -141,30 +143,32 @@ class TrainConfig:
     KL estimate (``vc`` only), made by ``kl_estimator``; ``objective`` says what the prior term moves.
     """
 
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    word_dropout: float = 0.0
-    """Text: the share of each training document's words dropped at random at every step (a fresh draw
-    each time, from a generator seeded by ``seed``); the idf is fitted on the whole documents."""
-    augment: str = "none"
-    """Images: ``"crop_flip"`` pads each training image by 4 pixels, crops it back at a random offset
-    and mirrors it with probability ½ at every step (:func:`explorer.core.augment.crop_flip`, on the
-    training device; CIFAR-10's default); ``"none"``: the images as they are."""
-    schedule: str = "cosine"
-    """Learning-rate schedule of the network and the prior: ``"cosine"`` decay to 0, or ``"constant"``."""
-    lambda_prior: float = 0.1
-    lambda_kl: float | None = None
-    """Weight of the KL estimate (``vc``); None: the objective's own (:data:`OBJECTIVE_DEFAULTS`)."""
-    prior_lr_scale: float = 1.0
-    """The prior's means and log-variances learn at this multiple of ``lr``.
-
-    The authors use 0.1 over long schedules. At this project's budgets (5 MNIST epochs, 60 digits
+    epochs: int = _field(30, "training epochs")
+    batch_size: int = _field(64, "mini-batch size")
+    lr: float = _field(1e-3, "Adam learning rate of the network")
+    weight_decay: float = _field(0.0, "Adam weight decay of the network")
+    word_dropout: float = _field(0.0, "text: share of each training document's words dropped at random at every "
+                                      "step")
+    """A fresh draw at each step, from a generator seeded by ``seed``; the idf is fitted on the whole
+    documents."""
+    augment: str = _field("none", "images: crop_flip pads by 4, crops back at random and mirrors half the images, "
+                                  "at every step")
+    """``"crop_flip"`` is :func:`explorer.core.augment.crop_flip`, drawn on the training device for the
+    whole batch (CIFAR-10's default); ``"none"``: the images as they are."""
+    schedule: str = _field("cosine", "learning-rate schedule of the network and the prior: cosine decay to 0, "
+                                     "or constant")
+    lambda_prior: float = _field(0.1, "weight of -log p(z|y) (methods lgm, vc)")
+    lambda_kl: float | None = _field(None, "weight of the KL estimate (method vc)")
+    """None: the objective's own (:data:`OBJECTIVE_DEFAULTS`)."""
+    prior_lr_scale: float = _field(1.0, "learning rate of the prior's means and log-variances, as a multiple of lr")
+    """The authors use 0.1 over long schedules. At this project's budgets (5 MNIST epochs, 60 digits
     epochs) the variances must adapt within the run: on MNIST's validation split (d = 16, 5 epochs)
     0.1 / 0.3 / 1.0 gave ECE 0.018 / 0.012 / 0.003 at accuracy 0.9885 / 0.9882 / 0.9892.
     """
-    objective: str = "paper"
+    objective: str = _field("paper", "vc only. paper: the prior term fits the prior alone, and the KL shapes the "
+                                     "latents (METHOD.md 3b); released: the prior term also pulls the latents onto "
+                                     "the class means, as the authors' code does (whose step also takes the linear "
+                                     "estimator and lambda_kl 0.01)")
     """What the prior term moves, for ``vc`` (METHOD.md §3 and §3b). ``"paper"``: the paper's objective:
     λ_prior·(−log p(z|y)) is taken on detached z and fits the prior's means and variances alone, while
     the encoder gets CE + λ_kl·(KL estimate). ``"released"``: the authors' step: the term acts on the
@@ -200,8 +204,12 @@ class TrainConfig:
     (Fashion-MNIST), ratio 0.96–1.02, KS 0.14–0.16. At full data (the shipped sizing, seed 0) the gap
     is 0.2 pp on MNIST and 0.4 pp on Fashion-MNIST.
     """
-    kl_estimator: str | None = None
-    """How ``vc`` estimates KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"mlp"`` when ``disc_hidden`` > 0,
+    kl_estimator: str | None = _field(None, "how vc estimates the KL: moment, in closed form from each class's "
+                                            "batch mean and variance; moment_corr, the same with the dimensions' "
+                                            "correlations; linear, the authors' discriminator, blind to spread; "
+                                            "quadratic, a discriminator that sees spread; mlp, a small network of "
+                                            "width disc_hidden (mlp exactly when disc_hidden > 0)")
+    """The estimate of KL(q(z|y) ‖ p(z|y)) (METHOD.md §3b); None: ``"mlp"`` when ``disc_hidden`` > 0,
     else the objective's own (:data:`OBJECTIVE_DEFAULTS`). ``"linear"``: a discriminator T = w_yᵀz + b_y
     per class, blind to how widely the latents spread; ``"quadratic"``: T = w_yᵀz + v_yᵀ(z ⊙ z) + b_y, the
     family of exact log-ratios between diagonal Gaussians; ``"mlp"``: a two-layer network of width
@@ -211,26 +219,22 @@ class TrainConfig:
     as the diagonal prior says. It is digits' default, where it brings the χ² check's KS to what chance
     gives at no cost in accuracy; on MNIST it costs accuracy and on Fashion-MNIST calibration (figures
     under :attr:`objective`)."""
-    disc_hidden: int = 0
-    """Width of the ``mlp`` estimator's two hidden layers (0 for every other estimator)."""
-    disc_lr: float = 1e-3
-    train_fraction: float = 1.0
-    """Stratified fraction of the training split used (low-data experiments)."""
-    val_fraction: float = 0.1
-    """Stratified fraction of the training split held out for per-epoch validation."""
-    snapshot_points: int = 256
-    """Validation points whose latents are recorded after every epoch (0: none)."""
-    seed: int = 0
-    device: str = "auto"
-    sync_batchnorm: bool = False
-    """Data-parallel training on GPUs: BatchNorm layers pool the statistics of every rank's slice
-    (``SyncBatchNorm``), so that a run's batches are normalised as in one process
+    disc_hidden: int = _field(0, "width of the mlp estimator's two hidden layers (0 for the other estimators)")
+    disc_lr: float = _field(1e-3, "AdamW learning rate of the discriminator")
+    train_fraction: float = _field(1.0, "stratified fraction of the training split to train on (low-data runs)")
+    val_fraction: float = _field(0.1, "stratified fraction of the training split held out for validation, measured "
+                                      "after every epoch")
+    snapshot_points: int = _field(256, "validation points whose latents are recorded every epoch (0: none)")
+    seed: int = _field(0, "random seed (initialisation, splits, batches, prior samples)")
+    device: str = _field("auto", "where to train")
+    sync_batchnorm: bool = _field(False, "under torchrun on GPUs: BatchNorm pools the statistics of every "
+                                         "process's slice of a batch")
+    """``SyncBatchNorm``, so that a run's batches are normalised as in one process
     (:mod:`explorer.jobs.distributed`)."""
-    amp: str = "off"
-    """Mixed precision on CUDA: ``"bf16"`` runs the encoder under ``torch.autocast`` in bfloat16; the
-    head, the prior terms and the discriminator stay in float32. ``"off"``: float32 throughout."""
-    compile: bool = False
-    """Compile the encoder with ``torch.compile`` before training (worth it on a GPU for long runs)."""
+    amp: str = _field("off", "mixed precision on CUDA: bf16 runs the encoder in bfloat16 (under torch.autocast; "
+                             "head, prior terms, discriminator in float32)")
+    compile: bool = _field(False, "compile the encoder with torch.compile before training")
+    """Worth it on a GPU for long runs."""
 
     def __post_init__(self) -> None:
         _check_choice("objective", self.objective, OBJECTIVES)
@@ -356,6 +360,12 @@ def field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+def help_of(cls: type, name: str) -> str:
+    """The one-line help of ``cls``'s field ``name``, which its command-line flag and its widget on the
+    Train page show. ``KeyError`` for a field without one."""
+    return {f.name: f for f in dataclasses.fields(cls)}[name].metadata["help"]
+
+
 def value_type(field: dataclasses.Field, owner: type) -> type:
     """The type a value of ``owner``'s ``field`` takes: its default's, or for a None default (resolved
     from the other settings) the other member of its ``X | None`` annotation. For parsing text."""
@@ -420,5 +430,5 @@ __all__ = [
     "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "UMAP_FIT_MAX", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
     "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
-    "default_configs", "field_names", "value_type", "variant",
+    "default_configs", "field_names", "help_of", "value_type", "variant",
 ]

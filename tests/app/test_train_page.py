@@ -16,6 +16,7 @@ from conftest import quick_configs
 from explorer.app import state
 from explorer.app.views import train as train_view
 from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
+from explorer.core.config import ModelConfig, TrainConfig, help_of
 from explorer.core.data import load_dataset
 from explorer.jobs.training import train
 from figure_json import figure_json, texts
@@ -58,6 +59,14 @@ def test_the_form_defaults_come_from_the_configs(start):
     assert values[train_view.field_key("digits", "epochs")] == train_config.epochs
     assert values[train_view.field_key("digits", "lr")] == pytest.approx(train_config.lr)
     assert any("stops it at its next update" in c.value for c in app.caption)
+
+
+def test_the_form_shows_each_settings_help_from_the_configs(start):
+    app = start()
+    helps = {w.key: w.help for w in [*app.number_input, *app.selectbox]}
+    assert helps[train_view.field_key("digits", "d")] == help_of(ModelConfig, "latent_dim")
+    assert helps[train_view.field_key("digits", "kl_estimator")] == help_of(TrainConfig, "kl_estimator")
+    assert helps[train_view.field_key("digits", "seed")] == help_of(TrainConfig, "seed")
 
 
 def test_training_saves_every_epoch_lists_the_model_and_replays(start, tmp_path, monkeypatch):

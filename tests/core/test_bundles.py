@@ -1,11 +1,13 @@
 """Predictions bundles: plain arrays in, the same arrays out, every bad field named, no code run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from explorer import load_bundle, save_bundle
-from explorer.core.bundles import check_bundle
+from explorer.core.bundles import check_bundle, is_bundle_path
 from explorer.core.errors import BundleError
 
 
@@ -94,3 +96,33 @@ def test_a_bundle_names_the_project_dataset_whose_test_split_it_holds():
         check_bundle(**given, dataset="imagenet")
     with pytest.raises(BundleError, match="has 10 classes but logits has 3"):
         check_bundle(logits=np.zeros((4, 3)), labels=np.arange(4) % 3, dataset="digits")
+
+
+@pytest.mark.parametrize("path, bundle", [("b.npz", True), ("runs/B.NPZ", True), ("model.Npz", True),
+                                          ("model.pt", False), ("latents.npy", False), ("npz", False)])
+def test_a_bundle_is_told_by_its_name_in_any_case(path, bundle):
+    assert is_bundle_path(path) is bundle
+    assert is_bundle_path(Path(path)) is bundle
+
+
+def test_the_command_line_the_catalogue_and_the_cache_agree_on_an_upper_case_bundle(tmp_path, monkeypatch,
+                                                                                    fresh_app, capsys):
+    """``evaluate`` and ``project`` read X.NPZ as a bundle, the catalogue lists it as one, and the app's
+    cache refuses to load a model from it."""
+    import json
+
+    from explorer.app import cache
+    from explorer.cli import main
+    from explorer.core.checkpoints import describe
+    from explorer.core.errors import ModelNeededError
+
+    path = tmp_path / "X.NPZ"
+    save_bundle(path, **arrays(n=30))
+    assert main(["evaluate", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 30
+    assert main(["project", str(path), "--method", "pca", "--out-dir", str(tmp_path / "maps")]) == 0
+    assert "X.NPZ: 30 latents, d = 2" in capsys.readouterr().out and (tmp_path / "maps" / "X-pca.npz").exists()
+    assert describe(path, "uploaded").method == "bundle"
+    assert cache.bundle(path).logits.shape == (30, 3)
+    with pytest.raises(ModelNeededError):
+        cache.model(path)

@@ -1,4 +1,8 @@
-from explorer.core.config import OBJECTIVE_DEFAULTS, default_configs
+import dataclasses
+
+import pytest
+
+from explorer.core.config import OBJECTIVE_DEFAULTS, ModelConfig, TrainConfig, default_configs, help_of
 from explorer.core.data import DATASETS
 
 
@@ -18,3 +22,14 @@ def test_a_datasets_paper_vc_choice_applies_to_paper_vc_alone_and_as_a_pair():
     assert chosen("digits", lambda_kl=None) == digits  # an unset flag is no override
     assert chosen("digits", kl_estimator="linear") == {"kl_estimator": "linear", "lambda_kl": mnist["lambda_kl"]}
     assert chosen("digits", disc_hidden=16) == {"kl_estimator": "mlp", "lambda_kl": mnist["lambda_kl"]}
+
+
+def test_each_settings_help_is_one_line_of_its_field():
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            if "help" in f.metadata:
+                text = help_of(cls, f.name)
+                assert text and text == " ".join(text.split()), f.name  # one line, no stray spaces
+    assert help_of(TrainConfig, "lambda_prior") == "weight of -log p(z|y) (methods lgm, vc)"
+    with pytest.raises(KeyError):
+        help_of(ModelConfig, "num_classes")  # the dataset's, not a setting

@@ -1,0 +1,60 @@
+"""``benchmark``: train every method with several seeds, measure everything and write the results report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explorer.cli._common import say
+from explorer.core.errors import ArgumentError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("benchmark", help="train every method with several seeds, measure everything and "
+                              "write the results report (about an hour on 2 CPU cores; --quick: a minute)")
+    plan = p.add_mutually_exclusive_group()
+    plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
+    plan.add_argument("--cifar10", action="store_true",
+                      help="ResNet-18 on CIFAR-10, 3 seeds: needs a GPU (and --out-dir, e.g. docs/cifar10)")
+    plan.add_argument("--text", action="store_true",
+                      help="20 Newsgroups and Reuters R8, softmax and VC, 3 seeds, beside TF-IDF + logistic "
+                           "regression (about 10 minutes; needs --out-dir, e.g. docs/text)")
+    p.add_argument("--out-dir", help="where results/ and results.md go (default: docs)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--report-only", action="store_true",
+                       help="re-render results.md from OUT_DIR/results/results.json without running anything")
+    again.add_argument("--performance-only", action="store_true",
+                       help="measure the performance section (UMAP, app memory, machine) again into "
+                            "OUT_DIR/results/results.json, keep its rows, and re-render")
+
+
+def run(args: argparse.Namespace) -> None:
+    import time
+
+    from explorer.core._io import PROJECT_DIR
+    from explorer.jobs import benchmark, report
+    from explorer.jobs.runs import check_writable
+
+    if (args.quick or args.cifar10 or args.text) and not args.out_dir:
+        raise ArgumentError("--quick, --cifar10 and --text need --out-dir, so that they never overwrite the "
+                            "committed report")
+    out = Path(args.out_dir or "docs")
+    raw = out / "results"
+
+    if args.performance_only:
+        benchmark.remeasure_performance(raw, log=say)
+    elif not args.report_only:
+        plan = (benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else
+                benchmark.TEXT if args.text else benchmark.FULL)
+        check_writable(raw / "results.json")
+        started = time.perf_counter()
+        rows = benchmark.run(plan, log=say)
+        perf = benchmark.performance(plan, log=say)
+        benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started)
+    results = report.Results.load(raw / "results.json")
+    (out / "results.md").write_text(report.render(results, raw, "results"))
+    print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")
+    readme = PROJECT_DIR / "README.md"  # in a checkout; an installed package has none
+    if not args.out_dir and readme.exists():  # the committed report: its headline goes in the README
+        report.update_readme(readme, results)
+        print(f"updated the results section of {readme}")

@@ -1,0 +1,33 @@
+"""``app``: the Streamlit app started with the project's settings, every further argument passed to
+``streamlit run``, stopped quietly by Ctrl+C."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from cli_calls import ROOT
+from explorer.app.server import free_port, wait_until_up
+
+
+def test_the_app_command_serves_the_app_and_stops_quietly_on_ctrl_c(tmp_path):
+    port = free_port()
+    # its own process group, as a terminal's foreground job is: Ctrl+C reaches the command and Streamlit
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "app", "--server.headless=true", f"--server.port={port}",
+         "--server.address=127.0.0.1"], cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "EXPLORER_RUNS_DIR": str(tmp_path / "runs"),
+             "EXPLORER_CACHE_DIR": str(tmp_path / "cache")})
+    try:
+        wait_until_up(process, f"http://127.0.0.1:{port}")  # on the port given: the options reached Streamlit
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    output = process.stdout.read()
+    assert code == 0, output
+    assert f"127.0.0.1:{port}" in output and "Stopping..." in output
+    assert "Traceback" not in output and "interrupted" not in output

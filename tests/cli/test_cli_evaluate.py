@@ -1,0 +1,145 @@
+"""``evaluate``: a checkpoint on its test split, shifted, temperature-scaled, on the validation split it
+held out, or with its latent fit; and a predictions bundle's outputs measured with the same keys."""
+
+import json
+
+import pytest
+
+from cli_calls import evaluate_json, one_line_error
+from explorer.cli import main
+from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
+
+
+def test_evaluate_json(vc_checkpoint, capsys):
+    assert main(["evaluate", str(vc_checkpoint), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "ece", "mce", "nll", "brier", "n"} <= set(metrics)
+    assert metrics["n"] == 450 and 0 <= metrics["ece"] <= 1
+
+
+def test_evaluate_latent_fit_reads_the_test_latents_against_the_heads_law(capsys):
+    """The shipped d = 2 pair: the project's VC spreads as its prior, the released step gathers inside."""
+    fits = {}
+    for name in ("digits-mlp-d2-vc", "digits-mlp-d2-vc-released"):
+        assert main(["evaluate", str(SHIPPED_DIR / f"{name}.pt"), "--latent-fit", "--json"]) == 0
+        fits[name] = json.loads(capsys.readouterr().out)
+    assert fits["digits-mlp-d2-vc"]["reference_law"] == "χ²(2)"
+    assert 0.8 <= fits["digits-mlp-d2-vc"]["r2_ratio"] <= 1.25 and fits["digits-mlp-d2-vc"]["mean_ks"] <= 0.2
+    assert fits["digits-mlp-d2-vc-released"]["r2_ratio"] < 0.5
+    assert main(["evaluate", str(SHIPPED_DIR / "digits-mlp-d2-vc.pt"), "--json"]) == 0
+    assert "r2_ratio" not in json.loads(capsys.readouterr().out)  # only when asked: it costs a pass
+
+
+def test_evaluate_on_the_validation_split_the_checkpoint_held_out(capsys):
+    path = str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
+    assert main(["evaluate", path, "--split", "validation", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["split"] == "validation" and metrics["n"] == 136  # 10 % of digits' 1347 training images
+    _, meta = load_checkpoint(path)
+    assert metrics["accuracy"] == pytest.approx(meta["history"][-1]["val_accuracy"])  # what training saw
+    assert main(["evaluate", path, "--split", "validation", "--dataset", "mnist"]) == 1
+    assert "drop --dataset" in capsys.readouterr().err
+
+
+def test_evaluate_under_corruption_loses_accuracy(vc_checkpoint, capsys):
+    main(["evaluate", str(vc_checkpoint), "--json"])
+    clean = json.loads(capsys.readouterr().out)
+    main(["evaluate", str(vc_checkpoint), "--corruption", "gaussian_noise", "--severity", "5", "--json"])
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["corruption"] == "gaussian_noise" and shifted["severity"] == 5
+    assert shifted["accuracy"] < clean["accuracy"]
+
+
+def test_temperature_scaling_is_fitted_on_validation_data_and_keeps_accuracy(vc_checkpoint, capsys):
+    main(["evaluate", str(vc_checkpoint), "--json"])
+    plain = json.loads(capsys.readouterr().out)
+    main(["evaluate", str(vc_checkpoint), "--temperature-scaling", "--json"])
+    scaled = json.loads(capsys.readouterr().out)
+    assert plain["temperature"] == 1.0 and scaled["temperature"] > 0 and scaled["temperature"] != 1.0
+    assert scaled["accuracy"] == plain["accuracy"]  # dividing logits by T > 0 keeps every argmax
+
+
+def test_evaluate_a_bundle_measures_its_logits_with_a_checkpoints_keys(logistic_bundle, capsys):
+    from scipy.special import softmax
+
+    from explorer.measure.calibration import calibration_report
+
+    folder, arrays = logistic_bundle
+    metrics = evaluate_json(folder / "full.npz", "--bins", "10", capsys=capsys)
+    direct = calibration_report(softmax(arrays["logits"], axis=1), arrays["labels"], n_bins=10)
+    assert metrics["ece"] == pytest.approx(direct["ece"], abs=1e-12) and metrics["ece"] > 0
+    assert {k: metrics[k] for k in direct} == pytest.approx(direct)
+    assert metrics["dataset"] == "digits" and metrics["split"] == "test" and metrics["temperature"] == 1.0
+    checkpoint_keys = set(evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", capsys=capsys))
+    assert set(metrics) == checkpoint_keys - {"corruption", "severity"}  # a bundle cannot be shifted
+    assert evaluate_json(folder / "bare.npz", capsys=capsys)["dataset"] is None
+
+
+def test_bundle_temperature_is_fitted_on_its_validation_outputs(logistic_bundle, capsys):
+    from explorer.measure.calibration import apply_temperature, calibration_report, fit_temperature
+
+    folder, arrays = logistic_bundle
+    plain = evaluate_json(folder / "full.npz", capsys=capsys)
+    scaled = evaluate_json(folder / "full.npz", "--temperature-scaling", capsys=capsys)
+    t = fit_temperature(arrays["val_logits"], arrays["val_labels"])
+    assert t != pytest.approx(1.0, abs=0.05) and scaled["temperature"] == pytest.approx(t)
+    assert scaled["ece"] == pytest.approx(calibration_report(apply_temperature(arrays["logits"], t),
+                                                             arrays["labels"])["ece"])
+    assert scaled["accuracy"] == plain["accuracy"] and scaled["nll"] < plain["nll"]
+    held_out = evaluate_json(folder / "full.npz", "--split", "validation", capsys=capsys)
+    assert held_out["split"] == "validation" and held_out["n"] == len(arrays["val_labels"]) == 347
+    for flags in (["--temperature-scaling"], ["--split", "validation"]):
+        err = one_line_error(["evaluate", str(folder / "bare.npz"), *flags], capsys)
+        assert "no val_logits/val_labels" in err
+
+
+def test_bundle_latent_fit_reads_its_latents_against_its_last_layer(logistic_bundle, capsys):
+    from explorer.core.bundles import load_bundle
+    from explorer.measure.latents import fit_latents
+
+    folder, arrays = logistic_bundle
+    metrics = evaluate_json(folder / "full.npz", "--latent-fit", capsys=capsys)
+    bundle = load_bundle(folder / "full.npz")
+    fit = fit_latents(bundle.linear_head(), arrays["latents"], arrays["labels"])
+    assert metrics["reference_law"] == "χ²(64)" and metrics["r2_ratio"] == pytest.approx(fit.median_ratio)
+    assert metrics["mean_ks"] == pytest.approx(fit.mean_ks)
+    assert "no latents" in one_line_error(["evaluate", str(folder / "bare.npz"), "--latent-fit"], capsys)
+    assert "no validation latents" in one_line_error(
+        ["evaluate", str(folder / "full.npz"), "--latent-fit", "--split", "validation"], capsys)
+
+
+def test_bundle_latent_fit_needs_the_last_layer(logistic_bundle, tmp_path, capsys):
+    from explorer.core.bundles import save_bundle
+
+    _, arrays = logistic_bundle
+    save_bundle(tmp_path / "z.npz", logits=arrays["logits"], labels=arrays["labels"], latents=arrays["latents"])
+    assert "no weight/bias" in one_line_error(["evaluate", str(tmp_path / "z.npz"), "--latent-fit"], capsys)
+
+
+@pytest.mark.parametrize("flags", [["--corruption", "gaussian_noise"], ["--dataset", "mnist"]])
+def test_a_bundle_cannot_be_shifted(logistic_bundle, flags, capsys):
+    folder, _ = logistic_bundle
+    err = one_line_error(["evaluate", str(folder / "full.npz"), *flags], capsys)
+    assert f"{flags[0]} needs the model itself" in err and "predictions only" in err
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated", "not a readable .npz bundle"),
+    ("objects", "cannot be read without running code"),
+    ("nan", "not finite"),
+])
+def test_bad_bundles_give_one_line_and_no_traceback(logistic_bundle, tmp_path, damage, message, capsys):
+    import numpy as np
+
+    folder, arrays = logistic_bundle
+    path = tmp_path / "bad.npz"
+    if damage == "truncated":
+        whole = (folder / "full.npz").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif damage == "objects":
+        np.savez(path, logits=arrays["logits"], labels=np.array([{"x": 1}] * 450, dtype=object))
+    else:
+        logits = arrays["logits"].copy()
+        logits[3, 4] = np.nan
+        np.savez(path, logits=logits, labels=arrays["labels"])
+    assert message in one_line_error(["evaluate", str(path)], capsys)
