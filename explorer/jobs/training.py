@@ -21,14 +21,13 @@ from torch import Tensor
 from explorer.core._io import seeded
 from explorer.core.augment import as_float, compact, crop_flip
 from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
-from explorer.core.data import ImageData, split_indices
+from explorer.core.data import ImageData, drop_words, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
 from explorer.core.objectives import (
     METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate, moment_kl,
     prior_nll,
 )
-from explorer.core.text import drop_words
 from explorer.jobs import distributed
 from explorer.jobs.distributed import World
 from explorer.measure.calibration import expected_calibration_error, negative_log_likelihood
