@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core.data import DATASETS, Dataset, domain_of, load_dataset, readable_by, split_indices, subset_indices
+from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, split_indices, subset_indices
 from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
@@ -131,7 +131,7 @@ TEXT = Plan(
 
 
 def _text(suite: Suite) -> bool:
-    return domain_of(suite.dataset) == "text"
+    return dataset_info(suite.dataset).domain == "text"
 
 
 def text_reference(train_data, test) -> dict[str, float]:
@@ -186,7 +186,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.
     keep = torch.from_numpy(subset_indices(len(y), plan.corruption_points, seed=0))
     x, y_sub = test.x[keep], y[keep.numpy()]
-    for name in corruptions_for(domain_of(suite.dataset)):
+    for name in corruptions_for(dataset_info(suite.dataset).domain):
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
             rows += [r for r in _calibration_rows(suite, arm, seed, f"{name}:{severity}", shifted.numpy(),

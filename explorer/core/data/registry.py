@@ -133,8 +133,11 @@ read-only, like each :class:`DatasetInfo` in it."""
 
 
 def domain_of(name: str) -> str:
-    """``DatasetInfo.domain`` of ``name``, "image" or "text"; "image" for a name outside :data:`DATASETS`
-    (uploaded bundles of other data: images, or outputs alone)."""
+    """What the rows of the data called ``name`` are, "image" or "text", for a page or a report that
+    may also hold uploaded data: a project dataset's ``DatasetInfo.domain``, and "image" for any other
+    name, such as :data:`~explorer.core.bundles.OWN_DATA` (a bundle carries its inputs as images, or
+    none at all; never documents). Where only a project dataset may arrive, ``dataset_info(name).domain``
+    refuses another name instead."""
     return DATASETS[name].domain if name in DATASETS else "image"
 
 

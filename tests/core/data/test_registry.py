@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from explorer.core.data import DATASETS, dataset_info, datasets_of
+from explorer.core.bundles import OWN_DATA
+from explorer.core.data import DATASETS, dataset_info, datasets_of, domain_of
 from explorer.core.errors import ArgumentError
 
 
@@ -47,3 +48,12 @@ def test_an_unknown_dataset_lists_the_known_ones():
     assert dataset_info("mnist") is DATASETS["mnist"]
     with pytest.raises(ArgumentError, match="'svhn'.*'cifar10'.*'reuters-r8'"):
         dataset_info("svhn")
+
+
+def test_domain_of_other_data_is_image_where_dataset_info_refuses_it():
+    assert [domain_of(name) for name in DATASETS] == [info.domain for info in DATASETS.values()]
+    assert domain_of("20newsgroups") == "text" and domain_of("cifar10") == "image"
+    # An uploaded bundle of other data holds images, or outputs alone: its rows are never documents.
+    assert domain_of(OWN_DATA) == "image" and domain_of("my-own-set") == "image"
+    with pytest.raises(ArgumentError, match="'my-own-set'"):
+        dataset_info("my-own-set").domain
