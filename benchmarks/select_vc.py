@@ -29,7 +29,7 @@ import time
 
 
 from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
-from explorer.core.data import ImageData, load_dataset, split_indices
+from explorer.core.data import Dataset, load_dataset, split_indices
 from explorer.jobs.training import train
 from explorer.measure.calibration import evaluate
 from explorer.measure.latents import latent_fit
@@ -45,8 +45,8 @@ def figures(model, x, y) -> dict[str, float]:
             "r2_ratio": fit.median_ratio, "ks": fit.mean_ks, "n": len(y)}
 
 
-def measure(data: ImageData, method: str, seed: int, overrides: dict,
-            test: ImageData | None = None) -> tuple[dict[str, dict[str, float]], float]:
+def measure(data: Dataset, method: str, seed: int, overrides: dict,
+            test: Dataset | None = None) -> tuple[dict[str, dict[str, float]], float]:
     """Train one model on ``data`` (a training split) with its dataset's defaults and ``overrides``;
     its figures on the validation split (and on ``test`` when given), and the seconds training took."""
     model_config, train_config = default_configs(data.name, method, seed=seed, snapshot_points=0, **overrides)

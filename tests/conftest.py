@@ -39,8 +39,7 @@ def tiny_text(n: int = 60, classes: int = 3, seed: int = 0, max_tokens: int = 12
 
     import torch
 
-    from explorer.core.data import TextData
-    from explorer.core.text import Vocabulary
+    from explorer.core.data import TextData, Vocabulary
 
     rng = random.Random(seed)
     y = [i % classes for i in range(n)]

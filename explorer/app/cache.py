@@ -23,7 +23,7 @@ from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
 from explorer.core._io import file_digest
 from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
-from explorer.core.data import ImageData, dataset_info, load_dataset, readable_by, subset_indices
+from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
 from explorer.jobs.runs import low_data_sweep
@@ -114,16 +114,16 @@ def checkpoints() -> tuple[list[Entry], list[str]]:
 
 
 @st.cache_resource(show_spinner="Loading the test split…")
-def test_split(dataset: str) -> ImageData:
+def test_split(dataset: str) -> Dataset:
     return load_dataset(dataset, "test")
 
 
 @st.cache_resource(show_spinner="Loading the training split…")
-def train_split(dataset: str) -> ImageData:
+def train_split(dataset: str) -> Dataset:
     return load_dataset(dataset, "train")
 
 
-def test_sample(dataset: str, n: int, seed: int) -> ImageData:
+def test_sample(dataset: str, n: int, seed: int) -> Dataset:
     """At most ``n`` test images of ``dataset`` drawn with ``seed`` (:func:`explorer.core.data.subset_indices`)."""
     data = test_split(dataset)
     return data.subset(torch.from_numpy(subset_indices(len(data.y), n, seed)))

@@ -30,10 +30,9 @@ from explorer import __version__
 from explorer.core._io import SHIPPED_DIR, atomic_write, user_folder
 from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
-from explorer.core.data import DATASETS
+from explorer.core.data import DATASETS, Vocabulary
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
-from explorer.core.text import Vocabulary
 
 SOURCES = ("shipped", "trained", "uploaded")
 

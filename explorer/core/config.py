@@ -384,7 +384,7 @@ def default_configs(dataset: str, method: str, **overrides: object) -> tuple[Mod
     Overrides whose value is ``None`` are ignored (an unset command-line flag); a name that belongs to
     neither config raises :class:`~explorer.core.errors.ArgumentError`.
     """
-    from explorer.core.data import dataset_info  # local: the data module imports torch
+    from explorer.core.data import dataset_info  # local: the data package imports torch
 
     info = dataset_info(dataset)
     given = {k: v for k, v in overrides.items() if v is not None}

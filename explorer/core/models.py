@@ -222,7 +222,7 @@ class BagEncoder(nn.Module):
     """A document's TF-IDF vector over its words and hashed word bigrams, embedded (fastText-style,
     Joulin et al. 2017), then a ReLU layer of width ``hidden`` and a linear map to the latent.
 
-    x is (N, L) int64 token ids, 0 = padding (:mod:`explorer.core.text`). A bigram (a, b) of two words
+    x is (N, L) int64 token ids, 0 = padding (:mod:`explorer.core.data.tokens`). A bigram (a, b) of two words
     (padding excluded) takes bucket (a·P + b) mod B, an id past the vocabulary's. Each id t of a
     document weighs (1 + log tf_t)·idf_t, the vector scaled to unit length (scikit-learn's
     ``TfidfVectorizer(sublinear_tf=True)``); the embedding is that vector times the embedding matrix.
@@ -296,7 +296,7 @@ class Classifier(nn.Module):
         self.config = config
         self.text = config.encoder in TEXT_ENCODERS  # token ids: nothing to normalise
         self.vocabulary = None
-        """A text model's :class:`~explorer.core.text.Vocabulary`: the words its ids index."""
+        """A text model's :class:`~explorer.core.data.tokens.Vocabulary`: the words its ids index."""
         if not self.text:
             shape = (1, -1, 1, 1)
             self.register_buffer("input_mean", torch.tensor(config.mean).view(shape))

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core.data import DATASETS, ImageData, domain_of, load_dataset, readable_by, split_indices, subset_indices
+from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, split_indices, subset_indices
 from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
@@ -131,7 +131,7 @@ TEXT = Plan(
 
 
 def _text(suite: Suite) -> bool:
-    return domain_of(suite.dataset) == "text"
+    return dataset_info(suite.dataset).domain == "text"
 
 
 def text_reference(train_data, test) -> dict[str, float]:
@@ -164,8 +164,8 @@ def _calibration_rows(suite, method, seed, condition, logits, y, temperature) ->
     return rows
 
 
-def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_data: ImageData,
-                  test: ImageData, train_config, ood_test: ImageData | None) -> list[dict]:
+def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_data: Dataset,
+                  test: Dataset, train_config, ood_test: Dataset | None) -> list[dict]:
     """Every measurement of one trained model, as rows (see :func:`run`)."""
     model.eval()
     test, ood_test = readable_by(test, model), ood_test if ood_test is None else readable_by(ood_test, model)
@@ -186,7 +186,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.
     keep = torch.from_numpy(subset_indices(len(y), plan.corruption_points, seed=0))
     x, y_sub = test.x[keep], y[keep.numpy()]
-    for name in corruptions_for(domain_of(suite.dataset)):
+    for name in corruptions_for(dataset_info(suite.dataset).domain):
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
             rows += [r for r in _calibration_rows(suite, arm, seed, f"{name}:{severity}", shifted.numpy(),
@@ -218,7 +218,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
 class EpochNLL:
     """Training callback: the test NLL of the model after every epoch, on a fixed subset of the test split."""
 
-    def __init__(self, test: ImageData, points: int) -> None:
+    def __init__(self, test: Dataset, points: int) -> None:
         keep = torch.from_numpy(subset_indices(len(test), points, seed=0))
         self.x, self.y = test.x[keep], test.y[keep]
         self.nll: list[float] = []

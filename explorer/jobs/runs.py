@@ -11,7 +11,7 @@ from pathlib import Path
 
 from explorer.core.checkpoints import save_checkpoint
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
-from explorer.core.data import ImageData, load_dataset, split_indices, stratified_fraction
+from explorer.core.data import Dataset, load_dataset, split_indices, stratified_fraction
 from explorer.core.errors import ArgumentError
 from explorer.jobs import distributed
 from explorer.jobs.training import Progress, TrainResult, steps_per_epoch, train
@@ -98,7 +98,7 @@ def equal_step_epochs(labels, config: TrainConfig, fraction: float) -> int:
     return max(1, round(config.epochs * steps(config) / steps(dataclasses.replace(config, train_fraction=fraction))))
 
 
-def low_data_sweep(train_data: ImageData, test: ImageData, dataset: str, methods: Sequence[str],
+def low_data_sweep(train_data: Dataset, test: Dataset, dataset: str, methods: Sequence[str],
                    fractions: Sequence[float], seed: int = 0, progress: Callable[[int, int], None] | None = None,
                    equal_steps: bool = False, **overrides: object) -> dict[str, dict[str, list[float]]]:
     """Train each method on stratified fractions of the training split; test accuracy and ECE.

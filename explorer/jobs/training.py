@@ -21,14 +21,13 @@ from torch import Tensor
 from explorer.core._io import seeded
 from explorer.core.augment import as_float, compact, crop_flip
 from explorer.core.config import TEXT_ENCODERS, ModelConfig, TrainConfig
-from explorer.core.data import ImageData, split_indices
+from explorer.core.data import Dataset, drop_words, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import Classifier, build_model
 from explorer.core.objectives import (
     METHOD_TERMS, ClassConditionalDiscriminator, cross_entropy, discriminator_loss, kl_estimate, moment_kl,
     prior_nll,
 )
-from explorer.core.text import drop_words
 from explorer.jobs import distributed
 from explorer.jobs.distributed import World
 from explorer.measure.calibration import expected_calibration_error, negative_log_likelihood
@@ -252,7 +251,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def train(
-    data: ImageData,
+    data: Dataset,
     model_config: ModelConfig,
     config: TrainConfig,
     callback: Callable[[Progress], None] | None = None,
@@ -389,7 +388,7 @@ def _check_slices(n: int, batch_size: int, world_size: int) -> None:
                             f"last batch holds at least {world_size}, or fewer processes")
 
 
-def _epoch_record(model: Classifier, val: ImageData, means: dict[str, float], epoch: int,
+def _epoch_record(model: Classifier, val: Dataset, means: dict[str, float], epoch: int,
                   started: float) -> dict[str, object]:
     logits, z = predict(model, val.x)
     probs = torch.softmax(logits.double(), dim=1).numpy()  # float32 saturates at 1.0 (calibration.py)

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from explorer.core._validation import as_array, check_n_bins
 from explorer.core.bundles import Bundle
 from explorer.core.config import N_BINS, TrainConfig, config_from_dict
-from explorer.core.data import ImageData, readable_by, split_indices
+from explorer.core.data import Dataset, readable_by, split_indices
 from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.inference import predict
 
@@ -552,7 +552,7 @@ def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
             **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
 
 
-def validation_temperature(model: nn.Module, data_train: ImageData, train_config: TrainConfig) -> float:
+def validation_temperature(model: nn.Module, data_train: Dataset, train_config: TrainConfig) -> float:
     """Temperature scaling's T, fitted by NLL on the validation split that training held out.
 
     ``data_train`` is the training split the model was trained on and ``train_config`` its
@@ -565,7 +565,7 @@ def validation_temperature(model: nn.Module, data_train: ImageData, train_config
     return fit_temperature(logits.numpy(), val.y.numpy())
 
 
-def checkpoint_temperature(model: nn.Module, meta: dict, data_train: ImageData) -> float:
+def checkpoint_temperature(model: nn.Module, meta: dict, data_train: Dataset) -> float:
     """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
 
     Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained.

@@ -19,7 +19,7 @@ and device and lie in [0, 1]. Random corruptions draw from a ``torch.Generator``
 (same seed, same device → same output).
 
 Text corruptions (:data:`TEXT_CORRUPTIONS`) act on documents as the text models read them, (N, L)
-int64 token ids padded with 0 (:mod:`explorer.core.text`), in the spirit of Wei & Zou's *EDA* (2019):
+int64 token ids padded with 0 (:mod:`explorer.core.data.tokens`), in the spirit of Wei & Zou's *EDA* (2019):
 each severity sets the share p of a document's words that is touched, independently per word.
 ``word_deletion`` drops them (the rest close up), ``unknown_words`` turns them into the unknown word (as
 misspellings or words the vocabulary lacks would), ``word_swap`` makes them trade places at random
@@ -36,8 +36,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from explorer.core.data import PAD, UNKNOWN, chosen_words, drop_words
 from explorer.core.errors import ArgumentError
-from explorer.core.text import PAD, UNKNOWN, chosen_words, drop_words
 
 SEVERITIES: dict[str, tuple[float, ...]] = {
     # Standard deviation of additive Gaussian noise, pixel units (ImageNet-C).

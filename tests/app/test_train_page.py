@@ -148,7 +148,7 @@ def test_a_zero_learning_rate_is_an_error_not_a_traceback(start, tmp_path):
 
 def test_a_dataset_missing_offline_is_an_error(start, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr("explorer.core.data._download", _no_download)
+    monkeypatch.setattr("explorer.core.data.images._download", _no_download)
     app = start()
     app.selectbox(key=state.TRAIN_DATASET).set_value("mnist").run()
     app = fill(app, dataset="mnist", epochs=1)
@@ -157,7 +157,7 @@ def test_a_dataset_missing_offline_is_an_error(start, tmp_path, monkeypatch):
 
 
 def _no_download(name, cls, root, paths):
-    from explorer.core.data import _unavailable
+    from explorer.core.data.images import _unavailable
 
     raise _unavailable(name, root / paths[0], "download failed: no network in tests")
 

@@ -151,7 +151,7 @@ def test_a_folder_is_not_a_file(tmp_path):
 
 def test_a_text_model_carries_its_vocabulary(tmp_path):
     from conftest import text_configs, tiny_text
-    from explorer.core.text import Vocabulary
+    from explorer.core.data import Vocabulary
 
     data = tiny_text()
     model = build_model(text_configs("softmax", data, vocab_size=data.vocabulary.size)[0], seed=0).eval()

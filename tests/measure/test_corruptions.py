@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.core.text import PAD, UNKNOWN
+from explorer.core.data import PAD, UNKNOWN
 from explorer.measure.corruptions import CORRUPTIONS, SEVERITIES, TEXT_CORRUPTIONS, corrupt, corruptions_for
 
 RANDOM = ("gaussian_noise", "shot_noise", "rotation")

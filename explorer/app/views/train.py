@@ -17,7 +17,7 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core.checkpoints import save_checkpoint, user_dir
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
-from explorer.core.data import ImageData
+from explorer.core.data import Dataset
 from explorer.figures import latent_scatter, training_curves
 from explorer.jobs.runs import check_writable, run_meta
 from explorer.jobs.training import Progress, TrainResult, train
@@ -60,7 +60,7 @@ class EpochSaver:
     the full report on the test split (``"test"``).
     """
 
-    def __init__(self, path: Path, test: ImageData, train_config: TrainConfig) -> None:
+    def __init__(self, path: Path, test: Dataset, train_config: TrainConfig) -> None:
         self.path, self.test, self.train_config = Path(path), test, train_config
         self.result: TrainResult | None = None
         self.metrics: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""Text as the models read it: one normalisation, a vocabulary of the training split, token ids.
+"""Words as the models read them: one normalisation, a vocabulary of the training split, token ids.
 
 The offline files (``../shared/data``'s README) hold documents in Ana Cardoso Cachopo's "all-terms"
 form, and :func:`normalise` gives raw text that same form, so that a model trained on either source
@@ -8,7 +8,9 @@ first, then its body (:func:`newsgroup_text`).
 A :class:`Vocabulary` holds the words of a training split seen at least ``min_count`` times, most
 frequent first. Id 0 pads, id 1 stands for every other word; :meth:`Vocabulary.encode` turns
 documents into a padded LongTensor of their first ``max_tokens`` word ids. It is plain data (a tuple
-of words), so a checkpoint carries its own and stays safe to load.
+of words), so a checkpoint carries its own and stays safe to load. :func:`drop_words` turns a random
+share of the words into padding (word dropout in training); the text corruptions build on it and on
+:func:`chosen_words`.
 """
 
 from __future__ import annotations
@@ -85,9 +87,6 @@ class Vocabulary:
         return ids
 
 
-__all__ = ["PAD", "UNKNOWN", "Vocabulary", "newsgroup_text", "normalise"]
-
-
 def chosen_words(x: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
     """A boolean mask of documents x (N, L) of token ids: each word (not padding) independently with
     probability ``share``, drawn from ``generator`` (on x's device)."""
@@ -100,3 +99,6 @@ def drop_words(x: torch.Tensor, share: float, generator: torch.Generator) -> tor
     if share <= 0:
         return x
     return torch.where(chosen_words(x, share, generator), PAD, x)
+
+
+__all__ = ["PAD", "UNKNOWN", "Vocabulary", "chosen_words", "drop_words", "newsgroup_text", "normalise"]

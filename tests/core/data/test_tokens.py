@@ -1,10 +1,10 @@
-"""Text as the models read it (explorer/core/text.py): the offline files' normalisation, the vocabulary, ids."""
+"""Words as the models read them (explorer/core/data/tokens.py): the offline files' normalisation, the vocabulary, ids."""
 
 import pytest
 import torch
 
+from explorer.core.data.tokens import PAD, UNKNOWN, Vocabulary, drop_words, newsgroup_text, normalise
 from explorer.core.errors import ArgumentError
-from explorer.core.text import PAD, UNKNOWN, Vocabulary, drop_words, newsgroup_text, normalise
 
 
 def test_normalise_keeps_lowercase_letters_and_single_spaces():

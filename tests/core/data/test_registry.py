@@ -1,0 +1,59 @@
+"""Tests for explorer.core.data.registry: every dataset's facts, in display order, read-only."""
+
+import dataclasses
+
+import pytest
+
+from explorer.core.bundles import OWN_DATA
+from explorer.core.data import DATASETS, dataset_info, datasets_of, domain_of
+from explorer.core.errors import ArgumentError
+
+
+def test_dataset_info_is_consistent():
+    for name, info in DATASETS.items():
+        assert info.name == name and info.domain in ("image", "text")
+        assert info.num_classes == len(set(info.class_names))
+        assert info.needs_download == (name != "digits")
+        assert info.ood is None or DATASETS[info.ood].domain == info.domain
+        if info.domain == "image":
+            assert info.num_classes == 10 and len(info.mean) == len(info.std) == info.input_shape[0]
+        else:
+            assert len(info.input_shape) == 1 and info.mean == info.std == ()
+
+
+def test_fashion_class_names():
+    assert DATASETS["fashion-mnist"].class_names[0] == "T-shirt/top"
+    assert DATASETS["fashion-mnist"].class_names[-1] == "Ankle boot"
+    assert DATASETS["cifar10"].class_names[:2] == ("airplane", "automobile")
+
+
+def test_datasets_are_built_once_in_display_order_and_read_only():
+    assert list(DATASETS) == ["digits", "mnist", "fashion-mnist", "cifar10", "20newsgroups", "reuters-r8"]
+    with pytest.raises(TypeError):
+        DATASETS["svhn"] = DATASETS["digits"]
+    with pytest.raises(TypeError):
+        del DATASETS["digits"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DATASETS["digits"].ood = "mnist"
+    with pytest.raises(TypeError):
+        DATASETS["digits"].defaults["epochs"] = 1
+
+
+def test_datasets_of_a_domain_keep_the_display_order():
+    assert datasets_of("image") == ("digits", "mnist", "fashion-mnist", "cifar10")
+    assert datasets_of("text") == ("20newsgroups", "reuters-r8")
+
+
+def test_an_unknown_dataset_lists_the_known_ones():
+    assert dataset_info("mnist") is DATASETS["mnist"]
+    with pytest.raises(ArgumentError, match="'svhn'.*'cifar10'.*'reuters-r8'"):
+        dataset_info("svhn")
+
+
+def test_domain_of_other_data_is_image_where_dataset_info_refuses_it():
+    assert [domain_of(name) for name in DATASETS] == [info.domain for info in DATASETS.values()]
+    assert domain_of("20newsgroups") == "text" and domain_of("cifar10") == "image"
+    # An uploaded bundle of other data holds images, or outputs alone: its rows are never documents.
+    assert domain_of(OWN_DATA) == "image" and domain_of("my-own-set") == "image"
+    with pytest.raises(ArgumentError, match="'my-own-set'"):
+        dataset_info("my-own-set").domain
