@@ -39,7 +39,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from torch import Tensor, nn
 
-from explorer.core._validation import as_array, check_n_bins
+from explorer.core._validation import check_labels, check_n_bins, check_scores
 from explorer.core.bundles import Bundle
 from explorer.core.config import N_BINS, TrainConfig, config_from_dict
 from explorer.core.data import ImageData, readable_by, split_indices
@@ -78,29 +78,8 @@ class ReliabilityBins:
 # Validation at the boundary
 
 
-def _check_scores(scores, name: str) -> np.ndarray:
-    scores = as_array(scores, name, dtype=None)
-    if scores.ndim != 2:
-        raise ArgumentError(f"{name} must be 2-D with shape (N, K), got shape {scores.shape}")
-    return scores.astype(np.float64)
-
-
-def _check_labels(labels, n: int, k: int) -> np.ndarray:
-    labels = as_array(labels, "labels", dtype=None)
-    if labels.shape != (n,):
-        raise ArgumentError(f"labels must have shape (N,) = ({n},) to match the scores, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ArgumentError(f"labels must be integers in [0, {k}), got dtype {labels.dtype}")
-    bad = np.flatnonzero((labels < 0) | (labels >= k))
-    if bad.size:
-        raise ArgumentError(
-            f"labels must be integers in [0, K) = [0, {k}), got {labels[bad[0]]} at index {bad[0]}"
-        )
-    return labels.astype(np.int64)
-
-
 def _check_probs(probs) -> np.ndarray:
-    probs = _check_scores(probs, "probs")
+    probs = check_scores(probs, "probs")
     # NaN fails both comparisons, so it is reported here too.
     bad = np.argwhere(~((probs >= 0) & (probs <= 1)))
     if bad.size:
@@ -118,11 +97,11 @@ def _check_probs(probs) -> np.ndarray:
 
 def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     probs = _check_probs(probs)
-    return probs, _check_labels(labels, *probs.shape)
+    return probs, check_labels(labels, *probs.shape)
 
 
 def _check_logits(logits) -> np.ndarray:
-    logits = _check_scores(logits, "logits")
+    logits = check_scores(logits, "logits")
     if not np.isfinite(logits).all():
         i, j = np.argwhere(~np.isfinite(logits))[0]
         raise ArgumentError(f"logits must be finite, got {logits[i, j]} at row {i}, column {j}")
@@ -461,7 +440,7 @@ def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (1e-2, 1e2)
         T as a Python float.
     """
     logits = _check_logits(logits)
-    labels = _check_labels(labels, *logits.shape)
+    labels = check_labels(labels, *logits.shape)
     t_min, t_max = bounds
     if not 0 < t_min < t_max < inf:
         raise ArgumentError(f"bounds must satisfy 0 < T_min < T_max < inf, got {bounds!r}")
