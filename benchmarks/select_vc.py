@@ -31,7 +31,7 @@ import time
 from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
 from explorer.core.data import ImageData, load_dataset, split_indices
 from explorer.jobs.training import train
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.latents import latent_fit
 
 VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01", "paper:moment:0.01",

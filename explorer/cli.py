@@ -339,8 +339,8 @@ def _is_bundle(path: str) -> bool:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from explorer.core.data import load_dataset
-    from explorer.measure.calibration import checkpoint_temperature, evaluate
     from explorer.measure.corruptions import corrupt
+    from explorer.measure.evaluation import checkpoint_temperature, evaluate
 
     if _is_bundle(args.checkpoint):
         _evaluate_bundle(args)
@@ -370,7 +370,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _evaluate_bundle(args: argparse.Namespace) -> None:
     from explorer.core.bundles import load_bundle
-    from explorer.measure.calibration import evaluate_bundle
+    from explorer.measure.evaluation import evaluate_bundle
 
     for flag, value in (("--corruption", args.corruption), ("--dataset", args.dataset)):
         if value is not None:
@@ -582,7 +582,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_attack(args: argparse.Namespace) -> None:
     from explorer.measure.attacks import robust_accuracy
-    from explorer.measure.calibration import evaluate
+    from explorer.measure.evaluation import evaluate
 
     if args.n < 1:
         raise ArgumentError(f"--n must be >= 1, got {args.n}")

@@ -40,13 +40,13 @@ from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.measure.attacks import robust_accuracy
-from explorer.measure.calibration import (
-    apply_temperature, calibration_report, evaluate, validation_temperature,
-)
+from explorer.measure.calibration import calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
+from explorer.measure.evaluation import evaluate, validation_temperature
 from explorer.measure.inference import predict
 from explorer.measure.latents import discriminator_kl, latent_fit
 from explorer.measure.ood import ood_comparison
+from explorer.measure.recalibration import apply_temperature
 
 CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
 TEXT_CALIBRATION = (*CALIBRATION, "classwise_ece")
