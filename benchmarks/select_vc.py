@@ -28,8 +28,9 @@ import time
 
 
 
+from explorer.core.checkpoints import validation_split
 from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
-from explorer.core.data import ImageData, load_dataset, split_indices
+from explorer.core.data import ImageData, load_dataset
 from explorer.jobs.training import train
 from explorer.measure.evaluation import evaluate
 from explorer.measure.latents import latent_fit
@@ -53,8 +54,8 @@ def measure(data: ImageData, method: str, seed: int, overrides: dict,
     started = time.perf_counter()
     model = train(data, model_config, train_config).model
     seconds = time.perf_counter() - started
-    _, val = split_indices(data.y, train_config)
-    splits = {"validation": figures(model, data.x[val], data.y[val])}
+    val = validation_split(model, data, train_config)
+    splits = {"validation": figures(model, val.x, val.y)}
     if test is not None:
         splits["test"] = figures(model, test.x, test.y)
     return splits, seconds

@@ -323,21 +323,12 @@ def _test_split(meta: dict, dataset: str | None, model):
     return name, readable_by(load_dataset(name, "test"), model)
 
 
-def _validation_split(meta: dict, model):
-    """The images a checkpoint's training held out for validation, rebuilt from its seed and fractions."""
-    from explorer.core.config import TrainConfig, config_from_dict
-    from explorer.core.data import load_dataset, readable_by, split_indices
-
-    data = readable_by(load_dataset(meta["dataset"], "train"), model)
-    _, val = split_indices(data.y, config_from_dict(TrainConfig, meta["train_config"]))
-    return data.subset(val)
-
-
 def _is_bundle(path: str) -> bool:
     return path.lower().endswith(".npz")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from explorer.core.checkpoints import checkpoint_validation_split
     from explorer.core.data import load_dataset
     from explorer.measure.corruptions import corrupt
     from explorer.measure.evaluation import checkpoint_temperature, evaluate
@@ -349,7 +340,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.split == "validation":
         if args.dataset not in (None, meta["dataset"]):
             raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-        name, test = meta["dataset"], _validation_split(meta, model)
+        name, test = meta["dataset"], checkpoint_validation_split(model, meta)
     else:
         name, test = _test_split(meta, args.dataset, model)
     temperature = 1.0

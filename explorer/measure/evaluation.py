@@ -4,7 +4,8 @@ Where :mod:`explorer.measure.calibration` measures arrays and :mod:`explorer.mea
 fits maps on them, this module supplies the arrays: it runs a model (:func:`evaluate`), reads a
 bundle's test or validation outputs (:func:`evaluate_bundle`), and fits temperature scaling on the
 held-out outputs a model or bundle comes with: the validation split a model's training held out
-(:func:`validation_temperature`, :func:`checkpoint_temperature`) or a bundle's ``val_logits``
+(:func:`validation_temperature`, :func:`checkpoint_temperature`, rebuilt by
+:func:`explorer.core.checkpoints.validation_split`) or a bundle's ``val_logits``
 (:func:`bundle_temperature`). The test split never informs T.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from explorer.core.bundles import Bundle
-from explorer.core.config import N_BINS, TrainConfig, config_from_dict
-from explorer.core.data import ImageData, readable_by, split_indices
+from explorer.core.checkpoints import checkpoint_validation_split, validation_split
+from explorer.core.config import N_BINS, TrainConfig
+from explorer.core.data import ImageData, TextData
 from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.calibration import calibration_report
 from explorer.measure.inference import predict
@@ -80,25 +82,26 @@ def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
             **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
 
 
-def validation_temperature(model: nn.Module, data_train: ImageData, train_config: TrainConfig) -> float:
+def _fitted_on(model: nn.Module, held_out: ImageData | TextData) -> float:
+    """Temperature scaling's T, fitted by NLL on the model's logits of ``held_out``."""
+    logits, _ = predict(model, held_out.x)
+    return fit_temperature(logits.numpy(), held_out.y.numpy())
+
+
+def validation_temperature(model: nn.Module, data_train: ImageData | TextData, train_config: TrainConfig) -> float:
     """Temperature scaling's T, fitted by NLL on the validation split that training held out.
 
     ``data_train`` is the training split the model was trained on and ``train_config`` its
-    :class:`~explorer.core.config.TrainConfig`; the split is rebuilt from its seed and fractions, so the
-    test split never informs T.
+    :class:`~explorer.core.config.TrainConfig`; the split is rebuilt from its seed and fractions
+    (:func:`~explorer.core.checkpoints.validation_split`), so the test split never informs T.
     """
-    _, val_idx = split_indices(data_train.y, train_config)
-    val = readable_by(data_train.subset(val_idx), model)  # a text model's own vocabulary, if need be
-    logits, _ = predict(model, val.x)
-    return fit_temperature(logits.numpy(), val.y.numpy())
+    return _fitted_on(model, validation_split(model, data_train, train_config))
 
 
-def checkpoint_temperature(model: nn.Module, meta: dict, data_train: ImageData) -> float:
+def checkpoint_temperature(model: nn.Module, meta: dict, data_train: ImageData | TextData) -> float:
     """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
 
-    Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained.
+    Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained
+    (:func:`~explorer.core.checkpoints.checkpoint_validation_split`).
     """
-    if "train_config" not in meta:
-        raise ArgumentError("this checkpoint does not record its training split, so no temperature can be "
-                            "fitted on its validation split")
-    return validation_temperature(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))
+    return _fitted_on(model, checkpoint_validation_split(model, meta, data_train))
