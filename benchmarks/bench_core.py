@@ -25,7 +25,7 @@ from explorer.core.data import load_dataset
 from explorer.core.errors import DatasetUnavailableError
 from explorer.core.models import build_model
 from explorer.jobs.training import TrainingStep
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 
 
 def step_ratio(batch_size: int, repeats: int, warmup: int) -> dict[str, float]:

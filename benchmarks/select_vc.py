@@ -28,10 +28,11 @@ import time
 
 
 
+from explorer.core.checkpoints import validation_split
 from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
-from explorer.core.data import Dataset, load_dataset, split_indices
+from explorer.core.data import Dataset, load_dataset
 from explorer.jobs.training import train
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.latents import latent_fit
 
 VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01", "paper:moment:0.01",
@@ -53,8 +54,8 @@ def measure(data: Dataset, method: str, seed: int, overrides: dict,
     started = time.perf_counter()
     model = train(data, model_config, train_config).model
     seconds = time.perf_counter() - started
-    _, val = split_indices(data.y, train_config)
-    splits = {"validation": figures(model, data.x[val], data.y[val])}
+    val = validation_split(model, data, train_config)
+    splits = {"validation": figures(model, val.x, val.y)}
     if test is not None:
         splits["test"] = figures(model, test.x, test.y)
     return splits, seconds

@@ -8,11 +8,11 @@ The public API, importable from ``explorer`` itself::
     result = train(load_dataset("digits", "train"), model_config, train_config)
 
 The package is layered (see ``docs/ARCHITECTURE.md``): ``explorer.core`` (configs, data, models, loss
-terms, checkpoints), ``explorer.measure`` (inference, calibration, attacks, corruptions, latent fit,
-OOD, projections), ``explorer.figures`` (plotly builders), ``explorer.jobs`` (training, whole runs,
-the benchmark and its report) and ``explorer.app`` (the Streamlit layer). Names are loaded on first
-use, so ``import explorer`` stays cheap and imports neither torch nor Streamlit. The method is
-specified in ``../shared/docs/METHOD.md``.
+terms, checkpoints), ``explorer.measure`` (inference, calibration metrics, recalibration, evaluation,
+attacks, corruptions, latent fit, OOD, projections), ``explorer.figures`` (plotly builders),
+``explorer.jobs`` (training, whole runs, the benchmark and its report) and ``explorer.app`` (the
+Streamlit layer). Names are loaded on first use, so ``import explorer`` stays cheap and imports neither
+torch nor Streamlit. The method is specified in ``../shared/docs/METHOD.md``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ _EXPORTS = {
     "explorer.core.bundles": ("Bundle", "load_bundle", "save_bundle"),
     "explorer.core.checkpoints": ("list_checkpoints", "load_checkpoint", "save_checkpoint"),
     "explorer.measure.inference": ("export_bundle", "predict"),
-    "explorer.measure.calibration": ("apply_temperature", "calibration_report", "evaluate", "evaluate_bundle",
-                                     "evaluate_outputs", "fit_temperature", "reliability_bins",
-                                     "validation_temperature"),
+    "explorer.measure.calibration": ("calibration_report", "reliability_bins"),
+    "explorer.measure.recalibration": ("apply_temperature", "fit_temperature"),
+    "explorer.measure.evaluation": ("evaluate", "evaluate_bundle", "evaluate_outputs", "validation_temperature"),
     "explorer.measure.attacks": ("fgsm", "pgd", "robust_accuracy"),
     "explorer.measure.corruptions": ("CORRUPTIONS", "corrupt"),
     "explorer.measure.latents": ("latent_fit", "discriminator_kl", "prior_samples"),

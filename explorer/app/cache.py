@@ -28,8 +28,8 @@ from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
 from explorer.jobs.runs import low_data_sweep
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
-from explorer.measure.calibration import bundle_temperature, checkpoint_temperature
 from explorer.measure.corruptions import corrupt
+from explorer.measure.evaluation import bundle_temperature, checkpoint_temperature
 from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, fit_latents, latent_fit
 from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores

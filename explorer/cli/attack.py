@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     from explorer.core.checkpoints import load_checkpoint
     from explorer.measure.attacks import robust_accuracy
-    from explorer.measure.calibration import evaluate
+    from explorer.measure.evaluation import evaluate
 
     if args.n < 1:
         raise ArgumentError(f"--n must be >= 1, got {args.n}")

@@ -41,22 +41,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def _validation_split(meta: dict, model):
-    """The images a checkpoint's training held out for validation, rebuilt from its seed and fractions."""
-    from explorer.core.config import TrainConfig, config_from_dict
-    from explorer.core.data import load_dataset, readable_by, split_indices
-
-    data = readable_by(load_dataset(meta["dataset"], "train"), model)
-    _, val = split_indices(data.y, config_from_dict(TrainConfig, meta["train_config"]))
-    return data.subset(val)
-
-
 def run(args: argparse.Namespace) -> None:
     from explorer.core.bundles import is_bundle_path
-    from explorer.core.checkpoints import load_checkpoint
+    from explorer.core.checkpoints import checkpoint_validation_split, load_checkpoint
     from explorer.core.data import load_dataset
-    from explorer.measure.calibration import checkpoint_temperature, evaluate
     from explorer.measure.corruptions import corrupt
+    from explorer.measure.evaluation import checkpoint_temperature, evaluate
 
     if is_bundle_path(args.checkpoint):
         _evaluate_bundle(args)
@@ -65,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
     if args.split == "validation":
         if args.dataset not in (None, meta["dataset"]):
             raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-        name, test = meta["dataset"], _validation_split(meta, model)
+        name, test = meta["dataset"], checkpoint_validation_split(model, meta)
     else:
         name, test = readable_test(meta, args.dataset, model)
     temperature = 1.0
@@ -86,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
 
 def _evaluate_bundle(args: argparse.Namespace) -> None:
     from explorer.core.bundles import load_bundle
-    from explorer.measure.calibration import evaluate_bundle
+    from explorer.measure.evaluation import evaluate_bundle
 
     for flag, value in (("--corruption", args.corruption), ("--dataset", args.dataset)):
         if value is not None:

@@ -1,4 +1,5 @@
-"""The checks every boundary of the library shares: arrays, bin counts, choices and positive numbers.
+"""The checks every boundary of the library shares: arrays, class scores, labels, bin counts, choices and
+positive numbers.
 
 One home for each check, as scikit-learn's ``utils/validation.py`` is: two copies of a check drift
 apart. Failures raise :class:`~explorer.core.errors.ArgumentError` (a ``ValueError``) naming the bad
@@ -44,6 +45,43 @@ def as_array(x, name: str, shape: Sequence[int | None] | None = None, dtype=np.f
     if finite and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         raise ArgumentError(f"{name} must be finite, got {x.flat[np.flatnonzero(~np.isfinite(x))[0]]}")
     return x
+
+
+def check_scores(scores, name: str) -> np.ndarray:
+    """(N, K) class scores (probabilities or logits), not empty, as a float64 numpy array."""
+    scores = as_array(scores, name, dtype=None)
+    if scores.ndim != 2:
+        raise ArgumentError(f"{name} must be 2-D with shape (N, K), got shape {scores.shape}")
+    return scores.astype(np.float64)
+
+
+def check_labels(labels, n: int | None = None, k: int | None = None, name: str = "labels") -> np.ndarray:
+    """``labels`` (a numpy array, a sequence or a torch tensor on any device) as (N,) int64 class labels.
+
+    Args:
+        n: the number N of labels wanted (one per row of the scores or inputs they go with); ``None``
+            for any, none included. When N >= 1 is wanted, an empty array is refused as empty.
+        k: the number K of classes, so that every label must lie in [0, K); ``None`` for no range.
+        name: how the error message calls the argument.
+
+    Raises:
+        ArgumentError: not 1-D (or not N long), not of an integer dtype (bool is not one), or a label
+            outside [0, K); the message names the first bad label and its index.
+    """
+    dtype = getattr(labels, "dtype", None)  # a float tensor's own dtype: as_array widens it to float64
+    labels = as_array(labels, name, dtype=None, nonempty=bool(n))
+    if labels.ndim != 1 or (n is not None and len(labels) != n):
+        raise ArgumentError(f"{name} must have shape {'(N,)' if n is None else f'(N,) = ({n},)'}, "
+                            f"got {labels.shape}")
+    within = "" if k is None else f" in [0, {k})"
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ArgumentError(f"{name} must be a 1-D array of integers{within}, "
+                            f"got dtype {labels.dtype if dtype is None else dtype}")
+    if k is not None:
+        bad = np.flatnonzero((labels < 0) | (labels >= k))  # before the cast, so a huge uint64 stays itself
+        if bad.size:
+            raise ArgumentError(f"{name} must lie in [0, {k}), got {labels[bad[0]]} at index {bad[0]}")
+    return labels.astype(np.int64, copy=False)
 
 
 def check_n_bins(n_bins) -> int:

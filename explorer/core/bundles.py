@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from explorer.core._io import atomic_write
-from explorer.core.errors import BundleError
+from explorer.core._validation import check_labels
+from explorer.core.errors import ArgumentError, BundleError
 from explorer.core.models import LinearHead
 
 REQUIRED = ("logits", "labels")
@@ -107,12 +108,10 @@ def _float(name: str, value, ndim: int) -> np.ndarray:
 
 
 def _labels(name: str, value, k: int) -> np.ndarray:
-    a = np.asarray(value)
-    if a.ndim != 1 or a.dtype.kind not in "iu":
-        raise BundleError(f"{name} must be a 1-D array of integers, got shape {a.shape} of {a.dtype}")
-    if len(a) and (a.min() < 0 or a.max() >= k):
-        raise BundleError(f"{name} must lie in [0, {k}) (the logits have {k} classes), got {a.min()}..{a.max()}")
-    return a.astype(np.int64, copy=False)
+    try:
+        return check_labels(value, k=k, name=name)
+    except ArgumentError as error:  # the same check as every argument's, reported as the bundle's fault
+        raise BundleError(str(error)) from None
 
 
 def _outputs(name: str, value, k: int) -> np.ndarray:

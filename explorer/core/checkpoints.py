@@ -4,7 +4,9 @@ One file per model: ``{"format", "format_version", "state_dict", "meta"}`` writt
 ``torch.save`` and read back with ``torch.load(weights_only=True)``, whose unpickler accepts only
 tensors and plain containers (dict, list, tuple, str, numbers, bool, None), so loading never runs
 code from the file. ``meta`` holds at least :data:`REQUIRED_META`; the model is rebuilt from
-``meta["config"]`` and its weights must fit that architecture exactly.
+``meta["config"]`` and its weights must fit that architecture exactly. The examples its training held
+out for validation are rebuilt from the seed and fractions ``meta["train_config"]`` records
+(:func:`checkpoint_validation_split`).
 
 The catalogue lists the files the app offers: shipped with the project (``checkpoints/``), trained
 or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``), and the user's uploaded
@@ -30,7 +32,7 @@ from explorer import __version__
 from explorer.core._io import SHIPPED_DIR, atomic_write, user_folder
 from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
-from explorer.core.data import DATASETS, Vocabulary
+from explorer.core.data import DATASETS, Dataset, Vocabulary, load_dataset, readable_by, split_indices
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
 
@@ -177,6 +179,47 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
             raise CheckpointError(f"{path}: the vocabulary has {model.vocabulary.size} ids but the model "
                                   f"{config.vocab_size}")
     return model.eval(), meta
+
+
+# ---------------------------------------------------------------------------------------------------
+# What training held out
+
+
+def validation_split(model: Classifier, data_train: Dataset,
+                     train_config: TrainConfig) -> Dataset:
+    """The examples of ``data_train`` that training with ``train_config`` held out, as ``model`` reads them.
+
+    The split is :func:`~explorer.core.data.split_indices`'s, so it depends only on the labels and the
+    config's seed and fractions: the validation set training measured every epoch, never the test split,
+    and the set temperature scaling and model choices are fitted on. A text set is re-encoded with a text
+    model's own vocabulary (:func:`~explorer.core.data.readable_by`).
+
+    Args:
+        model: the model trained on ``data_train``.
+        data_train: the dataset's whole training split, N examples.
+        train_config: the :class:`~explorer.core.config.TrainConfig` it was trained with.
+
+    Returns:
+        The held-out ``val_fraction`` of ``data_train`` (stratified), M examples in their original order.
+    """
+    _, val_idx = split_indices(data_train.y, train_config)
+    return readable_by(data_train.subset(val_idx), model)
+
+
+def checkpoint_validation_split(model: Classifier, meta: dict,
+                                data_train: Dataset | None = None) -> Dataset:
+    """:func:`validation_split` of a loaded checkpoint, from the training config its ``meta`` records.
+
+    ``data_train`` is the training split of ``meta["dataset"]``, loaded when not given (pass it when
+    already at hand). Raises :class:`~explorer.core.errors.ArgumentError` when the checkpoint does not
+    record how it was trained (one saved by code other than the project's runs).
+    """
+    if "train_config" not in meta:
+        raise ArgumentError("this checkpoint does not record its training split, so its validation split "
+                            "cannot be rebuilt (nor a temperature fitted on it)")
+    if data_train is None:
+        data_train = load_dataset(meta["dataset"], "train")
+    return validation_split(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -35,18 +35,19 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, split_indices, subset_indices
+from explorer.core.checkpoints import validation_split
+from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.jobs.report import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.measure.attacks import robust_accuracy
-from explorer.measure.calibration import (
-    apply_temperature, calibration_report, evaluate, validation_temperature,
-)
+from explorer.measure.calibration import calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
+from explorer.measure.evaluation import evaluate, validation_temperature
 from explorer.measure.inference import predict
 from explorer.measure.latents import discriminator_kl, latent_fit
 from explorer.measure.ood import ood_comparison
+from explorer.measure.recalibration import apply_temperature
 
 CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
 TEXT_CALIBRATION = (*CALIBRATION, "classwise_ece")
@@ -176,11 +177,10 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     temperature = validation_temperature(model, train_data, train_config)
     rows = _calibration_rows(suite, arm, seed, "clean", logits.numpy(), y, temperature)
     rows += _rows(suite, arm, seed, "clean", {"temperature": temperature, "images_per_second": len(y) / seconds})
-    _, val = split_indices(train_data.y, train_config)  # what the model held out: for choosing, not claims
-    val_x, val_y = train_data.x[val], train_data.y[val]
-    val_fit = latent_fit(model, val_x, val_y)
+    val = validation_split(model, train_data, train_config)  # what the model held out: for choosing, not claims
+    val_fit = latent_fit(model, val.x, val.y)
     rows += _rows(suite, arm, seed, "validation", {
-        **{k: v for k, v in evaluate(model, val_x, val_y).items() if k in CALIBRATION},
+        **{k: v for k, v in evaluate(model, val.x, val.y).items() if k in CALIBRATION},
         "r2_ratio": val_fit.median_ratio, "mean_ks": val_fit.mean_ks})
 
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.

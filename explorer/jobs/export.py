@@ -14,8 +14,9 @@ from pathlib import Path
 
 from explorer.core._validation import check_choice
 from explorer.core.bundles import Bundle, is_bundle_path
+from explorer.core.checkpoints import validation_split
 from explorer.core.config import TrainConfig
-from explorer.core.data import DATASETS, datasets_of, load_dataset, split_indices
+from explorer.core.data import DATASETS, datasets_of, load_dataset
 from explorer.core.errors import ArgumentError
 from explorer.core.external import factory_model, fit_channels, load_weights, one_line, torchvision_model
 from explorer.core.wrapped import wrap_classifier
@@ -106,13 +107,13 @@ def export_classifier(
     held_out = ood_images = None
     extras = []
     if validation:
-        train_split, config = load_dataset(dataset, "train"), TrainConfig()
-        _, val_idx = split_indices(train_split.y, config)
-        held_out = (train_split.x[val_idx], train_split.y[val_idx])
-        log(f"validation: {len(val_idx)} images of the {dataset} training split, the project's validation split "
+        config = TrainConfig()
+        val = validation_split(model, load_dataset(dataset, "train"), config)
+        held_out = (val.x, val.y)
+        log(f"validation: {len(val)} images of the {dataset} training split, the project's validation split "
             f"(seed {config.seed}, val_fraction {config.val_fraction:g}); honest only if the model did not train "
             "on them")
-        extras.append(f"{len(val_idx)} validation")
+        extras.append(f"{len(val)} validation")
     if ood:
         other = info.ood
         ood_images = load_dataset(other, "test").x if other else noise_images(test.x, len(test.x), seed=0)

@@ -15,7 +15,7 @@ from explorer.core.data import Dataset, load_dataset, split_indices, stratified_
 from explorer.core.errors import ArgumentError
 from explorer.jobs import distributed
 from explorer.jobs.training import Progress, TrainResult, steps_per_epoch, train
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.robustness import sweep
 
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from explorer.core._validation import check_labels
 from explorer.core.config import ATTACKS, AttackConfig, check_attack_params
 from explorer.core.errors import ArgumentError
 
@@ -50,11 +51,13 @@ def _check_batch(x: Tensor, y: Tensor) -> None:
                             "ids of text have no pixels to perturb)")
     if x.ndim != 4 or len(x) == 0:
         raise ArgumentError(f"x must be a non-empty batch of shape (N, C, H, W), got {tuple(x.shape)}")
-    if y.shape != (len(x),) or y.is_floating_point():
+    try:
+        check_labels(y, len(x), name="y")
+    except ArgumentError:  # said against the batch: one label per image of x
         raise ArgumentError(
             f"y must hold integer labels of shape ({len(x)},) to match x {tuple(x.shape)}, "
             f"got {y.dtype} of shape {tuple(y.shape)}"
-        )
+        ) from None
     lo, hi = x.min().item(), x.max().item()
     if not (0 <= lo and hi <= 1):  # written so that NaN fails too
         raise ArgumentError(f"x must lie in [0, 1] (pixels before normalisation), got [{lo}, {hi}]")

@@ -1,9 +1,9 @@
-"""Calibration metrics, reliability bins and post-hoc temperature scaling: all of it lives here.
+"""Calibration metrics on arrays: reliability bins, ECE and its bootstrap standard error, MCE, adaptive
+and classwise ECE, NLL, Brier score and accuracy, and all of them at once (:func:`calibration_report`).
 
-The metrics are pure computation on arrays; :func:`evaluate` reports them for a model on images,
-:func:`evaluate_outputs` for logits already computed and :func:`evaluate_bundle` for a predictions
-bundle's, and :func:`validation_temperature` fits temperature scaling on the validation split that a
-model's training held out.
+Pure computation on predictions already made: numpy alone, no torch and no data. Post-hoc
+recalibration (temperature scaling) is :mod:`explorer.measure.recalibration`; the report of a model,
+of its outputs, of a predictions bundle or of a checkpoint is :mod:`explorer.measure.evaluation`.
 
 For the metrics, ``probs`` is (N, K) class probabilities whose rows sum to 1, ``labels`` is
 (N,) integers in [0, K). numpy arrays and torch tensors are accepted and converted to float64 numpy.
@@ -20,8 +20,7 @@ edge therefore goes to the bin *above* it. This is the convention of torchmetric
   there are exactly ``n_bins`` bins. ECE still agrees when every prediction made with confidence 1.0
   is correct, or when the rest of the last bin is not under-confident (the two gaps then have the
   same sign); MCE can differ when the last bin holds confidences both below and at 1.0. Saturated
-  float32 softmax
-  outputs hit 1.0 often: compute softmax in float64 before measuring.
+  float32 softmax outputs hit 1.0 often: compute softmax in float64 before measuring.
 - torchmetrics bins float32 confidences against ``torch.linspace(0, 1, n_bins + 1)`` in float32,
   whose interior edges can be one float32 ulp (~6e-8) away from b / n_bins (n_bins = 15 does this).
   Confidences within that distance of an edge may land in the neighbouring bin there, not here.
@@ -29,22 +28,14 @@ edge therefore goes to the bin *above* it. This is the convention of torchmetric
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from math import inf
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from torch import Tensor, nn
 
-from explorer.core._validation import as_array, check_n_bins
-from explorer.core.bundles import Bundle
-from explorer.core.config import N_BINS, TrainConfig, config_from_dict
-from explorer.core.data import Dataset, readable_by, split_indices
-from explorer.core.errors import ArgumentError, BundleError
-from explorer.measure.inference import predict
+from explorer.core._validation import check_labels, check_n_bins, check_scores
+from explorer.core.config import N_BINS
+from explorer.core.errors import ArgumentError
 
 #: Rows of ``probs`` must sum to 1 within this: loose enough for float32 softmax outputs.
 ROW_SUM_TOL = 1e-3
@@ -78,29 +69,8 @@ class ReliabilityBins:
 # Validation at the boundary
 
 
-def _check_scores(scores, name: str) -> np.ndarray:
-    scores = as_array(scores, name, dtype=None)
-    if scores.ndim != 2:
-        raise ArgumentError(f"{name} must be 2-D with shape (N, K), got shape {scores.shape}")
-    return scores.astype(np.float64)
-
-
-def _check_labels(labels, n: int, k: int) -> np.ndarray:
-    labels = as_array(labels, "labels", dtype=None)
-    if labels.shape != (n,):
-        raise ArgumentError(f"labels must have shape (N,) = ({n},) to match the scores, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ArgumentError(f"labels must be integers in [0, {k}), got dtype {labels.dtype}")
-    bad = np.flatnonzero((labels < 0) | (labels >= k))
-    if bad.size:
-        raise ArgumentError(
-            f"labels must be integers in [0, K) = [0, {k}), got {labels[bad[0]]} at index {bad[0]}"
-        )
-    return labels.astype(np.int64)
-
-
 def _check_probs(probs) -> np.ndarray:
-    probs = _check_scores(probs, "probs")
+    probs = check_scores(probs, "probs")
     # NaN fails both comparisons, so it is reported here too.
     bad = np.argwhere(~((probs >= 0) & (probs <= 1)))
     if bad.size:
@@ -118,15 +88,7 @@ def _check_probs(probs) -> np.ndarray:
 
 def _check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     probs = _check_probs(probs)
-    return probs, _check_labels(labels, *probs.shape)
-
-
-def _check_logits(logits) -> np.ndarray:
-    logits = _check_scores(logits, "logits")
-    if not np.isfinite(logits).all():
-        i, j = np.argwhere(~np.isfinite(logits))[0]
-        raise ArgumentError(f"logits must be finite, got {logits[i, j]} at row {i}, column {j}")
-    return logits
+    return probs, check_labels(labels, *probs.shape)
 
 
 def _top_label(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,174 +365,3 @@ def calibration_report(probs, labels, n_bins: int = N_BINS) -> dict[str, float]:
         "brier": brier_score(probs, labels),
         "n": len(labels),
     }
-
-
-# ---------------------------------------------------------------------------------------------------
-# Temperature scaling
-
-
-def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 < temperature < inf:
-        raise ArgumentError(f"temperature must be a finite number > 0, got {temperature!r}")
-    return float(temperature)
-
-
-def apply_temperature(logits, temperature: float) -> np.ndarray:
-    """Temperature-scaled class probabilities, softmax(logits / T), computed in float64.
-
-    Reference: Guo et al. 2017, Sec. 4.2.
-
-    Args:
-        logits: (N, K) finite logits (numpy array or torch tensor).
-        temperature: T > 0; T > 1 softens the probabilities, T < 1 sharpens them.
-
-    Returns:
-        (N, K) float64 numpy array of probabilities, rows summing to 1.
-    """
-    logits = _check_logits(logits)
-    return softmax(logits / _check_temperature(temperature), axis=1)
-
-
-def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
-    """The temperature T > 0 minimising the NLL of softmax(logits / T) (Guo et al. 2017, Sec. 4.2).
-
-    T* = argmin_T −(1/N) Σ_i log softmax(z_i / T)_{y_i}, fitted on held-out (validation) logits,
-    never on the test set. One scalar for all classes, so the argmax, hence accuracy, is unchanged.
-
-    Optimiser: bounded Brent search (``scipy.optimize.minimize_scalar(method="bounded")``) over log T
-    in log(bounds). The NLL is convex in 1/T (cross-entropy is convex in the logits, which are linear
-    in 1/T), so it is unimodal in log T and a 1-D bracketing search finds its minimum to ~1e-6 in log T
-    without a learning rate, an iteration budget or a gradient, and deterministically. Searching over
-    log T keeps T > 0 and treats T and 1/T alike. (Guo et al.'s code runs LBFGS on T itself, which needs
-    a step size and an iteration budget and does not constrain T > 0.)
-
-    Args:
-        logits: (N, K) finite held-out logits (numpy array or torch tensor).
-        labels: (N,) integer labels in [0, K).
-        bounds: (T_min, T_max), 0 < T_min < T_max. If the NLL at a bound is no higher than at the
-            search's answer, that bound is returned with a warning: it happens when the logits carry
-            no information about the labels (T → ∞).
-
-    When every held-out example is classified correctly (its label among the top logits), the NLL
-    falls as T → 0 without a
-    minimum: the data say "sharpen" but not how far, and the bound the search would stop at turns
-    the test errors it has not seen into huge NLLs (digits, VC: test NLL 0.104 ± 0.123 over seeds).
-    T = 1 is returned then, with a warning: no scaling, rather than a scaling the data cannot fix.
-
-    Returns:
-        T as a Python float.
-    """
-    logits = _check_logits(logits)
-    labels = _check_labels(labels, *logits.shape)
-    t_min, t_max = bounds
-    if not 0 < t_min < t_max < inf:
-        raise ArgumentError(f"bounds must satisfy 0 < T_min < T_max < inf, got {bounds!r}")
-    rows = np.arange(len(labels))
-    if (logits[rows, labels] >= logits.max(axis=1)).all():  # a tie at the top also falls as T -> 0
-        warnings.warn(f"all {len(labels)} held-out examples are classified correctly, so no temperature can "
-                      "be fitted (the NLL keeps falling as T -> 0); T = 1, no scaling", stacklevel=2)
-        return 1.0
-
-    def nll(log_t: float) -> float:
-        return -np.mean(log_softmax(logits / np.exp(log_t), axis=1)[rows, labels])
-
-    lo, hi = np.log(t_min), np.log(t_max)
-    found = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}).x
-    # An unbracketed minimum is not found by the search: where the NLL keeps falling towards a bound
-    # it may flatten out in float64 well before, a stretch on which the search stops anywhere. So a
-    # bound at least as good as the search's answer wins.
-    log_t = min((lo, hi, found), key=nll)
-    if log_t != found:
-        warnings.warn(
-            f"fitted temperature {np.exp(log_t):.4g} lies on the search bound {bounds!r}; the NLL may "
-            "keep falling beyond it (e.g. logits that carry no information about the labels)",
-            stacklevel=2,
-        )
-    return float(np.exp(log_t))
-
-
-# ---------------------------------------------------------------------------------------------------
-# A model's calibration
-
-
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = N_BINS,
-             temperature: float = 1.0) -> dict[str, float]:
-    """accuracy, ece, mce, adaptive_ece, classwise_ece, nll, brier and n of the model on (x, y).
-
-    ``temperature`` divides the logits first (post-hoc temperature scaling; 1 leaves them as they are).
-    """
-    logits, _ = predict(model, x)
-    return evaluate_outputs(logits.numpy(), y.numpy(), n_bins=n_bins, temperature=temperature)
-
-
-def evaluate_outputs(logits, labels, n_bins: int = N_BINS, temperature: float = 1.0) -> dict[str, float]:
-    """:func:`evaluate` for logits already computed: :func:`calibration_report` of softmax(logits / T).
-
-    Args:
-        logits: (N, K) finite logits (numpy array or torch tensor).
-        labels: (N,) integer labels in [0, K).
-        n_bins: number of bins for the binned metrics, >= 1.
-        temperature: T > 0 (1 leaves the logits as they are).
-    """
-    return calibration_report(apply_temperature(logits, temperature), labels, n_bins=n_bins)
-
-
-BUNDLE_SPLITS = ("test", "validation")
-"""What :func:`evaluate_bundle` measures: a bundle's ``logits``/``labels`` or ``val_logits``/``val_labels``."""
-
-
-def bundle_temperature(bundle: Bundle) -> float:
-    """Temperature scaling's T for a predictions bundle, fitted by NLL on its ``val_logits``/``val_labels``.
-
-    Raises :class:`~explorer.core.errors.BundleError` when the bundle has no validation outputs.
-    """
-    if bundle.val_logits is None:
-        raise BundleError("the bundle has no val_logits/val_labels, so no temperature can be fitted "
-                          "(export it with --validation, or add held-out outputs)")
-    return fit_temperature(bundle.val_logits, bundle.val_labels)
-
-
-def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
-                    temperature_scaling: bool = False) -> dict[str, object]:
-    """dataset, split, temperature and the :func:`calibration_report` keys of a bundle's outputs.
-
-    ``split`` is ``"test"`` (``logits``, ``labels``) or ``"validation"`` (``val_logits``, ``val_labels``);
-    ``temperature_scaling`` divides the logits by :func:`bundle_temperature` (fitted on the validation
-    outputs) first, else T = 1. ``dataset`` is the bundle's project dataset or None. Raises
-    :class:`~explorer.core.errors.BundleError` when the outputs asked for are absent.
-    """
-    if split not in BUNDLE_SPLITS:
-        raise ArgumentError(f"split must be one of {', '.join(BUNDLE_SPLITS)}, got {split!r}")
-    if split == "validation":
-        if bundle.val_logits is None:
-            raise BundleError("the bundle has no val_logits/val_labels to evaluate")
-        logits, labels = bundle.val_logits, bundle.val_labels
-    else:
-        logits, labels = bundle.logits, bundle.labels
-    temperature = bundle_temperature(bundle) if temperature_scaling else 1.0
-    return {"dataset": bundle.dataset_name, "split": split, "temperature": temperature,
-            **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
-
-
-def validation_temperature(model: nn.Module, data_train: Dataset, train_config: TrainConfig) -> float:
-    """Temperature scaling's T, fitted by NLL on the validation split that training held out.
-
-    ``data_train`` is the training split the model was trained on and ``train_config`` its
-    :class:`~explorer.core.config.TrainConfig`; the split is rebuilt from its seed and fractions, so the
-    test split never informs T.
-    """
-    _, val_idx = split_indices(data_train.y, train_config)
-    val = readable_by(data_train.subset(val_idx), model)  # a text model's own vocabulary, if need be
-    logits, _ = predict(model, val.x)
-    return fit_temperature(logits.numpy(), val.y.numpy())
-
-
-def checkpoint_temperature(model: nn.Module, meta: dict, data_train: Dataset) -> float:
-    """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
-
-    Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained.
-    """
-    if "train_config" not in meta:
-        raise ArgumentError("this checkpoint does not record its training split, so no temperature can be "
-                            "fitted on its validation split")
-    return validation_temperature(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))

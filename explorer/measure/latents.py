@@ -15,7 +15,7 @@ from scipy import stats
 from torch import nn
 
 from explorer.core._io import seeded
-from explorer.core._validation import as_array
+from explorer.core._validation import as_array, check_labels
 from explorer.core.errors import ArgumentError
 from explorer.core.objectives import ClassConditionalDiscriminator, discriminator_loss, kl_estimate
 from explorer.measure.inference import predict
@@ -30,14 +30,12 @@ def squared_mahalanobis(z, means, log_vars, y) -> np.ndarray:
     """
     z, means, log_vars = (as_array(a, n, (None, None), nonempty=False)
                           for a, n in ((z, "z"), (means, "means"), (log_vars, "log_vars")))
-    y = as_array(y, "y", (None,), dtype=np.int64, nonempty=False)
+    y = check_labels(y, k=len(means))
     if means.shape != log_vars.shape or z.shape[1] != means.shape[1] or len(y) != len(z):
         raise ArgumentError(
             f"need z (N, d), means and log_vars (K, d), y (N,); got {z.shape}, {means.shape}, "
             f"{log_vars.shape}, {y.shape}"
         )
-    if len(y) and not 0 <= y.min() <= y.max() < len(means):
-        raise ArgumentError(f"labels must lie in [0, {len(means)}), got {y.min()}..{y.max()}")
     return ((z - means[y]) ** 2 * np.exp(-log_vars[y])).sum(axis=1)
 
 
@@ -125,7 +123,7 @@ def fit_latents(head: nn.Module, z, y) -> LatentFit:
     z = as_array(z, "z", (None, None), nonempty=False)
     with torch.no_grad():
         means, log_vars = head.class_means().cpu(), head.class_log_vars().cpu()
-    labels = as_array(y, "y", (None,), dtype=np.int64, nonempty=False)
+    labels = check_labels(y, k=len(means))
     r2 = squared_mahalanobis(z, means, log_vars, labels)
     law = head.r2_law()
     ks = np.array([reference_ks(r2[labels == k], law) if (labels == k).any() else np.nan

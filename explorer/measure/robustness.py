@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 
 from explorer.core.config import N_BINS
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.corruptions import LEVELS, corrupt
 
 ProgressCallback = Callable[[int, int], None] | None
@@ -22,7 +22,7 @@ def sweep(rows: Sequence, values: Sequence, name: str, measure: Callable[[object
           progress: ProgressCallback = None) -> dict[object, dict[str, list]]:
     """Accuracy and ECE of ``measure(row, value)`` for every row and every value, rows outermost.
 
-    ``measure`` returns a calibration report (:func:`explorer.measure.calibration.evaluate`'s keys).
+    ``measure`` returns a calibration report (:func:`explorer.measure.evaluation.evaluate`'s keys).
     Returns {row: {name: [values], "accuracy": [...], "ece": [...]}}; ``progress(done, total)`` is
     called after each of the len(rows) × len(values) measurements.
     """

@@ -71,7 +71,7 @@ def test_temperature_scaling_adds_t_and_keeps_accuracy(start):
     from explorer.core.checkpoints import load_checkpoint
     from explorer.core.config import TrainConfig, config_from_dict
     from explorer.core.data import load_dataset
-    from explorer.measure.calibration import validation_temperature
+    from explorer.measure.evaluation import validation_temperature
 
     model, meta = load_checkpoint(app.session_state["model_a"])
     t = validation_temperature(model, load_dataset("digits", "train"),

@@ -76,7 +76,8 @@ def test_evaluate_a_bundle_measures_its_logits_with_a_checkpoints_keys(logistic_
 
 
 def test_bundle_temperature_is_fitted_on_its_validation_outputs(logistic_bundle, capsys):
-    from explorer.measure.calibration import apply_temperature, calibration_report, fit_temperature
+    from explorer.measure.calibration import calibration_report
+    from explorer.measure.recalibration import apply_temperature, fit_temperature
 
     folder, arrays = logistic_bundle
     plain = evaluate_json(folder / "full.npz", capsys=capsys)

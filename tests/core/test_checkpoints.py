@@ -1,12 +1,17 @@
+import dataclasses
 import os
 
 import pytest
 import torch
 
-from conftest import quick_configs
+from conftest import quick_configs, text_configs, tiny_text
 from explorer.core import checkpoints
-from explorer.core.checkpoints import REQUIRED_META, CheckpointError, load_checkpoint, save_checkpoint
+from explorer.core.checkpoints import (REQUIRED_META, CheckpointError, checkpoint_validation_split, load_checkpoint,
+                                       save_checkpoint, validation_split)
+from explorer.core.data import load_dataset, split_indices
+from explorer.core.errors import ArgumentError
 from explorer.core.models import build_model
+from explorer.core.text import Vocabulary
 
 META = {"dataset": "digits", "class_names": [str(k) for k in range(10)], "metrics": {"accuracy": 0.5},
         "history": [{"epoch": 1, "loss": 1.0, "latent_norm": [1.0] * 10}], "snapshots": torch.zeros(2, 3, 2)}
@@ -167,3 +172,31 @@ def test_a_text_model_carries_its_vocabulary(tmp_path):
     with pytest.raises(CheckpointError, match="vocabulary has"):
         load_checkpoint(tmp_path / "short.pt")
     assert Vocabulary(tuple(meta["vocabulary"])).size == model.config.vocab_size
+
+
+# ---------------------------------------------------------------------------------------------------
+# What training held out
+
+
+def test_the_validation_split_is_what_training_held_out(model):
+    data = load_dataset("digits", "train")
+    _, train_config = quick_configs("vc", train_fraction=0.5, seed=3)
+    _, val_idx = split_indices(data.y, train_config)
+    val = validation_split(model, data, train_config)
+    assert torch.equal(val.x, data.x[val_idx]) and torch.equal(val.y, data.y[val_idx])
+    meta = {"dataset": "digits", "train_config": dataclasses.asdict(train_config)}
+    for rebuilt in (checkpoint_validation_split(model, meta), checkpoint_validation_split(model, meta, data)):
+        assert torch.equal(rebuilt.x, val.x) and torch.equal(rebuilt.y, val.y)
+    with pytest.raises(ArgumentError, match="does not record its training split"):
+        checkpoint_validation_split(model, {"dataset": "digits"})
+
+
+def test_a_text_models_validation_split_is_read_with_its_own_vocabulary():
+    data = tiny_text()
+    model_config, train_config = text_configs("softmax", data, vocab_size=data.vocabulary.size)
+    model = build_model(model_config, seed=0)
+    model.vocabulary = data.vocabulary  # what training sets and a checkpoint carries
+    other = data.with_vocabulary(Vocabulary.build(data.texts[:5], min_count=1))
+    val = validation_split(model, other, train_config)
+    _, val_idx = split_indices(data.y, train_config)
+    assert val.vocabulary == data.vocabulary and torch.equal(val.x, data.x[val_idx])

@@ -25,8 +25,8 @@ def shipped_and_wrapped():
 
 def test_a_wrapped_module_is_measured_exactly_as_the_project_model_with_its_weights(shipped_and_wrapped):
     from explorer.measure.attacks import robust_accuracy
-    from explorer.measure.calibration import evaluate
     from explorer.measure.corruptions import corrupt
+    from explorer.measure.evaluation import evaluate
     from explorer.measure.latents import latent_fit
     from explorer.measure.ood import ood_scores
 

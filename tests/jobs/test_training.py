@@ -12,7 +12,7 @@ from explorer.core.data import load_dataset, split_indices
 from explorer.core.models import build_model
 from explorer.core.objectives import cross_entropy, discriminator_loss, kl_estimate, prior_nll
 from explorer.jobs.training import Progress, TrainingStep, resolve_device, train
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.inference import predict
 
 

@@ -1,7 +1,9 @@
 """Tests for explorer.measure.calibration: hand-worked cases, properties, and torchmetrics as a cross-check."""
 
 import math
-import warnings
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,18 +11,18 @@ import torch
 from scipy.special import softmax
 from torchmetrics.functional.classification import multiclass_calibration_error
 
+from calibration_data import GOOD_P, GOOD_Y, random_probs, sample_labels
 from explorer.core.errors import ArgumentError
 from explorer.measure import calibration as cal
 
-
-def random_probs(rng, n, k, scale=2.0):
-    return softmax(scale * rng.normal(size=(n, k)), axis=1)
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def sample_labels(probs, rng):
-    """One label per row drawn from that row's categorical distribution (inverse CDF)."""
-    labels = (probs.cumsum(axis=1) < rng.random((len(probs), 1))).sum(axis=1)
-    return np.minimum(labels, probs.shape[1] - 1)  # guards a cumsum that rounds to just below 1
+def test_the_metrics_import_no_torch():
+    """Metrics of arrays load numpy alone: a page or a script that only measures needs no torch."""
+    code = "import sys, explorer.measure.calibration; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "torch" not in eval(loaded.stdout)
 
 
 def torchmetrics_ce(probs, labels, n_bins, norm):
@@ -278,92 +280,7 @@ def test_report_has_every_metric():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Temperature scaling
-
-
-def labelled_logits(seed, t_true, n=20_000, k=10):
-    """Logits and labels drawn from softmax(logits / t_true): t_true is the calibrating temperature."""
-    rng = np.random.default_rng(seed)
-    logits = 4.0 * rng.normal(size=(n, k))
-    return logits, sample_labels(softmax(logits / t_true, axis=1), rng)
-
-
-def test_fit_temperature_recovers_the_true_temperature():
-    logits, labels = labelled_logits(seed=0, t_true=2.0)
-    assert abs(cal.fit_temperature(logits, labels) - 2.0) < 0.05
-
-
-def test_fit_temperature_is_one_for_calibrated_logits():
-    logits, labels = labelled_logits(seed=1, t_true=1.0)
-    assert abs(cal.fit_temperature(torch.as_tensor(logits), torch.as_tensor(labels)) - 1.0) < 0.03
-
-
-def test_fit_temperature_lowers_nll_of_overconfident_logits_and_keeps_accuracy():
-    logits, labels = labelled_logits(seed=2, t_true=1.0, n=5000)
-    overconfident = 3.0 * logits
-    t = cal.fit_temperature(overconfident, labels)
-    assert t > 2.5
-    before, after = softmax(overconfident, axis=1), cal.apply_temperature(overconfident, t)
-    assert cal.negative_log_likelihood(after, labels) < 0.9 * cal.negative_log_likelihood(before, labels)
-    assert cal.expected_calibration_error(after, labels) < cal.expected_calibration_error(before, labels)
-    assert cal.accuracy(after, labels) == cal.accuracy(before, labels)
-
-
-def test_fit_temperature_warns_on_a_bound():
-    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]  # confidently wrong throughout: the NLL keeps falling as T -> inf
-    with pytest.warns(UserWarning, match="lies on the search bound"):
-        t = cal.fit_temperature(logits, np.array([1, 2, 0, 2]))
-    assert t == pytest.approx(100.0, rel=1e-12)
-
-
-def test_a_perfectly_classified_held_out_set_is_not_scaled():
-    """No error: the NLL falls without a minimum as T -> 0, so the fit keeps T = 1 and says why,
-    instead of stopping at the search bound and sharpening every later mistake 100-fold."""
-    logits = 10.0 * np.eye(3)[[0, 1, 2, 0]]
-    with pytest.warns(UserWarning, match="all 4 held-out examples are classified correctly"):
-        assert cal.fit_temperature(logits, np.array([0, 1, 2, 0])) == 1.0
-    tied = np.array([[5.0, 5.0, 0.0], [0.0, 9.0, 1.0]])  # row 0: the label ties for the top logit
-    with pytest.warns(UserWarning, match="classified correctly"):
-        assert cal.fit_temperature(tied, np.array([1, 1])) == 1.0
-    # One error among them is enough to fit: the minimum is inside the bounds, with no warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        t = cal.fit_temperature(logits, np.array([0, 1, 2, 1]))
-    assert 0.01 < t < 100
-
-
-def test_evaluate_outputs_and_a_bundle_report_the_scaled_softmax():
-    from explorer.core.bundles import check_bundle
-    from explorer.core.errors import ArgumentError, BundleError
-
-    logits, labels = labelled_logits(seed=3, t_true=2.0, n=400)
-    assert cal.evaluate_outputs(logits, labels, n_bins=5, temperature=2.0) == cal.calibration_report(
-        softmax(logits / 2.0, axis=1), labels, n_bins=5)
-    bundle = check_bundle(logits=logits[:300], labels=labels[:300], val_logits=logits[300:], val_labels=labels[300:])
-    scaled = cal.evaluate_bundle(bundle, temperature_scaling=True)
-    t = cal.fit_temperature(logits[300:], labels[300:])
-    assert scaled["temperature"] == t and scaled["dataset"] is None and scaled["n"] == 300
-    assert scaled["ece"] == cal.evaluate_outputs(logits[:300], labels[:300], temperature=t)["ece"]
-    assert cal.evaluate_bundle(bundle, "validation")["n"] == 100
-    bare = check_bundle(logits=logits, labels=labels)
-    for kwargs in ({"temperature_scaling": True}, {"split": "validation"}):
-        with pytest.raises(BundleError, match="no val_logits/val_labels"):
-            cal.evaluate_bundle(bare, **kwargs)
-    with pytest.raises(ArgumentError, match="split must be one of test, validation"):
-        cal.evaluate_bundle(bare, "train")
-
-
-def test_apply_temperature_matches_torch_softmax():
-    logits = np.random.default_rng(5).normal(size=(8, 4))
-    probs = cal.apply_temperature(torch.as_tensor(logits), 0.5)
-    assert probs.dtype == np.float64
-    np.testing.assert_allclose(probs, torch.softmax(torch.as_tensor(logits) / 0.5, dim=1).numpy())
-
-
-# ---------------------------------------------------------------------------------------------------
 # Validation at the boundary
-
-GOOD_P, GOOD_Y = np.array([[0.3, 0.7], [0.6, 0.4]]), np.array([1, 0])
 
 
 @pytest.mark.parametrize(
@@ -382,11 +299,6 @@ GOOD_P, GOOD_Y = np.array([[0.3, 0.7], [0.6, 0.4]]), np.array([1, 0])
         (lambda: cal.accuracy([[0.5, 0.5], [0.6, 0.6]], GOOD_Y), r"row 1 sums to 1.2"),
         (lambda: cal.accuracy(np.zeros((0, 3)), np.zeros(0, dtype=int)), r"probs is empty"),
         (lambda: cal.accuracy(GOOD_P, np.array([], dtype=int)), r"labels is empty"),
-        (lambda: cal.fit_temperature([[0.0, np.inf]], [0]), r"logits must be finite, got inf"),
-        (lambda: cal.fit_temperature(GOOD_P, GOOD_Y, bounds=(0.0, 10.0)), r"bounds .*\(0.0, 10.0\)"),
-        (lambda: cal.apply_temperature(GOOD_P, 0), r"temperature .*> 0, got 0"),
-        (lambda: cal.apply_temperature(GOOD_P, -1.5), r"got -1.5"),
-        (lambda: cal.apply_temperature(GOOD_P, float("nan")), r"got nan"),
     ],
 )
 def test_validation_errors_name_the_bad_value(call, message):
@@ -406,7 +318,6 @@ def test_validation_errors_name_the_bad_value(call, message):
         cal.brier_score,
         cal.accuracy,
         cal.calibration_report,
-        cal.fit_temperature,
     ],
 )
 def test_every_entry_point_validates(metric):

@@ -20,9 +20,10 @@ from explorer.app import cache, sources, state
 from explorer.app.views.latent_space import customdata_index, latent_figure
 from explorer.core.config import ProjectionConfig
 from explorer.figures import confidence_histogram, reliability_diagram
-from explorer.measure.calibration import apply_temperature, bin_members, calibration_report, reliability_bins
+from explorer.measure.calibration import bin_members, calibration_report, reliability_bins
 from explorer.core.data import domain_of
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptions_for
+from explorer.measure.recalibration import apply_temperature
 
 CLEAN = "none"
 METRICS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "adaptive_ece": "adaptive ECE",

@@ -23,9 +23,10 @@ from explorer.core.errors import BundleError
 from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars,
                               reliability_diagram)
 from explorer.figures.latents import WEBGL_FROM
-from explorer.measure.calibration import accuracy, apply_temperature, expected_calibration_error, reliability_bins
+from explorer.measure.calibration import accuracy, expected_calibration_error, reliability_bins
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse
+from explorer.measure.recalibration import apply_temperature
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
             "correct": "correctness"}

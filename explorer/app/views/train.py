@@ -21,7 +21,7 @@ from explorer.core.data import Dataset
 from explorer.figures import latent_scatter, training_curves
 from explorer.jobs.runs import check_writable, run_meta
 from explorer.jobs.training import Progress, TrainResult, train
-from explorer.measure.calibration import evaluate
+from explorer.measure.evaluation import evaluate
 from explorer.measure.latents import gaussian_ellipse
 
 PROGRESS_UPDATES = 20

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from explorer.core._validation import check_labels
 from explorer.core.errors import ArgumentError
 
 
 def _as_labels(labels: torch.Tensor | np.ndarray | Sequence[int]) -> torch.Tensor:
-    labels = torch.as_tensor(labels)
-    if labels.ndim != 1 or labels.is_floating_point() or labels.is_complex():
-        raise ArgumentError(f"labels must be a 1-D integer array, got {labels.dtype} {tuple(labels.shape)}")
-    return labels
+    """(N,) int64 labels on the CPU, checked by the one label check."""
+    return torch.from_numpy(check_labels(labels))
 
 
 def subset_indices(n: int, size: int | None, seed: int) -> np.ndarray:

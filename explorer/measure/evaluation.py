@@ -1,0 +1,107 @@
+"""A calibration report of a model, of its outputs, of a predictions bundle or of a checkpoint.
+
+Where :mod:`explorer.measure.calibration` measures arrays and :mod:`explorer.measure.recalibration`
+fits maps on them, this module supplies the arrays: it runs a model (:func:`evaluate`), reads a
+bundle's test or validation outputs (:func:`evaluate_bundle`), and fits temperature scaling on the
+held-out outputs a model or bundle comes with: the validation split a model's training held out
+(:func:`validation_temperature`, :func:`checkpoint_temperature`, rebuilt by
+:func:`explorer.core.checkpoints.validation_split`) or a bundle's ``val_logits``
+(:func:`bundle_temperature`). The test split never informs T.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from explorer.core.bundles import Bundle
+from explorer.core.checkpoints import checkpoint_validation_split, validation_split
+from explorer.core.config import N_BINS, TrainConfig
+from explorer.core.data import Dataset
+from explorer.core.errors import ArgumentError, BundleError
+from explorer.measure.calibration import calibration_report
+from explorer.measure.inference import predict
+from explorer.measure.recalibration import apply_temperature, fit_temperature
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = N_BINS,
+             temperature: float = 1.0) -> dict[str, float]:
+    """accuracy, ece, mce, adaptive_ece, classwise_ece, nll, brier and n of the model on (x, y).
+
+    ``temperature`` divides the logits first (post-hoc temperature scaling; 1 leaves them as they are).
+    """
+    logits, _ = predict(model, x)
+    return evaluate_outputs(logits.numpy(), y.numpy(), n_bins=n_bins, temperature=temperature)
+
+
+def evaluate_outputs(logits, labels, n_bins: int = N_BINS, temperature: float = 1.0) -> dict[str, float]:
+    """:func:`evaluate` for logits already computed: :func:`calibration_report` of softmax(logits / T).
+
+    Args:
+        logits: (N, K) finite logits (numpy array or torch tensor).
+        labels: (N,) integer labels in [0, K).
+        n_bins: number of bins for the binned metrics, >= 1.
+        temperature: T > 0 (1 leaves the logits as they are).
+    """
+    return calibration_report(apply_temperature(logits, temperature), labels, n_bins=n_bins)
+
+
+BUNDLE_SPLITS = ("test", "validation")
+"""What :func:`evaluate_bundle` measures: a bundle's ``logits``/``labels`` or ``val_logits``/``val_labels``."""
+
+
+def bundle_temperature(bundle: Bundle) -> float:
+    """Temperature scaling's T for a predictions bundle, fitted by NLL on its ``val_logits``/``val_labels``.
+
+    Raises :class:`~explorer.core.errors.BundleError` when the bundle has no validation outputs.
+    """
+    if bundle.val_logits is None:
+        raise BundleError("the bundle has no val_logits/val_labels, so no temperature can be fitted "
+                          "(export it with --validation, or add held-out outputs)")
+    return fit_temperature(bundle.val_logits, bundle.val_labels)
+
+
+def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
+                    temperature_scaling: bool = False) -> dict[str, object]:
+    """dataset, split, temperature and the :func:`calibration_report` keys of a bundle's outputs.
+
+    ``split`` is ``"test"`` (``logits``, ``labels``) or ``"validation"`` (``val_logits``, ``val_labels``);
+    ``temperature_scaling`` divides the logits by :func:`bundle_temperature` (fitted on the validation
+    outputs) first, else T = 1. ``dataset`` is the bundle's project dataset or None. Raises
+    :class:`~explorer.core.errors.BundleError` when the outputs asked for are absent.
+    """
+    if split not in BUNDLE_SPLITS:
+        raise ArgumentError(f"split must be one of {', '.join(BUNDLE_SPLITS)}, got {split!r}")
+    if split == "validation":
+        if bundle.val_logits is None:
+            raise BundleError("the bundle has no val_logits/val_labels to evaluate")
+        logits, labels = bundle.val_logits, bundle.val_labels
+    else:
+        logits, labels = bundle.logits, bundle.labels
+    temperature = bundle_temperature(bundle) if temperature_scaling else 1.0
+    return {"dataset": bundle.dataset_name, "split": split, "temperature": temperature,
+            **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
+
+
+def _fitted_on(model: nn.Module, held_out: Dataset) -> float:
+    """Temperature scaling's T, fitted by NLL on the model's logits of ``held_out``."""
+    logits, _ = predict(model, held_out.x)
+    return fit_temperature(logits.numpy(), held_out.y.numpy())
+
+
+def validation_temperature(model: nn.Module, data_train: Dataset, train_config: TrainConfig) -> float:
+    """Temperature scaling's T, fitted by NLL on the validation split that training held out.
+
+    ``data_train`` is the training split the model was trained on and ``train_config`` its
+    :class:`~explorer.core.config.TrainConfig`; the split is rebuilt from its seed and fractions
+    (:func:`~explorer.core.checkpoints.validation_split`), so the test split never informs T.
+    """
+    return _fitted_on(model, validation_split(model, data_train, train_config))
+
+
+def checkpoint_temperature(model: nn.Module, meta: dict, data_train: Dataset) -> float:
+    """:func:`validation_temperature` of a loaded checkpoint, from the training config in its ``meta``.
+
+    Raises :class:`~explorer.core.errors.ArgumentError` if the checkpoint does not record how it was trained
+    (:func:`~explorer.core.checkpoints.checkpoint_validation_split`).
+    """
+    return _fitted_on(model, checkpoint_validation_split(model, meta, data_train))
