@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from explorer.cli import main
-from explorer.jobs.report import README_END, README_START, Results, compare, corruption_table, fmt, headline_table, \
+from explorer.jobs.report import README_END, README_START, corruption_table, headline_table, \
     readme_block, render, shift_table, update_readme
+from explorer.jobs.results import Results
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,21 +18,6 @@ def rows(**values):
     """Rows of one suite: values[method] = per-seed accuracies (clean)."""
     return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "clean",
              "measure": "accuracy", "value": v} for m, vs in values.items() for i, v in enumerate(vs)]
-
-
-def test_fmt_gives_mean_and_sample_std():
-    assert fmt(np.array([0.5, 0.7])) == "0.600 ± 0.141"
-    assert fmt(np.array([0.25]), percent=True, digits=1) == "25.0"
-    assert fmt(np.array([])) == "–"
-
-
-@pytest.mark.parametrize("a, b, higher, verdict", [
-    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], True, "wins"),
-    ([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], False, "loses"),
-    ([0.90, 0.95, 0.85], [0.89, 0.94, 0.84], True, "ties"),  # 0.01 apart, spread 0.07
-])
-def test_compare_needs_a_difference_larger_than_the_spread(a, b, higher, verdict):
-    assert compare(np.array(a), np.array(b), higher) == verdict
 
 
 def test_headline_table_follows_the_rows():
@@ -105,17 +91,3 @@ def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
     assert block in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")
 
-
-def test_a_results_file_that_is_not_json_gives_one_line(tmp_path, capsys):
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "results.json").write_text('{"rows": [')
-    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 1
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "results.json: not a results file" in error
-
-
-def test_a_suite_is_found_by_the_dataset_its_plan_names():
-    results = Results({"plan": {"suites": [{"dataset": "mnist"}, {"dataset": "digits"}]},
-                       "rows": [{"suite": s, "method": "vc", "condition": "clean", "measure": "accuracy", "value": 1.0}
-                                for s in ("mnist d=16", "digits d=16")]})
-    assert results.suite_for("digits") == "digits d=16" and results.suite_for("cifar10") is None
