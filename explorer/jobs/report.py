@@ -3,7 +3,8 @@
 Every table, section and figure is computed here from ``results.json`` (read through
 :class:`explorer.jobs.results.Results`): means and standard deviations over seeds, and the verdicts of
 :mod:`explorer.jobs.verdicts`, so re-rendering after a new run can never leave a number behind. Figures
-are static PNGs (matplotlib, headless) so that the Markdown shows them.
+are static PNGs (plotly, exported through a headless Chrome or Chromium) so that the Markdown shows
+them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
 from explorer.jobs.results import HEADLINE, REFERENCE, Results, fmt
 from explorer.jobs.verdicts import RULE, tally, verdicts
+
+if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
+    from explorer.figures.sweeps import SweepPanel
 
 FIT = (("accuracy", "accuracy", 4), ("ece", "ECE", 4), ("nll", "NLL", 4), ("r2_ratio", "median r² ÷ χ² median", 3),
        ("mean_ks", "KS", 3))
@@ -189,65 +194,62 @@ def performance_section(results: Results) -> str:
     return "\n\n".join(lines)
 
 
+def figure_panels(results: Results, suite: str) -> list[SweepPanel]:
+    """The panels of ``suite``'s figure (:class:`explorer.figures.sweeps.SweepPanel`), each a measure
+    against a swept setting, per method without temperature scaling (it keeps the argmax): accuracy and
+    ECE against corruption severity (0: clean), robust accuracy against PGD's ε, accuracy against the
+    training fraction (the last point: the suite's own), the test NLL after each epoch; [] for none."""
+    from explorer.figures.sweeps import SweepPanel
+
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    specs = []  # (title, x title, y title, x, values over seeds at each x per method, log x)
+    levels = _severity_conditions(results, suite)
+    if levels:
+        for measure, name in (("accuracy", "accuracy"), ("ece", "ECE")):
+            specs.append((f"{name} under corruption (mean of all)", "severity", name, [0, *levels],
+                          lambda m, measure=measure: [results.get(suite, m, "clean", measure),
+                                                      *(results.mean_over(suite, m, cs, measure)
+                                                        for cs in levels.values())], False))
+    pgd = results.conditions(suite, "pgd")
+    if pgd:
+        specs.append(("robust accuracy, PGD", "ε (pixels in [0, 1])", "robust accuracy",
+                      [float(c.split(":")[1]) for c in pgd],
+                      lambda m: [results.get(suite, m, c, "robust_accuracy") for c in pgd], False))
+    fractions = results.conditions(suite, "fraction:")
+    if fractions:
+        specs.append(("low data", "fraction of the training split", "accuracy",
+                      [float(c.split(":")[1]) for c in fractions] + [results.train_fraction(suite)],
+                      lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
+                      + [results.get(suite, m, "clean", "accuracy")], True))
+    epochs = results.conditions(suite, "epoch:")
+    if epochs and any(len(results.get(suite, m, epochs[0], "test_nll")) for m in methods):
+        specs.append(("test NLL after each epoch", "epoch", "NLL (nats)", [int(c.split(":")[1]) for c in epochs],
+                      lambda m: [results.get(suite, m, c, "test_nll") for c in epochs], False))
+    panels = []
+    for title, x_title, y_title, x, series, log_x in specs:
+        values = {m: series(m) for m in methods}
+        panels.append(SweepPanel(
+            title, x_title, y_title, x, log_x=log_x,
+            means={m: [float(np.mean(v)) if len(v) else np.nan for v in vs] for m, vs in values.items()},
+            stds={m: [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in vs] for m, vs in values.items()}))
+    return panels
+
+
 def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
-    """Per suite: accuracy and ECE against corruption severity, PGD robust accuracy against ε,
-    accuracy against training fraction. Returns {suite: [png paths]}."""
-    import matplotlib
+    """Write each suite's :func:`figure_panels` as ``out_dir/<suite as a file name>.png``, all in one
+    browser session, and return {suite: [png paths]} for the suites that have panels. Without Chrome or
+    Chromium, a :class:`explorer.core.errors.BrowserUnavailableError` before any file is written."""
+    from explorer.figures.static import write_pngs
+    from explorer.figures.sweeps import sweep_panels
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    made: dict[str, list[Path]] = defaultdict(list)
+    drawn = {}
     for suite in results.suites:
-        methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-        slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")  # a plain file name: "mnist-d-16-10-30-epochs"
-        panels = []
-        levels = _severity_conditions(results, suite)
-        if levels:
-            for measure in ("accuracy", "ece"):
-                panels.append((f"{measure if measure == 'accuracy' else 'ECE'} under corruption (mean of all)",
-                               "severity", measure, [0, *levels],
-                               lambda m, measure=measure: [results.get(suite, m, "clean", measure),
-                                                           *(results.mean_over(suite, m, cs, measure)
-                                                             for cs in levels.values())]))
-        pgd = results.conditions(suite, "pgd")
-        if pgd:
-            panels.append(("robust accuracy, PGD", "ε", "accuracy", [float(c.split(":")[1]) for c in pgd],
-                           lambda m: [results.get(suite, m, c, "robust_accuracy") for c in pgd]))
-        fractions = results.conditions(suite, "fraction:")
-        if fractions:
-            panels.append(("low data", "fraction of the training split", "accuracy",
-                           [float(c.split(":")[1]) for c in fractions] + [results.train_fraction(suite)],
-                           lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
-                           + [results.get(suite, m, "clean", "accuracy")]))
-        epochs = results.conditions(suite, "epoch:")
-        if epochs and any(len(results.get(suite, m, epochs[0], "test_nll")) for m in methods):
-            panels.append(("test NLL after each epoch", "epoch", "NLL", [int(c.split(":")[1]) for c in epochs],
-                           lambda m: [results.get(suite, m, c, "test_nll") for c in epochs]))
-        if not panels:
-            continue
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-        for ax, (title, xlabel, ylabel, xs, series) in zip(axes[0], panels):
-            for m in methods:
-                values = series(m)
-                means = [np.mean(v) if len(v) else np.nan for v in values]
-                stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
-                ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=2, label=m)
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            if title == "low data":
-                ax.set_xscale("log")
-            ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
-        fig.suptitle(suite)
-        fig.tight_layout()
-        path = out_dir / f"{slug}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        made[suite].append(path)
-    return dict(made)
+        panels = figure_panels(results, suite)
+        if panels:
+            slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")  # a plain file name: "mnist-d-16-10-30-epochs"
+            drawn[suite] = (out_dir / f"{slug}.png", sweep_panels(panels, suite))
+    write_pngs(dict(drawn.values()))
+    return {suite: [path] for suite, (path, _) in drawn.items()}
 
 
 SECTION_NOTES = {

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from explorer.cli import main
-from explorer.jobs.report import README_END, README_START, corruption_table, headline_table, \
+from explorer.core.errors import BrowserUnavailableError
+from explorer.figures.static import browser
+from explorer.jobs.report import README_END, README_START, corruption_table, figure_panels, headline_table, \
     readme_block, render, shift_table, update_readme
 from explorer.jobs.results import Results
 
@@ -85,9 +87,49 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
         update_readme(readme, Results({"rows": rows(softmax=[0.9])}))
 
 
+@pytest.mark.skipif(browser() is None, reason="no Chrome or Chromium to export the figures (apt-get install chromium)")
 def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
     committed = ROOT / "docs" / "results" / "results.json"
     block = readme_block(Results.load(committed))
     assert block in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")
 
+
+def test_each_suite_figure_has_a_panel_per_swept_setting_with_mean_and_std_over_seeds():
+    raw = [{"suite": "s d=16", "method": m, "seed": seed, "condition": c, "measure": k, "value": v + 0.1 * seed}
+           for m in ("softmax", "vc", "vc+ts")
+           for c, k, v in (("clean", "accuracy", 0.9), ("clean", "ece", 0.1), ("rotation:1", "accuracy", 0.8),
+                           ("rotation:1", "ece", 0.2), ("pgd10:0.1", "robust_accuracy", 0.3),
+                           ("fraction:0.1", "accuracy", 0.7), ("epoch:1", "test_nll", 0.5))
+           for seed in (0, 1)]
+    raw += [{"suite": "s d=16", "method": "vc", "seed": 0, "condition": "rotation:2", "measure": "accuracy",
+             "value": 0.6}]  # one seed: no error bar; softmax not measured there: a gap
+    panels = figure_panels(Results({"rows": raw}), "s d=16")
+    assert [p.title for p in panels] == ["accuracy under corruption (mean of all)",
+                                         "ECE under corruption (mean of all)", "robust accuracy, PGD", "low data",
+                                         "test NLL after each epoch"]
+    accuracy = panels[0]
+    assert list(accuracy.means) == ["softmax", "vc"]  # temperature scaling keeps the argmax: left out
+    assert accuracy.x == [0, 1, 2] and np.allclose(accuracy.means["vc"], [0.95, 0.85, 0.6])
+    assert np.allclose(accuracy.stds["vc"], [np.std([0.9, 1.0], ddof=1)] * 2 + [0])
+    assert np.isnan(accuracy.means["softmax"][2])
+    assert panels[3].log_x and panels[3].x == [0.1, 1.0] and not panels[0].log_x
+    assert figure_panels(Results({"rows": raw[:2]}), "s d=16") == []  # clean accuracy alone: nothing to draw
+
+
+def test_without_a_browser_the_report_refuses_before_writing_anything(tmp_path, monkeypatch):
+    from choreographer.browsers import Chromium
+
+    monkeypatch.setattr(Chromium, "find_browser", classmethod(lambda cls, **kwargs: None))
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    raw = tmp_path / "results"
+    raw.mkdir()
+    rows_ = rows(softmax=[0.9, 0.92], vc=[0.95, 0.97])
+    (raw / "results.json").write_text(json.dumps({"plan": {"seeds": [0, 1]}, "rows": rows_ + [
+        {**r, "condition": "pgd10:0.1", "measure": "robust_accuracy"} for r in rows_]}))
+    (tmp_path / "results.md").write_text("the older report")
+    with pytest.raises(BrowserUnavailableError, match="apt-get install chromium"):
+        render(Results.load(raw / "results.json"), raw, "results")
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 1
+    assert (tmp_path / "results.md").read_text() == "the older report"
+    assert sorted(p.name for p in raw.iterdir()) == ["results.json"]
