@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> None:
 
     from explorer.core._io import PROJECT_DIR
     from explorer.jobs import benchmark, report
+    from explorer.jobs.results import Results
     from explorer.jobs.runs import check_writable
 
     if (args.quick or args.cifar10 or args.text) and not args.out_dir:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> None:
         rows = benchmark.run(plan, log=say)
         perf = benchmark.performance(plan, log=say)
         benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started)
-    results = report.Results.load(raw / "results.json")
+    results = Results.load(raw / "results.json")
     (out / "results.md").write_text(report.render(results, raw, "results"))
     print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")
     readme = PROJECT_DIR / "README.md"  # in a checkout; an installed package has none

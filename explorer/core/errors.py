@@ -33,5 +33,9 @@ class DatasetUnavailableError(ExplorerError, RuntimeError):
     """A dataset's files are missing locally and could not be downloaded."""
 
 
-__all__ = ["ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError", "ExplorerError",
-           "ModelNeededError"]
+class BrowserUnavailableError(ExplorerError, RuntimeError):
+    """No Chrome or Chromium for plotly's static export to draw PNG figures with."""
+
+
+__all__ = ["ArgumentError", "BrowserUnavailableError", "BundleError", "CheckpointError", "DatasetUnavailableError",
+           "ExplorerError", "ModelNeededError"]

@@ -1,4 +1,5 @@
-"""Plotly figure builders: every figure the app shows, drawn from values computed elsewhere.
+"""Plotly figure builders: every figure the app and the results report show, drawn from values computed
+elsewhere.
 
 Display only, like scikit-learn's ``CalibrationDisplay`` next to ``calibration_curve``: a builder takes
 numpy arrays or plain Python values that the library has already computed (reliability bins,
@@ -9,10 +10,12 @@ notebooks (``fig.show()``). Drawing-only arithmetic stays: histogram bar heights
 curve, closing an ellipse.
 
 One module per family of figures (``distributions``, ``calibration``, ``latents``, ``curves``,
-``examples``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the checks at
-the boundary). A ``title`` left empty gives the builder's default title. This tier imports plotly,
-numpy and scipy (for the χ² density a histogram is drawn against), and of the project only
-``explorer.core._validation`` and ``explorer.core.errors``, which import numpy alone.
+``sweeps``, ``examples``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the
+checks at the boundary); figures as files in ``export`` (HTML, a zip) and ``static`` (PNG). A ``title``
+left empty gives the builder's default title. This tier imports plotly, numpy, scipy (for the χ²
+density a histogram is drawn against) and choreographer (how ``static`` finds the browser plotly's
+PNG export drives), and of the project only ``explorer.core._validation`` and
+``explorer.core.errors``, which import numpy alone.
 """
 
 from explorer.figures._style import PALETTE
@@ -21,9 +24,10 @@ from explorer.figures.curves import TRAINING_PANELS, accuracy_vs, training_curve
 from explorer.figures.distributions import chi2_histogram, confidence_histogram, norm_histogram, score_histograms
 from explorer.figures.examples import image_row, probability_bars
 from explorer.figures.latents import latent_replay, latent_scatter
+from explorer.figures.sweeps import SweepPanel, sweep_panels
 
 __all__ = [
-    "PALETTE", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram", "image_row",
+    "PALETTE", "SweepPanel", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram", "image_row",
     "latent_replay", "latent_scatter", "norm_histogram", "probability_bars", "reliability_diagram", "score_histograms",
-    "training_curves",
+    "sweep_panels", "training_curves",
 ]

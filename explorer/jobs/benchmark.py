@@ -37,7 +37,7 @@ import torch
 from explorer.core.config import RELEASED, AttackConfig, default_configs
 from explorer.core.checkpoints import validation_split
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
-from explorer.jobs.report import REFERENCE
+from explorer.jobs.results import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.measure.attacks import robust_accuracy

@@ -1,89 +1,34 @@
-"""The results report, rendered from the raw results of :mod:`explorer.jobs.benchmark` alone.
+"""The results report as Markdown, and the README's results block, rendered from the raw results alone.
 
-Every table and figure is computed here from ``results.json``: means and standard deviations over
-seeds, and the verdict of VC against softmax, so re-rendering after a new run can never leave a
-number behind. Figures are static PNGs (matplotlib, headless) so that the Markdown shows them.
+Every table, section and figure is computed here from ``results.json`` (read through
+:class:`explorer.jobs.results.Results`): means and standard deviations over seeds, and the verdicts of
+:mod:`explorer.jobs.verdicts`, so re-rendering after a new run can never leave a number behind. Figures
+are static PNGs (plotly, exported through a headless Chrome or Chromium) so that the Markdown shows
+them.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
-from explorer.measure.corruptions import SEVERITIES
+from explorer.jobs.results import HEADLINE, REFERENCE, Results, fmt
+from explorer.jobs.verdicts import RULE, tally, verdicts
 
-REFERENCE = "tfidf+logreg"
-"""The text suites' reference row (:func:`explorer.jobs.benchmark.text_reference`)."""
-METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
-"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows; first,
-the text suites' reference (:data:`explorer.jobs.benchmark.REFERENCE`)."""
+if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
+    from explorer.figures.sweeps import SweepPanel
+
 FIT = (("accuracy", "accuracy", 4), ("ece", "ECE", 4), ("nll", "NLL", 4), ("r2_ratio", "median r² ÷ χ² median", 3),
        ("mean_ks", "KS", 3))
 """(measure, column title, digits) of the table that shows validation and test side by side."""
-HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
-            ("nll", "NLL", False), ("brier", "Brier", False))
-"""(measure, column title, higher is better)."""
-
-
-class Results:
-    """Raw rows grouped by (suite, method, condition, measure) → values over seeds."""
-
-    def __init__(self, payload: dict) -> None:
-        self.payload = payload
-        self.values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-        for row in payload["rows"]:
-            self.values[row["suite"], row["method"], row["condition"], row["measure"]].append(row["value"])
-        self.suites = list(dict.fromkeys(row["suite"] for row in payload["rows"]))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Results:
-        """The raw results at ``path``; an ArgumentError names a file that is not JSON."""
-        try:
-            return cls(json.loads(Path(path).read_text()))
-        except json.JSONDecodeError as error:
-            raise ArgumentError(f"{path}: not a results file ({error})") from None
-
-    def plan_of(self, suite: str) -> dict:
-        """The plan's entry for ``suite`` (its dataset, latent_dim, epochs, ...), paired by order; {} if
-        the plan names none."""
-        planned = self.payload.get("plan", {}).get("suites", [])
-        return dict(zip(self.suites, planned)).get(suite, {})
-
-    def suite_for(self, dataset: str) -> str | None:
-        """The first suite measured on ``dataset``, if the plan names one."""
-        return next((suite for suite in self.suites if self.plan_of(suite).get("dataset") == dataset), None)
-
-    def methods(self, suite: str) -> list[str]:
-        present = {m for (s, m, _, _) in self.values if s == suite}
-        return [m for m in METHOD_ORDER if m in present]
-
-    def conditions(self, suite: str, prefix: str) -> list[str]:
-        return list(dict.fromkeys(c for (s, _, c, _) in self.values if s == suite and c.startswith(prefix)))
-
-    def get(self, suite: str, method: str, condition: str, measure: str) -> np.ndarray:
-        return np.array(self.values.get((suite, method, condition, measure), []), dtype=float)
-
-    def train_fraction(self, suite: str) -> float:
-        """The share of the training split the suite's models trained on (1 in results made before it
-        was recorded)."""
-        values = [v for (s, _, c, k), vs in self.values.items() if s == suite and c == "clean"
-                  and k == "train_fraction" for v in vs]
-        return float(values[0]) if values else 1.0
-
-    def mean_over(self, suite: str, method: str, conditions: Iterable[str], measure: str) -> np.ndarray:
-        """Per seed, the mean over ``conditions`` (e.g. all corruptions at one severity)."""
-        stacked = [self.get(suite, method, c, measure) for c in conditions]
-        stacked = [s for s in stacked if len(s)]
-        return np.mean(stacked, axis=0) if stacked else np.array([])
 
 
 def _text(results: Results) -> bool:
@@ -97,18 +42,8 @@ def _trained(results: Results, suite: str) -> list[str]:
     return [m for m in results.methods(suite) if m != REFERENCE]
 
 
-def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
-    """mean ± std over seeds (sample std); "–" without values."""
-    if not len(values):
-        return "–"
-    scale = 100 if percent else 1
-    mean = scale * float(np.mean(values))
-    if len(values) == 1:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {scale * float(np.std(values, ddof=1)):.{digits}f}"
-
-
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table: ``header`` and one line per row of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -124,78 +59,24 @@ def headline_table(results: Results, suite: str) -> str:
               for k, _, _ in columns)] for m in results.methods(suite)))
 
 
-def compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> str:
-    """"wins", "loses" or "ties" for a against b: a win needs the mean difference to exceed the
-    spread, sqrt(std_a² + std_b²) over seeds (with one seed, any difference counts)."""
-    if not len(a) or not len(b):
-        return "–"
-    diff = float(np.mean(a) - np.mean(b)) * (1 if higher_is_better else -1)
-    spread = math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)) if min(len(a), len(b)) > 1 else 0.0
-    if diff > spread:
-        return "wins"
-    if diff < -spread:
-        return "loses"
-    return "ties"
-
-
-def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
-    """(what, VC, softmax, verdict) for the claims of METHOD.md."""
-    out = []
-
-    def add(what: str, a: np.ndarray, b: np.ndarray, higher: bool, digits: int = 4) -> None:
-        out.append((what, fmt(a, digits), fmt(b, digits), compare(a, b, higher)))
-
-    for k, title, higher in HEADLINE:
-        add(f"{title} (clean)", results.get(suite, "vc", "clean", k), results.get(suite, "softmax", "clean", k),
-            higher)
-    for k, title, higher in (HEADLINE[1], HEADLINE[3]):
-        add(f"{title} (clean), VC against temperature-scaled softmax", results.get(suite, "vc", "clean", k),
-            results.get(suite, "softmax+ts", "clean", k), higher)
-    for k, title, higher in HEADLINE[1:4]:
-        add(f"{title} (clean), both temperature-scaled", results.get(suite, "vc+ts", "clean", k),
-            results.get(suite, "softmax+ts", "clean", k), higher)
-    shifted = [c for _, _, c in _corrupted(results, suite)]
-    for k, title, higher in (("accuracy", "accuracy", True), ("ece", "ECE", False)):
-        add(f"{title} under corruption (mean of all, severities 1-5)",
-            results.mean_over(suite, "vc", shifted, k), results.mean_over(suite, "softmax", shifted, k), higher)
-    for c in results.conditions(suite, "pgd"):
-        add(f"robust accuracy, PGD ε = {c.split(':')[1]}", results.get(suite, "vc", c, "robust_accuracy"),
-            results.get(suite, "softmax", c, "robust_accuracy"), True)
-    for c in results.conditions(suite, "fraction:"):
-        add(f"accuracy with {float(c.split(':')[1]):.0%} of the training data", results.get(suite, "vc", c, "accuracy"),
-            results.get(suite, "softmax", c, "accuracy"), True)
-    for c in results.conditions(suite, "ood:"):
-        add(f"OOD AUROC against {c.split(':')[1]}: VC's log p(z) vs softmax's max probability",
-            results.get(suite, "vc", c, "auroc_log_density"), results.get(suite, "softmax", c, "auroc_max_softmax"),
-            True)
-    return out
-
-
-def _corrupted(results: Results, suite: str) -> list[tuple[str, int, str]]:
-    """(corruption, severity, condition) of every corrupted condition of ``suite``, in the rows' order."""
-    out = []
-    for c in results.conditions(suite, ""):
-        name, _, level = c.partition(":")
-        if name in SEVERITIES and level:  # not "epoch:e", "pgd10:ε", "ood:…", …
-            out.append((name, int(level), c))
-    return out
-
-
 def _severity_conditions(results: Results, suite: str) -> dict[int, list[str]]:
+    """severity → the corrupted conditions of ``suite`` at that severity, severities ascending."""
     by_severity: dict[int, list[str]] = defaultdict(list)
-    for _, level, c in _corrupted(results, suite):
+    for _, level, c in results.corrupted(suite):
         by_severity[level].append(c)
     return dict(sorted(by_severity.items()))
 
 
 def _corruption_conditions(results: Results, suite: str) -> dict[str, list[str]]:
+    """corruption → its conditions of ``suite`` (one per severity), in the rows' order."""
     by_name: dict[str, list[str]] = defaultdict(list)
-    for name, _, c in _corrupted(results, suite):
+    for name, _, c in results.corrupted(suite):
         by_name[name].append(c)
     return dict(by_name)
 
 
 def shift_table(results: Results, suite: str, measure: str) -> str:
+    """Per method, ``measure`` on the clean split and averaged over the corruptions at each severity."""
     levels = _severity_conditions(results, suite)
     return table(["method", "clean", *(f"severity {s}" for s in levels)], (
         [m, fmt(results.get(suite, m, "clean", measure), 3),
@@ -213,6 +94,7 @@ def corruption_table(results: Results, suite: str, measure: str) -> str:
 
 
 def attack_table(results: Results, suite: str) -> str:
+    """Robust accuracy per method under each FGSM and PGD ε; "" where the suite ran no attack."""
     conditions = results.conditions(suite, "fgsm") + results.conditions(suite, "pgd")
     if not conditions:
         return ""
@@ -223,6 +105,7 @@ def attack_table(results: Results, suite: str) -> str:
 
 
 def low_data_table(results: Results, suite: str) -> str:
+    """Accuracy / ECE per method at each training fraction, the suite's own last; "" without low data."""
     conditions = results.conditions(suite, "fraction:")
     if not conditions and results.train_fraction(suite) == 1:  # no low-data run and the whole split
         return ""
@@ -235,6 +118,7 @@ def low_data_table(results: Results, suite: str) -> str:
 
 
 def ood_table(results: Results, suite: str) -> str:
+    """AUROC per out-of-distribution set and method, of the max probability and of log p(z)."""
     rows = []
     for c in results.conditions(suite, "ood:"):
         for m in (m for m in _trained(results, suite) if not m.endswith("+ts")):
@@ -244,6 +128,7 @@ def ood_table(results: Results, suite: str) -> str:
 
 
 def fit_table(results: Results, suite: str) -> str:
+    """The latent fit per method: median r² ratio, mean KS of the χ² check, discriminator KL estimate."""
     methods = [m for m in _trained(results, suite) if not m.endswith("+ts")]
     header = ["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"]
     return table(header, (
@@ -262,6 +147,7 @@ def split_table(results: Results, suite: str) -> str:
 
 
 def performance_section(results: Results) -> str:
+    """Times (epochs, evaluation, attacks, UMAP), the app's memory and first visit, and the machine."""
     perf = results.payload.get("performance", {})
     lines = []
     rows = []
@@ -308,65 +194,62 @@ def performance_section(results: Results) -> str:
     return "\n\n".join(lines)
 
 
+def figure_panels(results: Results, suite: str) -> list[SweepPanel]:
+    """The panels of ``suite``'s figure (:class:`explorer.figures.sweeps.SweepPanel`), each a measure
+    against a swept setting, per method without temperature scaling (it keeps the argmax): accuracy and
+    ECE against corruption severity (0: clean), robust accuracy against PGD's ε, accuracy against the
+    training fraction (the last point: the suite's own), the test NLL after each epoch; [] for none."""
+    from explorer.figures.sweeps import SweepPanel
+
+    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    specs = []  # (title, x title, y title, x, values over seeds at each x per method, log x)
+    levels = _severity_conditions(results, suite)
+    if levels:
+        for measure, name in (("accuracy", "accuracy"), ("ece", "ECE")):
+            specs.append((f"{name} under corruption (mean of all)", "severity", name, [0, *levels],
+                          lambda m, measure=measure: [results.get(suite, m, "clean", measure),
+                                                      *(results.mean_over(suite, m, cs, measure)
+                                                        for cs in levels.values())], False))
+    pgd = results.conditions(suite, "pgd")
+    if pgd:
+        specs.append(("robust accuracy, PGD", "ε (pixels in [0, 1])", "robust accuracy",
+                      [float(c.split(":")[1]) for c in pgd],
+                      lambda m: [results.get(suite, m, c, "robust_accuracy") for c in pgd], False))
+    fractions = results.conditions(suite, "fraction:")
+    if fractions:
+        specs.append(("low data", "fraction of the training split", "accuracy",
+                      [float(c.split(":")[1]) for c in fractions] + [results.train_fraction(suite)],
+                      lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
+                      + [results.get(suite, m, "clean", "accuracy")], True))
+    epochs = results.conditions(suite, "epoch:")
+    if epochs and any(len(results.get(suite, m, epochs[0], "test_nll")) for m in methods):
+        specs.append(("test NLL after each epoch", "epoch", "NLL (nats)", [int(c.split(":")[1]) for c in epochs],
+                      lambda m: [results.get(suite, m, c, "test_nll") for c in epochs], False))
+    panels = []
+    for title, x_title, y_title, x, series, log_x in specs:
+        values = {m: series(m) for m in methods}
+        panels.append(SweepPanel(
+            title, x_title, y_title, x, log_x=log_x,
+            means={m: [float(np.mean(v)) if len(v) else np.nan for v in vs] for m, vs in values.items()},
+            stds={m: [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in vs] for m, vs in values.items()}))
+    return panels
+
+
 def figures(results: Results, out_dir: Path) -> dict[str, list[Path]]:
-    """Per suite: accuracy and ECE against corruption severity, PGD robust accuracy against ε,
-    accuracy against training fraction. Returns {suite: [png paths]}."""
-    import matplotlib
+    """Write each suite's :func:`figure_panels` as ``out_dir/<suite as a file name>.png``, all in one
+    browser session, and return {suite: [png paths]} for the suites that have panels. Without Chrome or
+    Chromium, a :class:`explorer.core.errors.BrowserUnavailableError` before any file is written."""
+    from explorer.figures.static import write_pngs
+    from explorer.figures.sweeps import sweep_panels
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    made: dict[str, list[Path]] = defaultdict(list)
+    drawn = {}
     for suite in results.suites:
-        methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
-        slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")  # a plain file name: "mnist-d-16-10-30-epochs"
-        panels = []
-        levels = _severity_conditions(results, suite)
-        if levels:
-            for measure in ("accuracy", "ece"):
-                panels.append((f"{measure if measure == 'accuracy' else 'ECE'} under corruption (mean of all)",
-                               "severity", measure, [0, *levels],
-                               lambda m, measure=measure: [results.get(suite, m, "clean", measure),
-                                                           *(results.mean_over(suite, m, cs, measure)
-                                                             for cs in levels.values())]))
-        pgd = results.conditions(suite, "pgd")
-        if pgd:
-            panels.append(("robust accuracy, PGD", "ε", "accuracy", [float(c.split(":")[1]) for c in pgd],
-                           lambda m: [results.get(suite, m, c, "robust_accuracy") for c in pgd]))
-        fractions = results.conditions(suite, "fraction:")
-        if fractions:
-            panels.append(("low data", "fraction of the training split", "accuracy",
-                           [float(c.split(":")[1]) for c in fractions] + [results.train_fraction(suite)],
-                           lambda m: [results.get(suite, m, c, "accuracy") for c in fractions]
-                           + [results.get(suite, m, "clean", "accuracy")]))
-        epochs = results.conditions(suite, "epoch:")
-        if epochs and any(len(results.get(suite, m, epochs[0], "test_nll")) for m in methods):
-            panels.append(("test NLL after each epoch", "epoch", "NLL", [int(c.split(":")[1]) for c in epochs],
-                           lambda m: [results.get(suite, m, c, "test_nll") for c in epochs]))
-        if not panels:
-            continue
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-        for ax, (title, xlabel, ylabel, xs, series) in zip(axes[0], panels):
-            for m in methods:
-                values = series(m)
-                means = [np.mean(v) if len(v) else np.nan for v in values]
-                stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
-                ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=2, label=m)
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            if title == "low data":
-                ax.set_xscale("log")
-            ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=8)
-        fig.suptitle(suite)
-        fig.tight_layout()
-        path = out_dir / f"{slug}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        made[suite].append(path)
-    return dict(made)
+        panels = figure_panels(results, suite)
+        if panels:
+            slug = re.sub(r"[^a-z0-9]+", "-", suite.lower()).strip("-")  # a plain file name: "mnist-d-16-10-30-epochs"
+            drawn[suite] = (out_dir / f"{slug}.png", sweep_panels(panels, suite))
+    write_pngs(dict(drawn.values()))
+    return {suite: [path] for suite, (path, _) in drawn.items()}
 
 
 SECTION_NOTES = {
@@ -443,12 +326,10 @@ def render(results: Results, figure_dir: Path, figure_link: str) -> str:
     suites = plan.get("suites", [])
     parts.append(_sizing(plan, results.payload.get("wall_seconds", 0)))
     parts.append("## Where VC wins, ties and loses\n\nVC against softmax (and, where the row says so, against "
-                 "temperature-scaled softmax), suite by suite. *Wins* means the "
-                 "difference of the means is larger than the spread across seeds, √(std_VC² + std_softmax²); "
-                 "anything closer is a tie.")
+                 f"temperature-scaled softmax), suite by suite. {RULE}")
     for suite in results.suites:
         rows = verdicts(results, suite)
-        counts = {v: sum(r[3] == v for r in rows) for v in ("wins", "ties", "loses")}
+        counts = tally(rows)
         parts.append(f"### {suite}\n\nVC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.\n\n"
                      + table(["measure", "VC", "softmax", "verdict for VC"], rows))
     parts.append("## Clean test split")
@@ -506,7 +387,7 @@ def readme_block(results: Results, link: str = "docs/results.md") -> str:
     tallies = []
     for suite in results.suites:
         rows = verdicts(results, suite)
-        counts = ", ".join(f"{v} {sum(r[3] == v for r in rows)}" for v in ("wins", "ties", "loses"))
+        counts = ", ".join(f"{v} {n}" for v, n in tally(rows).items())
         tallies.append(f"- **{suite}**: VC against softmax on {len(rows)} measures: {counts}.")
     return "\n\n".join([
         README_START,

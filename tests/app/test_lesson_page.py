@@ -72,7 +72,8 @@ def test_the_texts_numbers_are_the_librarys(open_page):
 
 def test_step_six_quotes_the_results_report_with_its_losses(open_page):
     from explorer.core._io import SHIPPED_RESULTS
-    from explorer.jobs.report import Results, verdicts
+    from explorer.jobs.results import Results
+    from explorer.jobs.verdicts import verdicts
 
     app = open_page("lesson", state={"lesson_step": 5})
     results = Results.load(SHIPPED_RESULTS)

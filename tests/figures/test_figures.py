@@ -34,7 +34,9 @@ def test_importing_figures_loads_neither_streamlit_nor_torch():
     lambda: F.accuracy_vs([0, 0.1], {"A": [0.9, float("nan")]}, "ε (pixels)"),
     lambda: F.image_row([np.zeros((4, 4)), np.ones((4, 4, 3))], ["clean", "adversarial"]),
     lambda: F.probability_bars({"A before": np.array([0.2, 0.3, 0.5])}, CLASSES),
+    lambda: F.sweep_panels([F.SweepPanel("low data", "fraction", "accuracy", [0.1, 1.0], {"A": [0.8, float("nan")]},
+                                         {"A": [0.01, 0.0]}, log_x=True)], "s d=16"),
 ], ids=["reliability", "confidence", "norm", "score", "chi2", "latent", "training", "accuracy_vs",
-        "image_row", "probability_bars"])
+        "image_row", "probability_bars", "sweep_panels"])
 def test_builder_returns_a_clean_figure(build):
     assert_clean(build())

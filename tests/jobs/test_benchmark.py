@@ -71,6 +71,7 @@ def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no
     import dataclasses
 
     from explorer.jobs import report
+    from explorer.jobs.results import Results
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
     plan = dataclasses.replace(benchmark.TEXT, suites=(benchmark.Suite("reuters-r8", 4, 2),), seeds=(0,),
@@ -83,7 +84,7 @@ def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no
     assert {"word_deletion:5", "unknown_words:1", "word_swap:3", "ood:20newsgroups"} <= conditions
     assert not any(c.startswith(("fgsm", "pgd", "gaussian_noise", "fraction:")) for c in conditions)
     benchmark.write_results(tmp_path, rows, {}, plan, 1.0)
-    text = report.render(report.Results.load(tmp_path / "results.json"), tmp_path, "results")
+    text = report.render(Results.load(tmp_path / "results.json"), tmp_path, "results")
     assert "| tfidf+logreg |" in text and "no attacks (pixel attacks do not apply to text)" in text
     assert "classwise ECE" in text and "word deletion" in text
     assert "Adversarial robustness" not in text and "CIFAR-10" not in text

@@ -29,7 +29,9 @@ from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
-from explorer.jobs.report import Results, table, verdicts
+from explorer.jobs.report import table
+from explorer.jobs.results import Results
+from explorer.jobs.verdicts import verdicts
 from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
 
 LESSON_DATASET = "digits"

@@ -1,0 +1,102 @@
+"""The benchmark's raw results as data: rows grouped by suite, method, condition and measure.
+
+:mod:`explorer.jobs.benchmark` writes one row per number it measures to ``results.json``; everything
+that reads them (the report, its verdicts, the app's lesson) reads them through :class:`Results`, and
+names the methods and measures with the constants here. Values are per seed, in the rows' order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from explorer.core.errors import ArgumentError
+from explorer.measure.corruptions import SEVERITIES
+
+REFERENCE = "tfidf+logreg"
+"""The text suites' reference row (:func:`explorer.jobs.benchmark.text_reference`)."""
+METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
+"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows; first,
+the text suites' reference (:data:`REFERENCE`)."""
+HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
+            ("nll", "NLL", False), ("brier", "Brier", False))
+"""(measure, column title, higher is better) of the clean test split's headline metrics."""
+
+
+class Results:
+    """Raw rows grouped by (suite, method, condition, measure) → values over seeds."""
+
+    def __init__(self, payload: dict) -> None:
+        self.payload = payload
+        self.values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+        for row in payload["rows"]:
+            self.values[row["suite"], row["method"], row["condition"], row["measure"]].append(row["value"])
+        self.suites = list(dict.fromkeys(row["suite"] for row in payload["rows"]))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Results:
+        """The raw results at ``path``; an ArgumentError names a file that is not JSON."""
+        try:
+            return cls(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as error:
+            raise ArgumentError(f"{path}: not a results file ({error})") from None
+
+    def plan_of(self, suite: str) -> dict:
+        """The plan's entry for ``suite`` (its dataset, latent_dim, epochs, ...), paired by order; {} if
+        the plan names none."""
+        planned = self.payload.get("plan", {}).get("suites", [])
+        return dict(zip(self.suites, planned)).get(suite, {})
+
+    def suite_for(self, dataset: str) -> str | None:
+        """The first suite measured on ``dataset``, if the plan names one."""
+        return next((suite for suite in self.suites if self.plan_of(suite).get("dataset") == dataset), None)
+
+    def methods(self, suite: str) -> list[str]:
+        """The methods measured on ``suite``, in :data:`METHOD_ORDER`."""
+        present = {m for (s, m, _, _) in self.values if s == suite}
+        return [m for m in METHOD_ORDER if m in present]
+
+    def conditions(self, suite: str, prefix: str) -> list[str]:
+        """The conditions of ``suite`` that start with ``prefix`` ("" for all), in the rows' order."""
+        return list(dict.fromkeys(c for (s, _, c, _) in self.values if s == suite and c.startswith(prefix)))
+
+    def corrupted(self, suite: str) -> list[tuple[str, int, str]]:
+        """(corruption, severity, condition) of every corrupted condition of ``suite``, in the rows' order."""
+        out = []
+        for c in self.conditions(suite, ""):
+            name, _, level = c.partition(":")
+            if name in SEVERITIES and level:  # not "epoch:e", "pgd10:ε", "ood:…", …
+                out.append((name, int(level), c))
+        return out
+
+    def get(self, suite: str, method: str, condition: str, measure: str) -> np.ndarray:
+        """(seeds,) values of one measure; empty where it was not measured."""
+        return np.array(self.values.get((suite, method, condition, measure), []), dtype=float)
+
+    def train_fraction(self, suite: str) -> float:
+        """The share of the training split the suite's models trained on (1 in results made before it
+        was recorded)."""
+        values = [v for (s, _, c, k), vs in self.values.items() if s == suite and c == "clean"
+                  and k == "train_fraction" for v in vs]
+        return float(values[0]) if values else 1.0
+
+    def mean_over(self, suite: str, method: str, conditions: Iterable[str], measure: str) -> np.ndarray:
+        """Per seed, the mean over ``conditions`` (e.g. all corruptions at one severity)."""
+        stacked = [self.get(suite, method, c, measure) for c in conditions]
+        stacked = [s for s in stacked if len(s)]
+        return np.mean(stacked, axis=0) if stacked else np.array([])
+
+
+def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
+    """mean ± std over seeds (sample std); "–" without values."""
+    if not len(values):
+        return "–"
+    scale = 100 if percent else 1
+    mean = scale * float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {scale * float(np.std(values, ddof=1)):.{digits}f}"
