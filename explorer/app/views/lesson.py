@@ -9,7 +9,6 @@ around them are chosen by those numbers, so the text never claims more than they
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,13 @@ from explorer.app import cache, sources
 from explorer.app.views import adversarial, calibration
 from explorer.app.views.latent_space import chi2_figure, latent_figure
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
-from explorer.core._io import SHIPPED_RESULTS
 from explorer.core.checkpoints import default_entry
 from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig, default_configs, variant
 from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.figures.export import archive
-from explorer.jobs.report import Results, table, verdicts
+from explorer.jobs.report import table, verdicts
 from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
 
 LESSON_DATASET = "digits"
@@ -280,22 +278,9 @@ TITLES = ("Softmax latents grow into spokes", "The Gaussians its layer implies",
 """The steps in order, and their short names for the step picker."""
 
 
-def _report() -> Results | None:
-    """The results report's raw numbers, read once per version of the file; None without the file."""
-    try:
-        return _report_at(SHIPPED_RESULTS.stat().st_mtime_ns)
-    except FileNotFoundError:
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _report_at(mtime_ns: int) -> Results:
-    return Results.load(SHIPPED_RESULTS)
-
-
 def _report_verdicts(dataset: str, claims: tuple[str, ...]) -> tuple[str, list[tuple[str, str, str, str]]]:
     """The report's suite on ``dataset`` and its comparisons that name one of ``claims``."""
-    results = _report()
+    results = cache.shipped_results()
     suite = None if results is None else results.suite_for(dataset)
     if suite is None:
         return "", []
@@ -316,7 +301,7 @@ def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
         return ""
     by = {verdict: [what for what, _, _, v in rows if v == verdict] for verdict in ("wins", "ties", "loses")}
     parts = [f"**{verdict}** on {'; '.join(whats)}" for verdict, whats in by.items() if whats]
-    d = _report().plan_of(suite).get("latent_dim", "?")
+    d = cache.shipped_results().plan_of(suite).get("latent_dim", "?")
     return (f"The results report (`docs/results.md`) measured d = {d} models on {dataset} "
             f"(suite *{suite}*, mean ± std over seeds; a win needs a difference beyond the spread). Against "
             f"softmax, VC {', '.join(parts)}.")
@@ -324,7 +309,7 @@ def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
 
 def _wins_elsewhere(dataset: str) -> str:
     """The report's wins for VC on its other datasets, so that step 6 shows where VC helps too."""
-    results = _report()
+    results = cache.shipped_results()
     if results is None:
         return ""
     won = {suite: [row[0] for row in verdicts(results, suite) if row[3] == "wins"] for suite in results.suites
