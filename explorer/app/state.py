@@ -96,7 +96,9 @@ def latent_map_key(side: str) -> str:
 
 def chosen_bin(models: tuple[str, str], n_bins: int, options: Collection) -> tuple[str, int] | None:
     """The reliability bin chosen among ``n_bins`` bins of these ``models`` (:attr:`Selection.pair`),
-    if it is one of ``options``; a bin chosen among others is forgotten.
+    if it is one of ``options``; a bin chosen among others is forgotten. A corruption or temperature
+    scaling keeps it: it is still that model's range of confidence, and the page's caption says on
+    which predictions the ringed examples fall in it.
 
     Call it once a run of the Calibration page, before its bin selectbox (which holds
     :data:`CALIBRATION_BIN`) is drawn: it records what the next choice is made among.
