@@ -2,7 +2,10 @@
 the shared sidebar. The package is imported as installed (``pip install -e .``, which the README's
 first command runs through ``requirements.txt``)."""
 
+from __future__ import annotations
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 try:  # light: the app's heavy modules load after Home's text and its shipped figure are sent
     from explorer.app import guide, state
@@ -43,7 +46,7 @@ LOADING = {"data": [{"type": "scatter", "x": [], "y": [], "hoverinfo": "skip", "
                      "x": 0.5, "y": 0.5, "font": {"size": 18}}]}}
 
 
-def render_sidebar():
+def render_sidebar() -> state.Selection:
     """The shared sidebar (models A and B, seed, upload): what every page reads its selection from. It
     is drawn by this script, not by a page, so that its choices hold from page to page."""
     from explorer.app import sidebar  # imports torch and the project: seconds on a fresh server
@@ -51,10 +54,11 @@ def render_sidebar():
     return sidebar.render()
 
 
-def introduction():
-    """Home's text, its figure and the list of pages, sent before anything heavy is imported: the
-    shipped figure when it shows the selection (a first visit's default), else a placeholder, which
-    :func:`home` fills. Returns the figure's box and whether the shipped figure is in it."""
+def introduction(pages: list[st.Page]) -> tuple[DeltaGenerator, bool]:
+    """Home's text, its figure and the list of ``pages`` (the ``st.Page`` of each of
+    :data:`guide.PAGES`), sent before anything heavy is imported: the shipped figure when it shows the
+    selection (a first visit's default), else a placeholder, which :func:`draw_map` fills. Returns the
+    figure's box and whether the shipped figure is in it."""
     st.title("vc-explorer")
     st.markdown(INTRODUCTION)
     box = st.empty()
@@ -68,10 +72,11 @@ def introduction():
     return box, shipped is not None
 
 
-def home() -> None:
+def draw_map(figure_box: DeltaGenerator, shipped_drawn: bool, selected: state.Selection) -> None:
+    """Model A's map in the box :func:`introduction` returned, now that the sidebar has chosen
+    (``selected``); left as it is when the shipped figure drawn there (``shipped_drawn``) shows it."""
     from explorer.core.errors import ExplorerError
 
-    selected = state.selection()
     if selected.model_a is None:
         figure_box.empty()
         return
@@ -85,16 +90,42 @@ def home() -> None:
         figure_box.error(str(error))
 
 
-st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
-pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guide.PAGES]
-home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True)
-navigation = st.navigation([home_page, *pages])
-# Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
-figure_box, shipped_drawn = introduction() if navigation is home_page else (None, False)
-render_sidebar()
-try:
-    navigation.run()
-finally:  # after the page, so that its first run does not share the CPU with UMAP's compilation
-    from explorer.app import cache
+class HomePage:
+    """Home's page as ``st.Page`` runs it: a callable without arguments, which is all ``st.Page`` takes.
+    Home is drawn in two parts around the shared sidebar, :func:`introduction` before it (in this
+    script) and :func:`draw_map` after it (in the page's own run): :meth:`introduced` hands over what
+    the first part sent and what the sidebar chose, and the call draws the second."""
 
-    cache.umap_pool()  # starts compiling UMAP in its own process
+    def __init__(self) -> None:
+        self._map: tuple[DeltaGenerator, bool, state.Selection] | None = None
+
+    def introduced(self, figure: tuple[DeltaGenerator, bool], selected: state.Selection) -> None:
+        """``figure``: what :func:`introduction` returned; ``selected``: what the sidebar then chose."""
+        self._map = (*figure, selected)
+
+    def __call__(self) -> None:
+        if self._map is not None:
+            draw_map(*self._map)
+
+
+def main() -> None:
+    """One run of the app: the navigation, Home's text when Home is the page, the sidebar, the page."""
+    st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
+    pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guide.PAGES]
+    home = HomePage()
+    home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True, url_path="home")
+    navigation = st.navigation([home_page, *pages])
+    # Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
+    figure = introduction(pages) if navigation is home_page else None
+    selected = render_sidebar()
+    if figure is not None:
+        home.introduced(figure, selected)
+    try:
+        navigation.run()
+    finally:  # after the page, so that its first run does not share the CPU with UMAP's compilation
+        from explorer.app import cache
+
+        cache.umap_pool()  # starts compiling UMAP in its own process
+
+
+main()

@@ -42,15 +42,10 @@ try:
     preds = [view.predictions(path, name, shift, scaling) for name, path in models]
     choices = view.bin_choices(preds, n_bins)
     options = list(choices)
-    # A bin is an index into the bins it was chosen among: with other bins it is another range.
-    if (st.session_state.get(state.CALIBRATION_BIN) not in options
-            or st.session_state.get(state.CALIBRATION_BIN_COUNT, n_bins) != n_bins):
-        st.session_state[state.CALIBRATION_BIN] = None
-    st.session_state[state.CALIBRATION_BIN_COUNT] = n_bins
-    chosen = st.session_state.get(state.CALIBRATION_BIN)
+    chosen = state.chosen_bin(selected.pair, n_bins, options)
     for column, pred in zip(st.columns(2), preds):
         column.plotly_chart(view.reliability_figure(pred, n_bins, chosen), width="stretch",
-                            key=view.chart_key(pred.side), on_select=partial(view.on_bin_click, pred.side),
+                            key=state.reliability_key(pred.side), on_select=partial(view.on_bin_click, pred.side),
                             selection_mode="points")
     st.caption("Bars: accuracy per confidence bin; hatched: the gap to the bin's mean confidence "
                "(above the bar: over-confident); below: samples per bin. Click a bin to ring its test "

@@ -39,7 +39,7 @@ def latent_maps() -> None:
              f"{MAX_MARKERS:,} markers.")
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
-    region = views.current_region(st.session_state.get(state.LATENT_REGION), dict(models))
+    region = state.region(selected.pair)  # None when drawn on other models
     for column, (name, path) in zip(st.columns(2), models):
         try:
             ring = {"highlight": views.region_elsewhere(region, name, dict(models)),  # the other map's region
@@ -52,8 +52,9 @@ def latent_maps() -> None:
             column.error(f"{name}: {error}")
             continue
         # The callback reads the selection before the rerun, against the points this run drew.
-        column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep, tuple(str(p) for _, p in models)),
-                            selection_mode=("points", "box", "lasso"), key=views.chart_key(name))
+        column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep,
+                                                                       selected.pair),
+                            selection_mode=("points", "box", "lasso"), key=state.latent_map_key(name))
     st.caption("Click a point to see its example and both models' class probabilities; draw a box or a "
                "lasso (the toolbar's Box Select and Lasso Select) to see how both models are calibrated on "
                "the points inside it.")
@@ -96,7 +97,7 @@ def region_section(region: dict | None) -> None:
         metrics[1].metric("accuracy", f"{report.accuracy:.3f}", f"{report.accuracy - report.whole_accuracy:+.3f}")
         metrics[2].metric("ECE", f"{report.ece:.3f}", f"{report.ece - report.whole_ece:+.3f}", delta_color="inverse")
         column.plotly_chart(report.figure, width="stretch", key=f"region_{i}")
-    st.button("Clear the selection", on_click=views.clear_region)
+    st.button("Clear the selection", on_click=state.clear_region)
 
 
 @st.fragment

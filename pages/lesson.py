@@ -4,12 +4,14 @@ models, with a link to the full page on the same models."""
 import streamlit as st
 
 from explorer.app import guide, sidebar, state
-from explorer.app.views import lesson as view
+from explorer.app.views.lesson import steps
+from explorer.app.views.lesson.bundle import bundle
+from explorer.app.views.lesson.choice import lesson_for
 from explorer.core.errors import ExplorerError
 
 st.title(guide.page("lesson").heading)
 selected = state.selection()
-lesson = view.lesson_for(selected.dataset, selected.seed)
+lesson = lesson_for(selected.dataset, selected.seed)
 if lesson is None:
     st.info("The lesson needs the shipped models with d = 2 (checkpoints/), and none were found.")
     st.stop()
@@ -17,7 +19,7 @@ st.caption(lesson.note)
 
 
 def move(by: int) -> None:
-    st.session_state[state.LESSON_STEP] = (st.session_state.get(state.LESSON_STEP, 0) + by) % len(view.STEPS)
+    st.session_state[state.LESSON_STEP] = (st.session_state.get(state.LESSON_STEP, 0) + by) % len(steps.STEPS)
 
 
 def picked() -> None:
@@ -27,11 +29,11 @@ def picked() -> None:
 # The step lives in a key of no widget: Streamlit drops a widget's key on a page that does not draw it,
 # and a teacher who follows a step's link comes back to the same step.
 st.session_state[state.LESSON_PICKER] = st.session_state.setdefault(state.LESSON_STEP, 0)
-number = st.segmented_control("Step", range(len(view.STEPS)), key=state.LESSON_PICKER, required=True,
-                              on_change=picked, format_func=lambda i: f"{i + 1}. {view.TITLES[i]}")
+number = st.segmented_control("Step", range(len(steps.STEPS)), key=state.LESSON_PICKER, required=True,
+                              on_change=picked, format_func=lambda i: f"{i + 1}. {steps.TITLES[i]}")
 try:
     with st.spinner("Measuring…"):
-        step = view.STEPS[number](lesson)
+        step = steps.STEPS[number](lesson)
 except ExplorerError as error:
     st.error(str(error))
     st.stop()
@@ -46,9 +48,9 @@ st.page_link(str(guide.page(step.page).script), label=step.link_label, icon=guid
              query_params=sidebar.link(lesson.dataset, lesson.softmax, lesson.vc))
 left, right = st.columns(2)
 left.button("← Previous step", on_click=move, args=(-1,), disabled=number == 0)
-right.button("Next step →", on_click=move, args=(1,), disabled=number == len(view.STEPS) - 1)
+right.button("Next step →", on_click=move, args=(1,), disabled=number == len(steps.STEPS) - 1)
 
 st.divider()
 st.download_button("Lesson bundle (zip): metrics CSV, every figure as an offline HTML file, a summary",
-                   lambda: view.bundle(lesson), f"vc-explorer-lesson-{lesson.dataset}.zip", "application/zip",
+                   lambda: bundle(lesson), f"vc-explorer-lesson-{lesson.dataset}.zip", "application/zip",
                    on_click="ignore", help="Built when clicked: every step is measured (a few seconds).")

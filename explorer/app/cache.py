@@ -19,13 +19,14 @@ import streamlit as st
 import torch
 
 from explorer.app import umap_worker
+from explorer.core._io import SHIPPED_RESULTS, file_digest
 from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
-from explorer.core._io import file_digest
 from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.models import Classifier
+from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_sweep
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
 from explorer.measure.corruptions import corrupt
@@ -111,6 +112,20 @@ def digest(path: Path) -> str:
 def checkpoints() -> tuple[list[Entry], list[str]]:
     """Listed checkpoints and the problems met while listing (re-read every 30 s)."""
     return list_checkpoints()
+
+
+def shipped_results() -> Results | None:
+    """The results report's raw numbers (``docs/results/results.json``), read again when the file
+    changes; None without the file. Read-only."""
+    try:
+        return _results(SHIPPED_RESULTS)
+    except FileNotFoundError:
+        return None
+
+
+@_per_file(st.cache_resource(show_spinner=False))
+def _results(path: Path) -> Results:
+    return Results.load(path)
 
 
 @st.cache_resource(show_spinner="Loading the test split…")

@@ -1,7 +1,9 @@
-"""The one home of the app's session-state keys, and the sidebar's selection read back from them."""
+"""The one home of the app's session-state keys: the sidebar's selection read back from them, and the
+linked selection (a reliability bin, a region of a latent map) with the rule that forgets it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,11 @@ class Selection:
     model_b: Path | None
     seed: int
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """Models A and B as the linked selection records them: their paths, as strings."""
+        return str(self.model_a), str(self.model_b)
+
 
 def selection() -> Selection:
     get = st.session_state.get
@@ -54,15 +61,82 @@ def models_or_stop() -> Selection:
     return selected
 
 
+# The linked selection: test examples chosen on one of models A and B's views and shown on both. A
+# reliability bin chosen on the Calibration page rings its examples on both latent maps; a region drawn
+# on a latent map is measured on both models. Either names rows of the test split of the models it was
+# chosen on: with other models (another file, another dataset) the same bin or indices are other
+# examples, so a selection is read only with the models it was chosen on, and forgotten otherwise.
+
 CALIBRATION_BIN = "calibration_bin"
 """The reliability bin whose test points the Calibration page rings on both latent maps: a tuple
 (side, b), side "Model A" or "Model B" and b the bin's index, or None. Set by a click on a bar of a
-diagram (its ``on_select`` callback) or by the page's selectbox of that key."""
-CALIBRATION_BIN_COUNT = "calibration_bin_count"
-"""The number of bins CALIBRATION_BIN was chosen among: another number makes its index another range."""
+diagram (its ``on_select`` callback, :func:`choose_bin`) or by the page's selectbox of that key."""
+CALIBRATION_BIN_AMONG = "calibration_bin_among"
+"""What CALIBRATION_BIN was chosen among: (model A, model B, number of bins). With other models the
+bin is another model's predictions; with another number of bins its index is another range."""
 LATENT_REGION = "latent_region"
 """A region drawn with the box or lasso on a latent map: a dict {"map": "Model A" or "Model B",
-"how": "box" or "lasso", "indices": list of test-split indices of the drawn points inside it}, or None."""
+"how": "box" or "lasso", "indices": list of test-split indices of the drawn points inside it,
+"models": (model A, model B) it was drawn on}, or None."""
 LATENT_MAP_CLEARS = "latent_map_clears"
 """How many times "Clear the selection" ran: part of the latent maps' chart keys, so a clear also
 takes the box off the charts (a new key is a new chart, with no selection)."""
+
+
+def reliability_key(side: str) -> str:
+    """The session key of side's reliability diagram on the Calibration page (its selection)."""
+    return f"reliability_{side}"
+
+
+def latent_map_key(side: str) -> str:
+    """The session key of side's latent map on the Latent space page (its selection): a new one after
+    each :func:`clear_region`, so a clear also takes the box off the chart."""
+    return f"latents_{side}:{st.session_state.get(LATENT_MAP_CLEARS, 0)}"
+
+
+def chosen_bin(models: tuple[str, str], n_bins: int, options: Collection) -> tuple[str, int] | None:
+    """The reliability bin chosen among ``n_bins`` bins of these ``models`` (:attr:`Selection.pair`),
+    if it is one of ``options``; a bin chosen among others is forgotten. A corruption or temperature
+    scaling keeps it: it is still that model's range of confidence, and the page's caption says on
+    which predictions the ringed examples fall in it.
+
+    Call it once a run of the Calibration page, before its bin selectbox (which holds
+    :data:`CALIBRATION_BIN`) is drawn: it records what the next choice is made among.
+    """
+    among = (*models, n_bins)
+    if (st.session_state.get(CALIBRATION_BIN) not in options
+            or st.session_state.get(CALIBRATION_BIN_AMONG, among) != among):
+        st.session_state[CALIBRATION_BIN] = None
+    st.session_state[CALIBRATION_BIN_AMONG] = among
+    return st.session_state.get(CALIBRATION_BIN)
+
+
+def choose_bin(side: str, b: int) -> None:
+    """Choose bin b of side's diagram (an ``on_select`` callback: before the run that draws it)."""
+    st.session_state[CALIBRATION_BIN] = (side, b)
+
+
+def drop_bin(side: str) -> None:
+    """Forget the chosen bin if it is side's: emptying one diagram leaves the other's choice."""
+    if (st.session_state.get(CALIBRATION_BIN) or ("",))[0] == side:
+        st.session_state[CALIBRATION_BIN] = None
+
+
+def region(models: tuple[str, str]) -> dict | None:
+    """The region (:data:`LATENT_REGION`) if it was drawn on these ``models`` (:attr:`Selection.pair`);
+    one drawn on others is forgotten, and None is returned."""
+    found = st.session_state.get(LATENT_REGION)
+    if found is not None and tuple(found.get("models", ())) != tuple(models):
+        st.session_state[LATENT_REGION] = found = None
+    return found
+
+
+def choose_region(found: dict, models: tuple[str, ...]) -> None:
+    """Store a region ({"map", "how", "indices"}) as drawn on ``models``."""
+    st.session_state[LATENT_REGION] = {**found, "models": tuple(models)}
+
+
+def clear_region() -> None:
+    """No region, and new latent-map chart keys (:func:`latent_map_key`), so no box stays drawn."""
+    st.session_state[LATENT_REGION] = None
+    st.session_state[LATENT_MAP_CLEARS] = st.session_state.get(LATENT_MAP_CLEARS, 0) + 1

@@ -3,8 +3,13 @@
 Every attack works on images x of shape (N, C, H, W) with values in [0, 1], *before* normalisation
 (normalisation lives inside the model), so ε, the step size α and every perturbation are in pixel
 units of [0, 1]: ε = 8/255 is one 8-bit grey level times 8. Attacks only call ``model(x)`` (logits,
-shape (N, K)) and, for :func:`pgd_path`, ``model.embed(x)`` (latents, shape (N, d)); they never
+shape (N, K)) and, for :func:`latent_path`, ``model.embed(x)`` (latents, shape (N, d)); they never
 look at what kind of model they attack.
+
+Every attack has one call shape, ``run_attack(model, x, y, config, visit=None)`` with an
+:class:`~explorer.core.config.AttackConfig`; :func:`fgsm` and :func:`pgd` are the same attacks with
+their settings as arguments. ``visit(step, x_t)`` (:data:`Visit`), if given, sees every iterate, so
+a caller can record the attack's path without knowing how each attack walks.
 
 During an attack the model is in eval mode (dropout off, batch-norm statistics frozen); every
 module's previous train/eval flag is restored afterwards, also when the attack raises. Gradients
@@ -72,6 +77,12 @@ def default_alpha(eps: float, steps: int) -> float:
     return 2.5 * eps / steps
 
 
+Visit = Callable[[int, Tensor], None]
+"""``visit(step, x_t)``: called in eval mode, under ``torch.enable_grad``, with step 0 and the clean x,
+then with step t and the iterate after step t (t = 1, …, steps; FGSM has one step); x_t is detached,
+(N, C, H, W) in [0, 1]. PGD's random start is not an iterate and is not visited."""
+
+
 def _pgd_loop(
     model: nn.Module,
     x: Tensor,
@@ -81,13 +92,9 @@ def _pgd_loop(
     steps: int,
     random_start: bool,
     seed: int | None,
-    visit: Callable[[Tensor], None] | None = None,
+    visit: Visit | None,
 ) -> Tensor:
-    """The PGD iteration shared by :func:`fgsm`, :func:`pgd` and :func:`pgd_path`.
-
-    ``visit`` (if given) is called in eval mode with the clean x, then with the iterate after each
-    of the ``steps`` steps.
-    """
+    """The PGD iteration shared by :func:`fgsm` and :func:`pgd` (arguments as :func:`pgd` takes them)."""
     check_attack_params(eps, alpha, steps)
     _check_batch(x, y)
     alpha = default_alpha(eps, steps) if alpha is None else alpha
@@ -95,13 +102,13 @@ def _pgd_loop(
     # enable_grad: callers (the app, robust_accuracy) may run inside torch.no_grad().
     with _eval_mode(model), torch.enable_grad():
         if visit:
-            visit(x)
+            visit(0, x)
         x_adv = x
         if random_start:
             generator = None if seed is None else torch.Generator(x.device).manual_seed(seed)
             noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x_adv = (x + eps * (2 * noise - 1)).clamp(0, 1)
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             x_adv = x_adv.detach().requires_grad_()
             # Summed, not averaged: each example's gradient is then independent of the batch size
             # (the sign is the same, but a 1/N factor can underflow to exactly zero).
@@ -110,11 +117,11 @@ def _pgd_loop(
             x_adv = x_adv.detach() + alpha * grad.sign()
             x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
             if visit:
-                visit(x_adv)
+                visit(step, x_adv)
     return x_adv
 
 
-def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
+def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, visit: Visit | None = None) -> Tensor:
     """Fast gradient sign method (Goodfellow et al. 2015), untargeted, L∞.
 
     x_adv = clip_[0,1](x + ε·sign(∇_x CE(model(x), y))): one PGD step of size ε from x itself.
@@ -124,11 +131,12 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         x: clean images, (N, C, H, W), float in [0, 1].
         y: true labels, (N,), integers in [0, K).
         eps: L∞ budget in pixel units of [0, 1], in [0, 1]; 0 returns x unchanged.
+        visit: called with (0, x), then (1, x_adv) (:data:`Visit`).
 
     Returns:
         Detached adversarial images, (N, C, H, W), in [0, 1], with ‖x_adv − x‖∞ ≤ ε.
     """
-    return _pgd_loop(model, x, y, eps, alpha=eps, steps=1, random_start=False, seed=None)
+    return _pgd_loop(model, x, y, eps, alpha=eps, steps=1, random_start=False, seed=None, visit=visit)
 
 
 def pgd(
@@ -140,6 +148,7 @@ def pgd(
     steps: int = 10,
     random_start: bool = True,
     seed: int | None = None,
+    visit: Visit | None = None,
 ) -> Tensor:
     """Projected gradient descent on the cross-entropy (Madry et al. 2018), untargeted, L∞.
 
@@ -157,54 +166,50 @@ def pgd(
         random_start: start from a uniform draw in the ε-ball instead of x.
         seed: seeds the random start's ``torch.Generator`` (same seed, same device → same result);
             None draws from torch's global generator.
+        visit: called with (0, x), then (t, x_t) after each step t (:data:`Visit`).
 
     Returns:
         Detached adversarial images, (N, C, H, W), in [0, 1], with ‖x_adv − x‖∞ ≤ ε.
     """
-    return _pgd_loop(model, x, y, eps, alpha, steps, random_start, seed)
+    return _pgd_loop(model, x, y, eps, alpha, steps, random_start, seed, visit)
 
 
-def pgd_path(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    eps: float,
-    alpha: float | None = None,
-    steps: int = 10,
-    random_start: bool = True,
-    seed: int | None = None,
-) -> tuple[Tensor, Tensor]:
-    """:func:`pgd`, also recording the latent ``model.embed`` of every iterate (to draw its path).
-
-    Arguments as in :func:`pgd`; with the same arguments, x_adv is identical to :func:`pgd`'s.
-
-    Returns:
-        x_adv: (N, C, H, W), as :func:`pgd` returns it.
-        latents: (steps + 1, N, d); latents[0] is the clean latent embed(x), latents[t] the latent
-            after step t, so latents[-1] = embed(x_adv). The random start itself is not recorded.
-    """
-    latents = []
-
-    def record(x_t: Tensor) -> None:
-        with torch.no_grad():
-            latents.append(model.embed(x_t))
-
-    x_adv = _pgd_loop(model, x, y, eps, alpha, steps, random_start, seed, visit=record)
-    return x_adv, torch.stack(latents)
-
-
-# One call shape for every attack: (model, x, y, config) -> x_adv.
-ATTACK_FUNCTIONS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig], Tensor]] = {
-    "fgsm": lambda model, x, y, c: fgsm(model, x, y, c.eps),
-    "pgd": lambda model, x, y, c: pgd(model, x, y, c.eps, c.alpha, c.steps, c.random_start, c.seed),
+# One call shape for every attack: (model, x, y, config, visit) -> x_adv.
+ATTACK_FUNCTIONS: dict[str, Callable[[nn.Module, Tensor, Tensor, AttackConfig, Visit | None], Tensor]] = {
+    "fgsm": lambda model, x, y, c, visit: fgsm(model, x, y, c.eps, visit),
+    "pgd": lambda model, x, y, c, visit: pgd(model, x, y, c.eps, c.alpha, c.steps, c.random_start, c.seed, visit),
 }
 
 
-def run_attack(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -> Tensor:
-    """Attack x (N, C, H, W) in [0, 1] with labels y (N,) as ``config`` says; returns x_adv."""
+def run_attack(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig, visit: Visit | None = None) -> Tensor:
+    """Attack x (N, C, H, W) in [0, 1] with labels y (N,) as ``config`` says; returns x_adv.
+
+    ``visit(step, x_t)`` sees the clean x, then every iterate (:data:`Visit`).
+    """
     if config.attack not in ATTACK_FUNCTIONS:
         raise ArgumentError(f"unknown attack {config.attack!r}; allowed: {', '.join(ATTACK_FUNCTIONS)}")
-    return ATTACK_FUNCTIONS[config.attack](model, x, y, config)
+    return ATTACK_FUNCTIONS[config.attack](model, x, y, config, visit)
+
+
+def latent_path(model: nn.Module, x: Tensor, y: Tensor, config: AttackConfig) -> tuple[Tensor, Tensor]:
+    """:func:`run_attack`, also recording the latent ``model.embed`` of every iterate (to draw its path).
+
+    With the same arguments, x_adv is identical to :func:`run_attack`'s.
+
+    Returns:
+        x_adv: (N, C, H, W), as :func:`run_attack` returns it.
+        latents: (T + 1, N, d) for an attack of T steps (PGD: ``config.steps``; FGSM: 1); latents[0]
+            is the clean latent embed(x), latents[t] the latent after step t, so latents[-1] =
+            embed(x_adv). PGD's random start itself is not recorded.
+    """
+    latents = []
+
+    def record(step: int, x_t: Tensor) -> None:
+        with torch.no_grad():  # a latent to draw, not a graph to differentiate
+            latents.append(model.embed(x_t))
+
+    x_adv = run_attack(model, x, y, config, visit=record)
+    return x_adv, torch.stack(latents)
 
 
 def robust_accuracy(
@@ -251,5 +256,5 @@ def accuracy_vs_eps(
     return accuracies
 
 
-__all__ = ["ATTACKS", "ATTACK_FUNCTIONS", "accuracy_vs_eps", "default_alpha", "fgsm", "pgd", "pgd_path",
-           "robust_accuracy", "run_attack"]
+__all__ = ["ATTACKS", "ATTACK_FUNCTIONS", "Visit", "accuracy_vs_eps", "default_alpha", "fgsm", "latent_path",
+           "pgd", "robust_accuracy", "run_attack"]

@@ -29,3 +29,21 @@ def test_a_checkpoint_is_read_once_and_again_when_the_file_changes(tmp_path):
 
     cache.model.clear()
     assert cache.model(path)[0] is not second
+
+
+def test_the_results_report_is_read_once_and_again_when_the_file_changes(tmp_path, monkeypatch):
+    from explorer.core._io import SHIPPED_RESULTS
+
+    path = tmp_path / "results.json"
+    shutil.copy(SHIPPED_RESULTS, path)
+    monkeypatch.setattr(cache, "SHIPPED_RESULTS", path)
+    first = cache.shipped_results()
+    assert first is not None and cache.shipped_results() is first  # the same file version: the cached object
+
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later modification time
+    second = cache.shipped_results()
+    assert second is not first and second.suites == first.suites
+
+    path.unlink()
+    assert cache.shipped_results() is None  # no report: the lesson quotes none

@@ -197,6 +197,17 @@ def test_a_bin_is_dropped_when_the_bins_slider_changes_what_it_covers(start):
     assert not app.exception and app.session_state["calibration_bin"] is None
 
 
+def test_a_bin_is_forgotten_when_a_model_changes(start):
+    """Model A's bin 14 of another model A is other predictions: the choice does not follow silently."""
+    app = start()
+    widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
+    assert app.session_state["calibration_bin"] == ("Model A", 14)
+    app.session_state["model_a"] = app.session_state["model_a"].replace("d2-softmax", "d2-lgm")
+    app.run()
+    assert not app.exception and not app.error
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 3
+
+
 def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
     app = start()
     widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()

@@ -247,6 +247,7 @@ def test_a_region_is_not_measured_on_a_bundle_whose_rows_are_other_examples(open
 def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypatch):
     import numpy as np
 
+    from explorer.app import state
     from explorer.app.views import latent_space as views
 
     keep = np.array([4, 9, 30, 41])
@@ -260,14 +261,14 @@ def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypa
 
     session = {"selected_index": 3}
     monkeypatch.setattr(views.st, "session_state", session)
-    session[views.chart_key("Model A")] = {"selection": box}
+    session[state.latent_map_key("Model A")] = {"selection": box}
     views.on_map_select("Model A", keep)
     assert session["latent_region"]["indices"] == [4, 30] and session["selected_index"] == 3
-    session[views.chart_key("Model A")] = {"selection": {"points": [{"customdata": [3]}], "box": [], "lasso": []}}
+    session[state.latent_map_key("Model A")] = {"selection": {"points": [{"customdata": [3]}], "box": [], "lasso": []}}
     views.on_map_select("Model A", keep)
     assert session["selected_index"] == 41 and session["latent_region"]["indices"] == [4, 30]
-    views.clear_region()
-    assert session["latent_region"] is None and views.chart_key("Model A") == "latents_Model A:1"
+    state.clear_region()
+    assert session["latent_region"] is None and state.latent_map_key("Model A") == "latents_Model A:1"
 
 
 def drawn_on(app) -> dict:

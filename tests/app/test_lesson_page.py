@@ -1,4 +1,4 @@
-"""AppTest of the Lesson page (explorer/app/views/lesson.py): six steps, numbers that are measured, the
+"""AppTest of the Lesson page (explorer/app/views/lesson/): six steps, numbers that are measured, the
 link to the full page, the fallback to digits, and the lesson bundle."""
 
 import io
@@ -100,11 +100,12 @@ def test_a_link_from_the_lesson_opens_a_page_on_its_models(open_page):
 
 
 def test_the_lesson_bundle_holds_metrics_offline_figures_and_a_summary(open_page):
-    from explorer.app.views import lesson as view
+    from explorer.app.views.lesson.bundle import bundle
+    from explorer.app.views.lesson.choice import lesson_for
 
     open_page()
-    lesson = view.lesson_for("digits", 0)
-    zipped = zipfile.ZipFile(io.BytesIO(view.bundle(lesson)))
+    lesson = lesson_for("digits", 0)
+    zipped = zipfile.ZipFile(io.BytesIO(bundle(lesson)))
     names = zipped.namelist()
     assert {"metrics.csv", "summary.md"} <= set(names)
     figures = [n for n in names if n.startswith("figures/") and n.endswith(".html")]
@@ -130,26 +131,26 @@ def test_the_lesson_keeps_its_step_while_another_page_is_open(open_page):
 
 @pytest.fixture
 def lesson(open_page):
-    from explorer.app.views import lesson as view
+    from explorer.app.views.lesson.choice import lesson_for
 
     open_page()
-    return view.lesson_for("digits", 0)
+    return lesson_for("digits", 0)
 
 
 @pytest.mark.parametrize("mean_ks, said, unsaid", [
     (0.9, "do not have", "fairly well"), (0.1, "fairly well", "do not have")])
 def test_step_two_says_what_its_ks_shows(lesson, monkeypatch, mean_ks, said, unsaid):
-    from explorer.app.views import lesson as view
+    from explorer.app.views.lesson import steps as view
 
-    measured = view._fit_numbers
-    monkeypatch.setattr(view, "_fit_numbers", lambda *a: {**measured(*a), "mean_ks": mean_ks})
+    measured = view.fit_numbers
+    monkeypatch.setattr(view, "fit_numbers", lambda *a: {**measured(*a), "mean_ks": mean_ks})
     text = view.mismatch(lesson).text
     assert said in text and unsaid not in text
 
 
 @pytest.mark.parametrize("error, said", [(0.0, "has the lower ECE"), (1.0, "not told apart")])
 def test_step_four_names_a_lower_ece_only_beyond_the_noise(lesson, monkeypatch, error, said):
-    from explorer.app.views import lesson as view
+    from explorer.app.views.lesson import steps as view
 
     monkeypatch.setattr(view, "ece_standard_error", lambda *a, **k: error)
     text = view.reliability(lesson).text
@@ -160,7 +161,7 @@ def test_step_five_says_the_path_leaves_its_class_only_when_a_prediction_flipped
     import dataclasses
 
     from explorer.app.views import adversarial
-    from explorer.app.views import lesson as view
+    from explorer.app.views.lesson import steps as view
 
     attack = adversarial.attack_example
     monkeypatch.setattr(adversarial, "attack_example",
@@ -168,3 +169,19 @@ def test_step_five_says_the_path_leaves_its_class_only_when_a_prediction_flipped
     text = view.attack(lesson).text
     assert "(held)" in text and "(flipped)" not in text and "walks it out" not in text
     assert "stays in its class's region" in text
+
+
+def test_the_bundles_metrics_are_step_fours_table_beside_the_chi2_check(lesson):
+    """The bundle asks for its table by name (bundle.metrics_table), not by looking for a step's page."""
+    import pandas as pd
+
+    from explorer.app.views.lesson import bundle, steps
+
+    shown = steps.reliability(lesson).table
+    metrics = bundle.metrics_table(lesson)
+    pd.testing.assert_frame_equal(metrics[list(shown.columns)], shown)
+    assert list(metrics.columns) == [*shown.columns, *bundle.FIT_COLUMNS.values()]
+    for row, (_, path) in zip((0, 2), lesson.models):  # two rows a model: before and after scaling
+        fit = steps.fit_numbers(path, lesson.dataset)
+        assert metrics["mean KS (χ² check)"].iloc[row: row + 2].tolist() == [fit["mean_ks"]] * 2
+        assert metrics["median distance (σ)"].iloc[row: row + 2].tolist() == [fit["median_sigma"]] * 2

@@ -11,8 +11,8 @@ from explorer.measure.attacks import (
     AttackConfig,
     accuracy_vs_eps,
     fgsm,
+    latent_path,
     pgd,
-    pgd_path,
     robust_accuracy,
     run_attack,
 )
@@ -143,7 +143,7 @@ def test_eval_mode_during_attack_and_mode_restored(model, data, training):
     seen = []
     model.head.register_forward_pre_hook(lambda *_: seen.append(any(m.training for m in model.modules())))
     pgd(model, x, y, 0.1, steps=2)
-    pgd_path(model, x, y, 0.1, steps=2)
+    latent_path(model, x, y, AttackConfig(eps=0.1, steps=2))
     robust_accuracy(model, x, y, AttackConfig(eps=0.1, steps=2))
     assert seen and not any(seen)
     assert [m.training for m in model.modules()] == before
@@ -170,7 +170,7 @@ def test_parameter_grads_untouched(model, data):
     before = [None if p.grad is None else p.grad.clone() for p in params]
     fgsm(model, x, y, 0.1)
     pgd(model, x, y, 0.1)
-    pgd_path(model, x, y, 0.1)
+    latent_path(model, x, y, AttackConfig(eps=0.1))
     for p, grad in zip(params, before):
         assert (p.grad is None) if grad is None else torch.equal(p.grad, grad)
 
@@ -197,15 +197,48 @@ def test_run_attack_dispatches(model, data):
     assert torch.equal(run_attack(model, x, y, config), pgd(model, x, y, 0.1, 0.02, 5, True, 3))
 
 
-def test_pgd_path_follows_pgd(model, data):
+def test_latent_path_follows_pgd(model, data):
     x, y = data
     steps = 6
-    x_adv, latents = pgd_path(model, x, y, 0.1, steps=steps, seed=4)
+    x_adv, latents = latent_path(model, x, y, AttackConfig(eps=0.1, steps=steps, seed=4))
     assert latents.shape == (steps + 1, len(x), D)
     assert torch.equal(x_adv, pgd(model, x, y, 0.1, steps=steps, seed=4))
     with torch.no_grad():
         torch.testing.assert_close(latents[0], model.embed(x))
         torch.testing.assert_close(latents[-1], model.embed(x_adv))
+
+
+def test_latent_path_of_fgsm_is_its_one_step(model, data):
+    x, y = data
+    x_adv, latents = latent_path(model, x, y, AttackConfig(attack="fgsm", eps=0.1))
+    assert latents.shape == (2, len(x), D) and not latents.requires_grad
+    assert torch.equal(x_adv, fgsm(model, x, y, 0.1))
+    with torch.no_grad():
+        torch.testing.assert_close(latents[0], model.embed(x))
+        torch.testing.assert_close(latents[1], model.embed(x_adv))
+
+
+@pytest.mark.parametrize("config, visits", [
+    (AttackConfig(attack="pgd", eps=0.1, steps=4, seed=0), 4 + 1),
+    (AttackConfig(attack="fgsm", eps=0.1), 2),
+])
+def test_visit_sees_the_clean_input_then_every_step(model, data, config, visits):
+    """The hook records steps + 1 iterates for PGD and 2 for FGSM, and changes nothing of the attack."""
+    x, y = data
+    seen = []
+    x_adv = run_attack(model, x, y, config, visit=lambda step, x_t: seen.append((step, x_t.clone())))
+    assert [step for step, _ in seen] == list(range(visits))
+    assert torch.equal(seen[0][1], x) and torch.equal(seen[-1][1], x_adv)
+    assert all(not x_t.requires_grad and (x_t - x).abs().max() <= config.eps + 1e-6 for _, x_t in seen)
+    assert torch.equal(x_adv, run_attack(model, x, y, config))
+
+
+def test_fgsm_and_pgd_take_the_visit_hook_too(model, data):
+    x, y = data
+    steps = []
+    fgsm(model, x, y, 0.1, visit=lambda step, _: steps.append(step))
+    pgd(model, x, y, 0.1, steps=3, seed=0, visit=lambda step, _: steps.append(step))
+    assert steps == [0, 1, 0, 1, 2, 3]
 
 
 INVALID_CALLS = {

@@ -18,7 +18,7 @@ from explorer.core.config import AttackConfig
 from explorer.core.data import subset_indices
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, image_row, latent_scatter, probability_bars
-from explorer.measure.attacks import pgd_path
+from explorer.measure.attacks import latent_path
 from explorer.measure.inference import predict
 
 ATTACK_NAMES = {"fgsm": "FGSM", "pgd": "PGD"}
@@ -79,11 +79,7 @@ def attack_example(path: Path, dataset: str, index: int, config: AttackConfig) -
     data = cache.test_split(dataset)
     device = next(net.parameters()).device
     x, y = data.x[index: index + 1].to(device), data.y[index: index + 1].to(device)
-    if config.attack == "fgsm":  # FGSM is one PGD step of size ε from x itself (explorer.measure.attacks.fgsm)
-        x_adv, latents = pgd_path(net, x, y, config.eps, alpha=config.eps, steps=1, random_start=False)
-    else:
-        x_adv, latents = pgd_path(net, x, y, config.eps, config.alpha, config.steps, config.random_start,
-                                  config.seed)
+    x_adv, latents = latent_path(net, x, y, config)
     logits, _ = predict(net, torch.cat([x, x_adv]))
     probs = torch.softmax(logits.double(), dim=1).numpy()
     return ExampleAttack(x=x[0].cpu().numpy(), x_adv=x_adv[0].cpu().numpy(), probs=probs[0],

@@ -90,11 +90,6 @@ def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] |
     return reliability_diagram(bins, title=f"{pred.name}{scaled} ({n_bins} bins)", highlight_bin=mine)
 
 
-def chart_key(side: str) -> str:
-    """The session key of a side's reliability diagram (its selection state)."""
-    return f"reliability_{side}"
-
-
 def clicked_bin(points: list[dict]) -> int | None:
     """The bin index b a diagram's selection event names: every bar's ``customdata[0]``
     (:func:`explorer.figures.reliability_diagram`); None when no point carries one (the diagonal)."""
@@ -106,17 +101,17 @@ def clicked_bin(points: list[dict]) -> int | None:
 
 
 def on_bin_click(side: str) -> None:
-    """``on_select`` callback of side's diagram: store the clicked bin under :data:`state.CALIBRATION_BIN`.
+    """``on_select`` callback of side's diagram: choose the clicked bin (:func:`state.choose_bin`).
 
     It runs before the rerun, so it may set the selectbox's key. An emptied selection (a double click)
     clears the chosen bin only if it was this diagram's; a click on the diagonal changes nothing.
     """
-    points = st.session_state[chart_key(side)]["selection"]["points"]
+    points = st.session_state[state.reliability_key(side)]["selection"]["points"]
     b = clicked_bin(points)
     if b is not None:
-        st.session_state[state.CALIBRATION_BIN] = (side, b)
-    elif not points and (st.session_state.get(state.CALIBRATION_BIN) or ("",))[0] == side:
-        st.session_state[state.CALIBRATION_BIN] = None
+        state.choose_bin(side, b)
+    elif not points:
+        state.drop_bin(side)
 
 
 def bin_choices(preds: list[Predictions], n_bins: int) -> dict[tuple[str, int] | None, str]:

@@ -1,7 +1,7 @@
 """The Latent space page's figures (Home draws the first one too), composed from the library and the caches.
 
 A click on a map's point picks a test example (:data:`state.SELECTED_INDEX`); a box or lasso drawn on a
-map picks a region (:data:`state.LATENT_REGION`), measured on both models by :func:`region_reports`.
+map picks a region (:func:`state.choose_region`), measured on both models by :func:`region_reports`.
 """
 
 from __future__ import annotations
@@ -170,12 +170,6 @@ def customdata_index(point: Mapping) -> int | None:
     return None if data is None else int(round(float(data)))
 
 
-def chart_key(side: str) -> str:
-    """The session key of a side's map chart (its selection): a new one after each clear, so a clear
-    also takes the box off the chart."""
-    return f"latents_{side}:{st.session_state.get(state.LATENT_MAP_CLEARS, 0)}"
-
-
 def region_of(selection: Mapping | None, keep: np.ndarray, side: str) -> dict | None:
     """The region a box or lasso selection drew on side's map, as :data:`state.LATENT_REGION` holds
     it; None for a click (no box, no lasso) or no selection.
@@ -194,28 +188,14 @@ def region_of(selection: Mapping | None, keep: np.ndarray, side: str) -> dict | 
 
 def on_map_select(side: str, keep: np.ndarray, models: tuple[str, ...] = ()) -> None:
     """``on_select`` callback of side's map (``keep``: its drawn points' test indices; ``models``: the
-    paths of models A and B it was drawn beside): a box or lasso stores a region, a click the clicked
-    example; an emptied selection changes neither."""
-    event = st.session_state[chart_key(side)]
+    paths of models A and B it was drawn beside, :attr:`state.Selection.pair`): a box or lasso stores
+    a region, a click the clicked example; an emptied selection changes neither."""
+    event = st.session_state[state.latent_map_key(side)]
     region = region_of(event["selection"], keep, side)
     if region is not None:
-        st.session_state[state.LATENT_REGION] = {**region, "models": tuple(models)}
+        state.choose_region(region, models)
     elif (clicked := clicked_index(event, keep)) is not None:
         st.session_state[state.SELECTED_INDEX] = clicked
-
-
-def current_region(region: dict | None, paths: dict[str, Path]) -> dict | None:
-    """The stored region if it was drawn on these models A and B, else None: its indices are rows of
-    the test split it was drawn on, and another model or dataset would measure other examples."""
-    if region is None or tuple(region.get("models", ())) != tuple(str(p) for p in paths.values()):
-        return None
-    return region
-
-
-def clear_region() -> None:
-    """The "Clear the selection" button's callback: no region, and new chart keys (no box drawn)."""
-    st.session_state[state.LATENT_REGION] = None
-    st.session_state[state.LATENT_MAP_CLEARS] = st.session_state.get(state.LATENT_MAP_CLEARS, 0) + 1
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,13 @@
-"""The Lesson page's steps: the mismatch told in six steps, each a few sentences and live figures of
-the shipped d = 2 models, and the lesson bundle (metrics, figures, a summary) to take away.
+"""The Lesson's six steps: the mismatch told in six steps, each a few sentences and live figures of
+the lesson's d = 2 models (:mod:`.choice`).
 
 Every number a step's text gives is measured when the step is drawn (from the cached outputs of the
-models on their test split), or read from the results report's raw numbers (step 6); the sentences
-around them are chosen by those numbers, so the text never claims more than they show.
+models on their test split), or read from the results report's raw numbers (:mod:`.quotes`); the
+sentences around them are chosen by those numbers, so the text never claims more than they show.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,42 +19,19 @@ import plotly.graph_objects as go
 from explorer.app import cache, sources
 from explorer.app.views import adversarial, calibration
 from explorer.app.views.latent_space import chi2_figure, latent_figure
+from explorer.app.views.lesson.choice import Lesson
+from explorer.app.views.lesson.quotes import claims_table, claims_text, wins_elsewhere
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
-from explorer.core._io import SHIPPED_RESULTS
-from explorer.core.checkpoints import default_entry
-from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig, default_configs, variant
+from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig
 from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
-from explorer.figures.export import archive
-from explorer.jobs.report import table
-from explorer.jobs.results import Results
-from explorer.jobs.verdicts import verdicts
 from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
 
-LESSON_DATASET = "digits"
-"""The lesson's data when the sidebar's dataset has no shipped d = 2 pair (digits: every model loads
-offline in a second)."""
 ATTACK = AttackConfig(attack="pgd", eps=0.1, steps=10, seed=0)
 """Step 5's attack: the Adversarial page's default PGD."""
 REPORT_CLAIMS = ("corruption", "PGD", "training data", "OOD")
 """Step 6 quotes the report's comparisons whose description names one of these."""
-
-
-@dataclass(frozen=True)
-class Lesson:
-    """The lesson's models: the shipped d = 2 softmax and VC models of one dataset, and the seed."""
-
-    dataset: str
-    softmax: Path
-    vc: Path
-    seed: int
-    note: str
-    """Which models, and why this dataset."""
-
-    @property
-    def models(self) -> tuple[tuple[str, Path], tuple[str, Path]]:
-        return ("Model A", self.softmax), ("Model B", self.vc)
 
 
 @dataclass
@@ -73,25 +48,10 @@ class Step:
     table: pd.DataFrame | None = None
 
 
-def lesson_for(dataset: str | None, seed: int) -> Lesson | None:
-    """The lesson on ``dataset`` if it has a shipped d = 2 softmax and VC model, else on
-    :data:`LESSON_DATASET`; None if neither has them."""
-    entries = [e for e in cache.checkpoints()[0] if e.source == "shipped"]
-    for name in dict.fromkeys(d for d in (dataset, LESSON_DATASET) if d):
-        here = [e for e in entries if e.dataset == name]
-        softmax, vc = default_entry(here, "softmax", 2), default_entry(here, "vc", 2)
-        if softmax is None or vc is None or vc.variant != variant(*default_configs(name, "vc")):
-            continue  # the text describes the project's VC, not the released step kept beside it
-        why = "" if name == dataset else (f" The sidebar's dataset has no shipped models with d = 2, so the "
-                                          f"lesson uses {name}.")
-        note = (f"The lesson's models are the shipped ones on {name} with a 2-dimensional latent, drawn as it "
-                f"is: model A is softmax (`{softmax.path.stem}`), model B the project's VC "
-                f"(`{vc.path.stem}`). Seed {seed} (the sidebar's).{why}")
-        return Lesson(name, softmax.path, vc.path, seed, note)
-    return None
-
-
-def _fit_numbers(path: Path, dataset: str) -> dict[str, float]:
+def fit_numbers(path: Path, dataset: str) -> dict[str, float]:
+    """The χ² check of the model's test latents as the steps quote it: their median distance from their
+    class mean in σ (``median_sigma``), that median under the prior itself (``prior_median_sigma``),
+    and the mean KS over classes (``mean_ks``)."""
     fit = cache.fit(path, dataset)
     return {"median_sigma": float(np.median(np.sqrt(fit.r2))), "prior_median_sigma": float(np.sqrt(fit.law.median())),
             "mean_ks": float(fit.mean_ks)}
@@ -117,6 +77,21 @@ def _replay(path: Path, side: str, seed: int, meta: dict) -> go.Figure:
     chosen = sources.source(path)
     return latent_replay(snapshots, np.asarray(meta["snapshot_labels"]), chosen.class_names,
                          title=f"{chosen.name(side)}, replayed")
+
+
+def _clean_predictions(lesson: Lesson) -> tuple[list[calibration.Predictions], list[calibration.Predictions]]:
+    """Both models' predictions on the clean test split, before and after temperature scaling."""
+    clean = calibration.Shift(seed=lesson.seed)
+    before = [calibration.predictions(path, side, clean, False) for side, path in lesson.models]
+    after = [calibration.predictions(path, side, clean, True) for side, path in lesson.models]
+    return before, after
+
+
+def calibration_table(lesson: Lesson) -> pd.DataFrame:
+    """Both models' calibration metrics (:data:`N_BINS` bins, clean test split), before and after
+    temperature scaling: two rows a model (:func:`explorer.app.views.calibration.metrics_table`)."""
+    before, after = _clean_predictions(lesson)
+    return calibration.metrics_table(after, N_BINS, before)
 
 
 def spokes(lesson: Lesson) -> Step:
@@ -152,7 +127,7 @@ def spokes(lesson: Lesson) -> Step:
 
 
 def mismatch(lesson: Lesson) -> Step:
-    fit = _fit_numbers(lesson.softmax, lesson.dataset)
+    fit = fit_numbers(lesson.softmax, lesson.dataset)
     verdict = ("They do not describe its latents: the layer computes its probabilities from densities its "
                "latents do not have." if fit["mean_ks"] > 0.5 else
                "They describe its latents only roughly." if fit["mean_ks"] > 0.2 else
@@ -174,7 +149,7 @@ def mismatch(lesson: Lesson) -> Step:
 
 
 def variational(lesson: Lesson) -> Step:
-    a, b = _fit_numbers(lesson.softmax, lesson.dataset), _fit_numbers(lesson.vc, lesson.dataset)
+    a, b = fit_numbers(lesson.softmax, lesson.dataset), fit_numbers(lesson.vc, lesson.dataset)
     acc_a, acc_b = _accuracy(lesson.softmax, lesson.dataset), _accuracy(lesson.vc, lesson.dataset)
     closer = "closer to" if b["mean_ks"] < a["mean_ks"] else "no closer to"
     text = (
@@ -192,9 +167,7 @@ def variational(lesson: Lesson) -> Step:
 
 
 def reliability(lesson: Lesson) -> Step:
-    clean = calibration.Shift(seed=lesson.seed)
-    before = [calibration.predictions(path, side, clean, False) for side, path in lesson.models]
-    after = [calibration.predictions(path, side, clean, True) for side, path in lesson.models]
+    before, after = _clean_predictions(lesson)
     ece = [[calibration_report(p.probs, p.labels, N_BINS)["ece"] for p in preds] for preds in (before, after)]
     se = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in before]
     se_after = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in after]
@@ -220,10 +193,9 @@ def reliability(lesson: Lesson) -> Step:
         + f" On its {len(before[0].labels):,} test examples, a bootstrap puts the standard error of the ECEs "
           f"before scaling at {se[0]:.4f} for model A and {se[1]:.4f} for model B, after it at "
           f"{se_after[0]:.4f} and {se_after[1]:.4f}.")
-    table = calibration.metrics_table(after, N_BINS, before)
     figures = [calibration.reliability_figure(p, N_BINS) for p in (*before, *after)]
     return Step("Reliability, before and after temperature scaling", text, figures, "calibration",
-                "Open the Calibration page on these models", table=table)
+                "Open the Calibration page on these models", table=calibration_table(lesson))
 
 
 def attack(lesson: Lesson) -> Step:
@@ -240,7 +212,7 @@ def attack(lesson: Lesson) -> Step:
                     + (" (flipped)" if before != after else " (held)"))
         figures.append(adversarial.path_figure(path, lesson.dataset, result, lesson.seed,
                                                f"{sources.source(path).name(side)}: the latent under attack"))
-    report = _report_rows(lesson.dataset, ("PGD",))
+    report = claims_text(lesson.dataset, ("PGD",))
     text = (
         f"PGD moves every pixel of test example #{index} (label {label}) by at most ε = {ATTACK.eps} "
         f"(images in [0, 1]), {ATTACK.steps} steps, each model with its own gradient. {'; '.join(said)}. "
@@ -264,14 +236,14 @@ def shift(lesson: Lesson) -> Step:
                for measure, title in (("accuracy", "accuracy"), ("ece", f"ECE ({N_BINS} bins)"))]
     a, b = curves.values()
     n = min(len(cache.test_split(lesson.dataset).y), SHIFT_POINTS)
-    report = _report_rows(lesson.dataset, REPORT_CLAIMS)
+    report = claims_text(lesson.dataset, REPORT_CLAIMS)
     text = (
         f"The figures corrupt {n} test images with {corruption.replace('_', ' ')} of growing severity. At "
         f"severity 5, model A's accuracy is {a['accuracy'][-1]:.1%} (ECE {a['ece'][-1]:.3f}) and model B's "
         f"{b['accuracy'][-1]:.1%} (ECE {b['ece'][-1]:.3f}).\n\n"
-        + (report or f"The results report has no measurements on {lesson.dataset}.") + _wins_elsewhere(lesson.dataset)
+        + (report or f"The results report has no measurements on {lesson.dataset}.") + wins_elsewhere(lesson.dataset)
         + "\n\nThe Shift page also trains on a fraction of the data and scores out-of-distribution inputs.")
-    table = _report_table(lesson.dataset, REPORT_CLAIMS)
+    table = claims_table(lesson.dataset, REPORT_CLAIMS)
     return Step("Shift and out-of-distribution: what the measurements say", text, figures, "shift",
                 "Open the Shift, low data and OOD page on these models", table=table)
 
@@ -282,83 +254,6 @@ TITLES = ("Softmax latents grow into spokes", "The Gaussians its layer implies",
 """The steps in order, and their short names for the step picker."""
 
 
-def _report() -> Results | None:
-    """The results report's raw numbers, read once per version of the file; None without the file."""
-    try:
-        return _report_at(SHIPPED_RESULTS.stat().st_mtime_ns)
-    except FileNotFoundError:
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _report_at(mtime_ns: int) -> Results:
-    return Results.load(SHIPPED_RESULTS)
-
-
-def _report_verdicts(dataset: str, claims: tuple[str, ...]) -> tuple[str, list[tuple[str, str, str, str]]]:
-    """The report's suite on ``dataset`` and its comparisons that name one of ``claims``."""
-    results = _report()
-    suite = None if results is None else results.suite_for(dataset)
-    if suite is None:
-        return "", []
-    return suite, [row for row in verdicts(results, suite) if any(c in row[0] for c in claims) and row[3] != "–"]
-
-
-def _report_table(dataset: str, claims: tuple[str, ...]) -> pd.DataFrame | None:
-    _, rows = _report_verdicts(dataset, claims)
-    if not rows:
-        return None
-    return pd.DataFrame(rows, columns=["measured", "VC", "softmax", "verdict for VC"]).set_index("measured")
-
-
-def _report_rows(dataset: str, claims: tuple[str, ...]) -> str:
-    """What the results report says on ``dataset`` about ``claims``: its verdicts, counted and named."""
-    suite, rows = _report_verdicts(dataset, claims)
-    if not rows:
-        return ""
-    by = {verdict: [what for what, _, _, v in rows if v == verdict] for verdict in ("wins", "ties", "loses")}
-    parts = [f"**{verdict}** on {'; '.join(whats)}" for verdict, whats in by.items() if whats]
-    d = _report().plan_of(suite).get("latent_dim", "?")
-    return (f"The results report (`docs/results.md`) measured d = {d} models on {dataset} "
-            f"(suite *{suite}*, mean ± std over seeds; a win needs a difference beyond the spread). Against "
-            f"softmax, VC {', '.join(parts)}.")
-
-
-def _wins_elsewhere(dataset: str) -> str:
-    """The report's wins for VC on its other datasets, so that step 6 shows where VC helps too."""
-    results = _report()
-    if results is None:
-        return ""
-    won = {suite: [row[0] for row in verdicts(results, suite) if row[3] == "wins"] for suite in results.suites
-           if results.plan_of(suite).get("dataset") != dataset}
-    wins = [f"on {results.plan_of(suite).get('dataset')}, {'; '.join(whats)}" for suite, whats in won.items() if whats]
-    return (" In the report's other suites VC wins " + " — and ".join(wins) + "." if wins else
-            " VC wins no comparison in the report's other suites.")
-
-
 def steps(lesson: Lesson) -> list[Step]:
+    """Every step, drawn in order."""
     return [make(lesson) for make in STEPS]
-
-
-def bundle(lesson: Lesson) -> bytes:
-    """The lesson bundle, a zip: ``metrics.csv`` (both models, before and after temperature scaling,
-    with the χ² check), every step's figures as standalone HTML files that work offline, and
-    ``summary.md`` (the settings, and each step's text with its numbers)."""
-    drawn = steps(lesson)
-    figures = {f"step{i}-{j}": figure for i, step in enumerate(drawn, 1) for j, figure in enumerate(step.figures, 1)}
-    metrics = next(step.table for step in drawn if step.page == "calibration").copy()
-    fits = [_fit_numbers(path, lesson.dataset) for _, path in lesson.models]
-    for key, title in (("mean_ks", "mean KS (χ² check)"), ("median_sigma", "median distance (σ)")):
-        # metrics_table gives each model two rows, before and after scaling, in the models' order
-        metrics[title] = [fit[key] for fit in fits for _ in range(2)]
-    lines = [f"# vc-explorer lesson: {lesson.dataset}", "",
-             f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.", "", lesson.note, "",
-             f"- model A: `{lesson.softmax.name}`", f"- model B: `{lesson.vc.name}`",
-             f"- seed: {lesson.seed}; calibration: {N_BINS} equal-width bins, on the test split; "
-             f"attack: PGD, ε = {ATTACK.eps}, {ATTACK.steps} steps", ""]
-    for i, step in enumerate(drawn, 1):
-        shown = ", ".join(f"`figures/step{i}-{j}.html`" for j in range(1, len(step.figures) + 1))
-        lines += [f"## {i}. {step.title}", "", step.text, "", f"Figures: {shown}.", ""]
-    rows = [[name, *(f"{value:.4f}" for value in row)] for name, row in zip(metrics.index, metrics.to_numpy())]
-    lines += ["## Metrics", "", table(["model", *metrics.columns], rows), ""]
-    return archive(figures, {"metrics.csv": metrics.to_csv(), "summary.md": "\n".join(lines)})
