@@ -10,23 +10,23 @@ The public API, importable from ``explorer`` itself::
 The package is layered (see ``docs/ARCHITECTURE.md``): ``explorer.core`` (configs, data, models, loss
 terms, checkpoints), ``explorer.measure`` (inference, calibration metrics, recalibration, evaluation,
 attacks, corruptions, latent fit, OOD, projections), ``explorer.figures`` (plotly builders),
-``explorer.jobs`` (training, whole runs, the benchmark and its report) and ``explorer.app`` (the
-Streamlit layer). Names are loaded on first use, so ``import explorer`` stays cheap and imports neither
-torch nor Streamlit. The method is specified in ``../shared/docs/METHOD.md``.
+``explorer.jobs`` (training, whole runs, the export of a classifier, the benchmark and its report),
+``explorer.app`` (the Streamlit layer) and ``explorer.cli`` (the ``vc-explorer`` command). Names are
+loaded on first use, so ``import explorer`` stays cheap and imports neither torch nor Streamlit. The method is specified in ``../shared/docs/METHOD.md``.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "explorer.core.errors": ("ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError",
                              "ExplorerError"),
     "explorer.core.config": ("N_BINS", "METHODS", "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig",
                              "default_configs"),
-    "explorer.core.data": ("DATASETS", "DatasetInfo", "ImageData", "TextData", "load_dataset"),
+    "explorer.core.data": ("DATASETS", "Dataset", "DatasetInfo", "ImageData", "TextData", "load_dataset"),
     "explorer.core.models": ("Classifier", "build_model"),
     "explorer.core.wrapped": ("wrap_classifier",),
     "explorer.core.bundles": ("Bundle", "load_bundle", "save_bundle"),
@@ -41,6 +41,7 @@ _EXPORTS = {
     "explorer.measure.ood": ("auroc", "ood_scores"),
     "explorer.measure.projection": ("fit_projection",),
     "explorer.jobs.training": ("train",),
+    "explorer.jobs.export": ("export_classifier",),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 

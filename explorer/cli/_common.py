@@ -14,8 +14,10 @@ from explorer.core.config import (
 )
 from explorer.core.errors import ArgumentError
 
-CHOICES = {"amp": AMP_MODES, "augment": AUGMENTATIONS, "encoder": ENCODERS, "schedule": SCHEDULES, "variance": VARIANCES,
-           "device": DEVICES, "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS, "prior": PRIORS}
+CHOICES = {"amp": AMP_MODES, "augment": AUGMENTATIONS, "encoder": ENCODERS, "schedule": SCHEDULES,
+           "variance": VARIANCES, "device": DEVICES, "objective": OBJECTIVES, "kl_estimator": KL_ESTIMATORS,
+           "prior": PRIORS}
+"""The allowed values of every setting that takes a name."""
 NOT_FLAGS = {"method", "num_classes", "input_shape", "mean", "std", "vocab_size"}
 """Config fields without a flag: the method is a subcommand's own argument, the rest the dataset's."""
 

@@ -82,8 +82,9 @@ class ModelConfig:
     freedom, centre μ_y and diagonal scale σ_y. Softmax's linear head implies Gaussians whatever this
     says."""
     nu: int = _field(5, "degrees of freedom of the student_t prior (an integer)")
-    """An integer, so that its draws come from a seeded generator as sums of squared normals, and at least 3, so its variance is finite (below, the
-    latents' r² has tails no histogram or quadratic discriminator can handle)."""
+    """An integer, so that its draws come from a seeded generator as sums of squared normals, and at
+    least 3, so its variance is finite (below, the latents' r² has tails no histogram or quadratic
+    discriminator can handle)."""
     prior_init_distance: float = _field(4.0, "root-mean-square distance between initial class means, in units "
                                              "of the initial sigma (1)")
     """The Gaussian head draws its means from N(0, D²/(2d) I), so the classes start equally far apart

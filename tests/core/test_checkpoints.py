@@ -11,7 +11,7 @@ from explorer.core.checkpoints import (REQUIRED_META, CheckpointError, checkpoin
 from explorer.core.data import load_dataset, split_indices
 from explorer.core.errors import ArgumentError
 from explorer.core.models import build_model
-from explorer.core.text import Vocabulary
+from explorer.core.data import Vocabulary
 
 META = {"dataset": "digits", "class_names": [str(k) for k in range(10)], "metrics": {"accuracy": 0.5},
         "history": [{"epoch": 1, "loss": 1.0, "latent_norm": [1.0] * 10}], "snapshots": torch.zeros(2, 3, 2)}
