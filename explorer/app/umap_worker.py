@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.pool
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 
@@ -44,6 +45,14 @@ def _main_module(name: str) -> Iterator[None]:
         sys.modules["__main__"] = real
 
 
+def _worker_init() -> None:
+    """The worker runs at the lowest CPU priority, and leaves Ctrl+C to the app: a terminal sends it to
+    the whole process group, and the app, stopping, ends its daemon worker itself (without this, the
+    worker would print a KeyboardInterrupt traceback under the app's last lines)."""
+    os.nice(19)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start() -> multiprocessing.pool.Pool | None:
     """A pool of one worker process, compiling UMAP at once; None inside a worker (it never starts one)."""
     if multiprocessing.parent_process() is not None:
@@ -51,7 +60,7 @@ def start() -> multiprocessing.pool.Pool | None:
     with _main_module("explorer.measure.projection"):
         # The worker starts here, inside the pose, at the lowest CPU priority: it uses the cores the
         # pages leave idle, and a page computing with torch's threads meanwhile keeps its speed.
-        pool = multiprocessing.get_context("spawn").Pool(1, initializer=os.nice, initargs=(19,))
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_worker_init)
     if os.environ.get("EXPLORER_UMAP_WARM_UP", "1") != "0":
         pool.apply_async(warm_up_umap)
     return pool
