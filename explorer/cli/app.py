@@ -4,6 +4,8 @@ every further argument goes to ``streamlit run``, e.g. ``vc-explorer app --serve
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 STOP_SECONDS = 10
 """How long Streamlit may take to stop after Ctrl+C (it takes about half a second) before it is
@@ -21,17 +23,29 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``streamlit run`` and wait for it; its exit status."""
+    """Become ``streamlit run`` (POSIX), so that Ctrl+C and a service manager's SIGTERM reach Streamlit
+    itself and no parent process stays behind; elsewhere, run it and wait. Its exit status."""
+    from explorer.app.server import command
+
+    argv = command(args.passed_on)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(argv[0], argv)  # does not return
+    return _run_and_wait(argv)
+
+
+def _run_and_wait(argv: list[str]) -> int:
+    """Run ``argv`` and wait for it, letting it stop by itself after Ctrl+C before it is signalled again,
+    then killed."""
     import signal
     import subprocess
 
-    from explorer.app.server import command
-
-    with subprocess.Popen(command(args.passed_on)) as process:
+    with subprocess.Popen(argv) as process:
         try:
             return process.wait()
         except KeyboardInterrupt:
-            # Ctrl+C in a terminal reaches Streamlit too, which stops by itself and says so (a second
+            # Ctrl+C in a console reaches Streamlit too, which stops by itself and says so (a second
             # SIGINT would cut that short); one sent to this process alone is passed on.
             try:
                 return process.wait(timeout=STOP_SECONDS)

@@ -1,18 +1,22 @@
 """``app``: the Streamlit app started with the project's settings, every further argument passed to
-``streamlit run``, stopped quietly by Ctrl+C."""
+``streamlit run``; the command becomes Streamlit, so Ctrl+C and SIGTERM stop it, quietly."""
 
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from cli_calls import ROOT
 from explorer.app.server import free_port, wait_until_up
 
 
-def test_the_app_command_serves_the_app_and_stops_quietly_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_the_app_command_serves_the_app_and_stops_quietly(stop, tmp_path):
     port = free_port()
-    # its own process group, as a terminal's foreground job is: Ctrl+C reaches the command and Streamlit
+    # its own process group, as a terminal's foreground job is: Ctrl+C reaches every process of it
     process = subprocess.Popen(
         [sys.executable, "-m", "explorer", "app", "--server.headless=true", f"--server.port={port}",
          "--server.address=127.0.0.1"], cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE,
@@ -21,7 +25,12 @@ def test_the_app_command_serves_the_app_and_stops_quietly_on_ctrl_c(tmp_path):
              "EXPLORER_CACHE_DIR": str(tmp_path / "cache")})
     try:
         wait_until_up(process, f"http://127.0.0.1:{port}")  # on the port given: the options reached Streamlit
-        os.killpg(process.pid, signal.SIGINT)
+        # the command's own process is Streamlit now: no parent waits beside it
+        assert b"streamlit" in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:  # what a service manager or an IDE's stop button sends, to the process alone
+            os.kill(process.pid, signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:
         if process.poll() is None:
