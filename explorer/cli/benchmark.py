@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> None:
                             "committed report")
     out = Path(args.out_dir or "docs")
     raw = out / "results"
+    report.check_figures_can_be_written()  # before the run: its figures are drawn at the end
 
     if args.performance_only:
         benchmark.remeasure_performance(raw, log=say)
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> None:
     (out / "results.md").write_text(report.render(results, raw, "results"))
     print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")
     readme = PROJECT_DIR / "README.md"  # in a checkout; an installed package has none
-    if not args.out_dir and readme.exists():  # the committed report: its headline goes in the README
+    committed = not args.out_dir and out.resolve() == (PROJECT_DIR / "docs").resolve()  # not a docs/ elsewhere
+    if committed and readme.exists():  # the committed report: its headline goes in the README
         report.update_readme(readme, results)
         print(f"updated the results section of {readme}")

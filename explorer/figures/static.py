@@ -25,6 +25,16 @@ def browser() -> str | None:
     return path if path and Path(path).is_file() else None
 
 
+def require_browser() -> None:
+    """Raise :class:`BrowserUnavailableError` where :func:`write_pngs` would find no browser: a caller
+    that writes figures after a long run asks first."""
+    if browser() is None:
+        where = f" (BROWSER_PATH={os.environ['BROWSER_PATH']} is not a file)" if "BROWSER_PATH" in os.environ else ""
+        raise BrowserUnavailableError(
+            f"writing PNG figures needs Chrome or Chromium and none was found{where}: install it (Debian: "
+            "apt-get install chromium) or download one with python -c 'import kaleido; kaleido.get_chrome_sync()'")
+
+
 def write_pngs(figures: Mapping[str | Path, go.Figure], scale: float = 1.0) -> list[Path]:
     """Write each figure to its path as a PNG of (layout width × scale) × (layout height × scale)
     pixels, all in one browser session; return the paths. Missing folders are made.
@@ -41,11 +51,7 @@ def write_pngs(figures: Mapping[str | Path, go.Figure], scale: float = 1.0) -> l
                if not (figure.layout.width and figure.layout.height)]
     if unsized:
         raise ArgumentError(f"figures must set their layout width and height to be written as PNGs: {unsized}")
-    if browser() is None:
-        where = f" (BROWSER_PATH={os.environ['BROWSER_PATH']} is not a file)" if "BROWSER_PATH" in os.environ else ""
-        raise BrowserUnavailableError(
-            f"writing PNG figures needs Chrome or Chromium and none was found{where}: install it (Debian: "
-            "apt-get install chromium) or download one with python -c 'import kaleido; kaleido.get_chrome_sync()'")
+    require_browser()
     for folder in dict.fromkeys(path.parent for path in paths):
         folder.mkdir(parents=True, exist_ok=True)
     pio.write_images(list(figures.values()), paths, format="png", scale=scale,

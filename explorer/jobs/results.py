@@ -90,13 +90,3 @@ class Results:
         stacked = [s for s in stacked if len(s)]
         return np.mean(stacked, axis=0) if stacked else np.array([])
 
-
-def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
-    """mean ± std over seeds (sample std); "–" without values."""
-    if not len(values):
-        return "–"
-    scale = 100 if percent else 1
-    mean = scale * float(np.mean(values))
-    if len(values) == 1:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {scale * float(np.std(values, ddof=1)):.{digits}f}"

@@ -1,19 +1,21 @@
 """Where VC wins, ties and loses against softmax: the report's comparisons and the rule that judges them.
 
-Three steps, kept apart so that the rule can be replaced alone: :func:`comparisons` picks the values
+Two steps, kept apart so that the rule can be replaced alone: :func:`comparisons` picks the values
 over seeds that each claim of METHOD.md compares (VC's and softmax's, from :class:`Results`);
-:func:`compare` is the rule, a verdict from two arrays; :func:`verdicts` formats both as the report's
-rows. :data:`RULE` says the rule in words where the report shows the verdicts.
+:func:`compare` is the rule, a verdict from two arrays. Numbers and verdicts only: the report
+(:func:`explorer.jobs.report.verdict_rows`) formats them, and :data:`RULE` says the rule in words where
+it shows them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 
-from explorer.jobs.results import HEADLINE, Results, fmt
+from explorer.jobs.results import HEADLINE, Results
 
 VERDICTS = ("wins", "ties", "loses")
 """What :func:`compare` says of VC, in the order a tally lists them."""
@@ -80,13 +82,12 @@ def compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> str:
     return "ties"
 
 
-def verdicts(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
-    """(what, VC, softmax, verdict) for the claims of METHOD.md: :func:`comparisons` judged by
-    :func:`compare`, the values as mean ± std over seeds."""
-    return [(c.what, fmt(c.vc, 4), fmt(c.softmax, 4), compare(c.vc, c.softmax, c.higher_is_better))
-            for c in comparisons(results, suite)]
+def judged(results: Results, suite: str) -> list[tuple[Comparison, str]]:
+    """Every one of ``suite``'s :func:`comparisons` with :func:`compare`'s verdict on it."""
+    return [(c, compare(c.vc, c.softmax, c.higher_is_better)) for c in comparisons(results, suite)]
 
 
-def tally(rows: list[tuple[str, str, str, str]]) -> dict[str, int]:
-    """How many of :func:`verdicts`' rows say each of :data:`VERDICTS`, in that order."""
-    return {v: sum(row[3] == v for row in rows) for v in VERDICTS}
+def tally(verdicts: Iterable[str]) -> dict[str, int]:
+    """How many of ``verdicts`` say each of :data:`VERDICTS`, in that order."""
+    verdicts = list(verdicts)
+    return {v: verdicts.count(v) for v in VERDICTS}

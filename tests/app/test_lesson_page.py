@@ -73,11 +73,11 @@ def test_the_texts_numbers_are_the_librarys(open_page):
 def test_step_six_quotes_the_results_report_with_its_losses(open_page):
     from explorer.core._io import SHIPPED_RESULTS
     from explorer.jobs.results import Results
-    from explorer.jobs.verdicts import verdicts
+    from explorer.jobs.report import verdict_rows
 
     app = open_page("lesson", state={"lesson_step": 5})
     results = Results.load(SHIPPED_RESULTS)
-    losses = [row[0] for row in verdicts(results, results.suite_for("digits"))
+    losses = [row[0] for row in verdict_rows(results, results.suite_for("digits"))
               if row[3] == "loses" and "corruption" in row[0]]
     assert losses and all(what in step_text(app) for what in losses)
     assert "verdict for VC" in app.dataframe[0].value.columns

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 from explorer.cli import main
+from explorer.figures.static import browser
 from explorer.jobs import benchmark
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
+    if browser() is None:
+        pytest.skip("no Chrome or Chromium to export the report's figures (apt-get install chromium)")
     out = tmp_path_factory.mktemp("benchmark")
     assert main(["benchmark", "--quick", "--out-dir", str(out)]) == 0
     return out
@@ -41,6 +44,13 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
 def test_quick_needs_an_output_folder(capsys):
     assert main(["benchmark", "--quick"]) == 1
     assert "need --out-dir" in capsys.readouterr().err
+
+
+def test_without_a_browser_the_benchmark_stops_before_it_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("explorer.figures.static.browser", lambda: None)
+    assert main(["benchmark", "--quick", "--out-dir", str(tmp_path)]) == 1
+    assert "needs Chrome or Chromium" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
 
 
 def test_performance_only_measures_again_and_keeps_the_rows(quick):

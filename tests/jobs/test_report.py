@@ -9,9 +9,10 @@ import pytest
 from explorer.cli import main
 from explorer.core.errors import BrowserUnavailableError
 from explorer.figures.static import browser
-from explorer.jobs.report import README_END, README_START, corruption_table, figure_panels, headline_table, \
-    readme_block, render, shift_table, update_readme
+from explorer.jobs.report import README_END, README_START, corruption_table, figure_panels, fmt, headline_table, \
+    readme_block, render, shift_table, update_readme, verdict_rows
 from explorer.jobs.results import Results
+from explorer.jobs.verdicts import comparisons, tally
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,25 @@ def rows(**values):
     """Rows of one suite: values[method] = per-seed accuracies (clean)."""
     return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "clean",
              "measure": "accuracy", "value": v} for m, vs in values.items() for i, v in enumerate(vs)]
+
+
+def test_fmt_gives_mean_and_sample_std():
+    assert fmt(np.array([0.5, 0.7])) == "0.600 ± 0.141"
+    assert fmt(np.array([0.25]), percent=True, digits=1) == "25.0"
+    assert fmt(np.array([])) == "–"
+
+
+def test_each_row_is_a_comparison_judged_by_the_rule_and_formatted():
+    results = Results({"rows": rows(softmax=[0.90, 0.92], vc=[0.95, 0.97])
+                       + [{**r, "condition": "pgd10:0.1", "measure": "robust_accuracy"}
+                          for r in rows(softmax=[0.5, 0.5], vc=[0.4, 0.4])]})
+    claims = comparisons(results, "s d=16")
+    judged = verdict_rows(results, "s d=16")
+    assert [c.what for c in claims] == [row[0] for row in judged]
+    assert judged[0] == ("accuracy (clean)", "0.9600 ± 0.0141", "0.9100 ± 0.0141", "wins")
+    assert judged[-1] == ("robust accuracy, PGD ε = 0.1", "0.4000 ± 0.0000", "0.5000 ± 0.0000", "loses")
+    assert judged[1][1:] == ("–", "–", "–")  # ECE was not measured
+    assert tally(row[3] for row in judged) == {"wins": 1, "ties": 0, "loses": 1}
 
 
 def test_headline_table_follows_the_rows():
@@ -87,12 +107,19 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
         update_readme(readme, Results({"rows": rows(softmax=[0.9])}))
 
 
-@pytest.mark.skipif(browser() is None, reason="no Chrome or Chromium to export the figures (apt-get install chromium)")
 def test_the_readme_and_the_report_show_the_committed_results(tmp_path):
     committed = ROOT / "docs" / "results" / "results.json"
     block = readme_block(Results.load(committed))
     assert block in (ROOT / "README.md").read_text()
+    text = render(Results.load(committed), tmp_path, "results", write_figures=False)
+    assert (ROOT / "docs" / "results.md").read_text() == text and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(browser() is None, reason="no Chrome or Chromium to export the figures (apt-get install chromium)")
+def test_the_report_with_its_figures_is_the_committed_one(tmp_path):
+    committed = ROOT / "docs" / "results" / "results.json"
     assert (ROOT / "docs" / "results.md").read_text() == render(Results.load(committed), tmp_path, "results")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (ROOT / "docs" / "results").glob("*.png"))
 
 
 def test_each_suite_figure_has_a_panel_per_swept_setting_with_mean_and_std_over_seeds():

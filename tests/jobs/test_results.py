@@ -1,20 +1,13 @@
 """The raw results as data (explorer/jobs/results.py): rows grouped by suite, method, condition and measure."""
 
-import numpy as np
 
 from explorer.cli import main
-from explorer.jobs.results import METHOD_ORDER, Results, fmt
+from explorer.jobs.results import METHOD_ORDER, Results
 
 
 def row(method, condition, value, seed=0, measure="accuracy", suite="s d=16"):
     return {"suite": suite, "method": method, "seed": seed, "condition": condition, "measure": measure,
             "value": value}
-
-
-def test_fmt_gives_mean_and_sample_std():
-    assert fmt(np.array([0.5, 0.7])) == "0.600 ± 0.141"
-    assert fmt(np.array([0.25]), percent=True, digits=1) == "25.0"
-    assert fmt(np.array([])) == "–"
 
 
 def test_values_are_grouped_per_seed_and_methods_follow_the_method_order():

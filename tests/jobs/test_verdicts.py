@@ -1,10 +1,10 @@
-"""VC against softmax (explorer/jobs/verdicts.py): the comparisons, the rule that judges them, the rows."""
+"""VC against softmax (explorer/jobs/verdicts.py): the comparisons, the rule that judges them, the tally."""
 
 import numpy as np
 import pytest
 
 from explorer.jobs.results import Results
-from explorer.jobs.verdicts import VERDICTS, compare, comparisons, tally, verdicts
+from explorer.jobs.verdicts import VERDICTS, compare, comparisons, judged, tally
 
 
 def rows(**values):
@@ -28,14 +28,11 @@ def test_a_method_against_itself_ties_and_a_missing_side_has_no_verdict():
     assert compare(a, np.array([]), True) == "–"
 
 
-def test_each_row_is_a_comparison_judged_by_the_rule_and_formatted():
+def test_each_comparison_is_judged_by_the_rule_and_tallied():
     results = Results({"rows": rows(softmax=[0.90, 0.92], vc=[0.95, 0.97])
                        + [{**r, "condition": "pgd10:0.1", "measure": "robust_accuracy"}
                           for r in rows(softmax=[0.5, 0.5], vc=[0.4, 0.4])]})
-    claims = comparisons(results, "s d=16")
-    judged = verdicts(results, "s d=16")
-    assert [c.what for c in claims] == [row[0] for row in judged]
-    assert judged[0] == ("accuracy (clean)", "0.9600 ± 0.0141", "0.9100 ± 0.0141", "wins")
-    assert judged[-1] == ("robust accuracy, PGD ε = 0.1", "0.4000 ± 0.0000", "0.5000 ± 0.0000", "loses")
-    assert judged[1][1:] == ("–", "–", "–")  # ECE was not measured
-    assert tally(judged) == {"wins": 1, "ties": 0, "loses": 1} and tuple(tally(judged)) == VERDICTS
+    verdicts = [verdict for _, verdict in judged(results, "s d=16")]
+    assert [c.what for c, _ in judged(results, "s d=16")] == [c.what for c in comparisons(results, "s d=16")]
+    assert verdicts[0] == "wins" and verdicts[-1] == "loses" and verdicts[1] == "–"  # ECE was not measured
+    assert tally(verdicts) == {"wins": 1, "ties": 0, "loses": 1} and tuple(tally(verdicts)) == VERDICTS

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from explorer.app import cache
+from explorer.jobs.report import verdict_rows
 from explorer.jobs.results import Results
-from explorer.jobs.verdicts import verdicts
 
 
 def _verdicts(results: Results | None, dataset: str, claims: tuple[str, ...]
@@ -18,7 +18,7 @@ def _verdicts(results: Results | None, dataset: str, claims: tuple[str, ...]
     suite = None if results is None else results.suite_for(dataset)
     if suite is None:
         return "", []
-    return suite, [row for row in verdicts(results, suite) if any(c in row[0] for c in claims) and row[3] != "–"]
+    return suite, [row for row in verdict_rows(results, suite) if any(c in row[0] for c in claims) and row[3] != "–"]
 
 
 def claims_table(dataset: str, claims: tuple[str, ...]) -> pd.DataFrame | None:
@@ -49,7 +49,7 @@ def wins_elsewhere(dataset: str) -> str:
     results = cache.shipped_results()
     if results is None:
         return ""
-    won = {suite: [row[0] for row in verdicts(results, suite) if row[3] == "wins"] for suite in results.suites
+    won = {suite: [row[0] for row in verdict_rows(results, suite) if row[3] == "wins"] for suite in results.suites
            if results.plan_of(suite).get("dataset") != dataset}
     wins = [f"on {results.plan_of(suite).get('dataset')}, {'; '.join(whats)}" for suite, whats in won.items() if whats]
     return (" In the report's other suites VC wins " + " — and ".join(wins) + "." if wins else
