@@ -95,7 +95,7 @@ def test_every_import_follows_the_tier_rules():
 
 def test_the_check_catches_a_forbidden_import(tmp_path):
     for tier_name, line, name in (
-            ("core", "from explorer.measure.calibration import evaluate", "explorer.measure.calibration"),
+            ("core", "from explorer.measure.evaluation import evaluate", "explorer.measure.evaluation"),
             ("core", "import explorer", "explorer"),  # its lazy names reach every tier
             ("measure", "import streamlit as st", "streamlit"),
             ("measure", "from explorer.figures import latent_scatter", "explorer.figures"),

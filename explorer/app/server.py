@@ -22,9 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from explorer.app import guide
-from explorer.core._io import STREAMLIT_CONFIG
+from explorer.core._io import HOME_SCRIPT, STREAMLIT_CONFIG
 
-HOME = Path(__file__).resolve().parents[1] / "Home.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 """A traceback or an error message on the page."""
@@ -46,7 +45,7 @@ def settings(config: Path = STREAMLIT_CONFIG) -> list[str]:
 def command(options: Sequence[str] = ()) -> list[str]:
     """``python -m streamlit run explorer/Home.py`` with the project's :func:`settings`, then ``options``
     (more options of ``streamlit run``, such as ``--server.port=8600``; given twice, the later wins)."""
-    return [sys.executable, "-m", "streamlit", "run", str(HOME), *settings(), *options]
+    return [sys.executable, "-m", "streamlit", "run", str(HOME_SCRIPT), *settings(), *options]
 
 
 def free_port() -> int:

@@ -24,6 +24,8 @@ PAGES_DIR = PROJECT_DIR / "pages"
 """The app's pages, one script each (``explorer.app.guide`` lists them)."""
 SHIPPED_RESULTS = PROJECT_DIR / "docs" / "results" / "results.json"
 """The raw numbers of the results report (``docs/results.md``), which the app's lesson quotes."""
+HOME_SCRIPT = _PACKAGE / "Home.py"
+"""The app's entry script, what ``streamlit run`` runs."""
 STREAMLIT_CONFIG = PROJECT_DIR / ".streamlit" / "config.toml"
 """The app's Streamlit settings (theme, toolbar), read from the working folder by ``streamlit run`` and
 passed as options by ``vc-explorer app``."""

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
+from explorer.core._io import HOME_SCRIPT
 from explorer.core.checkpoints import validation_split
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.jobs.results import REFERENCE
@@ -337,8 +338,7 @@ def peak_rss_mb() -> float:
 
 def app_peak_memory_mb() -> float:
     """Peak resident memory (MB) of one process running every page of the app on the MNIST models."""
-    home = Path(__file__).resolve().parents[1] / "Home.py"
-    return _subprocess_json("-m", "explorer.app._peak_memory", str(home))["peak_rss_mb"]
+    return _subprocess_json("-m", "explorer.app._peak_memory", str(HOME_SCRIPT))["peak_rss_mb"]
 
 
 def app_first_visit() -> dict[str, float] | None:
