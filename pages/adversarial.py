@@ -27,12 +27,12 @@ try:
         st.stop()
     n_test = len(cache.test_split(selected.dataset).y)
     class_names = list(chosen[0][1].class_names)
-    chosen = st.session_state.get(state.SELECTED_INDEX)
-    from_click = isinstance(chosen, int) and 0 <= chosen < n_test
+    clicked = state.chosen_example(selected.dataset)  # on a latent map of this dataset, or None
+    from_click = isinstance(clicked, int) and 0 <= clicked < n_test
     controls = st.columns(4)
     source = controls[0].radio("Example", list(view.EXAMPLE_SOURCES), format_func=view.EXAMPLE_SOURCES.get,
                                index=1 if from_click else 0)
-    index = controls[0].number_input(f"Index (0 to {n_test - 1})", 0, n_test - 1, chosen if from_click else 0,
+    index = controls[0].number_input(f"Index (0 to {n_test - 1})", 0, n_test - 1, clicked if from_click else 0,
                                      disabled=source == "random")
     attack = controls[1].radio("Attack", list(view.ATTACK_NAMES), format_func=view.ATTACK_NAMES.get,
                                index=list(view.ATTACK_NAMES).index(defaults.attack), horizontal=True)
@@ -45,7 +45,7 @@ try:
     example = view.example_index(source, n_test, selected.seed, int(index))
     label = class_names[int(cache.test_split(selected.dataset).y[example])]
     how = f"drawn with seed {selected.seed}" if source == "random" else "chosen by index"
-    if from_click and source == "index" and example == chosen:
+    if from_click and source == "index" and example == clicked:
         how = "selected on the Latent space page"
     random_start = f"; PGD's random start uses seed {selected.seed}" if attack == "pgd" else ""
     st.caption(f"Test example #{example} (label {label}), {how}{random_start}.")

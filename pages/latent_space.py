@@ -53,7 +53,7 @@ def latent_maps() -> None:
             continue
         # The callback reads the selection before the rerun, against the points this run drew.
         column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep,
-                                                                       selected.pair),
+                                                                       selected.pair, selected.dataset),
                             selection_mode=("points", "box", "lasso"), key=state.latent_map_key(name))
     st.caption("Click a point to see its example and both models' class probabilities; draw a box or a "
                "lasso (the toolbar's Box Select and Lasso Select) to see how both models are calibrated on "
@@ -63,7 +63,7 @@ def latent_maps() -> None:
     except ExplorerError as error:
         st.error(str(error))
     try:
-        index = st.session_state.get(state.SELECTED_INDEX)
+        index = state.chosen_example(selected.dataset)  # None when clicked on another dataset
         shown = None if index is None else views.example_figures(dict(zip("AB", (p for _, p in models))), index)
         if shown is None:
             return

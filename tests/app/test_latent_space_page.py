@@ -72,6 +72,27 @@ def test_a_clicked_example_is_shown_with_both_models_probabilities(open_page):
     assert any("#17" in c.value for c in app.caption)
 
 
+def test_a_clicked_example_is_forgotten_when_the_dataset_changes(open_page, data_copy, monkeypatch):
+    from explorer.app import state
+    from explorer.app.guide import page
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("latent_space", state={"selected_index": 41})  # digits' test example #41, clicked
+    assert any("#41" in c.value for c in app.caption)
+    app.sidebar.selectbox(key=state.DATASET).set_value("mnist").run()  # mnist's #41 is another example
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert "mnist-cnn" in app.session_state[state.MODEL_A]
+    assert not any(s.value == "The clicked example" for s in app.subheader)
+    assert not any("#41" in c.value for c in app.caption)
+    app.switch_page(page("adversarial").script_from_home)
+    app.run()
+    assert not app.exception and not app.error
+    assert "Latent space page" not in app.caption[0].value and "seed 0" in app.caption[0].value
+    app.sidebar.selectbox(key=state.DATASET).set_value("digits").run()  # forgotten, not hidden
+    assert app.session_state[state.SELECTED_INDEX] is None
+    assert "Latent space page" not in app.caption[0].value
+
+
 def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
     from types import SimpleNamespace
 
@@ -267,6 +288,8 @@ def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypa
     session[state.latent_map_key("Model A")] = {"selection": {"points": [{"customdata": [3]}], "box": [], "lasso": []}}
     views.on_map_select("Model A", keep)
     assert session["selected_index"] == 41 and session["latent_region"]["indices"] == [4, 30]
+    views.on_map_select("Model A", keep, ("a.pt", "b.pt"), "digits")
+    assert state.chosen_example("digits") == 41 and state.chosen_example("mnist") is None
     state.clear_region()
     assert session["latent_region"] is None and state.latent_map_key("Model A") == "latents_Model A:1"
 
