@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.app import cache, sources, state
 from explorer.app.views import adversarial as view
-from explorer.core.config import AttackConfig
+from explorer.core.config import AttackConfig, help_of
 from explorer.core.data import domain_of
 from explorer.core.errors import ExplorerError
 
@@ -35,10 +35,12 @@ try:
     index = controls[0].number_input(f"Index (0 to {n_test - 1})", 0, n_test - 1, clicked if from_click else 0,
                                      disabled=source == "random")
     attack = controls[1].radio("Attack", list(view.ATTACK_NAMES), format_func=view.ATTACK_NAMES.get,
-                               index=list(view.ATTACK_NAMES).index(defaults.attack), horizontal=True)
+                               index=list(view.ATTACK_NAMES).index(defaults.attack), horizontal=True,
+                               help=help_of(AttackConfig, "attack"))
     steps = controls[1].number_input("PGD steps", 1, 100, defaults.steps, disabled=attack == "fgsm",
-                                     help="Step size α = 2.5·ε/steps, from a random start in the ε-ball.")
-    eps = controls[2].slider("ε", 0.0, view.EPS_MAX, defaults.eps, step=0.01)
+                                     help=f"{help_of(AttackConfig, 'steps')}; alpha is the "
+                                          f"{help_of(AttackConfig, 'alpha')}")  # the page leaves alpha to its rule
+    eps = controls[2].slider("ε", 0.0, view.EPS_MAX, defaults.eps, step=0.01, help=help_of(AttackConfig, "eps"))
     controls[3].metric("Seed (sidebar)", selected.seed)
     config = AttackConfig(attack=attack, eps=eps, steps=int(steps), seed=selected.seed)
 

@@ -33,6 +33,16 @@ def test_latent_page_zooms_to_the_gaussians_and_says_how_far_the_latents_lie(ope
     assert not app.exception and "range" in keys(figure_json(app))
 
 
+def test_the_projection_widgets_show_the_configs_help(open_page):
+    from explorer.core.config import ProjectionConfig, help_of
+
+    app = open_page("latent_space")
+    helps = {w.label: w.help for w in [*app.radio, *app.slider]}
+    assert helps["n_neighbors"] == help_of(ProjectionConfig, "n_neighbors")
+    assert helps["min_dist"] == help_of(ProjectionConfig, "min_dist")
+    assert helps["Projection when d > 2"].startswith(help_of(ProjectionConfig, "method"))
+
+
 def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(open_page, tmp_path):
     import os
 
