@@ -67,7 +67,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 def _unset_note(text: str, name: str, datasets: dict) -> str:
     """``text`` plus what a setting whose default is None takes: each objective's own value
     (:data:`OBJECTIVE_DEFAULTS`), and the datasets whose paper-objective vc takes another
-    (``DatasetInfo.paper_vc``)."""
+    (``DatasetInfo.paper_vc``). A setting the objectives do not choose keeps ``text`` alone: its help
+    says what None takes."""
+    if not all(name in own for own in OBJECTIVE_DEFAULTS.values()):
+        return text
     paper, released = (_shown(OBJECTIVE_DEFAULTS[o][name]) for o in ("paper", "released"))
     text = f"{text}; default: {paper} with --objective paper, {released} with released"
     own = [f"{info.name}: {info.paper_vc[name]}" for info in datasets.values() if name in info.paper_vc]
