@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.app import cache, sources, state
 from explorer.app.views import adversarial as view
-from explorer.core.config import AttackConfig
+from explorer.core.config import AttackConfig, help_of
 from explorer.core.data import domain_of
 from explorer.core.errors import ExplorerError
 
@@ -27,25 +27,27 @@ try:
         st.stop()
     n_test = len(cache.test_split(selected.dataset).y)
     class_names = list(chosen[0][1].class_names)
-    chosen = st.session_state.get(state.SELECTED_INDEX)
-    from_click = isinstance(chosen, int) and 0 <= chosen < n_test
+    clicked = state.chosen_example(selected.dataset)  # on a latent map of this dataset, or None
+    from_click = isinstance(clicked, int) and 0 <= clicked < n_test
     controls = st.columns(4)
     source = controls[0].radio("Example", list(view.EXAMPLE_SOURCES), format_func=view.EXAMPLE_SOURCES.get,
                                index=1 if from_click else 0)
-    index = controls[0].number_input(f"Index (0 to {n_test - 1})", 0, n_test - 1, chosen if from_click else 0,
+    index = controls[0].number_input(f"Index (0 to {n_test - 1})", 0, n_test - 1, clicked if from_click else 0,
                                      disabled=source == "random")
     attack = controls[1].radio("Attack", list(view.ATTACK_NAMES), format_func=view.ATTACK_NAMES.get,
-                               index=list(view.ATTACK_NAMES).index(defaults.attack), horizontal=True)
+                               index=list(view.ATTACK_NAMES).index(defaults.attack), horizontal=True,
+                               help=help_of(AttackConfig, "attack"))
     steps = controls[1].number_input("PGD steps", 1, 100, defaults.steps, disabled=attack == "fgsm",
-                                     help="Step size α = 2.5·ε/steps, from a random start in the ε-ball.")
-    eps = controls[2].slider("ε", 0.0, view.EPS_MAX, defaults.eps, step=0.01)
+                                     help=f"{help_of(AttackConfig, 'steps')}; alpha is the "
+                                          f"{help_of(AttackConfig, 'alpha')}")  # the page leaves alpha to its rule
+    eps = controls[2].slider("ε", 0.0, view.EPS_MAX, defaults.eps, step=0.01, help=help_of(AttackConfig, "eps"))
     controls[3].metric("Seed (sidebar)", selected.seed)
     config = AttackConfig(attack=attack, eps=eps, steps=int(steps), seed=selected.seed)
 
     example = view.example_index(source, n_test, selected.seed, int(index))
     label = class_names[int(cache.test_split(selected.dataset).y[example])]
     how = f"drawn with seed {selected.seed}" if source == "random" else "chosen by index"
-    if from_click and source == "index" and example == chosen:
+    if from_click and source == "index" and example == clicked:
         how = "selected on the Latent space page"
     random_start = f"; PGD's random start uses seed {selected.seed}" if attack == "pgd" else ""
     st.caption(f"Test example #{example} (label {label}), {how}{random_start}.")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer.app import state
 from explorer.app.views import latent_space as views
-from explorer.core.config import ProjectionConfig
+from explorer.core.config import ProjectionConfig, help_of
 from explorer.core.errors import ExplorerError
 from explorer.measure.latent_map import MAX_MARKERS, POINT_CHOICES
 
@@ -28,10 +28,12 @@ def latent_maps() -> None:
                              help="A softmax model's latents reach far beyond the Gaussians its layer "
                                   "implies: zoom to see them.") == "the Gaussians"
     method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
-                               help="With d = 2 the latents are drawn as they are.")
+                               help=f"{help_of(ProjectionConfig, 'method')}. With d = 2 the latents are drawn as "
+                                    "they are.")
     with controls[3].expander("UMAP settings"):
-        n_neighbors = st.slider("n_neighbors", 5, 100, ProjectionConfig.n_neighbors)
-        min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist)
+        n_neighbors = st.slider("n_neighbors", 5, 100, ProjectionConfig.n_neighbors,
+                                help=help_of(ProjectionConfig, "n_neighbors"))
+        min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist, help=help_of(ProjectionConfig, "min_dist"))
     points = controls[4].selectbox(
         "Points drawn (at most)", POINT_CHOICES, format_func=lambda n: "all" if n is None else f"{n:,}",
         help="A seeded random sample of the test points when there are more. Maps from 5,000 points on are "
@@ -53,7 +55,7 @@ def latent_maps() -> None:
             continue
         # The callback reads the selection before the rerun, against the points this run drew.
         column.plotly_chart(figure, width="stretch", on_select=partial(views.on_map_select, name, keep,
-                                                                       selected.pair),
+                                                                       selected.pair, selected.dataset),
                             selection_mode=("points", "box", "lasso"), key=state.latent_map_key(name))
     st.caption("Click a point to see its example and both models' class probabilities; draw a box or a "
                "lasso (the toolbar's Box Select and Lasso Select) to see how both models are calibrated on "
@@ -63,7 +65,7 @@ def latent_maps() -> None:
     except ExplorerError as error:
         st.error(str(error))
     try:
-        index = st.session_state.get(state.SELECTED_INDEX)
+        index = state.chosen_example(selected.dataset)  # None when clicked on another dataset
         shown = None if index is None else views.example_figures(dict(zip("AB", (p for _, p in models))), index)
         if shown is None:
             return

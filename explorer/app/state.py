@@ -1,5 +1,6 @@
 """The one home of the app's session-state keys: the sidebar's selection read back from them, and the
-linked selection (a reliability bin, a region of a latent map) with the rule that forgets it."""
+linked selection (a reliability bin, a region of a latent map, a clicked example) with the rule that
+forgets it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ TRAIN_RESULT = "train_result"
 TRAIN_REPLAY = "train_replay"
 LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based (kept while other pages are open)
 LESSON_PICKER = "lesson_picker"  # its step picker, set from LESSON_STEP at every run of the page
-SELECTED_INDEX = "selected_index"  # a test-split example index chosen on a page (e.g. a latent-map click)
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page
 SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab computes)
 
@@ -63,9 +63,10 @@ def models_or_stop() -> Selection:
 
 # The linked selection: test examples chosen on one of models A and B's views and shown on both. A
 # reliability bin chosen on the Calibration page rings its examples on both latent maps; a region drawn
-# on a latent map is measured on both models. Either names rows of the test split of the models it was
-# chosen on: with other models (another file, another dataset) the same bin or indices are other
-# examples, so a selection is read only with the models it was chosen on, and forgotten otherwise.
+# on a latent map is measured on both models; an example clicked on a latent map is shown there and
+# attacked on the Adversarial page. Each names rows of the test split of what it was chosen on: with
+# other models (another file, another dataset) the same bin or indices are other examples, so a
+# selection is read only with what it was chosen on, and forgotten otherwise.
 
 CALIBRATION_BIN = "calibration_bin"
 """The reliability bin whose test points the Calibration page rings on both latent maps: a tuple
@@ -78,6 +79,12 @@ LATENT_REGION = "latent_region"
 """A region drawn with the box or lasso on a latent map: a dict {"map": "Model A" or "Model B",
 "how": "box" or "lasso", "indices": list of test-split indices of the drawn points inside it,
 "models": (model A, model B) it was drawn on}, or None."""
+SELECTED_INDEX = "selected_index"
+"""The test example clicked on a latent map: its index in the test split, or None. Read and written
+through :func:`chosen_example` and :func:`choose_example`."""
+SELECTED_INDEX_DATASET = "selected_index_dataset"
+"""The dataset :data:`SELECTED_INDEX` was chosen on: models of one dataset share its test split, so
+the example outlives a change of model A or B, but not of the dataset."""
 LATENT_MAP_CLEARS = "latent_map_clears"
 """How many times "Clear the selection" ran: part of the latent maps' chart keys, so a clear also
 takes the box off the charts (a new key is a new chart, with no selection)."""
@@ -140,3 +147,23 @@ def clear_region() -> None:
     """No region, and new latent-map chart keys (:func:`latent_map_key`), so no box stays drawn."""
     st.session_state[LATENT_REGION] = None
     st.session_state[LATENT_MAP_CLEARS] = st.session_state.get(LATENT_MAP_CLEARS, 0) + 1
+
+
+def chosen_example(dataset: str | None) -> int | None:
+    """The test example (:data:`SELECTED_INDEX`) if it was chosen on ``dataset``; one chosen on another
+    is forgotten, and None is returned.
+
+    Call it once a run of each page that shows the example (Latent space, Adversarial), before
+    showing it: like :func:`chosen_bin`, it records what it is read with, so an index stored without
+    its dataset belongs to the first dataset it is read with.
+    """
+    if st.session_state.get(SELECTED_INDEX_DATASET, dataset) != dataset:
+        st.session_state[SELECTED_INDEX] = None
+    st.session_state[SELECTED_INDEX_DATASET] = dataset
+    return st.session_state.get(SELECTED_INDEX)
+
+
+def choose_example(dataset: str | None, index: int) -> None:
+    """Choose test example ``index`` of ``dataset`` (a click on a latent map; an ``on_select`` callback)."""
+    st.session_state[SELECTED_INDEX] = index
+    st.session_state[SELECTED_INDEX_DATASET] = dataset

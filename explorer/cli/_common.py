@@ -34,6 +34,13 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def field_help(cls: type, name: str, default: object = dataclasses.MISSING) -> str:
+    """The help of a flag of ``cls``'s field ``name``: the field's own (:func:`explorer.core.config.help_of`)
+    and ``(default: ...)``, the field's default unless the flag has another."""
+    default = {f.name: f for f in dataclasses.fields(cls)}[name].default if default is dataclasses.MISSING else default
+    return f"{help_of(cls, name)} (default: {default})"
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per field of :class:`ModelConfig` and :class:`TrainConfig` (but :data:`NOT_FLAGS`), with
     the field's help (:func:`explorer.core.config.help_of`) and default; unset, a flag is None, and the
@@ -46,21 +53,24 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             if f.name in NOT_FLAGS:
                 continue
             text = help_of(cls, f.name)
-            default = "dataset's" if f.name in dataset_keys else repr(f.default)
             if f.default is False:  # a switch: given or not
                 parser.add_argument(flag(f.name), action="store_true", default=None, help=text)
                 continue
             parser.add_argument(
                 flag(f.name), default=None, type=value_type(f, cls), choices=CHOICES.get(f.name),
                 # a None default depends on other settings: the help says how
-                help=_unset_note(text, f.name, DATASETS) if f.default is None else f"{text} (default: {default})",
+                help=_unset_note(text, f.name, DATASETS) if f.default is None else
+                field_help(cls, f.name, "dataset's" if f.name in dataset_keys else repr(f.default)),
             )
 
 
 def _unset_note(text: str, name: str, datasets: dict) -> str:
     """``text`` plus what a setting whose default is None takes: each objective's own value
     (:data:`OBJECTIVE_DEFAULTS`), and the datasets whose paper-objective vc takes another
-    (``DatasetInfo.paper_vc``)."""
+    (``DatasetInfo.paper_vc``). A setting the objectives do not choose keeps ``text`` alone: its help
+    says what None takes."""
+    if not all(name in own for own in OBJECTIVE_DEFAULTS.values()):
+        return text
     paper, released = (_shown(OBJECTIVE_DEFAULTS[o][name]) for o in ("paper", "released"))
     text = f"{text}; default: {paper} with --objective paper, {released} with released"
     own = [f"{info.name}: {info.paper_vc[name]}" for info in datasets.values() if name in info.paper_vc]

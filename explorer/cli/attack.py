@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from explorer.cli._common import readable_test, table
-from explorer.core.config import ATTACKS, AttackConfig
+from explorer.cli._common import field_help, readable_test, table
+from explorer.core.config import ATTACKS, AttackConfig, help_of
 from explorer.core.errors import ArgumentError
 
 
@@ -14,13 +14,12 @@ def add_parser(subparsers) -> None:
     attack = AttackConfig()
     p = subparsers.add_parser("attack", help="clean and robust accuracy of a checkpoint under FGSM or PGD")
     p.add_argument("checkpoint")
-    p.add_argument("--attack", required=True, choices=ATTACKS)
-    p.add_argument("--eps", type=float, required=True, help="L-inf budget in pixel units of [0, 1]")
-    p.add_argument("--steps", type=int, default=attack.steps, help=f"PGD steps (default: {attack.steps})")
-    p.add_argument("--alpha", type=float, help="PGD step size (default: 2.5 * eps / steps)")
+    p.add_argument("--attack", required=True, choices=ATTACKS, help=help_of(AttackConfig, "attack"))
+    p.add_argument("--eps", type=float, required=True, help=help_of(AttackConfig, "eps"))
+    p.add_argument("--steps", type=int, default=attack.steps, help=field_help(AttackConfig, "steps"))
+    p.add_argument("--alpha", type=float, help=help_of(AttackConfig, "alpha"))  # its help says what None takes
     p.add_argument("--n", type=int, default=1000, help="test images to attack (default: 1000)")
-    p.add_argument("--seed", type=int, default=attack.seed,
-                   help=f"PGD random start seed (default: {attack.seed})")
+    p.add_argument("--seed", type=int, default=attack.seed, help=field_help(AttackConfig, "seed"))
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explorer.cli._common import readable_test
-from explorer.core.config import UMAP_FIT_MAX, ProjectionConfig
+from explorer.cli._common import field_help, readable_test
+from explorer.core.config import UMAP_FIT_MAX, ProjectionConfig, help_of
 from explorer.core.errors import ArgumentError
 
 
@@ -21,14 +21,15 @@ def add_parser(subparsers) -> None:
                         "(.npz) with latents, each written to OUT_DIR/<name>-<method>.npz (all points: PCA on "
                         "all of them, UMAP fitted on a random sample of at most "
                         f"{UMAP_FIT_MAX:,} and the rest placed by its transform)")
-    p.add_argument("--method", default="umap", choices=("pca", "umap"), help="(default: umap)")
+    # UMAP, not the dataclass's "auto" (PCA when d > 2): the slow fit is the one worth doing ahead of the app
+    p.add_argument("--method", default="umap", choices=("pca", "umap"),
+                   help=field_help(ProjectionConfig, "method", "umap"))
     p.add_argument("--n-neighbors", type=int, default=projection.n_neighbors,
-                   help=f"UMAP's n_neighbors (default: {projection.n_neighbors})")
-    p.add_argument("--min-dist", type=float, default=projection.min_dist,
-                   help=f"UMAP's min_dist (default: {projection.min_dist})")
+                   help=field_help(ProjectionConfig, "n_neighbors"))
+    p.add_argument("--min-dist", type=float, default=projection.min_dist, help=field_help(ProjectionConfig, "min_dist"))
     p.add_argument("--seed", type=int, default=projection.seed,
-                   help="draws the points and seeds the projection, like the app's sidebar seed "
-                        f"(default: {projection.seed})")
+                   help=f"{help_of(ProjectionConfig, 'seed')}; for a checkpoint it also draws the points, like the "
+                        f"app's sidebar seed (default: {projection.seed})")
     p.add_argument("--out-dir", help="write here (default: for checkpoints, the projection cache the app "
                    "reads, $EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections; for latent files, the "
                    "current folder)")

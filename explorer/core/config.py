@@ -49,13 +49,16 @@ AUGMENTATIONS = ("none", "crop_flip")
 """Training augmentations of images (:attr:`TrainConfig.augment`)."""
 ATTACKS = ("fgsm", "pgd")
 """L∞ attacks of :mod:`explorer.measure.attacks`."""
+PGD_STEP_SCALE = 2.5
+"""PGD's step size when none is given, in units of ε/steps: α = PGD_STEP_SCALE·ε/steps (Madry et al.
+2018), :func:`explorer.measure.attacks.default_alpha`."""
 PROJECTION_METHODS = ("auto", "identity", "pca", "umap")
 """``"auto"``: the latents themselves when d = 2, else PCA."""
 
 
 def _field(default: object, help: str) -> dataclasses.Field:
-    """A config field with its one-line ``help``: the command line's flags and the Train page's
-    widgets both show it (:func:`help_of`)."""
+    """A config field with its one-line ``help``: the command line's flags and the app's widgets
+    (the Train, Adversarial and Latent space pages) show it (:func:`help_of`)."""
     return dataclasses.field(default=default, metadata={"help": help})
 
 
@@ -278,27 +281,19 @@ def check_attack_params(eps: float, alpha: float | None, steps: int) -> None:
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """One attack and its settings: the single source of attack defaults.
+    """One attack and its settings: the single source of attack defaults. FGSM uses only ``eps``."""
 
-    Attributes:
-        attack: a name in :data:`ATTACKS` ("fgsm" or "pgd").
-        eps: L∞ budget in pixel units of [0, 1]. 0.1 sits between the usual CIFAR-10 budget
-            (8/255 ≈ 0.03) and the usual MNIST one (0.3).
-        alpha: PGD step size in pixel units; None → 2.5·eps/steps
-            (:func:`explorer.measure.attacks.default_alpha`).
-        steps: PGD steps.
-        random_start: PGD starts uniformly at random in the ε-ball.
-        seed: seed of the random start (None: torch's global generator).
-
-    FGSM uses only ``eps``.
-    """
-
-    attack: str = "pgd"
-    eps: float = 0.1
-    alpha: float | None = None
-    steps: int = 10
-    random_start: bool = True
-    seed: int | None = 0
+    attack: str = _field("pgd", "the L-inf attack: fgsm, one signed-gradient step of size eps; or pgd, steps of "
+                                "size alpha, each projected back onto the eps-ball")
+    """A name in :data:`ATTACKS`."""
+    eps: float = _field(0.1, "L-inf budget in pixel units of [0, 1]")
+    """0.1 sits between the usual CIFAR-10 budget (8/255 ≈ 0.03) and the usual MNIST one (0.3)."""
+    alpha: float | None = _field(None, f"PGD step size in pixel units (default: {PGD_STEP_SCALE:g} * eps / steps)")
+    """None: :func:`explorer.measure.attacks.default_alpha` (:data:`PGD_STEP_SCALE`)."""
+    steps: int = _field(10, "PGD steps, each of size alpha, from a random start in the eps-ball")
+    random_start: bool = _field(True, "PGD starts uniformly at random in the eps-ball (else at the clean input)")
+    seed: int | None = _field(0, "seed of PGD's random start")
+    """None: torch's global generator."""
 
     def __post_init__(self) -> None:
         if self.attack not in ATTACKS:
@@ -314,16 +309,16 @@ says so (:func:`explorer.measure.projection.fit_projection`). PCA is always fitt
 
 @dataclass(frozen=True)
 class ProjectionConfig:
-    """How to place d-dimensional latents in 2-D; ``n_neighbors``, ``min_dist`` only act for UMAP.
+    """How to place d-dimensional latents in 2-D."""
 
-    ``seed`` is UMAP's ``random_state`` and ``transform_seed`` and PCA's ``random_state`` (used only by
-    its randomised solver).
-    """
-
-    method: str = "auto"
-    n_neighbors: int = 15
-    min_dist: float = 0.1
-    seed: int = 0
+    method: str = _field("auto", "projection to 2-D: pca, or umap (nonlinear, shaped by n_neighbors and min_dist)")
+    """A name in :data:`PROJECTION_METHODS`: also ``"identity"``, the latents themselves (d = 2 only),
+    and ``"auto"``, identity when d = 2, else PCA."""
+    n_neighbors: int = _field(15, "UMAP's n_neighbors: how many neighbours shape each point's place (more: a more "
+                                  "global map)")
+    min_dist: float = _field(0.1, "UMAP's min_dist, in [0, 1]: how closely points may pack (less: tighter clusters)")
+    seed: int = _field(0, "seed of the projection: UMAP's random_state and transform_seed, and PCA's random_state")
+    """PCA uses its ``random_state`` only in its randomised solver."""
 
     def __post_init__(self) -> None:
         if self.method not in PROJECTION_METHODS:
@@ -362,8 +357,8 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 
 def help_of(cls: type, name: str) -> str:
-    """The one-line help of ``cls``'s field ``name``, which its command-line flag and its widget on the
-    Train page show. ``KeyError`` for a field without one."""
+    """The one-line help of ``cls``'s field ``name``, which its command-line flag and its widget in the
+    app show. ``KeyError`` for a field without one."""
     return {f.name: f for f in dataclasses.fields(cls)}[name].metadata["help"]
 
 
@@ -429,7 +424,7 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 __all__ = [
     "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "UMAP_FIT_MAX", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
-    "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
+    "PGD_STEP_SCALE", "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "help_of", "value_type", "variant",
 ]

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.core._validation import check_labels
-from explorer.core.config import ATTACKS, AttackConfig, check_attack_params
+from explorer.core.config import ATTACKS, PGD_STEP_SCALE, AttackConfig, check_attack_params
 from explorer.core.errors import ArgumentError
 
 
@@ -69,12 +69,13 @@ def _check_batch(x: Tensor, y: Tensor) -> None:
 
 
 def default_alpha(eps: float, steps: int) -> float:
-    """PGD step size when none is given: α = 2.5·ε/steps (Madry et al. 2018).
+    """PGD step size when none is given: α = s·ε/steps with s = :data:`~explorer.core.config.PGD_STEP_SCALE`
+    (Madry et al. 2018).
 
     With this rule a walk of ``steps`` steps can cross the ε-ball from one face to the other and
     back a little, so the iterate can reach any corner of the ball even from a random start.
     """
-    return 2.5 * eps / steps
+    return PGD_STEP_SCALE * eps / steps
 
 
 Visit = Callable[[int, Tensor], None]
@@ -161,7 +162,7 @@ def pgd(
         x: clean images, (N, C, H, W), float in [0, 1].
         y: true labels, (N,), integers in [0, K).
         eps: L∞ budget in pixel units of [0, 1], in [0, 1]; 0 returns x unchanged.
-        alpha: step size in pixel units; None uses :func:`default_alpha` (2.5·ε/steps).
+        alpha: step size in pixel units; None uses :func:`default_alpha`.
         steps: number of gradient steps, >= 1.
         random_start: start from a uniform draw in the ε-ball instead of x.
         seed: seeds the random start's ``torch.Generator`` (same seed, same device → same result);

@@ -81,6 +81,16 @@ def test_a_selected_index_becomes_the_default_example(start):
     assert app.caption[0].value.startswith("Test example #12 ") and "Latent space page" in app.caption[0].value
 
 
+def test_the_attack_widgets_show_the_configs_help(start):
+    from explorer.core.config import AttackConfig, help_of
+
+    app = start()
+    assert widget(app.radio, "Attack").help == help_of(AttackConfig, "attack")
+    assert widget(app.slider, "ε").help == help_of(AttackConfig, "eps")
+    steps = widget(app.number_input, "PGD steps").help
+    assert help_of(AttackConfig, "steps") in steps and help_of(AttackConfig, "alpha") in steps
+
+
 def test_robust_accuracy_button_draws_the_chart(start):
     app = start()
     widget(app.text_input, "ε values").set_value("0, 0.2").run()

@@ -33,6 +33,16 @@ def test_latent_page_zooms_to_the_gaussians_and_says_how_far_the_latents_lie(ope
     assert not app.exception and "range" in keys(figure_json(app))
 
 
+def test_the_projection_widgets_show_the_configs_help(open_page):
+    from explorer.core.config import ProjectionConfig, help_of
+
+    app = open_page("latent_space")
+    helps = {w.label: w.help for w in [*app.radio, *app.slider]}
+    assert helps["n_neighbors"] == help_of(ProjectionConfig, "n_neighbors")
+    assert helps["min_dist"] == help_of(ProjectionConfig, "min_dist")
+    assert helps["Projection when d > 2"].startswith(help_of(ProjectionConfig, "method"))
+
+
 def test_umap_runs_in_a_worker_process_and_its_maps_are_cached(open_page, tmp_path):
     import os
 
@@ -70,6 +80,27 @@ def test_a_clicked_example_is_shown_with_both_models_probabilities(open_page):
     assert not app.exception and not app.error
     assert len(app.get("plotly_chart")) == 6 + 2  # the example's image and its probability bars
     assert any("#17" in c.value for c in app.caption)
+
+
+def test_a_clicked_example_is_forgotten_when_the_dataset_changes(open_page, data_copy, monkeypatch):
+    from explorer.app import state
+    from explorer.app.guide import page
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
+    app = open_page("latent_space", state={"selected_index": 41})  # digits' test example #41, clicked
+    assert any("#41" in c.value for c in app.caption)
+    app.sidebar.selectbox(key=state.DATASET).set_value("mnist").run()  # mnist's #41 is another example
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert "mnist-cnn" in app.session_state[state.MODEL_A]
+    assert not any(s.value == "The clicked example" for s in app.subheader)
+    assert not any("#41" in c.value for c in app.caption)
+    app.switch_page(page("adversarial").script_from_home)
+    app.run()
+    assert not app.exception and not app.error
+    assert "Latent space page" not in app.caption[0].value and "seed 0" in app.caption[0].value
+    app.sidebar.selectbox(key=state.DATASET).set_value("digits").run()  # forgotten, not hidden
+    assert app.session_state[state.SELECTED_INDEX] is None
+    assert "Latent space page" not in app.caption[0].value
 
 
 def test_clicked_index_maps_a_chart_point_back_to_the_test_split():
@@ -267,6 +298,8 @@ def test_a_box_or_lasso_selection_is_a_region_and_a_click_is_an_example(monkeypa
     session[state.latent_map_key("Model A")] = {"selection": {"points": [{"customdata": [3]}], "box": [], "lasso": []}}
     views.on_map_select("Model A", keep)
     assert session["selected_index"] == 41 and session["latent_region"]["indices"] == [4, 30]
+    views.on_map_select("Model A", keep, ("a.pt", "b.pt"), "digits")
+    assert state.chosen_example("digits") == 41 and state.chosen_example("mnist") is None
     state.clear_region()
     assert session["latent_region"] is None and state.latent_map_key("Model A") == "latents_Model A:1"
 

@@ -64,6 +64,22 @@ def test_clearing_a_region_gives_the_maps_new_keys(session):
     assert state.reliability_key("Model A") != state.reliability_key("Model B")
 
 
+def test_an_example_is_read_on_its_dataset_and_forgotten_on_another(session):
+    assert state.chosen_example("digits") is None  # nothing chosen yet
+    state.choose_example("digits", 41)
+    assert state.chosen_example("digits") == 41
+    assert state.chosen_example("digits") == 41  # reading keeps it
+    assert state.chosen_example("mnist") is None  # digits' #41 is another example of mnist's test split
+    assert session[state.SELECTED_INDEX] is None
+    assert state.chosen_example("digits") is None  # forgotten, not hidden: going back brings nothing
+
+
+def test_an_example_stored_without_its_dataset_belongs_to_the_first_it_is_read_with(session):
+    session[state.SELECTED_INDEX] = 12
+    assert state.chosen_example("digits") == 12
+    assert state.chosen_example("mnist") is None
+
+
 def test_the_pair_is_models_a_and_b_as_strings():
     from pathlib import Path
 

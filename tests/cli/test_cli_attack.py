@@ -19,3 +19,15 @@ def test_attack_json(vc_checkpoint, attack, capsys):
 def test_bad_attack_budget(vc_checkpoint):
     code, _, err = run_cli("attack", str(vc_checkpoint), "--attack", "fgsm", "--eps", "2")
     assert code == 1 and "eps must be in [0, 1]" in err and "Traceback" not in err
+
+
+def test_attack_help_is_the_configs_own(capsys, monkeypatch):
+    from explorer.core.config import AttackConfig, help_of
+
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping: argparse may break a line at a hyphen
+    with pytest.raises(SystemExit):
+        main(["attack", "--help"])
+    out = capsys.readouterr().out
+    for name in ("attack", "eps", "steps", "alpha", "seed"):
+        assert help_of(AttackConfig, name) in out, name
+    assert "(default: 10)" in out and "(default: 2.5 * eps / steps)" in out

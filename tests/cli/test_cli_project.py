@@ -1,6 +1,8 @@
 """``project``: a checkpoint's latent map as the Latent space page reads it, every latent of an array or a
 bundle into a map file, and files it cannot map refused before any work."""
 
+import pytest
+
 from explorer.cli import main
 from explorer.core.checkpoints import SHIPPED_DIR
 
@@ -52,3 +54,16 @@ def test_project_refuses_a_bad_file_before_any_work(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------------
 # Predictions bundles: evaluate FILE.npz, and export
+
+
+def test_project_help_is_the_configs_own(capsys, monkeypatch):
+    from explorer.core.config import ProjectionConfig, help_of
+
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping: argparse may break a line at a hyphen
+    with pytest.raises(SystemExit):
+        main(["project", "--help"])
+    out = capsys.readouterr().out
+    for name in ("method", "n_neighbors", "min_dist", "seed"):
+        assert help_of(ProjectionConfig, name) in out, name
+    assert f"{help_of(ProjectionConfig, 'method')} (default: umap)" in out
+    assert f"{help_of(ProjectionConfig, 'n_neighbors')} (default: 15)" in out

@@ -31,6 +31,28 @@ def test_every_setting_has_a_flag_with_the_settings_own_help(capsys, monkeypatch
             assert f"--{name.replace('_', '-')}" in out and help_of(cls, name) in out, name
 
 
+def test_a_none_default_the_objectives_do_not_choose_keeps_its_plain_help(capsys, monkeypatch):
+    import dataclasses
+
+    from explorer.cli import _common
+
+    @dataclasses.dataclass(frozen=True)
+    class Wider(TrainConfig):
+        warmup: float | None = dataclasses.field(default=None, metadata={"help": "warm-up epochs; None: none"})
+
+    monkeypatch.setattr(_common, "TrainConfig", Wider)
+    monkeypatch.setenv("COLUMNS", "10000")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert " ".join(out.split()).endswith("--warmup WARMUP warm-up epochs; None: none")  # the last flag
+    assert "default: 0.1 with --objective paper, 0.01 with released" in out  # the objectives' own still say so
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "--help"])  # every command builds the whole parser
+    assert info.value.code == 0
+
+
 def test_the_objective_estimator_and_prior_flags_reach_training(tmp_path, capsys):
     out = tmp_path / "paper.pt"
     assert main(["train", "--dataset", "digits", "--method", "vc", "--out", str(out), "--epochs", "1", "--quiet",

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from explorer.core.config import OBJECTIVE_DEFAULTS, ModelConfig, TrainConfig, default_configs, help_of
+from explorer.core.config import (OBJECTIVE_DEFAULTS, AttackConfig, ModelConfig, ProjectionConfig, TrainConfig,
+                                  default_configs, help_of)
 from explorer.core.data import DATASETS
 
 
@@ -33,3 +34,11 @@ def test_each_settings_help_is_one_line_of_its_field():
     assert help_of(TrainConfig, "lambda_prior") == "weight of -log p(z|y) (methods lgm, vc)"
     with pytest.raises(KeyError):
         help_of(ModelConfig, "num_classes")  # the dataset's, not a setting
+
+
+@pytest.mark.parametrize("cls", [AttackConfig, ProjectionConfig])
+def test_every_attack_and_projection_setting_has_one_line_of_help(cls):
+    for f in dataclasses.fields(cls):
+        text = help_of(cls, f.name)
+        assert text and text == " ".join(text.split()), f.name
+    assert help_of(AttackConfig, "eps") == "L-inf budget in pixel units of [0, 1]"

@@ -10,6 +10,7 @@ from explorer.measure.attacks import (
     ATTACKS,
     AttackConfig,
     accuracy_vs_eps,
+    default_alpha,
     fgsm,
     latent_path,
     pgd,
@@ -90,6 +91,14 @@ def test_eps_zero_changes_nothing(model, data):
     x, y = data
     assert torch.equal(fgsm(model, x, y, 0.0), x)
     assert torch.equal(pgd(model, x, y, 0.0, seed=0), x)
+
+
+def test_the_default_step_size_is_the_rule_its_help_states():
+    from explorer.core.config import PGD_STEP_SCALE, help_of
+
+    assert default_alpha(0.1, 10) == pytest.approx(0.025)  # 2.5 * 0.1 / 10
+    assert default_alpha(0.3, 3) == pytest.approx(PGD_STEP_SCALE * 0.3 / 3)
+    assert f"{PGD_STEP_SCALE:g} * eps / steps" in help_of(AttackConfig, "alpha")
 
 
 def test_every_attack_name_has_its_function():

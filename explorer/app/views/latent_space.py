@@ -1,6 +1,6 @@
 """The Latent space page's figures (Home draws the first one too), composed from the library and the caches.
 
-A click on a map's point picks a test example (:data:`state.SELECTED_INDEX`); a box or lasso drawn on a
+A click on a map's point picks a test example (:func:`state.choose_example`); a box or lasso drawn on a
 map picks a region (:func:`state.choose_region`), measured on both models by :func:`region_reports`.
 """
 
@@ -186,16 +186,17 @@ def region_of(selection: Mapping | None, keep: np.ndarray, side: str) -> dict | 
     return {"map": side, "how": how, "indices": sorted(int(keep[r]) for r in rows)}
 
 
-def on_map_select(side: str, keep: np.ndarray, models: tuple[str, ...] = ()) -> None:
+def on_map_select(side: str, keep: np.ndarray, models: tuple[str, ...] = (), dataset: str | None = None) -> None:
     """``on_select`` callback of side's map (``keep``: its drawn points' test indices; ``models``: the
-    paths of models A and B it was drawn beside, :attr:`state.Selection.pair`): a box or lasso stores
-    a region, a click the clicked example; an emptied selection changes neither."""
+    paths of models A and B it was drawn beside, :attr:`state.Selection.pair`; ``dataset``: the
+    sidebar's dataset they belong to): a box or lasso stores a region, a click the clicked example;
+    an emptied selection changes neither."""
     event = st.session_state[state.latent_map_key(side)]
     region = region_of(event["selection"], keep, side)
     if region is not None:
         state.choose_region(region, models)
     elif (clicked := clicked_index(event, keep)) is not None:
-        st.session_state[state.SELECTED_INDEX] = clicked
+        state.choose_example(dataset, clicked)
 
 
 @dataclass(frozen=True)
