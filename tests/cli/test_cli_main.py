@@ -1,6 +1,7 @@
 """The command line as a whole: every subcommand has help, a bad argument is one line without a
 traceback, and the usage and error lines name the command as it was started."""
 
+import subprocess
 import sys
 import tomllib
 
@@ -30,6 +31,20 @@ def test_bad_arguments_give_one_line_and_no_traceback(args, message):
     assert code != 0
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_shared_flags_and_the_train_parser_load_no_torch():
+    """Every model and training flag, with the datasets' choices, is built from the registry alone."""
+    code = ("import argparse, sys\n"
+            "import explorer.cli._common as common\n"
+            "from explorer.cli import train\n"
+            "loaded = 'torch' in sys.modules\n"
+            "parser = argparse.ArgumentParser()\n"
+            "common.add_config_flags(parser)\n"
+            "train.add_parser(parser.add_subparsers())\n"
+            "print(loaded, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_the_console_script_is_the_command_this_package_names():

@@ -17,21 +17,40 @@ One module a job, as ``timm.data`` keeps its loaders apart from its registry:
 - :mod:`~explorer.core.data.splits`: seeded samples, stratified subsets and the training/validation
   split.
 
-The public names of every module are importable from here, as from ``sklearn.datasets``::
+The public names of every module are importable from here, as from ``sklearn.datasets``, each loaded
+from its module on first use, so that importing the registry alone loads no torch::
 
     from explorer.core.data import DATASETS, load_dataset, split_indices
 """
 
-from explorer.core.data.images import DIGITS_SPLIT, DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE, ImageData
-from explorer.core.data.loading import SPLITS, Dataset, data_root, load_dataset, readable_by
-from explorer.core.data.registry import DATASETS, DatasetInfo, dataset_info, datasets_of, domain_of
-from explorer.core.data.splits import split_indices, stratified_fraction, stratified_split, subset_indices
-from explorer.core.data.text import TEXT_FILES, TEXT_MIN_COUNT, TextData
-from explorer.core.data.tokens import PAD, UNKNOWN, Vocabulary, chosen_words, drop_words, newsgroup_text, normalise
+from __future__ import annotations
 
-__all__ = [
-    "DATASETS", "DIGITS_SPLIT", "DIGITS_SPLIT_SEED", "DIGITS_TEST_SIZE", "PAD", "SPLITS", "TEXT_FILES",
-    "TEXT_MIN_COUNT", "UNKNOWN", "Dataset", "DatasetInfo", "ImageData", "TextData", "Vocabulary", "chosen_words",
-    "data_root", "dataset_info", "datasets_of", "domain_of", "drop_words", "load_dataset", "newsgroup_text",
-    "normalise", "readable_by", "split_indices", "stratified_fraction", "stratified_split", "subset_indices",
-]
+import importlib
+
+# Loaded on first use (PEP 562), as ``explorer`` itself is: the registry alone is what the command
+# line's parser and --help need, and importing the loaders would load torch (over a second).
+_EXPORTS = {
+    "explorer.core.data.registry": ("DATASETS", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"),
+    "explorer.core.data.loading": ("SPLITS", "Dataset", "data_root", "load_dataset", "readable_by"),
+    "explorer.core.data.images": ("DIGITS_SPLIT", "DIGITS_SPLIT_SEED", "DIGITS_TEST_SIZE", "ImageData"),
+    "explorer.core.data.text": ("TEXT_FILES", "TEXT_MIN_COUNT", "TextData"),
+    "explorer.core.data.tokens": ("PAD", "UNKNOWN", "Vocabulary", "chosen_words", "drop_words", "newsgroup_text",
+                                  "normalise"),
+    "explorer.core.data.splits": ("split_indices", "stratified_fraction", "stratified_split", "subset_indices"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> object:
+    """Load an exported name from its module on first use (PEP 562)."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

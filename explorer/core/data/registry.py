@@ -5,7 +5,7 @@ statistics, its settings of the configs, its out-of-distribution partner, its do
 text). :data:`DATASETS` lists them by name, built once and read-only afterwards: the command line's
 choices, the app's dataset list, :func:`~explorer.core.config.default_configs` and the benchmark all
 read them here. The loaders (:mod:`~explorer.core.data.images`, :mod:`~explorer.core.data.text`)
-turn a name into data.
+turn a name into data. Imports no torch: the command line's parser reads this module alone.
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 """Tests for explorer.core.data.registry: every dataset's facts, in display order, read-only."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from explorer.core.bundles import OWN_DATA
 from explorer.core.data import DATASETS, dataset_info, datasets_of, domain_of
 from explorer.core.errors import ArgumentError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_dataset_info_is_consistent():
@@ -57,3 +62,11 @@ def test_domain_of_other_data_is_image_where_dataset_info_refuses_it():
     assert domain_of(OWN_DATA) == "image" and domain_of("my-own-set") == "image"
     with pytest.raises(ArgumentError, match="'my-own-set'"):
         dataset_info("my-own-set").domain
+
+
+def test_the_registry_imports_no_torch():
+    """The command line's parser reads the registry: importing it, or the data package, loads no torch."""
+    code = ("import sys, explorer.core.data.registry, explorer.core.data, explorer.core.config; "
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "explorer" in eval(loaded.stdout) and "torch" not in eval(loaded.stdout)
