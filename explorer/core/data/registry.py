@@ -18,6 +18,21 @@ from types import MappingProxyType
 from explorer.core.errors import ArgumentError
 
 
+class _ReadOnlyDict(dict):
+    """A dict that refuses every change (``TypeError``, as a ``MappingProxyType`` does), yet pickles,
+    copies and passes through :func:`dataclasses.asdict` as a dict: a ``MappingProxyType`` does none
+    of the three. A copy (``dict(d)``, ``d.copy()``, ``d | other``) is an ordinary dict."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a dataset's settings are read-only; change a copy (dict(...)) instead")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):
+        # rebuilt from a plain dict: the default reduction of a dict subclass refills it item by item
+        return type(self), (dict(self),)
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """Everything known about a dataset before loading it: shape, classes, statistics and defaults.
@@ -46,8 +61,8 @@ class DatasetInfo:
     """``"image"``: ``input_shape`` is (C, H, W) in [0, 1]; ``"text"``: it is (max_tokens,), token ids."""
 
     def __post_init__(self) -> None:
-        for name in ("defaults", "paper_vc"):  # read-only, as the rest
-            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("defaults", "paper_vc"):  # read-only, as the rest, and still picklable
+            object.__setattr__(self, name, _ReadOnlyDict(getattr(self, name)))
 
     @property
     def num_classes(self) -> int:

@@ -1,6 +1,8 @@
 """Tests for explorer.core.data.registry: every dataset's facts, in display order, read-only."""
 
+import copy
 import dataclasses
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +64,28 @@ def test_domain_of_other_data_is_image_where_dataset_info_refuses_it():
     assert domain_of(OWN_DATA) == "image" and domain_of("my-own-set") == "image"
     with pytest.raises(ArgumentError, match="'my-own-set'"):
         dataset_info("my-own-set").domain
+
+
+def test_dataset_info_pickles_and_copies_and_stays_read_only():
+    for info in DATASETS.values():
+        for again in (pickle.loads(pickle.dumps(info)), copy.deepcopy(info), copy.copy(info)):
+            assert again == info and again.defaults == info.defaults and again.paper_vc == info.paper_vc
+            with pytest.raises(TypeError, match="read-only"):
+                again.defaults["epochs"] = 1
+    digits = DATASETS["digits"]
+    as_dict = dataclasses.asdict(digits)
+    assert as_dict["defaults"] == dict(digits.defaults) and as_dict["paper_vc"] == {"kl_estimator": "moment_corr",
+                                                                                    "lambda_kl": 0.03}
+    assert dataclasses.replace(digits, defaults={"epochs": 2}).defaults == {"epochs": 2}
+    for change in (lambda d: d.update(epochs=1), lambda d: d.pop("epochs"), lambda d: d.setdefault("x", 1),
+                   lambda d: d.clear(), lambda d: d.popitem(), lambda d: d.__delitem__("epochs"),
+                   lambda d: d.__ior__({"epochs": 1})):
+        with pytest.raises(TypeError, match="read-only"):
+            change(digits.defaults)
+    assert digits.defaults["epochs"] == 60
+    mine = dict(digits.defaults)  # a copy is the caller's to change
+    mine["epochs"] = 1
+    assert digits.defaults["epochs"] == 60
 
 
 def test_the_registry_imports_no_torch():
