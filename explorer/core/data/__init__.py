@@ -30,7 +30,8 @@ import importlib
 # Loaded on first use (PEP 562), as ``explorer`` itself is: the registry alone is what the command
 # line's parser and --help need, and importing the loaders would load torch (over a second).
 _EXPORTS = {
-    "explorer.core.data.registry": ("DATASETS", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"),
+    "explorer.core.data.registry": ("DATASETS", "OWN_DATA", "DatasetInfo", "dataset_info", "datasets_of",
+                                    "domain_of"),
     "explorer.core.data.loading": ("SPLITS", "Dataset", "data_root", "load_dataset", "readable_by"),
     "explorer.core.data.images": ("DIGITS_SPLIT", "DIGITS_SPLIT_SEED", "DIGITS_TEST_SIZE", "ImageData"),
     "explorer.core.data.text": ("TEXT_FILES", "TEXT_MIN_COUNT", "TextData"),

@@ -4,8 +4,9 @@ A :class:`DatasetInfo` holds every fact about one dataset: its input shape, clas
 statistics, its settings of the configs, its out-of-distribution partner, its domain (images or
 text). :data:`DATASETS` lists them by name, built once and read-only afterwards: the command line's
 choices, the app's dataset list, :func:`~explorer.core.config.default_configs` and the benchmark all
-read them here. The loaders (:mod:`~explorer.core.data.images`, :mod:`~explorer.core.data.text`)
-turn a name into data. Imports no torch: the command line's parser reads this module alone.
+read them here. :data:`OWN_DATA` names the data of a bundle that holds no project dataset's test
+split. The loaders (:mod:`~explorer.core.data.images`, :mod:`~explorer.core.data.text`) turn a name
+into data. Imports no torch: the command line's parser reads this module alone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class _ReadOnlyDict(dict):
     def __reduce__(self):
         # rebuilt from a plain dict: the default reduction of a dict subclass refills it item by item
         return type(self), (dict(self),)
+
+
+OWN_DATA = "own data"
+"""The data a bundle is listed under when its rows are not a project dataset's test split (it names
+no ``dataset``): the sidebar's choice beside :data:`DATASETS`, never a dataset of its own."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +155,15 @@ read-only, like each :class:`DatasetInfo` in it."""
 
 def domain_of(name: str) -> str:
     """What the rows of the data called ``name`` are, "image" or "text", for a page or a report that
-    may also hold uploaded data: a project dataset's ``DatasetInfo.domain``, and "image" for any other
-    name, such as :data:`~explorer.core.bundles.OWN_DATA` (a bundle carries its inputs as images, or
-    none at all; never documents). Where only a project dataset may arrive, ``dataset_info(name).domain``
-    refuses another name instead."""
-    return DATASETS[name].domain if name in DATASETS else "image"
+    may also hold a bundle of other data: a project dataset's ``DatasetInfo.domain``, and "image" for
+    :data:`OWN_DATA` (a bundle carries its inputs as images, or none at all; never documents). Any
+    other name raises an ``ArgumentError`` listing the known ones; where only a project dataset may
+    arrive, ``dataset_info(name).domain`` refuses :data:`OWN_DATA` too."""
+    if name == OWN_DATA:
+        return "image"
+    if name not in DATASETS:
+        raise ArgumentError(f"unknown dataset {name!r}; expected one of {[*DATASETS, OWN_DATA]}")
+    return DATASETS[name].domain
 
 
 def datasets_of(domain: str) -> tuple[str, ...]:
@@ -168,4 +178,4 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"]
+__all__ = ["DATASETS", "OWN_DATA", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"]

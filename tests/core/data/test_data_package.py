@@ -30,7 +30,7 @@ def test_the_package_loads_its_names_on_first_use_and_no_torch_before():
     resolves through ``from explorer.core.data import ...``."""
     code = ("import sys\n"
             "import explorer.core.data\n"
-            "from explorer.core.data import DATASETS, domain_of\n"
+            "from explorer.core.data import DATASETS, OWN_DATA, domain_of\n"
             "print('torch' in sys.modules)\n"
             "for name in explorer.core.data.__all__:\n"
             "    exec(f'from explorer.core.data import {name}')\n"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.core.bundles import OWN_DATA
-from explorer.core.data import DATASETS, dataset_info, datasets_of, domain_of
+from explorer.core.data import DATASETS, OWN_DATA, dataset_info, datasets_of, domain_of
 from explorer.core.errors import ArgumentError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,13 +56,18 @@ def test_an_unknown_dataset_lists_the_known_ones():
         dataset_info("svhn")
 
 
-def test_domain_of_other_data_is_image_where_dataset_info_refuses_it():
+def test_domain_of_a_bundle_of_other_data_is_image_and_of_an_unknown_name_an_error():
     assert [domain_of(name) for name in DATASETS] == [info.domain for info in DATASETS.values()]
     assert domain_of("20newsgroups") == "text" and domain_of("cifar10") == "image"
-    # An uploaded bundle of other data holds images, or outputs alone: its rows are never documents.
-    assert domain_of(OWN_DATA) == "image" and domain_of("my-own-set") == "image"
+    # A bundle of other data holds images, or outputs alone: its rows are never documents.
+    assert domain_of(OWN_DATA) == "image"
+    with pytest.raises(ArgumentError, match="^unknown dataset 'my-own-set'; expected one of .*'digits'.*"
+                                            "'reuters-r8', 'own data'"):
+        domain_of("my-own-set")
     with pytest.raises(ArgumentError, match="'my-own-set'"):
         dataset_info("my-own-set").domain
+    with pytest.raises(ArgumentError, match="'own data'"):  # not a dataset of its own
+        dataset_info(OWN_DATA)
 
 
 def test_dataset_info_pickles_and_copies_and_stays_read_only():
