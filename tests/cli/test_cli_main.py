@@ -1,13 +1,13 @@
 """The command line as a whole: every subcommand has help, a bad argument is one line without a
 traceback, and the usage and error lines name the command as it was started."""
 
-import subprocess
 import sys
 import tomllib
 
 import pytest
 
 from cli_calls import ROOT, run_cli, run_console_script
+from fresh_python import run_fresh
 from explorer.cli import COMMAND, COMMANDS, main
 
 
@@ -43,8 +43,7 @@ def test_the_shared_flags_and_the_train_parser_load_no_torch():
             "common.add_config_flags(parser)\n"
             "train.add_parser(parser.add_subparsers())\n"
             "print(loaded, 'torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "False"]
+    assert run_fresh(code).split() == ["False", "False"]
 
 
 def test_the_console_script_is_the_command_this_package_names():

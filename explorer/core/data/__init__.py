@@ -25,11 +25,11 @@ from its module on first use, so that importing the registry alone loads no torc
 
 from __future__ import annotations
 
-import importlib
+from explorer.core._lazy import lazy_exports
 
-# Loaded on first use (PEP 562), as ``explorer`` itself is: the registry alone is what the command
-# line's parser and --help need, and importing the loaders would load torch (over a second).
-_EXPORTS = {
+# Loaded on first use, as ``explorer``'s own names are: the registry alone is what the command line's
+# parser and --help need, and importing the loaders would load torch (over a second).
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
     "explorer.core.data.registry": ("DATASETS", "OWN_DATA", "DatasetInfo", "dataset_info", "datasets_of",
                                     "domain_of"),
     "explorer.core.data.loading": ("SPLITS", "Dataset", "data_root", "load_dataset", "readable_by"),
@@ -38,20 +38,4 @@ _EXPORTS = {
     "explorer.core.data.tokens": ("PAD", "UNKNOWN", "Vocabulary", "chosen_words", "drop_words", "newsgroup_text",
                                   "normalise"),
     "explorer.core.data.splits": ("split_indices", "stratified_fraction", "stratified_split", "subset_indices"),
-}
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> object:
-    """Load an exported name from its module on first use (PEP 562)."""
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+})

@@ -3,15 +3,11 @@ package, each loaded from its module on first use, so that importing the package
 
 import importlib
 import pkgutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import explorer.core.data as data
-
-ROOT = Path(__file__).resolve().parents[3]
+from fresh_python import run_fresh
 
 
 def test_every_public_name_of_the_data_modules_is_the_packages():
@@ -35,5 +31,4 @@ def test_the_package_loads_its_names_on_first_use_and_no_torch_before():
             "for name in explorer.core.data.__all__:\n"
             "    exec(f'from explorer.core.data import {name}')\n"
             "print('torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    assert run_fresh(code).split() == ["False", "True"]

@@ -3,16 +3,12 @@
 import copy
 import dataclasses
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from explorer.core.data import DATASETS, OWN_DATA, dataset_info, datasets_of, domain_of
 from explorer.core.errors import ArgumentError
-
-ROOT = Path(__file__).resolve().parents[3]
+from fresh_python import run_fresh
 
 
 def test_dataset_info_is_consistent():
@@ -96,5 +92,5 @@ def test_the_registry_imports_no_torch():
     """The command line's parser reads the registry: importing it, or the data package, loads no torch."""
     code = ("import sys, explorer.core.data.registry, explorer.core.data, explorer.core.config; "
             "print(sorted({m.split('.')[0] for m in sys.modules}))")
-    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert "explorer" in eval(loaded.stdout) and "torch" not in eval(loaded.stdout)
+    loaded = eval(run_fresh(code))
+    assert "explorer" in loaded and "torch" not in loaded
