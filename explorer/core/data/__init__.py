@@ -4,7 +4,8 @@ One module a job, as ``timm.data`` keeps its loaders apart from its registry:
 
 - :mod:`~explorer.core.data.registry`: :class:`DatasetInfo` and :data:`DATASETS`, every fact about a
   dataset before it is loaded (shape, classes, statistics, defaults, out-of-distribution partner,
-  domain), in the order the app shows them.
+  domain), in the order the app shows them; :data:`OWN_DATA`, what a bundle of other data is listed
+  under, and :func:`domain_of`, which knows both.
 - :mod:`~explorer.core.data.loading`: :func:`load_dataset`, the one entry point, which reads a split
   from :func:`data_root` through the loader of its domain; :data:`Dataset`, what it returns;
   :func:`readable_by`.
