@@ -78,10 +78,17 @@ class _FolderFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if path is not None:  # a submodule: its package's __path__ already says where
             return None
-        # The folder and the search path in one lookup, not the folder alone: a folder without
-        # __init__.py is then joined with the other portions of its namespace package, or gives way
-        # to a regular package of that name further on, as with python -m.
-        return importlib.machinery.PathFinder.find_spec(fullname, [self.folder, *sys.path], target)
+        finder = importlib.machinery.PathFinder
+        here = finder.find_spec(fullname, [self.folder], target)
+        if here is None or here.origin is not None:  # nothing here, or a module or regular package
+            return here
+        # A folder without __init__.py is a portion of a namespace package: as with python -m, a
+        # regular package of that name on the search path wins, else every portion is joined.
+        there = finder.find_spec(fullname, None, target)  # None: the search path
+        if there is None or there.origin is not None:
+            return here if there is None else there
+        parents = [os.path.dirname(portion) for portion in there.submodule_search_locations]
+        return finder.find_spec(fullname, [self.folder, *parents], target)
 
 
 @contextlib.contextmanager

@@ -116,6 +116,23 @@ def test_a_package_without_init_in_the_folder_is_found_as_python_m_finds_it(tmp_
             sys.modules.pop(name, None)
 
 
+def test_a_namespace_package_joins_its_portions_and_gives_way_to_a_regular_package(tmp_path, monkeypatch):
+    mine, installed = tmp_path / "mine", tmp_path / "installed"
+    for folder, package, module in ((mine, "vcx_joined", "here"), (installed, "vcx_joined", "there"),
+                                    (mine, "vcx_beaten", "here"), (installed, "vcx_beaten", "__init__")):
+        (folder / package).mkdir(parents=True, exist_ok=True)
+        (folder / package / f"{module}.py").write_text(f"WHERE = {str(folder.name)!r}\n")
+    monkeypatch.syspath_prepend(str(installed))
+    try:
+        with folder_first(mine):
+            assert importlib.import_module("vcx_joined.here").WHERE == "mine"
+            assert importlib.import_module("vcx_joined.there").WHERE == "installed"
+            assert importlib.import_module("vcx_beaten").WHERE == "installed"  # a regular package: as python -m
+    finally:
+        for name in [n for n in sys.modules if n.startswith(("vcx_joined", "vcx_beaten"))]:
+            del sys.modules[name]
+
+
 def test_a_torchvision_model_by_name_with_the_classes_asked_for():
     assert torchvision_model("resnet18", 7).fc.out_features == 7
     with pytest.raises(ArgumentError, match="^model 'resnet81' is not a torchvision classification model; "
