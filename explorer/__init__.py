@@ -17,11 +17,11 @@ loaded on first use, so ``import explorer`` stays cheap and imports neither torc
 
 from __future__ import annotations
 
-import importlib
+from explorer.core._lazy import lazy_exports
 
 __version__ = "0.2.0"
 
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
     "explorer.core.errors": ("ArgumentError", "BundleError", "CheckpointError", "DatasetUnavailableError",
                              "ExplorerError"),
     "explorer.core.config": ("N_BINS", "METHODS", "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig",
@@ -42,20 +42,4 @@ _EXPORTS = {
     "explorer.measure.projection": ("fit_projection",),
     "explorer.jobs.training": ("train",),
     "explorer.jobs.export": ("export_classifier",),
-}
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> object:
-    """Load an exported name from its module on first use (PEP 562)."""
-    if name not in _HOME:
-        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+})

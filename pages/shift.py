@@ -5,9 +5,8 @@ import streamlit as st
 
 from explorer.app import cache, sources, state
 from explorer.app.views import shift as view
-from explorer.core.bundles import OWN_DATA
 from explorer.core.config import N_BINS
-from explorer.core.data import domain_of
+from explorer.core.data import OWN_DATA, domain_of
 from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
 from explorer.measure.corruptions import corruptions_for

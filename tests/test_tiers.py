@@ -74,7 +74,7 @@ def violations(root: Path) -> list[str]:
         if kind is None:
             found.append(f"{where} sits in no tier ({', '.join(RULES)})")
             continue
-        if kind == "top":  # explorer/__init__.py re-exports by name, lazily; it imports nothing of its own
+        if kind == "top":  # explorer/__init__.py re-exports by name, lazily (core/_lazy.py): it imports none of them
             continue
         own, banned = RULES[kind]
         for name in imports(path, root):

@@ -8,9 +8,9 @@ import streamlit as st
 
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
-from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
+from explorer.core.bundles import is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
-from explorer.core.data import DATASETS
+from explorer.core.data import DATASETS, OWN_DATA
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
 
 

@@ -14,7 +14,8 @@ import streamlit as st
 from torch import nn
 
 from explorer.app import cache
-from explorer.core.bundles import OWN_DATA, is_bundle_path
+from explorer.core.bundles import is_bundle_path
+from explorer.core.data import OWN_DATA
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,8 +42,6 @@ from explorer.core.models import LinearHead
 REQUIRED = ("logits", "labels")
 OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", "val_labels", "ood_logits",
             "ood_latents", "dataset")
-OWN_DATA = "own data"
-"""The dataset a bundle is listed under when its rows are not a project dataset's test split."""
 PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
 """Fields that mean something only together."""
 

@@ -30,9 +30,9 @@ import torch
 
 from explorer import __version__
 from explorer.core._io import SHIPPED_DIR, atomic_write, user_folder
-from explorer.core.bundles import OWN_DATA, is_bundle_path, load_bundle
+from explorer.core.bundles import is_bundle_path, load_bundle
 from explorer.core.config import METHODS, ModelConfig, TrainConfig, config_from_dict, default_configs, variant
-from explorer.core.data import DATASETS, Dataset, Vocabulary, load_dataset, readable_by, split_indices
+from explorer.core.data import DATASETS, OWN_DATA, Dataset, Vocabulary, load_dataset, readable_by, split_indices
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
 
@@ -239,7 +239,7 @@ class Entry:
     """One listed checkpoint or bundle with the metadata needed to choose it.
 
     A bundle's ``method`` is ``"bundle"``, its ``encoder`` ``"predictions"``, its ``latent_dim`` 0
-    when it carries no latents, and its ``dataset`` :data:`~explorer.core.bundles.OWN_DATA` when its
+    when it carries no latents, and its ``dataset`` :data:`~explorer.core.data.OWN_DATA` when its
     rows are not a project dataset's test split.
     """
 

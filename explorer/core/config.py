@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from explorer.core._validation import check_choice as _check_choice
 from explorer.core._validation import check_positive as _check_positive
+from explorer.core.data import dataset_info
 from explorer.core.errors import ArgumentError
 
 N_BINS = 15
@@ -380,8 +381,6 @@ def default_configs(dataset: str, method: str, **overrides: object) -> tuple[Mod
     Overrides whose value is ``None`` are ignored (an unset command-line flag); a name that belongs to
     neither config raises :class:`~explorer.core.errors.ArgumentError`.
     """
-    from explorer.core.data import dataset_info  # local: the data package imports torch
-
     info = dataset_info(dataset)
     given = {k: v for k, v in overrides.items() if v is not None}
     objective = given.get("objective", info.defaults.get("objective", TrainConfig.objective))

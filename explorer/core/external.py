@@ -1,10 +1,10 @@
 """Classifiers defined outside the project, made ready for :func:`explorer.core.wrapped.wrap_classifier`.
 
 A torchvision classification model by name (:func:`torchvision_model`), a network returned by a
-user's ``MODULE:FUNCTION`` (:func:`factory_model`, found in the current folder first, then among the
-installed packages), a state dict loaded strictly and without running code from the file
-(:func:`load_weights`), and grey images fitted to a network whose first convolution takes 3 channels
-(:func:`fit_channels`)::
+user's ``MODULE:FUNCTION`` (:func:`factory_model`: the module and the modules it imports are found in
+the current folder first, then among the installed packages; the module search path is left as it
+is), a state dict loaded strictly and without running code from the file (:func:`load_weights`), and
+grey images fitted to a network whose first convolution takes 3 channels (:func:`fit_channels`)::
 
     network = factory_model("mymodels:make_net")
     load_weights(network, "net.pt")
@@ -18,12 +18,13 @@ flag (``--weights``), a Python caller keeps the parameter's name.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.abc
 import importlib.machinery
-import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -67,47 +68,86 @@ def torchvision_model(name: str, num_classes: int, *, argument: str = "model") -
     return models.get_model(name, weights=None, num_classes=num_classes)
 
 
+class _FolderFinder(importlib.abc.MetaPathFinder):
+    """Finds a top-level module or package as the search path's finder would with one folder before
+    the search path; submodules are left to the usual finders, through their package's ``__path__``."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = os.fspath(folder)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if path is not None:  # a submodule: its package's __path__ already says where
+            return None
+        finder = importlib.machinery.PathFinder
+        here = finder.find_spec(fullname, [self.folder], target)
+        if here is None or here.origin is not None:  # nothing here, or a module or regular package
+            return here
+        # A folder without __init__.py is a portion of a namespace package: as with python -m, a
+        # regular package of that name on the search path wins, else every portion is joined.
+        there = finder.find_spec(fullname, None, target)  # None: the search path
+        if there is None or there.origin is not None:
+            return here if there is None else there
+        parents = [os.path.dirname(portion) for portion in there.submodule_search_locations]
+        return finder.find_spec(fullname, [self.folder, *parents], target)
+
+
+@contextlib.contextmanager
+def folder_first(folder: str | os.PathLike) -> Iterator[None]:
+    """Within the block, ``import`` finds top-level modules in ``folder`` before the module search path,
+    which is left as it is: as ``python -m`` does with the current folder, so a console script finds
+    a user's module and the modules beside it that it imports (at its top, or later inside a
+    function called within the block).
+
+    A finder for ``folder`` stands on ``sys.meta_path`` just before the search path's finder (after
+    the interpreter's built-in and frozen modules, which ``python -m`` does not let a folder shadow
+    either), and is removed afterwards. Modules already imported stay what they are; those imported
+    within the block stay in ``sys.modules``, as ``import`` leaves them. ``sys.meta_path`` is the
+    process's: use it from one thread at a time.
+    """
+    finder = _FolderFinder(folder)
+    at = next((i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder), 0)
+    sys.meta_path.insert(at, finder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # already taken off by someone else: nothing left to undo
+            sys.meta_path.remove(finder)
+
+
 def import_from_folder(name: str, folder: str | os.PathLike) -> ModuleType:
     """Module ``name`` (dotted: ``pkg.models``) as ``import`` would find it with ``folder`` first on the
-    module search path, which is left as it is.
+    module search path, which is left as it is (:func:`folder_first`).
 
-    The top-level module or package is looked for in ``folder``, then among the installed packages;
-    the rest of a dotted name is found through its parent's ``__path__``, as ``import`` does. So a
-    console script, whose search path does not start with the current folder, finds a user's module
-    there as ``python -m`` does. Raises ``ModuleNotFoundError`` as ``import`` does.
+    The top-level module or package, and any top-level module it imports, is looked for in
+    ``folder``, then among the installed packages; the rest of a dotted name is found through its
+    parent's ``__path__``, as ``import`` does. So a console script, whose search path does not start
+    with the current folder, finds a user's module there as ``python -m`` does. Raises
+    ``ModuleNotFoundError`` as ``import`` does.
     """
-    top = name.partition(".")[0]
-    if top not in sys.modules:
-        spec = importlib.machinery.PathFinder.find_spec(top, [os.fspath(folder)])
-        if spec is not None:
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[top] = module  # as import does: the module may import itself, or its submodules
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[top]
-                raise
-    return importlib.import_module(name)
+    with folder_first(folder):
+        return importlib.import_module(name)
 
 
 def factory_model(spec: str, *, argument: str = "factory", folder: str | os.PathLike | None = None) -> nn.Module:
     """``FUNCTION()`` for ``spec`` = ``"MODULE:FUNCTION"``, checked to be an ``nn.Module``.
 
     ``MODULE`` is imported from ``folder`` (default: the current folder), then from the installed
-    packages (:func:`import_from_folder`); ``FUNCTION`` is called without arguments.
+    packages (:func:`import_from_folder`); ``FUNCTION`` is called without arguments, with ``folder``
+    still first (:func:`folder_first`), so that modules it imports when called are found there too.
     """
     folder = Path.cwd() if folder is None else Path(folder)
     module_name, _, function = spec.partition(":")
     if not module_name or not function:
         raise ArgumentError(f"{argument} takes MODULE:FUNCTION (e.g. mymodels:make_net), got {spec!r}")
-    try:
-        factory = getattr(import_from_folder(module_name, folder), function)
-    except (ModuleNotFoundError, AttributeError) as error:
-        raise ArgumentError(f"{argument} {spec}: {error} (modules are looked for in {folder} and "
-                            "the installed packages)") from None
-    if not callable(factory):
-        raise ArgumentError(f"{argument} {spec}: {function} is a {type(factory).__name__}, not a function")
-    network = factory()
+    with folder_first(folder):
+        try:
+            factory = getattr(importlib.import_module(module_name), function)
+        except (ModuleNotFoundError, AttributeError) as error:
+            raise ArgumentError(f"{argument} {spec}: {error} (modules are looked for in {folder} and "
+                                "the installed packages)") from None
+        if not callable(factory):
+            raise ArgumentError(f"{argument} {spec}: {function} is a {type(factory).__name__}, not a function")
+        network = factory()
     if not isinstance(network, nn.Module):
         raise ArgumentError(f"{argument} {spec} returned a {type(network).__name__}, not an nn.Module")
     return network
@@ -205,5 +245,5 @@ def fit_channels(network: nn.Module, channels: int, mean: Sequence[float] | None
     return ChannelFit(nn.Sequential(GreyToRGB(), network), "1.", mean, std, note)
 
 
-__all__ = ["ChannelFit", "factory_model", "fit_channels", "import_from_folder", "load_weights", "one_line",
-           "torchvision_model"]
+__all__ = ["ChannelFit", "factory_model", "fit_channels", "folder_first", "import_from_folder", "load_weights",
+           "one_line", "torchvision_model"]

@@ -62,7 +62,8 @@ def style(fig: go.Figure, title: str, height: int = 550) -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Validation at the boundary
+# Validation at the boundary (class labels: explorer.core._validation.check_labels, the library's one
+# label check, whose messages the figures share with every other tier)
 
 
 def array(x, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -80,15 +81,6 @@ def nonempty(mapping: Mapping, name: str) -> Mapping:
     if not mapping:
         raise ArgumentError(f"{name} must name at least one series, got an empty mapping")
     return mapping
-
-
-def labels(labels, n: int, k: int, name: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ArgumentError(f"{name} must have shape ({n},) to match the points, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer) or not 0 <= labels.min() <= labels.max() < k:
-        raise ArgumentError(f"{name} must be integers in [0, {k}) (one per class name), got {labels[:5]}...")
-    return labels.astype(np.int64)
 
 
 def number(value, what: str) -> float | None:

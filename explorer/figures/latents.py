@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.core._validation import check_labels
 from explorer.core.errors import ArgumentError
 from explorer.figures import _style as base
 
@@ -76,7 +77,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     """
     points = base.array(points, "points", (None, 2))
     n, k = len(points), len(class_names)
-    labels = base.labels(labels, n, k, "labels")
+    labels = check_labels(labels, n, k, "labels")
     if hover_text is not None and len(hover_text) != n:
         raise ArgumentError(f"hover_text must have one entry per point ({n}), got {len(hover_text)}")
     bright = None if highlight is None else _highlight_mask(highlight, n)
@@ -116,7 +117,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         prior_points = base.array(prior_points, "prior_points", (None, 2))
         if prior_labels is None:
             raise ArgumentError("prior_labels must be given with prior_points")
-        prior_labels = base.labels(prior_labels, len(prior_points), k, "prior_labels")
+        prior_labels = check_labels(prior_labels, len(prior_points), k, "prior_labels")
         traces.append(scatter(
             x=prior_points[:, 0], y=prior_points[:, 1], mode="markers", name="prior samples",
             hoverinfo="skip", marker=dict(size=4, opacity=0.3, color=[base.color(y) for y in prior_labels])))
@@ -162,7 +163,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         density_points = base.array(density_points, "density_points", (None, 2))
         if density_labels is None:
             raise ArgumentError("density_labels must be given with density_points")
-        density_labels = base.labels(density_labels, len(density_points), k, "density_labels")
+        density_labels = check_labels(density_labels, len(density_points), k, "density_labels")
         everything = np.vstack([density_points, points])
         (x0, y0), (x1, y1) = everything.min(0), everything.max(0)
         image = density_image(density_points, density_labels, k, (x0, x1), (y0, y1))
@@ -247,7 +248,7 @@ def latent_replay(snapshots, labels, class_names: Sequence[str], title: str = ""
     """
     snapshots = base.array(snapshots, "snapshots", (None, None, 2))
     last = len(snapshots) - 1
-    labels = base.labels(labels, snapshots.shape[1], len(class_names), "labels")
+    labels = check_labels(labels, snapshots.shape[1], len(class_names), "labels")
     present = [c for c in range(len(class_names)) if (labels == c).any()]
     fig = latent_scatter(snapshots[last], labels, class_names, title=title)
 

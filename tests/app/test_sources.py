@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.core.bundles import OWN_DATA, save_bundle
+from explorer.core.bundles import save_bundle
 from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
-from explorer.core.data import load_dataset
+from explorer.core.data import OWN_DATA, load_dataset
 from explorer.measure.inference import predict
 from figure_json import figure_json, texts
 

@@ -104,6 +104,23 @@ def test_the_installed_command_finds_a_factory_in_the_current_folder(factory_fol
     assert "warning: no --weights, so tiny_digits_cnn:make has random weights" in err
 
 
+def test_the_installed_command_finds_the_modules_a_factory_imports_beside_it(factory_folder):
+    """mymodels.py imports mylayers.py at its top, and myheads.py when its factory is called: all three are
+    found in the current folder, which is not on the console script's search path."""
+    (factory_folder / "mymodels.py").write_text(
+        "from torch import nn\n\nfrom mylayers import features\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self, fc):\n        super().__init__()\n        self.features, self.fc = features(), fc\n\n"
+        "    def forward(self, x):\n        return self.fc(self.features(x))\n\n\n"
+        "def make():\n    from myheads import head\n\n    return Net(head())\n")
+    (factory_folder / "mylayers.py").write_text(
+        "from torch import nn\n\n\ndef features():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU())\n")
+    (factory_folder / "myheads.py").write_text("from torch import nn\n\n\ndef head():\n    return nn.Linear(32, 10)\n")
+    code, out, err = run_console_script(factory_folder, "export", "--factory", "mymodels:make", "--dataset", "digits",
+                                        "--out", "mine.npz", "--no-images")
+    assert code == 0, err
+    assert "running mymodels:make" in out and "wrote mine.npz: N = 450, K = 10, d = 32" in out
+
+
 def test_export_a_torchvision_resnet_on_grey_digits(tmp_path, capsys):
     from explorer.core.bundles import load_bundle
 

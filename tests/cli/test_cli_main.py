@@ -7,6 +7,7 @@ import tomllib
 import pytest
 
 from cli_calls import ROOT, run_cli, run_console_script
+from fresh_python import run_fresh
 from explorer.cli import COMMAND, COMMANDS, main
 
 
@@ -30,6 +31,19 @@ def test_bad_arguments_give_one_line_and_no_traceback(args, message):
     assert code != 0
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_shared_flags_and_the_train_parser_load_no_torch():
+    """Every model and training flag, with the datasets' choices, is built from the registry alone."""
+    code = ("import argparse, sys\n"
+            "import explorer.cli._common as common\n"
+            "from explorer.cli import train\n"
+            "loaded = 'torch' in sys.modules\n"
+            "parser = argparse.ArgumentParser()\n"
+            "common.add_config_flags(parser)\n"
+            "train.add_parser(parser.add_subparsers())\n"
+            "print(loaded, 'torch' in sys.modules)\n")
+    assert run_fresh(code).split() == ["False", "False"]
 
 
 def test_the_console_script_is_the_command_this_package_names():

@@ -60,7 +60,8 @@ def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
 def test_uploaded_bundles_are_listed_as_method_bundle_under_their_dataset(tmp_path):
     import numpy as np
 
-    from explorer.core.bundles import OWN_DATA, save_bundle
+    from explorer.core.bundles import save_bundle
+    from explorer.core.data import OWN_DATA
 
     (tmp_path / "uploaded").mkdir()
     labels = np.arange(8) % 4

@@ -1,6 +1,8 @@
 """Classifiers defined outside the project: a torchvision model by name, a factory imported from a folder
 without touching the search path, a state dict loaded strictly and safely, grey images fitted to RGB."""
 
+import importlib
+import importlib.machinery
 import sys
 
 import pytest
@@ -9,7 +11,7 @@ from torch import nn
 
 from explorer.core.errors import ArgumentError
 from explorer.core.external import (
-    factory_model, fit_channels, import_from_folder, load_weights, one_line, torchvision_model,
+    factory_model, fit_channels, folder_first, import_from_folder, load_weights, one_line, torchvision_model,
 )
 from explorer.core.wrapped import GreyToRGB, wrap_classifier
 
@@ -51,6 +53,84 @@ def test_a_factory_returns_the_network_and_its_errors_name_the_argument(package_
             factory_model(spec, folder=package_folder)
     with pytest.raises(ArgumentError, match="^--factory vcx_"):
         factory_model(f"{PACKAGE}.nets:missing", folder=package_folder, argument="--factory")
+
+
+SIBLINGS = {
+    "vcx_mymodels.py": "from torch import nn\n\nfrom vcx_mylayers import features\n\n\n"
+                       "def make():\n    from vcx_myheads import head  # imported when called\n\n"
+                       "    return nn.Sequential(features(), head())\n",
+    "vcx_mylayers.py": "from torch import nn\n\n\ndef features():\n    return nn.Flatten()\n",
+    "vcx_myheads.py": "from torch import nn\n\n\ndef head():\n    return nn.Linear(64, 10)\n",
+}
+
+
+@pytest.fixture
+def sibling_folder(tmp_path):
+    """A folder (not the current one, not on the search path) whose factory module imports a module
+    beside it at its top and another inside the factory; the modules are forgotten afterwards."""
+    for name, text in SIBLINGS.items():
+        (tmp_path / name).write_text(text)
+    yield tmp_path
+    for name in SIBLINGS:
+        sys.modules.pop(name.removesuffix(".py"), None)
+
+
+def test_a_factory_finds_the_modules_beside_it_when_imported_and_when_called(sibling_folder):
+    path, meta_path = list(sys.path), list(sys.meta_path)
+    network = factory_model("vcx_mymodels:make", folder=sibling_folder)
+    assert isinstance(network[0], nn.Flatten) and network[1].out_features == 10
+    assert sys.path == path and sys.meta_path == meta_path  # the finder was there for the import and the call
+    for name in SIBLINGS:
+        assert sys.modules[name.removesuffix(".py")].__file__ == str(sibling_folder / name)
+    with pytest.raises(ArgumentError, match="has no attribute 'missing'"):
+        factory_model("vcx_mymodels:missing", folder=sibling_folder)
+    assert sys.meta_path == meta_path  # taken off after an error too
+
+
+def test_modules_of_the_folder_come_before_the_search_path_and_nowhere_else(tmp_path, monkeypatch):
+    mine, installed = tmp_path / "mine", tmp_path / "installed"
+    for folder, value in ((mine, "mine"), (installed, "installed")):
+        folder.mkdir()
+        (folder / "vcx_shadowed.py").write_text(f"WHOSE = {value!r}\n")
+    monkeypatch.syspath_prepend(str(installed))
+    monkeypatch.delitem(sys.modules, "vcx_shadowed", raising=False)
+    meta_path = list(sys.meta_path)
+    with folder_first(mine):
+        assert sys.meta_path.index(importlib.machinery.PathFinder) == sys.meta_path.index(
+            next(f for f in sys.meta_path if f not in meta_path)) + 1  # just before the search path
+        assert importlib.import_module("vcx_shadowed").WHOSE == "mine"  # as python -m run in `mine`
+    assert sys.meta_path == meta_path
+    del sys.modules["vcx_shadowed"]
+    assert importlib.import_module("vcx_shadowed").WHOSE == "installed"  # the folder is forgotten afterwards
+    del sys.modules["vcx_shadowed"]
+
+
+def test_a_package_without_init_in_the_folder_is_found_as_python_m_finds_it(tmp_path):
+    (tmp_path / "vcx_loose").mkdir()  # a namespace package: no __init__.py
+    (tmp_path / "vcx_loose" / "nets.py").write_text(SIBLINGS["vcx_myheads.py"])
+    try:
+        assert factory_model("vcx_loose.nets:head", folder=tmp_path).out_features == 10
+        assert sys.modules["vcx_loose.nets"].__file__ == str(tmp_path / "vcx_loose" / "nets.py")
+    finally:
+        for name in ("vcx_loose", "vcx_loose.nets"):
+            sys.modules.pop(name, None)
+
+
+def test_a_namespace_package_joins_its_portions_and_gives_way_to_a_regular_package(tmp_path, monkeypatch):
+    mine, installed = tmp_path / "mine", tmp_path / "installed"
+    for folder, package, module in ((mine, "vcx_joined", "here"), (installed, "vcx_joined", "there"),
+                                    (mine, "vcx_beaten", "here"), (installed, "vcx_beaten", "__init__")):
+        (folder / package).mkdir(parents=True, exist_ok=True)
+        (folder / package / f"{module}.py").write_text(f"WHERE = {str(folder.name)!r}\n")
+    monkeypatch.syspath_prepend(str(installed))
+    try:
+        with folder_first(mine):
+            assert importlib.import_module("vcx_joined.here").WHERE == "mine"
+            assert importlib.import_module("vcx_joined.there").WHERE == "installed"
+            assert importlib.import_module("vcx_beaten").WHERE == "installed"  # a regular package: as python -m
+    finally:
+        for name in [n for n in sys.modules if n.startswith(("vcx_joined", "vcx_beaten"))]:
+            del sys.modules[name]
 
 
 def test_a_torchvision_model_by_name_with_the_classes_asked_for():

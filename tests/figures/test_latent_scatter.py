@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from explorer import figures as F
+from explorer.core.errors import ArgumentError
 from figure_data import CLASSES, points_and_labels
 
 
@@ -53,13 +54,19 @@ def test_latent_scatter_overlays_ellipses_prior_samples_and_note():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(points=np.zeros((30, 3))), r"points must have shape \(N, 2\)"),
-    (dict(labels=np.zeros(29, dtype=int)), r"labels must have shape \(30,\)"),
-    (dict(labels=np.full(30, 3)), r"labels must be integers in \[0, 3\)"),
+    (dict(labels=np.zeros(29, dtype=int)), r"labels must have shape \(N,\) = \(30,\), got \(29,\)"),
+    (dict(labels=np.full(30, 3)), r"labels must lie in \[0, 3\), got 3 at index 0"),
+    (dict(labels=np.zeros(30)), r"labels must be a 1-D array of integers in \[0, 3\), got dtype float64"),
+    (dict(labels=np.zeros((30, 1), dtype=int)), r"labels must have shape \(N,\) = \(30,\), got \(30, 1\)"),
     (dict(color=np.zeros(29)), r"color must have shape \(30,\)"),
     (dict(color=np.zeros(29, dtype=bool)), r"color must have shape \(30,\)"),
     (dict(hover_text=["a"]), "hover_text"),
     (dict(prior_points=np.zeros((5, 2))), "prior_labels must be given"),
     (dict(prior_points=np.zeros((5, 2)), prior_labels=np.zeros(4, dtype=int)), "prior_labels"),
+    (dict(prior_points=np.zeros((3, 2)), prior_labels=np.array([0, 1, 5])),
+     r"prior_labels must lie in \[0, 3\), got 5 at index 2"),
+    (dict(density_points=np.zeros((3, 2)), density_labels=np.array([0, -1, 2])),
+     r"density_labels must lie in \[0, 3\), got -1 at index 1"),
     (dict(ellipses=[(7, 1, np.eye(2))]), "ellipse class index"),
 ])
 def test_latent_scatter_rejects_bad_input(kwargs, match):
@@ -212,3 +219,5 @@ def test_latent_replay_has_one_frame_per_epoch_on_fixed_axes():
     assert fig.layout.sliders[0].active == 3 and len(fig.layout.sliders[0].steps) == 4
     with pytest.raises(ValueError):
         F.latent_replay(points, labels, CLASSES)  # (N, 2): not a sequence of epochs
+    with pytest.raises(ArgumentError, match=r"labels must have shape \(N,\) = \(30,\), got \(29,\)"):
+        F.latent_replay(snapshots, labels[:29], CLASSES)

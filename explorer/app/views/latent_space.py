@@ -16,9 +16,8 @@ import streamlit as st
 import torch
 
 from explorer.app import cache, sources, state
-from explorer.core.bundles import OWN_DATA
 from explorer.core.config import N_BINS, ProjectionConfig
-from explorer.core.data import domain_of, subset_indices
+from explorer.core.data import OWN_DATA, domain_of, subset_indices
 from explorer.core.errors import BundleError
 from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars,
                               reliability_diagram)

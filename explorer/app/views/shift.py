@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.core.bundles import OWN_DATA
-from explorer.core.data import dataset_info, domain_of
+from explorer.core.data import OWN_DATA, dataset_info, domain_of
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS
 
 SHIFT_POINTS = 1000

@@ -4,8 +4,9 @@ A :class:`DatasetInfo` holds every fact about one dataset: its input shape, clas
 statistics, its settings of the configs, its out-of-distribution partner, its domain (images or
 text). :data:`DATASETS` lists them by name, built once and read-only afterwards: the command line's
 choices, the app's dataset list, :func:`~explorer.core.config.default_configs` and the benchmark all
-read them here. The loaders (:mod:`~explorer.core.data.images`, :mod:`~explorer.core.data.text`)
-turn a name into data.
+read them here. :data:`OWN_DATA` names the data of a bundle that holds no project dataset's test
+split. The loaders (:mod:`~explorer.core.data.images`, :mod:`~explorer.core.data.text`) turn a name
+into data. Imports no torch: the command line's parser reads this module alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,26 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from explorer.core.errors import ArgumentError
+
+
+class _ReadOnlyDict(dict):
+    """A dict that refuses every change (``TypeError``, as a ``MappingProxyType`` does), yet pickles,
+    copies and passes through :func:`dataclasses.asdict` as a dict: a ``MappingProxyType`` does none
+    of the three. A copy (``dict(d)``, ``d.copy()``, ``d | other``) is an ordinary dict."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a dataset's settings are read-only; change a copy (dict(...)) instead")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):
+        # rebuilt from a plain dict: the default reduction of a dict subclass refills it item by item
+        return type(self), (dict(self),)
+
+
+OWN_DATA = "own data"
+"""The data a bundle is listed under when its rows are not a project dataset's test split (it names
+no ``dataset``): the sidebar's choice beside :data:`DATASETS`, never a dataset of its own."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +67,8 @@ class DatasetInfo:
     """``"image"``: ``input_shape`` is (C, H, W) in [0, 1]; ``"text"``: it is (max_tokens,), token ids."""
 
     def __post_init__(self) -> None:
-        for name in ("defaults", "paper_vc"):  # read-only, as the rest
-            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("defaults", "paper_vc"):  # read-only, as the rest, and still picklable
+            object.__setattr__(self, name, _ReadOnlyDict(getattr(self, name)))
 
     @property
     def num_classes(self) -> int:
@@ -134,11 +155,15 @@ read-only, like each :class:`DatasetInfo` in it."""
 
 def domain_of(name: str) -> str:
     """What the rows of the data called ``name`` are, "image" or "text", for a page or a report that
-    may also hold uploaded data: a project dataset's ``DatasetInfo.domain``, and "image" for any other
-    name, such as :data:`~explorer.core.bundles.OWN_DATA` (a bundle carries its inputs as images, or
-    none at all; never documents). Where only a project dataset may arrive, ``dataset_info(name).domain``
-    refuses another name instead."""
-    return DATASETS[name].domain if name in DATASETS else "image"
+    may also hold a bundle of other data: a project dataset's ``DatasetInfo.domain``, and "image" for
+    :data:`OWN_DATA` (a bundle carries its inputs as images, or none at all; never documents). Any
+    other name raises an ``ArgumentError`` listing the known ones; where only a project dataset may
+    arrive, ``dataset_info(name).domain`` refuses :data:`OWN_DATA` too."""
+    if name == OWN_DATA:
+        return "image"
+    if name not in DATASETS:
+        raise ArgumentError(f"unknown dataset {name!r}; expected one of {[*DATASETS, OWN_DATA]}")
+    return DATASETS[name].domain
 
 
 def datasets_of(domain: str) -> tuple[str, ...]:
@@ -153,4 +178,4 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"]
+__all__ = ["DATASETS", "OWN_DATA", "DatasetInfo", "dataset_info", "datasets_of", "domain_of"]
