@@ -9,7 +9,8 @@ from explorer.app import sources, state
 from explorer.app.views import calibration as view
 from explorer.core.config import N_BINS
 from explorer.core.errors import ExplorerError
-from explorer.measure.corruptions import DEFAULT_SEVERITY, LEVELS
+from explorer.core.config import DEFAULT_SEVERITY
+from explorer.measure.corruptions import LEVELS
 
 st.title("Calibration")
 selected = state.models_or_stop()

@@ -8,13 +8,12 @@ import json
 from pathlib import Path
 
 from explorer.cli._common import readable_test, table
-from explorer.core.config import N_BINS
+from explorer.core.config import DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ArgumentError
 
 
 def add_parser(subparsers) -> None:
     from explorer.core.data import DATASETS
-    from explorer.measure.corruptions import DEFAULT_SEVERITY
 
     p = subparsers.add_parser("evaluate", help="accuracy and calibration of a checkpoint on a test split, or of a "
                               "predictions bundle (.npz)")

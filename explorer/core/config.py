@@ -19,6 +19,9 @@ from explorer.core.errors import ArgumentError
 
 N_BINS = 15
 """Equal-width confidence bins of every binned calibration metric and reliability diagram by default."""
+DEFAULT_SEVERITY = 3
+"""The corruption severity (1-5, :mod:`explorer.measure.corruptions`) the command line and the
+Calibration page start from."""
 
 METHODS = ("softmax", "gaussian", "lgm", "vc")
 """Training methods of METHOD.md §3: the last layer and the loss terms each one uses."""
@@ -422,8 +425,8 @@ def config_from_dict(cls: type, values: dict) -> object:
 
 
 __all__ = [
-    "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "UMAP_FIT_MAX", "DEVICES", "ENCODERS", "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES",
-    "PGD_STEP_SCALE", "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
+    "AMP_MODES", "ATTACKS", "AUGMENTATIONS", "DEFAULT_SEVERITY", "UMAP_FIT_MAX", "DEVICES", "ENCODERS",
+    "KL_ESTIMATORS", "METHODS", "N_BINS", "OBJECTIVE_DEFAULTS", "OBJECTIVES", "PGD_STEP_SCALE", "PRIORS", "PROJECTION_METHODS", "RELEASED", "SCHEDULES", "TEXT_ENCODERS", "VARIANCES",
     "AttackConfig", "ModelConfig", "ProjectionConfig", "TrainConfig", "check_attack_params", "config_from_dict",
     "default_configs", "field_names", "help_of", "value_type", "variant",
 ]

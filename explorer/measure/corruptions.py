@@ -155,8 +155,6 @@ TEXT_CORRUPTIONS: tuple[str, ...] = tuple(TEXT_SEVERITIES)
 SEVERITIES.update(TEXT_SEVERITIES)  # one table of parameters for :func:`corrupt`
 LEVELS = (1, 2, 3, 4, 5)
 """The severities every corruption has, mildest first."""
-DEFAULT_SEVERITY = 3
-"""The severity the command line and the Calibration page start from."""
 
 
 def corruptions_for(domain: str) -> tuple[str, ...]:
