@@ -90,6 +90,15 @@ LATENT_MAP_CLEARS = "latent_map_clears"
 takes the box off the charts (a new key is a new chart, with no selection)."""
 
 
+def _kept(key: str, among_key: str, among: object) -> object:
+    """The choice under ``key`` if it was made among ``among`` (what ``among_key`` recorded at the last
+    read; nothing recorded: this one), else forgotten (None); records ``among`` for the next read."""
+    if st.session_state.get(among_key, among) != among:
+        st.session_state[key] = None
+    st.session_state[among_key] = among
+    return st.session_state.get(key)
+
+
 def reliability_key(side: str) -> str:
     """The session key of side's reliability diagram on the Calibration page (its selection)."""
     return f"reliability_{side}"
@@ -110,12 +119,10 @@ def chosen_bin(models: tuple[str, str], n_bins: int, options: Collection) -> tup
     Call it once a run of the Calibration page, before its bin selectbox (which holds
     :data:`CALIBRATION_BIN`) is drawn: it records what the next choice is made among.
     """
-    among = (*models, n_bins)
-    if (st.session_state.get(CALIBRATION_BIN) not in options
-            or st.session_state.get(CALIBRATION_BIN_AMONG, among) != among):
-        st.session_state[CALIBRATION_BIN] = None
-    st.session_state[CALIBRATION_BIN_AMONG] = among
-    return st.session_state.get(CALIBRATION_BIN)
+    chosen = _kept(CALIBRATION_BIN, CALIBRATION_BIN_AMONG, (*models, n_bins))
+    if chosen not in options:
+        st.session_state[CALIBRATION_BIN] = chosen = None
+    return chosen
 
 
 def choose_bin(side: str, b: int) -> None:
@@ -157,10 +164,7 @@ def chosen_example(dataset: str | None) -> int | None:
     showing it: like :func:`chosen_bin`, it records what it is read with, so an index stored without
     its dataset belongs to the first dataset it is read with.
     """
-    if st.session_state.get(SELECTED_INDEX_DATASET, dataset) != dataset:
-        st.session_state[SELECTED_INDEX] = None
-    st.session_state[SELECTED_INDEX_DATASET] = dataset
-    return st.session_state.get(SELECTED_INDEX)
+    return _kept(SELECTED_INDEX, SELECTED_INDEX_DATASET, dataset)
 
 
 def choose_example(dataset: str | None, index: int) -> None:
