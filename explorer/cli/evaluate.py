@@ -51,15 +51,15 @@ def run(args: argparse.Namespace) -> None:
         _evaluate_bundle(args)
         return
     model, meta = load_checkpoint(args.checkpoint)
+    if args.split == "validation" and args.dataset not in (None, meta["dataset"]):
+        raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
+    # the training split, read once: the validation split and the temperature both come from it
+    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or args.temperature_scaling else None
     if args.split == "validation":
-        if args.dataset not in (None, meta["dataset"]):
-            raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-        name, test = meta["dataset"], checkpoint_validation_split(model, meta)
+        name, test = meta["dataset"], checkpoint_validation_split(model, meta, train)
     else:
         name, test = readable_test(meta, args.dataset, model)
-    temperature = 1.0
-    if args.temperature_scaling:
-        temperature = checkpoint_temperature(model, meta, load_dataset(meta["dataset"], "train"))
+    temperature = checkpoint_temperature(model, meta, train) if args.temperature_scaling else 1.0
     x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
     metrics = evaluate(model, x, test.y, n_bins=args.bins, temperature=temperature)
     metrics = {"dataset": name, "split": args.split, "corruption": args.corruption,
