@@ -7,9 +7,8 @@ import streamlit as st
 
 from explorer.app import sources, state
 from explorer.app.views import calibration as view
-from explorer.core.config import N_BINS
+from explorer.core.config import DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ExplorerError
-from explorer.core.config import DEFAULT_SEVERITY
 from explorer.measure.corruptions import LEVELS
 
 st.title("Calibration")

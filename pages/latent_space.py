@@ -33,7 +33,8 @@ def latent_maps() -> None:
     with controls[3].expander("UMAP settings"):
         n_neighbors = st.slider("n_neighbors", 5, 100, ProjectionConfig.n_neighbors,
                                 help=help_of(ProjectionConfig, "n_neighbors"))
-        min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist, help=help_of(ProjectionConfig, "min_dist"))
+        min_dist = st.slider("min_dist", 0.0, 0.99, ProjectionConfig.min_dist,
+                             help=help_of(ProjectionConfig, "min_dist"))
     points = controls[4].selectbox(
         "Points drawn (at most)", POINT_CHOICES, format_func=lambda n: "all" if n is None else f"{n:,}",
         help="A seeded random sample of the test points when there are more. Maps from 5,000 points on are "
