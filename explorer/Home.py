@@ -90,36 +90,22 @@ def draw_map(figure_box: DeltaGenerator, shipped_drawn: bool, selected: state.Se
         figure_box.error(str(error))
 
 
-class HomePage:
-    """Home's page as ``st.Page`` runs it: a callable without arguments, which is all ``st.Page`` takes.
-    Home is drawn in two parts around the shared sidebar, :func:`introduction` before it (in this
-    script) and :func:`draw_map` after it (in the page's own run): :meth:`introduced` hands over what
-    the first part sent and what the sidebar chose, and the call draws the second."""
-
-    def __init__(self) -> None:
-        self._map: tuple[DeltaGenerator, bool, state.Selection] | None = None
-
-    def introduced(self, figure: tuple[DeltaGenerator, bool], selected: state.Selection) -> None:
-        """``figure``: what :func:`introduction` returned; ``selected``: what the sidebar then chose."""
-        self._map = (*figure, selected)
-
-    def __call__(self) -> None:
-        if self._map is not None:
-            draw_map(*self._map)
-
-
 def main() -> None:
     """One run of the app: the navigation, Home's text when Home is the page, the sidebar, the page."""
     st.set_page_config(page_title="vc-explorer", page_icon=":material/scatter_plot:", layout="wide")
     pages = [st.Page(info.script, title=info.title, icon=info.icon) for info in guide.PAGES]
-    home = HomePage()
-    home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True, url_path="home")
+    figure = selected = None  # what introduction() sent, what the sidebar chose: set below, before the page runs
+
+    def home() -> None:
+        """Home's second part, in the page's own run (st.Page takes a callable without arguments)."""
+        if figure is not None:
+            draw_map(*figure, selected)
+
+    home_page = st.Page(home, title=guide.HOME.title, icon=guide.HOME.icon, default=True)
     navigation = st.navigation([home_page, *pages])
     # Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
     figure = introduction(pages) if navigation is home_page else None
     selected = render_sidebar()
-    if figure is not None:
-        home.introduced(figure, selected)
     try:
         navigation.run()
     finally:  # after the page, so that its first run does not share the CPU with UMAP's compilation
