@@ -25,8 +25,8 @@ def latent_maps() -> None:
     color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
                                  horizontal=True)
     zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
-                             help="A softmax model's latents reach far beyond the Gaussians its layer "
-                                  "implies: zoom to see them.") == "the Gaussians"
+                             help="Axes that fit the ellipses rather than the latents: under the Σ = I "
+                                  "convention a softmax model's latents reach hundreds of σ beyond them.") == "the Gaussians"
     method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
                                help=f"{help_of(ProjectionConfig, 'method')}. With d = 2 the latents are drawn as "
                                     "they are.")
@@ -50,7 +50,7 @@ def latent_maps() -> None:
             with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
                             if method == "umap" else "Placing the latents…"):
                 figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom, points,
-                                                   **ring)
+                                                   implied=selected.implied, **ring)
         except ExplorerError as error:
             column.error(f"{name}: {error}")
             continue
@@ -106,10 +106,12 @@ def region_section(region: dict | None) -> None:
 @st.fragment
 def gaussian_check() -> None:
     st.subheader("Do the latents follow the assumed Gaussians?")
-    st.markdown("If the latents of class *y* follow N(μ_y, diag σ²_y), their squared Mahalanobis "
+    st.markdown("If the latents of class *y* follow N(μ_y, Σ_y), their squared Mahalanobis "
                 "distances r² follow a χ² distribution with d degrees of freedom (for a Student-t prior "
                 "with ν degrees of freedom, d·F(d, ν)). The KS statistic measures the gap (0: a perfect "
-                "fit, 1: none).")
+                "fit, 1: none); at n latents, chance alone gives up to about 1.36/√n (5 %). A softmax "
+                "model's Gaussians are those its linear layer implies, as the sidebar chooses: by default "
+                "the member fitted to its validation latents.")
     try:
         class_names = views.class_names(selected.model_a)
     except ExplorerError as error:
@@ -118,7 +120,7 @@ def gaussian_check() -> None:
     class_index = st.selectbox("Class", range(len(class_names)), format_func=class_names.__getitem__)
     for column, (name, path) in zip(st.columns(2), models):
         try:
-            figure, mean_ks = views.chi2_figure(path, class_index)
+            figure, mean_ks = views.chi2_figure(path, class_index, selected.implied)
             norms = views.norm_figure(path, class_index)
         except ExplorerError as error:
             column.error(f"{name}: {error}")

@@ -89,7 +89,7 @@ def out_of_distribution() -> None:
     table = {}
     for column, (side, path) in zip(st.columns(2), paths.items()):
         try:
-            results = cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed)
+            results = cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed, selected.implied)
         except ExplorerError as error:
             column.error(f"Model {side}: {error}")
             continue

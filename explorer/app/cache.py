@@ -25,14 +25,15 @@ from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
 from explorer.core.config import AttackConfig, ProjectionConfig
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
-from explorer.core.models import Classifier
+from explorer.core.implied import DEFAULT_COVARIANCE
+from explorer.core.models import Classifier, LinearHead
 from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_sweep
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
 from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_temperature, checkpoint_temperature
 from explorer.measure.inference import predict
-from explorer.measure.latents import LatentFit, fit_latents, latent_fit
+from explorer.measure.latents import LatentFit, checkpoint_reference, fit_latents
 from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores
 from explorer.measure.projection import Projection, fit_projection
 from explorer.measure.robustness import shift_curves
@@ -94,8 +95,23 @@ def _bundle_rows(path: Path, dataset: str) -> Bundle:
     return found
 
 
-def _head(path: Path, found: Bundle) -> torch.nn.Module:
-    head = found.linear_head()
+@_per_file(st.cache_resource(show_spinner="Fitting the Gaussians the linear layer implies…"))
+def gaussians(path: Path, implied: str = DEFAULT_COVARIANCE) -> torch.nn.Module | None:
+    """The class distributions a file's latents are checked against: a learnt head's own; for a linear
+    softmax layer, the member of its implied family ``implied`` names (:mod:`explorer.core.implied`),
+    fitted to its validation latents (a bundle's ``val_latents``; else the test latents, and its
+    ``fitted_on`` says so). None for a bundle without ``weight`` and ``bias``."""
+    if is_bundle_path(path):
+        return bundle(path).implied_gaussians(implied)
+    net, meta = model(path)
+    fitted = isinstance(net.head, LinearHead) and implied != "identity"
+    records = "train_config" in meta
+    return checkpoint_reference(net, meta, implied, train_split(meta["dataset"]) if fitted and records else None,
+                                readable_by(test_split(meta["dataset"]), net) if fitted and not records else None)
+
+
+def _head(path: Path, found: Bundle, implied: str) -> torch.nn.Module:
+    head = gaussians(path, implied)
     if found.latents is None or head is None:
         raise BundleError(f"{path.name} has no latents with the weight and bias of the layer they enter, so "
                           "there are no class Gaussians to check them against")
@@ -162,15 +178,14 @@ def outputs(path: Path, dataset: str) -> dict[str, np.ndarray]:
 
 
 @_per_file(st.cache_resource(show_spinner="Checking the latents against the prior…"))
-def fit(path: Path, dataset: str) -> LatentFit:
-    """The χ² check of the checkpoint's test latents (:func:`explorer.measure.latents.latent_fit`), or
-    of a bundle's latents against the Gaussians its ``weight`` and ``bias`` imply."""
+def fit(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) -> LatentFit:
+    """The χ² check of the checkpoint's test latents (:func:`explorer.measure.latents.fit_latents`), or
+    of a bundle's, against :func:`gaussians` (for a linear layer: the ``implied`` member)."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
-        return fit_latents(_head(path, found), found.latents, found.labels)
-    net, _ = model(path)
-    data = readable_by(test_split(dataset), net)
-    return latent_fit(net, data.x, data.y)
+        return fit_latents(_head(path, found, implied), found.latents, found.labels)
+    data = outputs(path, dataset)
+    return fit_latents(gaussians(path, implied), data["latents"], data["labels"])
 
 
 @_per_file(st.cache_resource(show_spinner="Fitting a PCA to the latents…"))
@@ -242,14 +257,15 @@ def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, 
 
 
 @_per_file(st.cache_resource(show_spinner="Scoring in- and out-of-distribution images…"))
-def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, object]]:
+def ood(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVARIANCE) -> dict[str, dict[str, object]]:
     """OOD scores and AUROC of n test examples against as many of the dataset's OOD set (or noise); for
-    a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``)."""
+    a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``). log p(z) is under
+    :func:`gaussians` (for a linear layer: the ``implied`` member)."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         if found.ood_logits is None:
             raise BundleError(f"{path.name} has no ood_logits: no out-of-distribution outputs to compare")
-        head = found.linear_head()
+        head = gaussians(path, implied)
         keep, away = subset_indices(len(found.logits), n, seed), subset_indices(len(found.ood_logits), n, seed)
         inside = output_scores(found.logits[keep], None if found.latents is None else found.latents[keep], head)
         outside = output_scores(found.ood_logits[away],
@@ -259,7 +275,7 @@ def ood(path: Path, dataset: str, n: int, seed: int) -> dict[str, dict[str, obje
     x_in = readable_by(test_sample(dataset, n, seed), net).x
     other = dataset_info(dataset).ood  # a text set's documents in the model's own vocabulary
     x_out = readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
-    return ood_comparison(net, x_in, x_out)
+    return ood_comparison(net, x_in, x_out, gaussians(path, implied))
 
 
 @st.cache_resource(show_spinner=False)

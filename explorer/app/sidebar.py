@@ -1,4 +1,5 @@
-"""The sidebar shared by every page: dataset, models A and B, seed, and the upload of checkpoints and bundles."""
+"""The sidebar shared by every page: dataset, models A and B, seed, softmax's implied Gaussians, and the
+upload of checkpoints and bundles."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from explorer.core.bundles import is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
 from explorer.core.data import DATASETS, OWN_DATA
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
+from explorer.core.implied import COVARIANCE_NAMES, COVARIANCES
 
 
 def _check_bundle(path: Path) -> None:
@@ -89,6 +91,12 @@ def render() -> state.Selection:
     choices_box = sidebar.container()  # filled last: an upload may choose model A
     sidebar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=state.SEED,
                          help="Seeds every random choice on the pages (samples, projections, attacks).")
+    sidebar.selectbox(
+        "Softmax's Gaussians", COVARIANCES, format_func=COVARIANCE_NAMES.get, key=state.IMPLIED,
+        help="A softmax layer is Bayes' rule over Gaussians N(μ_y, Σ) with one shared Σ, for every Σ: it implies "
+             "a family, not one member. The pages check softmax latents against the member fitted to the "
+             "model's validation latents by maximum likelihood; Σ = I is a convention of arbitrary scale "
+             "(scaling z by c and the weights by 1/c changes no prediction, but every r² by about c²).")
     _upload(sidebar)
     entries, problems = cache.checkpoints()
     chosen = next((e for e in entries if str(e.path) == st.session_state.get(state.UPLOAD_CHOSEN)), None)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.core.implied import DEFAULT_COVARIANCE
+
 DATASET = "dataset"
 MODEL_A = "model_a"
 MODEL_B = "model_b"
 SEED = "seed"
+IMPLIED = "implied"  # which of a softmax layer's implied Gaussians the pages draw and check against
 UPLOADS_SEEN = "uploads_seen"
 UPLOAD_CHOSEN = "upload_chosen"
 """The path of a bundle just uploaded, until a run of the sidebar has drawn it as model A: a run
@@ -33,12 +36,14 @@ SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab com
 
 @dataclass(frozen=True)
 class Selection:
-    """What the sidebar chose: the dataset, models A and B (checkpoint paths) and the seed."""
+    """What the sidebar chose: the dataset, models A and B (checkpoint paths), the seed and the member of
+    a softmax layer's implied family the pages use (:data:`explorer.core.implied.COVARIANCES`)."""
 
     dataset: str | None
     model_a: Path | None
     model_b: Path | None
     seed: int
+    implied: str = DEFAULT_COVARIANCE
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -49,7 +54,8 @@ class Selection:
 def selection() -> Selection:
     get = st.session_state.get
     a, b = get(MODEL_A), get(MODEL_B)
-    return Selection(get(DATASET), Path(a) if a else None, Path(b) if b else None, int(get(SEED, 0)))
+    return Selection(get(DATASET), Path(a) if a else None, Path(b) if b else None, int(get(SEED, 0)),
+                     get(IMPLIED, DEFAULT_COVARIANCE))
 
 
 def models_or_stop() -> Selection:

@@ -10,6 +10,7 @@ from pathlib import Path
 from explorer.cli._common import readable_test, table
 from explorer.core.config import DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ArgumentError
+from explorer.core.implied import COVARIANCES, DEFAULT_COVARIANCE
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +38,11 @@ def add_parser(subparsers) -> None:
                    help="also how the test latents follow the head's class distributions: median r2 over the "
                         "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check "
                         "(a bundle needs latents, weight and bias)")
+    p.add_argument("--implied", choices=COVARIANCES, default=DEFAULT_COVARIANCE,
+                   help="for a softmax layer, which of the Gaussians it implies --latent-fit checks against: the "
+                        "member fitted by maximum likelihood to the validation latents (a bundle's val_latents, "
+                        "else its test latents), with a diagonal, isotropic or full covariance, or the identity "
+                        f"convention, of arbitrary scale (default: {DEFAULT_COVARIANCE})")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -53,8 +59,9 @@ def run(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
     if args.split == "validation" and args.dataset not in (None, meta["dataset"]):
         raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-    # the training split, read once: the validation split and the temperature both come from it
-    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or args.temperature_scaling else None
+    # the training split, read once: the validation split, the temperature and the implied Gaussians come from it
+    needs_train = args.split == "validation" or args.temperature_scaling or (args.latent_fit and "train_config" in meta)
+    train = load_dataset(meta["dataset"], "train") if needs_train else None
     if args.split == "validation":
         name, test = meta["dataset"], checkpoint_validation_split(model, meta, train)
     else:
@@ -66,10 +73,11 @@ def run(args: argparse.Namespace) -> None:
                "severity": args.severity if args.corruption else None, "temperature": temperature,
                **metrics}
     if args.latent_fit:
-        from explorer.measure.latents import latent_fit
+        from explorer.measure.latents import checkpoint_reference, latent_fit
 
-        fit = latent_fit(model, x, test.y)
-        metrics.update(r2_ratio=fit.median_ratio, mean_ks=fit.mean_ks, reference_law=fit.law_name)
+        reference = checkpoint_reference(model, meta, args.implied, train, test)
+        fit = latent_fit(model, x, test.y, reference)
+        metrics.update(_fit_metrics(fit, reference))
     print(json.dumps(metrics) if args.json else table(metrics))
 
 
@@ -82,14 +90,13 @@ def _evaluate_bundle(args: argparse.Namespace) -> None:
             raise ArgumentError(f"{flag} needs the model itself: a bundle holds predictions only "
                                 "(corruptions and other datasets need the model to be run again)")
     if args.latent_fit and args.split == "validation":
-        raise ArgumentError("--latent-fit reads a bundle's test latents; a bundle holds no validation latents "
-                            "(drop --split validation)")
+        raise ArgumentError("--latent-fit reads a bundle's test latents (drop --split validation)")
     bundle = load_bundle(args.checkpoint)
     head = None
     if args.latent_fit:
         if bundle.latents is None:
             raise ArgumentError(f"{Path(args.checkpoint).name} has no latents, so --latent-fit has nothing to read")
-        head = bundle.linear_head()
+        head = bundle.implied_gaussians(args.implied)
         if head is None:
             raise ArgumentError(f"{Path(args.checkpoint).name} has no weight/bias (its last layer), so the class "
                                 "Gaussians --latent-fit compares the latents with are unknown")
@@ -98,5 +105,11 @@ def _evaluate_bundle(args: argparse.Namespace) -> None:
         from explorer.measure.latents import fit_latents
 
         fit = fit_latents(head, bundle.latents, bundle.labels)
-        metrics.update(r2_ratio=fit.median_ratio, mean_ks=fit.mean_ks, reference_law=fit.law_name)
+        metrics.update(_fit_metrics(fit, head))
     print(json.dumps(metrics) if args.json else table(metrics))
+
+
+def _fit_metrics(fit, reference) -> dict:
+    """--latent-fit's figures, with the implied Gaussians they were read against for a softmax layer."""
+    implied = {"implied_gaussians": reference.description} if hasattr(reference, "description") else {}
+    return {"r2_ratio": fit.median_ratio, "mean_ks": fit.mean_ks, "reference_law": fit.law_name, **implied}

@@ -9,6 +9,7 @@ from pathlib import Path
 from explorer.cli._common import field_help, readable_test
 from explorer.core.config import UMAP_FIT_MAX, ProjectionConfig, help_of
 from explorer.core.errors import ArgumentError
+from explorer.core.implied import COVARIANCES, DEFAULT_COVARIANCE
 
 
 def add_parser(subparsers) -> None:
@@ -30,6 +31,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=projection.seed,
                    help=f"{help_of(ProjectionConfig, 'seed')}; for a checkpoint it also draws the points, like the "
                         f"app's sidebar seed (default: {projection.seed})")
+    p.add_argument("--implied", choices=COVARIANCES, default=DEFAULT_COVARIANCE,
+                   help="for a softmax checkpoint, which of the Gaussians its linear layer implies to sample, as "
+                        "the app's sidebar chooses (see evaluate --implied; default: "
+                        f"{DEFAULT_COVARIANCE})")
     p.add_argument("--out-dir", help="write here (default: for checkpoints, the projection cache the app "
                    "reads, $EXPLORER_CACHE_DIR or ~/.cache/vc-explorer/projections; for latent files, the "
                    "current folder)")
@@ -87,6 +92,7 @@ def run(args: argparse.Namespace) -> None:
     from explorer.core.checkpoints import load_checkpoint
     from explorer.measure.inference import predict
     from explorer.measure.latent_map import latent_map
+    from explorer.measure.latents import checkpoint_reference
 
     config = ProjectionConfig(method=args.method, n_neighbors=args.n_neighbors, min_dist=args.min_dist,
                               seed=args.seed)
@@ -103,5 +109,6 @@ def run(args: argparse.Namespace) -> None:
         _, latents = predict(model, test.x)
         # With --out-dir the file is written there even if a shipped projection exists.
         where = {"cache_dir": args.out_dir, "shipped_dir": None} if args.out_dir else {}
-        placed = latent_map(model, latents.numpy(), file_digest(path), config, args.seed, **where)
+        gaussians = checkpoint_reference(model, meta, args.implied, test=test)
+        placed = latent_map(gaussians, latents.numpy(), file_digest(path), config, args.seed, **where)
         print(f"{path}: {placed.projection.note} ({time.perf_counter() - started:.1f} s)")

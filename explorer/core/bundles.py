@@ -14,6 +14,8 @@ field                      shape                        meaning
 ``class_names``            (K,) str                      one name per class
 ``images``                 (N, H, W) or (N, C, H, W)     the inputs, in [0, 1], to show beside a point
 ``val_logits``, ``val_labels`` (M, K), (M,)              held-out outputs for temperature scaling
+``val_latents``            (M, d) float                  their latents (need ``latents``): the implied
+                                                         Gaussians are fitted to them
 ``ood_logits``, ``ood_latents`` (P, K), (P, d)           outputs on out-of-distribution inputs
 ``dataset``                () str                        a project dataset (``"mnist"``) whose test split
                                                          the rows are, in its order: the app then shows
@@ -37,11 +39,12 @@ import torch
 from explorer.core._io import atomic_write
 from explorer.core._validation import check_labels
 from explorer.core.errors import ArgumentError, BundleError
+from explorer.core.implied import DEFAULT_COVARIANCE, ImpliedGaussians, fit_implied
 from explorer.core.models import LinearHead
 
 REQUIRED = ("logits", "labels")
-OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", "val_labels", "ood_logits",
-            "ood_latents", "dataset")
+OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", "val_labels", "val_latents",
+            "ood_logits", "ood_latents", "dataset")
 PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
 """Fields that mean something only together."""
 
@@ -66,6 +69,7 @@ class Bundle:
     images: np.ndarray | None = None
     val_logits: np.ndarray | None = None
     val_labels: np.ndarray | None = None
+    val_latents: np.ndarray | None = None
     ood_logits: np.ndarray | None = None
     ood_latents: np.ndarray | None = None
     dataset: np.ndarray | None = None
@@ -89,6 +93,19 @@ class Bundle:
             head.linear.weight.copy_(torch.from_numpy(self.weight))
             head.linear.bias.copy_(torch.from_numpy(self.bias))
         return head.double().eval()
+
+    def implied_gaussians(self, covariance: str = DEFAULT_COVARIANCE) -> ImpliedGaussians | None:
+        """The member of the last layer's implied family (:func:`~explorer.core.implied.fit_implied`)
+        fitted to the bundle's ``val_latents``, or, without them, to its test latents (said in the
+        result's ``fitted_on``); None when the bundle has no ``weight`` and ``bias``."""
+        head = self.linear_head()
+        if head is None or covariance == "identity":
+            return head and fit_implied(head, None, None, "identity")
+        if self.val_latents is not None:
+            return fit_implied(head, self.val_latents, self.val_labels, covariance,
+                               f"{len(self.val_latents):,} validation latents")
+        return fit_implied(head, self.latents, self.labels, covariance,
+                           f"the {len(self.latents):,} test latents it is checked on: the bundle has no validation latents")
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The fields present, by name."""
@@ -172,6 +189,12 @@ def check_bundle(**arrays) -> Bundle:
         out["val_logits"] = _outputs("val_logits", arrays["val_logits"], k)
         out["val_labels"] = _labels("val_labels", arrays["val_labels"], k)
         _rows("val_labels", out["val_labels"], len(out["val_logits"]), "val_logits")
+    if arrays.get("val_latents") is not None:
+        out["val_latents"] = _float("val_latents", arrays["val_latents"], 2)
+        if "latents" not in out or "val_logits" not in out or out["val_latents"].shape[1] != out["latents"].shape[1]:
+            raise BundleError("val_latents must have as many dimensions as latents (and latents, val_logits and "
+                              "val_labels must be given)")
+        _rows("val_latents", out["val_latents"], len(out["val_logits"]), "val_logits")
     if arrays.get("ood_logits") is not None:
         out["ood_logits"] = _outputs("ood_logits", arrays["ood_logits"], k)
     if arrays.get("ood_latents") is not None:

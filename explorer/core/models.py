@@ -41,7 +41,9 @@ class Head(nn.Module):
 
     Subclasses define ``forward(z) -> logits``, ``class_means() (K, d)``, ``class_log_vars() (K, d)``
     and ``log_class_prior() (K,)``; everything else follows from those. The defaults here are those of
-    Gaussians; a Student-t head overrides ``log_prob``, ``sample`` and ``r2_law``.
+    diagonal Gaussians; a Student-t head overrides ``log_prob``, ``sample`` and ``r2_law``, and a
+    shared full covariance (:class:`explorer.core.implied.ImpliedGaussians`) ``covariances``,
+    ``squared_distances``, ``log_prob`` and ``sample``.
     """
 
     def r2_law(self):
@@ -50,6 +52,14 @@ class Head(nn.Module):
         from scipy import stats  # here: importing scipy.stats takes half a second
 
         return stats.chi2(self.class_means().shape[1])
+
+    def covariances(self) -> Tensor:
+        """Each class's covariance (or squared scale, for a Student-t) as a matrix: (K, d, d)."""
+        return torch.diag_embed(torch.exp(self.class_log_vars()))
+
+    def squared_distances(self, z: Tensor) -> Tensor:
+        """r²_ik of every latent to every class, in units of the class's scale: (N, d) → (N, K)."""
+        return squared_distances(z, self.class_means(), self.class_log_vars())
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z | y = k) for every class: (N, d) → (N, K)."""
@@ -72,10 +82,12 @@ class Head(nn.Module):
 class LinearHead(Head):
     """Ordinary softmax layer, logits = W z + b, read as Bayes' rule over implied Gaussians.
 
-    With p(z|y) = N(μ_y, I): w_y = μ_y and b_y = −½|μ_y|² + log π_y (METHOD.md §1). Softmax ignores a
-    vector added to every row of W, so the implied means are the centred rows μ_y = w_y − mean_k w_k
-    and the implied prior is π ∝ exp(b_y + ½|μ_y|²). Adding the implied log-densities and log-prior
-    reproduces the logits up to a term shared by all classes, hence the same probabilities.
+    The layer implies a family of Gaussians, N(μ_y, Σ) for every shared Σ ≻ 0 (METHOD.md §1). Its own
+    ``class_means`` and ``class_log_vars`` are the Σ = I convention: with p(z|y) = N(μ_y, I),
+    w_y = μ_y and b_y = −½|μ_y|² + log π_y; softmax ignores a vector added to every row of W, so the
+    means are the centred rows μ_y = w_y − mean_k w_k and the prior is π ∝ exp(b_y + ½|μ_y|²). That
+    member has an arbitrary scale: what to check latents against is the member fitted to them,
+    :func:`explorer.core.implied.fit_implied`.
     """
 
     def __init__(self, latent_dim: int, num_classes: int) -> None:

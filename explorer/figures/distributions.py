@@ -90,8 +90,12 @@ def score_histograms(in_scores, out_scores, name: str, auroc: float | None = Non
     return _overlaid_histograms(samples, edges, name, title)
 
 
+LOG_AXIS_FROM = 10.0
+""":func:`chi2_histogram` draws log r² when the latents' 99 % quantile is this many times the law's end."""
+
+
 def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = None, n_bins: int = 50,
-                   title: str = "", law=None, law_name: str = "") -> go.Figure:
+                   title: str = "", law=None, law_name: str = "", log_axis: bool | None = None) -> go.Figure:
     """Histogram (probability density) of squared Mahalanobis distances under the χ²_d density.
 
     If the latents of a class follow its Gaussian prior in d dimensions, r² = (z − μ)ᵀ Σ⁻¹ (z − μ) is
@@ -110,6 +114,10 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
             the curve; the points beyond it are counted in the legend, and the bars stay densities
             relative to all N points (they integrate to the fraction shown).
         n_bins: number of equal-width bins on [0, x_max].
+        log_axis: draw the density of log₁₀ r² (bins of equal width in log r², the law's density carried
+            over: p(u) = p_law(10ᵘ)·10ᵘ·ln 10) with r² ticks, so that latents hundreds of times beyond
+            the law and the law itself are read on one axis. Default: when r2's 99 % quantile is over
+            :data:`LOG_AXIS_FROM` times the law's axis end (x_max is then ignored).
     """
     r2 = base.array(r2, "r2", (None,))
     if r2.min() < 0:
@@ -122,6 +130,10 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         law, law_name = chi2(d), f"χ²({d})"
     elif not law_name:
         raise ArgumentError("law_name must name the reference law given as law")
+    if log_axis is None:
+        log_axis = bool(np.quantile(r2, 0.99) > LOG_AXIS_FROM * law.ppf(quantile))
+    if log_axis:
+        return _log_chi2_histogram(r2, law, law_name, ks, n_bins, title)
     if x_max is None:
         x_max = max(law.ppf(quantile), np.quantile(r2, 0.99))
     elif not x_max > 0:
@@ -140,4 +152,31 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         title += f" (KS = {ks:.3f})"
     fig.update_layout(bargap=0, xaxis=dict(title="squared Mahalanobis distance r² to the class prior",
                                            range=[0, x_max]), yaxis_title="probability density")
+    return base.style(fig, title)
+
+
+def _log_chi2_histogram(r2: np.ndarray, law, law_name: str, ks: float | None, n_bins: int, title: str) -> go.Figure:
+    """:func:`chi2_histogram` on a log₁₀ r² axis: the density of u = log₁₀ r² for the bars and the law."""
+    positive = r2[r2 > 0]
+    if not len(positive):
+        raise ArgumentError("r2 has no value > 0 to place on a log axis")
+    u = np.log10(positive)
+    lo = min(u.min(), np.log10(law.ppf(0.001)))
+    hi = max(u.max(), np.log10(law.ppf(0.999)))
+    grid = np.linspace(lo, hi, 401)
+    curve = law.pdf(10 ** grid) * 10 ** grid * np.log(10)
+    finite = np.isfinite(curve)
+    zeros = len(r2) - len(positive)
+    name = "log₁₀ r² of the latents" + (f" ({zeros} of {len(r2)} at r² = 0 left out)" if zeros else "")
+    fig = go.Figure([
+        _histogram(u, np.linspace(lo, hi, check_n_bins(n_bins) + 1), name, base.PALETTE[0], density=True),
+        go.Scatter(x=grid[finite], y=curve[finite], mode="lines", name=f"{law_name} density", line=base.REFERENCE),
+    ])
+    title = title or f"Squared Mahalanobis distance against {law_name}"
+    if ks is not None:
+        title += f" (KS = {ks:.3f})"
+    ticks = np.arange(np.floor(lo), np.ceil(hi) + 1)
+    fig.update_layout(bargap=0, yaxis_title="probability density of log₁₀ r²", xaxis=dict(
+        title="squared Mahalanobis distance r² to the class prior (log scale)", range=[lo, hi],
+        tickvals=ticks, ticktext=[f"{10 ** t:g}" for t in ticks]))
     return base.style(fig, title)

@@ -38,6 +38,7 @@ from explorer.core.config import RELEASED, AttackConfig, default_configs
 from explorer.core._io import HOME_SCRIPT
 from explorer.core.checkpoints import validation_split
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
+from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.jobs.results import REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
@@ -46,7 +47,7 @@ from explorer.measure.calibration import calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
 from explorer.measure.evaluation import evaluate, validation_temperature
 from explorer.measure.inference import predict
-from explorer.measure.latents import discriminator_kl, latent_fit
+from explorer.measure.latents import discriminator_kl, fitted_reference, latent_fit
 from explorer.measure.ood import ood_comparison
 from explorer.measure.recalibration import apply_temperature
 
@@ -106,6 +107,9 @@ class Plan:
     app_memory: bool = True
     workers: int = 1
     """Processes that train and measure (suite, seed) units side by side, one thread each when > 1."""
+    implied_covariance: str = DEFAULT_COVARIANCE
+    """The member of a softmax layer's implied family (:mod:`explorer.core.implied`) that its latent fit
+    and log p(z) use, fitted on the model's validation latents."""
 
 
 _LONG = ("softmax", "lgm", "vc", "vc-released")
@@ -179,7 +183,9 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     rows = _calibration_rows(suite, arm, seed, "clean", logits.numpy(), y, temperature)
     rows += _rows(suite, arm, seed, "clean", {"temperature": temperature, "images_per_second": len(y) / seconds})
     val = validation_split(model, train_data, train_config)  # what the model held out: for choosing, not claims
-    val_fit = latent_fit(model, val.x, val.y)
+    # softmax's implied Gaussians: the member of the family fitted to the latents the layer did not train on
+    reference = fitted_reference(model, val.x, val.y, plan.implied_covariance, fitted_on="validation latents")
+    val_fit = latent_fit(model, val.x, val.y, reference)
     rows += _rows(suite, arm, seed, "validation", {
         **{k: v for k, v in evaluate(model, val.x, val.y).items() if k in CALIBRATION},
         "r2_ratio": val_fit.median_ratio, "mean_ks": val_fit.mean_ks})
@@ -205,12 +211,12 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
                                                                "seconds_per_1000": per_1000})
 
     keep = torch.from_numpy(subset_indices(len(y), plan.fit_points, seed=0))
-    fit = latent_fit(model, test.x[keep], test.y[keep])
+    fit = latent_fit(model, test.x[keep], test.y[keep], reference)
     rows += _rows(suite, arm, seed, "clean", {
         "mean_ks": fit.mean_ks, "r2_ratio": fit.median_ratio,
-        "kl_estimate": discriminator_kl(model, test.x[keep], test.y[keep], seed=seed)})
+        "kl_estimate": discriminator_kl(model, test.x[keep], test.y[keep], seed=seed, reference=reference)})
     if ood_test is not None:
-        scores = ood_comparison(model, test.x, ood_test.x)
+        scores = ood_comparison(model, test.x, ood_test.x, reference)
         rows += _rows(suite, arm, seed, f"ood:{DATASETS[suite.dataset].ood}",
                       {f"auroc_{score}": result["auroc"] for score, result in scores.items()})
     return rows

@@ -20,6 +20,7 @@ import numpy as np
 from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
+from explorer.core.implied import COVARIANCE_NAMES
 from explorer.jobs.results import HEADLINE, REFERENCE, Results
 from explorer.jobs.verdicts import RULE, judged, tally
 
@@ -142,6 +143,17 @@ def ood_table(results: Results, suite: str) -> str:
             rows.append([c.split(":")[1], m, fmt(results.get(suite, m, c, "auroc_max_softmax"), 3),
                          fmt(results.get(suite, m, c, "auroc_log_density"), 3)])
     return table(["out-of-distribution set", "method", "AUROC, max probability", "AUROC, log p(z)"], rows)
+
+
+def implied_note(results: Results) -> str:
+    """Which of softmax's implied Gaussians (METHOD.md §1) the latent fit and log p(z) rows use."""
+    covariance = results.implied_covariance
+    if covariance == "identity":
+        return ("Softmax's rows use the Σ = I member of the Gaussians its linear layer implies, a convention of "
+                "arbitrary scale that overstates the mismatch (METHOD.md §1): this results file was written "
+                "before the fitted member was measured.")
+    return (f"Softmax's rows use the member of the Gaussians its linear layer implies fitted by maximum "
+            f"likelihood to each model's validation latents ({COVARIANCE_NAMES[covariance]}, METHOD.md §1).")
 
 
 def fit_table(results: Results, suite: str) -> str:
@@ -287,6 +299,8 @@ SECTION_NOTES = {
         "histograms of the app's Latent space page show it."),
 }
 """Text under a section's title: how to read its numbers."""
+IMPLIED_SECTIONS = ("Out-of-distribution detection", "Latent fit")
+"""Sections whose softmax rows depend on which implied Gaussians they use (:func:`implied_note`)."""
 
 
 def _sizing(plan: dict, wall_seconds: float) -> str:
@@ -363,8 +377,7 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         parts.append("## Validation and test: accuracy, calibration and latent fit\n\nThe validation split is "
                      "the part of the training split each model held out (what choices are made on); the test "
                      "split is where the claims are measured. Median r² ÷ χ² median is 1, and KS near 0, when "
-                     "the latents follow their class Gaussians (METHOD.md §4); softmax's are read against the "
-                     "Gaussians its linear layer implies.\n\n"
+                     "the latents follow their class Gaussians (METHOD.md §4). " + implied_note(results) + "\n\n"
                      + "\n\n".join(f"### {s}\n\n{text}" for s, text in splits.items() if text))
     for title, render_one in (("Distribution shift: accuracy (mean over corruptions)",
                                lambda s: shift_table(results, s, "accuracy")),
@@ -381,8 +394,10 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         tables = {s: render_one(s) for s in results.suites}
         chunks = [f"### {s}\n\n{text}" for s, text in tables.items() if text.count("\n") > 1]  # rows, not a header
         if chunks:
-            parts.append("\n\n".join([f"## {title}", *([SECTION_NOTES[title]] if title in SECTION_NOTES else []),
-                                        *chunks]))
+            notes = [SECTION_NOTES[title]] if title in SECTION_NOTES else []
+            if title in IMPLIED_SECTIONS:
+                notes.append(implied_note(results))
+            parts.append("\n\n".join([f"## {title}", *notes, *chunks]))
     if pngs:
         parts.append("## Figures\n\n" + "\n\n".join(f"![{suite}]({figure_link}/{p.name})"
                                                     for suite, paths in pngs.items() for p in paths))

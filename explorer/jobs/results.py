@@ -77,6 +77,13 @@ class Results:
         """(seeds,) values of one measure; empty where it was not measured."""
         return np.array(self.values.get((suite, method, condition, measure), []), dtype=float)
 
+    @property
+    def implied_covariance(self) -> str:
+        """The member of softmax's implied family (:data:`explorer.core.implied.COVARIANCES`) that the
+        latent fit and log p(z) rows of a linear layer use: ``"identity"`` (the Σ = I convention) in
+        results made before the fitted member was recorded."""
+        return self.payload.get("plan", {}).get("implied_covariance", "identity")
+
     def train_fraction(self, suite: str) -> float:
         """The share of the training split the suite's models trained on (1 in results made before it
         was recorded)."""

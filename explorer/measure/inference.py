@@ -39,7 +39,7 @@ def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names
 
     images (N, C, H, W) in [0, 1] and labels (N,) give ``logits``, ``latents`` and (with
     ``keep_images``) ``images``; ``validation`` = (x, y) gives ``val_logits``/``val_labels`` for
-    temperature scaling; ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
+    temperature scaling and ``val_latents``, to which a linear layer's implied Gaussians are fitted; ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
     wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. ``dataset`` names
     the project dataset whose test split ``images`` are, in its order (the bundle's ``dataset`` field).
     Returns the checked :class:`~explorer.core.bundles.Bundle`.
@@ -55,7 +55,8 @@ def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names
     if class_names is not None:
         arrays["class_names"] = [str(name) for name in class_names]
     if validation is not None:
-        arrays["val_logits"] = predict(model, validation[0], batch_size)[0].numpy()
+        val_logits, val_latents = predict(model, validation[0], batch_size)
+        arrays["val_logits"], arrays["val_latents"] = val_logits.numpy(), val_latents.numpy()
         arrays["val_labels"] = torch.as_tensor(validation[1]).numpy()
     if dataset is not None:
         arrays["dataset"] = np.asarray(str(dataset))

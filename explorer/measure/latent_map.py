@@ -57,8 +57,9 @@ def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config
     ``points`` is None) and
     :data:`PRIOR_PER_CLASS` samples of each of ``model``'s class Gaussians with ``seed``, and place
     both by one projection.
-    ``model`` may be a head alone, or None for latents with no Gaussians (a bundle without its last
-    layer): they are placed alone.
+    ``model`` may be a head alone (for a softmax model, the member of its implied family to draw,
+    :func:`explorer.core.implied.reference_head`), or None for latents with no Gaussians (a bundle
+    without its last layer): they are placed alone.
 
     ``digest`` (:func:`explorer.core.checkpoints.file_digest` of the checkpoint) names the inputs in
     the cache, so a projection computed on another machine, whose latents may differ in the last
@@ -71,6 +72,9 @@ def latent_map(model: nn.Module | None, latents: np.ndarray, digest: str, config
     else:
         prior_z, prior_y = None, np.zeros(0, dtype=np.int64)
     key = f"{digest}:test:seed={seed}:points={'all' if points is None else points}:prior={PRIOR_PER_CLASS if model is not None else 0}"
+    implied = getattr(getattr(model, "head", model), "covariance", None)
+    if implied is not None:  # a linear layer's Gaussians: which member of its family was sampled
+        key += f":implied={implied}"
     projection = cached_projection(latents[keep], config, extra=prior_z, extra_name="prior samples",
                                    cache_dir=cache_dir, key=key,
                                    read_only_dirs=[Path(shipped_dir)] if shipped_dir else [], fit=fit)

@@ -1,7 +1,9 @@
 """Out-of-distribution detection: scores that tell test images of the training distribution from others.
 
-Two scores per image (higher = more in-distribution): the classifier's max-softmax probability and,
-for every head, the latent density log p(z) under its class Gaussians (METHOD.md §4). Which set is
+Two scores per image (higher = more in-distribution): the classifier's max-softmax probability and
+the latent density log p(z) under the class Gaussians (METHOD.md §4): a learnt head's own, or for a
+linear softmax layer the member of its implied family fitted to labelled latents
+(:func:`explorer.measure.latents.fitted_reference`), passed as ``reference``. Which set is
 out of distribution for a dataset is the dataset's own fact (:attr:`explorer.core.data.DatasetInfo.ood`);
 :func:`noise_images` stands in where there is none.
 """
@@ -15,17 +17,23 @@ from torch import Tensor, nn
 
 from explorer.core._validation import as_array
 from explorer.core.errors import ArgumentError
+from explorer.core.models import LinearHead
 from explorer.measure.inference import predict
 
 
-def ood_scores(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+def ood_scores(model: nn.Module, x: torch.Tensor, reference: nn.Module | None = None) -> dict[str, np.ndarray]:
     """Two out-of-distribution scores of images x (N, C, H, W) in [0, 1], each (N,); higher = more in-distribution.
 
     ``"max_softmax"``: max_k p(y = k | x), the usual baseline (Hendrycks & Gimpel 2017).
-    ``"log_density"``: log p(z) = log Σ_k π_k p(z | k) under the head's Gaussians (METHOD.md §4).
+    ``"log_density"``: log p(z) = log Σ_k π_k p(z | k) under ``reference``'s Gaussians (METHOD.md §4),
+    by default a learnt head's own. A linear layer's Gaussians must be fitted to labelled latents first
+    (the images scored here have no labels to fit on), so without ``reference`` a softmax model gets
+    ``"max_softmax"`` alone.
     """
     logits, z = predict(model, x)
-    return output_scores(logits, z, model.head)
+    if reference is None and not isinstance(model.head, LinearHead):
+        reference = model.head
+    return output_scores(logits, z, reference)
 
 
 def output_scores(logits, z=None, head: nn.Module | None = None) -> dict[str, np.ndarray]:
@@ -70,13 +78,15 @@ def noise_images(like: Tensor, n: int, seed: int = 0) -> Tensor:
     return torch.rand((n, *like.shape[1:]), generator=generator)
 
 
-def ood_comparison(model: nn.Module, x_in: Tensor, x_out: Tensor) -> dict[str, dict[str, object]]:
-    """In- and out-of-distribution scores and AUROC for each score of :func:`ood_scores`.
+def ood_comparison(model: nn.Module, x_in: Tensor, x_out: Tensor, reference: nn.Module | None = None
+                   ) -> dict[str, dict[str, object]]:
+    """In- and out-of-distribution scores and AUROC for each score of :func:`ood_scores` (``reference``
+    as there).
 
     Returns {score name: {"in": array, "out": array, "auroc": float}}; AUROC treats in-distribution
     as positive (0.5: no separation, 1: perfect).
     """
-    return compare_scores(ood_scores(model, x_in), ood_scores(model, x_out))
+    return compare_scores(ood_scores(model, x_in, reference), ood_scores(model, x_out, reference))
 
 
 def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.ndarray]

@@ -30,6 +30,20 @@ def test_evaluate_latent_fit_reads_the_test_latents_against_the_heads_law(capsys
     assert "r2_ratio" not in json.loads(capsys.readouterr().out)  # only when asked: it costs a pass
 
 
+def test_softmax_latents_are_read_against_the_fitted_member_of_the_implied_family(capsys):
+    """Σ = I puts digits d = 2 softmax latents thousands of times beyond χ²'s median; the member fitted to
+    the 136 validation latents, a few times (METHOD.md §1)."""
+    fits = {}
+    for implied in ("identity", "diagonal", "full"):
+        assert main(["evaluate", str(SHIPPED_DIR / "digits-mlp-d2-softmax.pt"), "--latent-fit", "--implied", implied,
+                     "--json"]) == 0
+        fits[implied] = json.loads(capsys.readouterr().out)
+    assert fits["identity"]["r2_ratio"] > 1000 and fits["identity"]["implied_gaussians"] == "Σ = I, a convention"
+    for implied in ("diagonal", "full"):
+        assert 1 < fits[implied]["r2_ratio"] < 20 and fits[implied]["mean_ks"] < fits["identity"]["mean_ks"]
+        assert "136 validation latents" in fits[implied]["implied_gaussians"]
+
+
 def test_evaluate_on_the_validation_split_the_checkpoint_held_out(capsys):
     path = str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
     assert main(["evaluate", path, "--split", "validation", "--json"]) == 0
@@ -99,13 +113,17 @@ def test_bundle_latent_fit_reads_its_latents_against_its_last_layer(logistic_bun
     from explorer.measure.latents import fit_latents
 
     folder, arrays = logistic_bundle
-    metrics = evaluate_json(folder / "full.npz", "--latent-fit", capsys=capsys)
     bundle = load_bundle(folder / "full.npz")
-    fit = fit_latents(bundle.linear_head(), arrays["latents"], arrays["labels"])
-    assert metrics["reference_law"] == "χ²(64)" and metrics["r2_ratio"] == pytest.approx(fit.median_ratio)
-    assert metrics["mean_ks"] == pytest.approx(fit.mean_ks)
+    for implied in ("diagonal", "identity"):
+        metrics = evaluate_json(folder / "full.npz", "--latent-fit", "--implied", implied, capsys=capsys)
+        fit = fit_latents(bundle.implied_gaussians(implied), arrays["latents"], arrays["labels"])
+        assert metrics["reference_law"] == "χ²(64)" and metrics["r2_ratio"] == pytest.approx(fit.median_ratio)
+        assert metrics["mean_ks"] == pytest.approx(fit.mean_ks)
+    # this bundle has no val_latents: the member is fitted on the test latents, and the output says so
+    assert "no validation latents" in evaluate_json(folder / "full.npz", "--latent-fit", capsys=capsys)[
+        "implied_gaussians"]
     assert "no latents" in one_line_error(["evaluate", str(folder / "bare.npz"), "--latent-fit"], capsys)
-    assert "no validation latents" in one_line_error(
+    assert "drop --split validation" in one_line_error(
         ["evaluate", str(folder / "full.npz"), "--latent-fit", "--split", "validation"], capsys)
 
 

@@ -19,6 +19,7 @@ from explorer.app import cache, sources, state
 from explorer.core.config import N_BINS, ProjectionConfig
 from explorer.core.data import OWN_DATA, domain_of, subset_indices
 from explorer.core.errors import BundleError
+from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars,
                               reliability_diagram)
 from explorer.figures.latents import WEBGL_FROM
@@ -34,14 +35,16 @@ COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "co
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
                   title_prefix: str, zoom_to_gaussians: bool = False,
                   points: int | None = MAX_POINTS, highlight: np.ndarray | None = None,
-                  highlight_label: str = "highlighted") -> tuple[go.Figure, np.ndarray]:
+                  highlight_label: str = "highlighted", implied: str = DEFAULT_COVARIANCE
+                  ) -> tuple[go.Figure, np.ndarray]:
     """The model's test latents (at most ``points``, drawn with ``seed``; None: all; the note says how
     many of how many) against its class Gaussians. More than ``MAX_MARKERS`` are drawn as a density
     image under a seeded sample of that many markers.
 
     d = 2: the latents themselves with the 1σ and 2σ ellipses of each p(z|y), on axes that fit the
-    latents or, with ``zoom_to_gaussians``, the ellipses (a softmax model's latents reach a hundred
-    times further than its Σ = I Gaussians); the note says how far, in σ. d > 2: latents and
+    latents or, with ``zoom_to_gaussians``, the ellipses; the note says how far, in σ. A softmax
+    model's Gaussians are the member of its implied family that ``implied`` names
+    (:func:`explorer.app.cache.gaussians`: by default fitted to its validation latents). d > 2: latents and
     prior samples placed by one projection fitted on both (:func:`explorer.measure.latent_map.latent_map`),
     the samples drawn faint. A bundle without ``weight`` and ``bias`` has no Gaussians: its latents are
     drawn alone, and the note says so. Also returns the indices of the drawn points among the test
@@ -57,7 +60,7 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
         raise BundleError(f"{path.name} has no latents: there is nothing to draw (the Calibration page "
                           "needs its logits alone)")
     d = chosen.latent_dim
-    head = chosen.head
+    head = cache.gaussians(path, implied)
     total = len(out["labels"])
     if d == 2:
         keep = subset_indices(total, points, seed)
@@ -101,11 +104,10 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
         return latent_scatter(placed_points, shown, note=note, **common), keep
     with torch.no_grad():
         means = head.class_means().double().numpy()
-        variances = head.class_log_vars().exp().double().numpy()
-    ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s)) for k in range(len(means)) for s in (1.0, 2.0)]
-    learned = chosen.method not in ("softmax", "bundle")
-    kind = "it learns" if learned else "its linear layer implies (Σ = I)"
-    fit = cache.fit(path, chosen.dataset)
+        covariances = head.covariances().double().numpy()
+    ellipses = [(k, s, gaussian_ellipse(means[k], covariances[k], s)) for k in range(len(means)) for s in (1.0, 2.0)]
+    kind = gaussians_in_words(head)
+    fit = cache.fit(path, chosen.dataset, implied)
     family = "Gaussian" if fit.gaussian else f"Student-t (ν = {fit.law.args[1]:g}; σ: its scale)"
     note = (f"{drawn}The latents themselves (d = 2). Ellipses: 1σ and 2σ of each class {family} {kind}. "
             f"A test latent lies a median {np.median(np.sqrt(fit.r2)):.3g} σ from its class mean "
@@ -121,11 +123,20 @@ def class_names(path: Path) -> list[str]:
     return list(sources.source(path).class_names)
 
 
-def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
+def gaussians_in_words(head: torch.nn.Module) -> str:
+    """Which Gaussians a head's latents are read against, to follow "each class Gaussian": "it learns",
+    or for a softmax layer the member of its implied family ("its linear layer implies (fitted, diagonal
+    Σ, on 180 validation latents)")."""
+    description = getattr(head, "description", None)
+    return "it learns" if description is None else f"its linear layer implies ({description})"
+
+
+def chi2_figure(path: Path, class_index: int, implied: str = DEFAULT_COVARIANCE) -> tuple[go.Figure, float]:
     """Histogram of one class's squared Mahalanobis distances against the law they follow under the
-    prior (χ²_d for Gaussians, d·F(d, ν) for a Student-t); also the mean KS."""
+    prior (χ²_d for Gaussians, d·F(d, ν) for a Student-t); also the mean KS. A softmax model's r² is
+    to the ``implied`` member of its family."""
     chosen = sources.source(path)
-    fit = cache.fit(path, chosen.dataset)
+    fit = cache.fit(path, chosen.dataset, implied)
     r2 = fit.r2[fit.labels == class_index]
     law = {} if fit.gaussian else {"law": fit.law, "law_name": fit.law_name}
     figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
@@ -137,7 +148,7 @@ def chi2_figure(path: Path, class_index: int) -> tuple[go.Figure, float]:
 def norm_figure(path: Path, class_index: int) -> go.Figure:
     """Histogram of latent norms ‖z‖ on the test split: one class against all classes."""
     chosen = sources.source(path)
-    fit = cache.fit(path, chosen.dataset)
+    fit = cache.fit(path, chosen.dataset, DEFAULT_COVARIANCE)  # the norms do not depend on the Gaussians
     name = chosen.class_names[class_index]
     return norm_histogram({"all classes": fit.norms, f"class {name}": fit.norms[fit.labels == class_index]},
                           title=f"{chosen.label}: latent norms ‖z‖")
