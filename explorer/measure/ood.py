@@ -43,8 +43,8 @@ def output_scores(logits, z=None, head: nn.Module | None = None) -> dict[str, np
     # float64 softmax: saturated float32 probabilities tie at 1.0 and lose their order.
     scores = {"max_softmax": torch.softmax(logits, dim=1).max(dim=1).values.numpy()}
     if z is not None and head is not None:
-        parameter = next(head.parameters())
-        z = torch.as_tensor(as_array(z, "z", (len(logits), None)), dtype=parameter.dtype, device=parameter.device)
+        like = head.class_means()  # a fitted member of softmax's family holds buffers, not parameters
+        z = torch.as_tensor(as_array(z, "z", (len(logits), None)), dtype=like.dtype, device=like.device)
         with torch.no_grad():
             scores["log_density"] = head.log_marginal(z).cpu().double().numpy()
     return scores
