@@ -246,14 +246,11 @@ def bootstrap_metrics(probs: Mapping[str, object], labels, measures: Sequence[st
     unknown = [k for k in measures if k not in METRICS]
     if unknown:
         raise ArgumentError(f"unknown measure {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    checked = {name: _check_probs_labels(p, labels) for name, p in probs.items()}
-    n = {len(y) for _, y in checked.values()}
-    if len(n) > 1:
-        raise ArgumentError(f"every set of predictions must hold the same examples, got {sorted(n)} rows")
+    checked = {name: _check_probs_labels(p, labels) for name, p in probs.items()}  # each against the labels
     n_bins = check_n_bins(n_bins)
     out = {name: {k: np.empty(n_resamples) for k in measures} for name in checked}
     rng = np.random.default_rng(seed)
-    size = n.pop() if n else 0
+    size = len(np.asarray(labels))
     for r in range(n_resamples):
         drawn = rng.integers(size, size=size)
         for name, (p, y) in checked.items():
