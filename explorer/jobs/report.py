@@ -84,7 +84,8 @@ def aa_section(results: Results) -> str:
         total += len(rows)
         parts.append(f"### {suite}\n\n{counts['wins'] + counts['loses']} calls in {len(rows)} comparisons "
                      f"(wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}).\n\n"
-                     + table(["measure", AA_ARM, "softmax", f"{AA_ARM} − softmax [{LEVEL:.0%} interval]", "verdict"], rows))
+                     + table(["measure", AA_ARM, "softmax", f"{AA_ARM} − softmax [{LEVEL:.0%} interval]", "verdict"],
+                             rows))
     parts.insert(1, f"**{calls} calls in {total} comparisons.**")
     return "\n\n".join(parts)
 
@@ -410,7 +411,8 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         rows = verdict_rows(results, suite)
         counts = tally(row[-1] for row in rows)
         parts.append(f"### {suite}\n\nVC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.\n\n"
-                     + table(["measure", "VC", "softmax", f"VC − softmax [{LEVEL:.0%} interval]", "verdict for VC"], rows))
+                     + table(["measure", "VC", "softmax", f"VC − softmax [{LEVEL:.0%} interval]", "verdict for VC"],
+                             rows))
     parts.append(aa_section(results))
     parts.append("## Clean test split")
     parts += [f"### {suite}\n\n{headline_table(results, suite)}" for suite in results.suites]

@@ -36,7 +36,8 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
     # low data for the arms the suite names only, and the A/A arm wherever softmax has it
     assert {r["method"] for r in rows if r["condition"] == "fraction:0.1"} == {"softmax", "vc", "softmax'"}
     # the A/A arm trains with the second set of seeds, the i-th beside the i-th
-    aa = [r["seed"] for r in rows if r["method"] == "softmax'" and r["condition"] == "clean" and r["measure"] == "accuracy"]
+    aa = [r["seed"] for r in rows
+          if r["method"] == "softmax'" and r["condition"] == "clean" and r["measure"] == "accuracy"]
     assert aa == list(benchmark.QUICK.aa_seeds)
     # one paired bootstrap variance a seed for every clean comparison, of the report's and of the A/A check
     boot = {(r["method"], r["condition"], r["measure"]) for r in rows if r["condition"].startswith("bootstrap:")}
@@ -109,7 +110,8 @@ def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no
     rows = benchmark.run(plan, log=lambda line: None)
     clean = {(r["method"], r["measure"]): r["value"] for r in rows if r["condition"] == "clean"}
     assert clean["tfidf+logreg", "accuracy"] > 0.9 and ("tfidf+logreg", "classwise_ece") in clean
-    assert {("softmax", "classwise_ece"), ("vc", "classwise_ece"), ("vc", "mean_ks"), ("softmax'", "accuracy")} <= set(clean)
+    assert {("softmax", "classwise_ece"), ("vc", "classwise_ece"), ("vc", "mean_ks"),
+            ("softmax'", "accuracy")} <= set(clean)
     conditions = {r["condition"] for r in rows}
     assert {"word_deletion:5", "unknown_words:1", "word_swap:3", "ood:20newsgroups"} <= conditions
     assert not any(c.startswith(("fgsm", "pgd", "gaussian_noise", "fraction:")) for c in conditions)
