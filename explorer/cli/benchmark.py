@@ -11,7 +11,8 @@ from explorer.core.errors import ArgumentError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="train every method with several seeds, measure everything and "
-                              "write the results report (about an hour on 2 CPU cores; --quick: a minute)")
+                              "write the results report (about an hour and a half on 2 CPU cores; --quick: a "
+                              "few minutes)")
     plan = p.add_mutually_exclusive_group()
     plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
     plan.add_argument("--cifar10", action="store_true",

@@ -37,13 +37,15 @@ import torch
 from explorer.core.config import RELEASED, AttackConfig, default_configs
 from explorer.core._io import HOME_SCRIPT
 from explorer.core.checkpoints import validation_split
+from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.implied import DEFAULT_COVARIANCE
-from explorer.jobs.results import REFERENCE
+from explorer.jobs.results import AA_ARM, BOOTSTRAP, REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
+from explorer.jobs.verdicts import AA, VC, clean_pairs
 from explorer.measure.attacks import robust_accuracy
-from explorer.measure.calibration import calibration_report
+from explorer.measure.calibration import bootstrap_metrics, calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
 from explorer.measure.evaluation import evaluate, validation_temperature
 from explorer.measure.inference import predict
@@ -60,11 +62,14 @@ ARMS: dict[str, tuple[str, dict[str, object]]] = {
     "lgm": ("lgm", {}),
     "vc": ("vc", {}),
     "vc-released": ("vc", dict(RELEASED)),
+    AA_ARM: ("softmax", {}),
 }
 """What the benchmark trains, by the name its rows carry: (method, settings over the dataset's defaults).
 ``vc`` is the project's default (the paper's objective, :class:`~explorer.core.config.TrainConfig`);
-``vc-released`` the authors' released step, kept for comparison."""
-SCALED = ("softmax", "vc")
+``vc-released`` the authors' released step, kept for comparison; ``softmax'`` is softmax again, trained
+with the unit's seed from :attr:`Plan.aa_seeds`: the A/A check's other side, added to every suite of a
+plan that names those seeds."""
+SCALED = ("softmax", "vc", AA_ARM)
 """Arms also reported with temperature scaling, as ``"<arm>+ts"``."""
 
 
@@ -94,7 +99,14 @@ class Plan:
 
     suites: tuple[Suite, ...]
     seeds: tuple[int, ...]
-    arms: tuple[str, ...] = tuple(ARMS)
+    arms: tuple[str, ...] = tuple(arm for arm in ARMS if arm != AA_ARM)
+    aa_seeds: tuple[int, ...] = ()
+    """A second set of seeds, disjoint from :attr:`seeds` and as many: the unit of seed ``seeds[i]`` also
+    trains softmax with ``aa_seeds[i]`` (:data:`~explorer.jobs.results.AA_ARM`, wherever softmax is
+    trained: low data too), so that the verdict rule can be run A/A. Empty: no A/A arm."""
+    bootstrap_resamples: int = 200
+    """Resamples of the clean test split for the paired bootstrap of each clean comparison
+    (:func:`bootstrap_rows`); 0: none."""
     fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
     corruption_points: int = 1000
     attack_points: int = 500
@@ -117,20 +129,23 @@ FULL = Plan(
     suites=(Suite("mnist", 16, 30, train_fraction=0.1, low_data=("softmax", "vc"), arms=_LONG),
             Suite("fashion-mnist", 16, 30, train_fraction=0.1, arms=_LONG),
             Suite("digits", 16, 60, low_data=tuple(ARMS))),
-    seeds=(0, 1, 2), fractions=(0.03,), workers=2,
+    seeds=(0, 1, 2, 3, 4), aa_seeds=(1000, 1001, 1002, 1003, 1004), fractions=(0.03,), workers=2,
 )
+"""Five seeds and the A/A arm: as many seeds as fit in about 90 minutes of 2 CPU cores, estimated from the
+epoch and attack times of the 3-seed run in ``docs/results/results.json`` (two more seeds, and one more
+softmax, with its low-data run, on every suite)."""
 CIFAR10 = Plan(suites=(Suite("cifar10", 64, 30, low_data=tuple(ARMS)),), seeds=(0, 1, 2), umap_sizes=(),
                app_memory=False)
 """ResNet-18 on CIFAR-10 with the dataset's defaults: hours on a GPU, out of reach of a CPU."""
 QUICK = Plan(
-    suites=(Suite("digits", 16, 3, low_data=("softmax", "vc")),), seeds=(0, 1), fractions=(0.1,),
+    suites=(Suite("digits", 16, 3, low_data=("softmax", "vc")),), seeds=(0, 1), aa_seeds=(2, 3), fractions=(0.1,),
     corruption_points=100, attack_points=50, eps=(0.1,), pgd_steps=3, fit_points=200, epoch_points=100,
-    umap_sizes=(), app_memory=False,
+    umap_sizes=(), app_memory=False, bootstrap_resamples=20,
 )
 """A few minutes of the same code: what the tests run."""
 TEXT = Plan(
     suites=tuple(Suite(name, 16, DATASETS[name].defaults["epochs"]) for name in ("20newsgroups", "reuters-r8")),
-    seeds=(0, 1, 2), arms=("softmax", "vc"),
+    seeds=(0, 1, 2), aa_seeds=(1000, 1001, 1002), arms=("softmax", "vc"),
     fractions=(), eps=(), umap_sizes=(), app_memory=False, workers=2,
 )
 """The text sets with their defaults (``DatasetInfo.defaults``), beside TF-IDF + logistic regression."""
@@ -161,18 +176,26 @@ def _rows(suite: Suite, method: str, seed: int, condition: str, values: dict[str
              "seed": seed, "condition": condition, "measure": k, "value": float(v)} for k, v in values.items()]
 
 
-def _calibration_rows(suite, method, seed, condition, logits, y, temperature) -> list[dict]:
+def _scaled(method: str, logits, temperature: float) -> dict[str, np.ndarray]:
+    """{row name: (N, K) probabilities}: the method's, and its temperature-scaled ones if it is in
+    :data:`SCALED`."""
+    return {name: apply_temperature(logits, t)
+            for name, t in [(method, 1.0)] + ([(f"{method}+ts", temperature)] if method in SCALED else [])}
+
+
+def _calibration_rows(suite, seed, condition, probs: dict[str, np.ndarray], y) -> list[dict]:
     rows = []
-    for name, t in [(method, 1.0)] + ([(f"{method}+ts", temperature)] if method in SCALED else []):
-        report = calibration_report(apply_temperature(logits, t), y)
+    for name, p in probs.items():
+        report = calibration_report(p, y)
         rows += _rows(suite, name, seed, condition,
                       {k: report[k] for k in (TEXT_CALIBRATION if _text(suite) else CALIBRATION)})
     return rows
 
 
 def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_data: Dataset,
-                  test: Dataset, train_config, ood_test: Dataset | None) -> list[dict]:
-    """Every measurement of one trained model, as rows (see :func:`run`)."""
+                  test: Dataset, train_config, ood_test: Dataset | None) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Every measurement of one trained model, as rows (see :func:`run`), and its clean test
+    probabilities, {row name (the arm, and ``"<arm>+ts"``): (N, K)}, for :func:`bootstrap_rows`."""
     model.eval()
     test, ood_test = readable_by(test, model), ood_test if ood_test is None else readable_by(ood_test, model)
     y = test.y.numpy()
@@ -180,7 +203,8 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     logits, _ = predict(model, test.x)
     seconds = time.perf_counter() - started
     temperature = validation_temperature(model, train_data, train_config)
-    rows = _calibration_rows(suite, arm, seed, "clean", logits.numpy(), y, temperature)
+    clean = _scaled(arm, logits.numpy(), temperature)
+    rows = _calibration_rows(suite, seed, "clean", clean, y)
     rows += _rows(suite, arm, seed, "clean", {"temperature": temperature, "images_per_second": len(y) / seconds})
     val = validation_split(model, train_data, train_config)  # what the model held out: for choosing, not claims
     # softmax's implied Gaussians: the member of the family fitted to the latents the layer did not train on
@@ -196,8 +220,9 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     for name in corruptions_for(dataset_info(suite.dataset).domain):
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
-            rows += [r for r in _calibration_rows(suite, arm, seed, f"{name}:{severity}", shifted.numpy(),
-                                                  y_sub, temperature) if r["measure"] in ("accuracy", "ece")]
+            rows += [r for r in _calibration_rows(suite, seed, f"{name}:{severity}",
+                                                  _scaled(arm, shifted.numpy(), temperature), y_sub)
+                     if r["measure"] in ("accuracy", "ece")]
 
     keep = torch.from_numpy(subset_indices(len(y), plan.attack_points, seed=0))
     x, y_att = test.x[keep], test.y[keep]
@@ -219,7 +244,31 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
         scores = ood_comparison(model, test.x, ood_test.x, reference)
         rows += _rows(suite, arm, seed, f"ood:{DATASETS[suite.dataset].ood}",
                       {f"auroc_{score}": result["auroc"] for score, result in scores.items()})
-    return rows
+    return rows, clean
+
+
+def bootstrap_rows(suite: Suite, seeds: dict[str, int], clean: dict[str, np.ndarray], y: np.ndarray,
+                   plan: Plan) -> list[dict]:
+    """The paired bootstrap over the clean test split of every clean comparison of the report and of
+    the A/A check (:func:`explorer.jobs.verdicts.clean_pairs`) whose two sides this unit measured: for
+    method a against b, rows (a, condition ``"bootstrap:<b>"``, each compared measure) whose value is the
+    variance of measure a − measure b over :attr:`Plan.bootstrap_resamples` resamples of the test
+    examples (the same resamples for both sides, and in every unit: seed 0). The report widens its
+    interval over seeds by them (:func:`explorer.measure.intervals.seed_interval`).
+
+    Args:
+        seeds: {row name: the seed its rows carry}.
+        clean: {row name: (N, K) clean test probabilities}, from :func:`measure_model`.
+        y: (N,) test labels.
+    """
+    pairs = [(a, b, ks) for pair in (VC, AA) for a, b, ks in clean_pairs(pair) if a in clean and b in clean]
+    if not pairs or plan.bootstrap_resamples < 2:
+        return []
+    used = dict.fromkeys(name for a, b, _ in pairs for name in (a, b))
+    drawn = bootstrap_metrics({name: clean[name] for name in used}, y, sorted({k for *_, ks in pairs for k in ks}),
+                              n_resamples=plan.bootstrap_resamples, seed=0)
+    return [row for a, b, ks in pairs for row in _rows(
+        suite, a, seeds[a], f"{BOOTSTRAP}{b}", {k: np.var(drawn[a][k] - drawn[b][k], ddof=1) for k in ks})]
 
 
 class EpochNLL:
@@ -245,28 +294,40 @@ def run_unit(plan: Plan, suite: Suite, seed: int, log: Callable[[str], None] = p
         reference = text_reference(train_data, test)
         rows += _rows(suite, REFERENCE, seed, "clean", {k: reference[k] for k in (*TEXT_CALIBRATION, "seconds")})
         log(f"{suite.name} {REFERENCE}: {reference['seconds']:.0f} s")
-    for arm in suite.arms or plan.arms:
+    clean: dict[str, np.ndarray] = {}
+    seeds: dict[str, int] = {}
+    for arm in (*(suite.arms or plan.arms), *((AA_ARM,) if plan.aa_seeds else ())):
         method, settings = ARMS[arm]
         started = time.perf_counter()
+        trained_seed = plan.aa_seeds[plan.seeds.index(seed)] if arm == AA_ARM else seed
         common = {"latent_dim": suite.latent_dim, "epochs": suite.epochs, "train_fraction": suite.train_fraction,
-                  "seed": seed, **settings}
+                  "seed": trained_seed, **settings}
         model_config, train_config = default_configs(suite.dataset, method, snapshot_points=0, **common)
         epoch_nll = EpochNLL(test, plan.epoch_points) if plan.epoch_points else None
         result = train(train_data, model_config, train_config, epoch_nll)
-        rows += _rows(suite, arm, seed, "clean", {
+        rows += _rows(suite, arm, trained_seed, "clean", {
             "epoch_seconds": float(np.mean([r["seconds"] for r in result.history])),
             "train_fraction": suite.train_fraction})
         for record in result.history:
-            rows += _rows(suite, arm, seed, f"epoch:{record['epoch']}", {"val_nll": record["val_nll"]})
+            rows += _rows(suite, arm, trained_seed, f"epoch:{record['epoch']}", {"val_nll": record["val_nll"]})
         for epoch, nll in enumerate(epoch_nll.nll if epoch_nll else [], start=1):
-            rows += _rows(suite, arm, seed, f"epoch:{epoch}", {"test_nll": nll})
-        rows += measure_model(result.model, suite, arm, seed, plan, train_data, test, train_config, ood_test)
-        if arm in suite.low_data:
+            rows += _rows(suite, arm, trained_seed, f"epoch:{epoch}", {"test_nll": nll})
+        measured, probs = measure_model(result.model, suite, arm, trained_seed, plan, train_data, test, train_config,
+                                        ood_test)
+        rows += measured
+        clean.update(probs)
+        seeds.update(dict.fromkeys(probs, trained_seed))
+        if arm in suite.low_data or (arm == AA_ARM and "softmax" in suite.low_data):
             fractions = [f for f in plan.fractions if f < suite.train_fraction]
             sweep = low_data_sweep(train_data, test, suite.dataset, [method], fractions, equal_steps=True, **common)
             for fraction, accuracy, ece in zip(*(sweep[method][k] for k in ("fraction", "accuracy", "ece"))):
-                rows += _rows(suite, arm, seed, f"fraction:{fraction:g}", {"accuracy": accuracy, "ece": ece})
-        log(f"{suite.name} seed {seed} {arm}: {time.perf_counter() - started:.0f} s")
+                rows += _rows(suite, arm, trained_seed, f"fraction:{fraction:g}", {"accuracy": accuracy, "ece": ece})
+        log(f"{suite.name} seed {trained_seed} {arm}: {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    rows += bootstrap_rows(suite, seeds, clean, test.y.numpy(), plan)
+    if plan.bootstrap_resamples >= 2:
+        log(f"{suite.name} seed {seed}: paired bootstrap of the clean comparisons, "
+            f"{time.perf_counter() - started:.0f} s")
     return rows
 
 
@@ -276,6 +337,13 @@ def _run_unit_alone(plan: Plan, suite: Suite, seed: int) -> list[dict]:
     return run_unit(plan, suite, seed)
 
 
+def check_plan(plan: Plan) -> None:
+    """Raise an ArgumentError where ``plan``'s A/A seeds cannot pair with its seeds: as many, none shared."""
+    if plan.aa_seeds and (len(plan.aa_seeds) != len(plan.seeds) or set(plan.aa_seeds) & set(plan.seeds)):
+        raise ArgumentError(f"aa_seeds must be as many as seeds and disjoint from them, got seeds {plan.seeds} "
+                            f"and aa_seeds {plan.aa_seeds}")
+
+
 def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
     """Train every (suite, seed, arm) of ``plan`` and measure it.
 
@@ -283,12 +351,16 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
     (``method`` is the arm's name, :data:`ARMS`): ``condition`` is ``"clean"``,
     ``"<corruption>:<severity>"``, ``"fgsm:<eps>"``, ``"pgd<steps>:<eps>"``, ``"fraction:<f>"``,
     ``"ood:<dataset>"`` or ``"epoch:<e>"`` (``val_nll`` and ``test_nll`` after epoch e);
-    temperature-scaled calibration appears under the arm ``"<arm>+ts"``.
+    temperature-scaled calibration appears under the arm ``"<arm>+ts"``; ``"bootstrap:<b>"`` holds the
+    paired bootstrap variances of :func:`bootstrap_rows`. A row's ``seed`` is the seed its model trained
+    with (for the A/A arm, from :attr:`Plan.aa_seeds`); a unit's rows come in the plan's order, which is
+    what pairs methods seed by seed.
 
     With :attr:`Plan.workers` > 1 the (suite, seed) units run in that many processes of one thread each,
     longest suites first; the rows come back in the plan's order all the same, and every time measured
     (epochs, evaluation, attacks) is then a one-thread figure taken beside the other workers.
     """
+    check_plan(plan)
     units = [(suite, seed) for suite in plan.suites for seed in plan.seeds]
     if plan.workers <= 1:
         return [row for suite, seed in units for row in run_unit(plan, suite, seed, log)]

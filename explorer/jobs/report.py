@@ -21,8 +21,9 @@ from explorer.core.config import OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
 from explorer.core.implied import COVARIANCE_NAMES
-from explorer.jobs.results import HEADLINE, REFERENCE, Results
-from explorer.jobs.verdicts import RULE, judged, tally
+from explorer.jobs.results import AA_ARM, BOOTSTRAP, HEADLINE, REFERENCE, Results
+from explorer.jobs.verdicts import AA, NO_VERDICT, RULE, VC, Verdict, judged, tally
+from explorer.measure.intervals import LEVEL
 
 if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
     from explorer.figures.sweeps import SweepPanel
@@ -38,10 +39,56 @@ def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
     return f"{mean:.{digits}f} ± {scale * float(np.std(values, ddof=1)):.{digits}f}"
 
 
-def verdict_rows(results: Results, suite: str) -> list[tuple[str, str, str, str]]:
-    """(what, VC, softmax, verdict) for the claims of METHOD.md (:func:`explorer.jobs.verdicts.judged`),
-    the values as mean ± std over seeds."""
-    return [(c.what, fmt(c.vc, 4), fmt(c.softmax, 4), verdict) for c, verdict in judged(results, suite)]
+def interval_text(verdict: Verdict, digits: int = 4) -> str:
+    """The mean difference and its interval, "+0.0123 [+0.0045, +0.0201]"; of a verdict on paired values
+    without one, that a single seed gives none."""
+    if verdict.interval is None:
+        return "one seed: no interval"
+    mean, low, high, _ = verdict.interval
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def verdict_rows(results: Results, suite: str, pair: tuple[str, str] = VC) -> list[tuple[str, str, str, str, str]]:
+    """(what, a, b, a − b with its interval, verdict) for the claims of METHOD.md
+    (:func:`explorer.jobs.verdicts.judged`) on ``pair`` (VC against softmax unless said), the values as
+    mean ± std over seeds; the verdict last."""
+    return [(c.what, fmt(c.a, 4), fmt(c.b, 4),
+             "–" if not len(c.a) or len(c.a) != len(c.b) else interval_text(v), v.verdict)
+            for c, v in judged(results, suite, pair)]
+
+
+def _bootstrapped(results: Results) -> bool:
+    """Whether the run stored the paired bootstrap over test examples (:data:`BOOTSTRAP` rows)."""
+    return any(len(results.conditions(suite, BOOTSTRAP)) for suite in results.suites)
+
+
+def _has_aa(results: Results) -> bool:
+    return any(AA_ARM in results.methods(suite, aa=True) for suite in results.suites)
+
+
+def aa_section(results: Results) -> str:
+    """The A/A check: the rule run on softmax against softmax trained on other seeds, its calls per
+    suite and in all; what is missing where the run trained no A/A arm."""
+    head = ("## A/A check: softmax against softmax\n\nThe same comparisons and the same rule, with softmax "
+            f"trained on a second, disjoint set of seeds (*{AA_ARM}*) in VC's place. No method differs from "
+            f"itself, so every *wins* or *loses* here is a false call: at a {LEVEL:.0%} level the rule should "
+            f"make about {1 - LEVEL:.0%} of them.")
+    if not _has_aa(results):
+        return (head + "\n\nThis run trained no A/A arm (its plan predates it), so the rule has not been run "
+                "A/A on these results; `tests/jobs/test_verdicts.py` runs it on simulated null data. The next "
+                "`python -m explorer benchmark` trains it.")
+    parts, calls, total = [head], 0, 0
+    for suite in results.suites:
+        rows = [row for row in verdict_rows(results, suite, AA) if row[-1] != NO_VERDICT]
+        counts = tally(row[-1] for row in rows)
+        calls += counts["wins"] + counts["loses"]
+        total += len(rows)
+        parts.append(f"### {suite}\n\n{counts['wins'] + counts['loses']} calls in {len(rows)} comparisons "
+                     f"(wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}).\n\n"
+                     + table(["measure", AA_ARM, "softmax", f"{AA_ARM} − softmax [{LEVEL:.0%} interval]", "verdict"],
+                             rows))
+    parts.insert(1, f"**{calls} calls in {total} comparisons.**")
+    return "\n\n".join(parts)
 
 
 FIT = (("accuracy", "accuracy", 4), ("ece", "ECE", 4), ("nll", "NLL", 4), ("r2_ratio", "median r² ÷ χ² median", 3),
@@ -328,6 +375,12 @@ def _sizing(plan: dict, wall_seconds: float) -> str:
             text += (f"Low data: {fractions} of the training split, each trained for the suite's epochs, so a "
                      "fraction f gets f of the optimisation steps: these figures mix scarce data with short "
                      "training. ")
+    if plan.get("aa_seeds"):
+        text += (f"A/A arm (*{AA_ARM}*): softmax again on every suite with seeds "
+                 f"{', '.join(map(str, plan['aa_seeds']))}, the i-th beside the i-th seed above. ")
+    if plan.get("bootstrap_resamples", 0) >= 2:
+        text += (f"Paired bootstrap of each clean comparison: {plan['bootstrap_resamples']} resamples of the "
+                 f"test {rows}. ")
     if plan.get("epoch_points"):
         text += f"Test NLL after every epoch: {plan['epoch_points']} test {rows}. "
     if plan.get("workers", 1) > 1:
@@ -363,13 +416,18 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled.")]
     suites = plan.get("suites", [])
     parts.append(_sizing(plan, results.payload.get("wall_seconds", 0)))
+    scope = ("The clean rows' intervals include the paired bootstrap over test examples." if _bootstrapped(results)
+             else "This run stored no bootstrap over test examples (it predates it): every interval is over "
+                  "seeds only, and the clean rows' are narrower than they should be.")
     parts.append("## Where VC wins, ties and loses\n\nVC against softmax (and, where the row says so, against "
-                 f"temperature-scaled softmax), suite by suite. {RULE}")
+                 f"temperature-scaled softmax), suite by suite. {RULE} {scope}")
     for suite in results.suites:
         rows = verdict_rows(results, suite)
-        counts = tally(row[3] for row in rows)
+        counts = tally(row[-1] for row in rows)
         parts.append(f"### {suite}\n\nVC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.\n\n"
-                     + table(["measure", "VC", "softmax", "verdict for VC"], rows))
+                     + table(["measure", "VC", "softmax", f"VC − softmax [{LEVEL:.0%} interval]", "verdict for VC"],
+                             rows))
+    parts.append(aa_section(results))
     parts.append("## Clean test split")
     parts += [f"### {suite}\n\n{headline_table(results, suite)}" for suite in results.suites]
     splits = {s: split_table(results, s) for s in results.suites}
@@ -426,12 +484,21 @@ def readme_block(results: Results, link: str = "docs/results.md") -> str:
     tallies = []
     for suite in results.suites:
         rows = verdict_rows(results, suite)
-        counts = ", ".join(f"{v} {n}" for v, n in tally(row[3] for row in rows).items())
+        counts = ", ".join(f"{v} {n}" for v, n in tally(row[-1] for row in rows).items())
         tallies.append(f"- **{suite}**: VC against softmax on {len(rows)} measures: {counts}.")
+    if _has_aa(results):
+        aa = [row[-1] for suite in results.suites for row in verdict_rows(results, suite, AA) if row[-1] != NO_VERDICT]
+        tallies.append(f"- A/A check (softmax against softmax on other seeds, the same rule): "
+                       f"{sum(v != 'ties' for v in aa)} calls in {len(aa)} comparisons.")
+    seeds = len(results.payload.get("plan", {}).get("seeds", [])) or "the"
     return "\n\n".join([
         README_START,
-        f"From [the results report]({link}), regenerated by `python -m explorer benchmark`; means ± "
-        "standard deviations over seeds.",
+        f"From [the results report]({link}), regenerated by `python -m explorer benchmark`. A verdict is "
+        f"paired seed by seed over {seeds} seeds: *wins* or *loses* only where the {LEVEL:.0%} interval of the "
+        "mean difference excludes 0"
+        + ("" if _bootstrapped(results) else " (over seeds only: this run predates the bootstrap over test "
+                                            "examples)")
+        + "; the table gives means ± standard deviations over seeds.",
         "\n".join(tallies),
         f"Clean test split, **{headline}**:\n\n{headline_table(results, headline)}",
         README_END])

@@ -2,7 +2,9 @@
 
 :mod:`explorer.jobs.benchmark` writes one row per number it measures to ``results.json``; everything
 that reads them (the report, its verdicts, the app's lesson) reads them through :class:`Results`, and
-names the methods and measures with the constants here. Values are per seed, in the rows' order.
+names the methods and measures with the constants here. Values are per seed, in the rows' order: the
+i-th value of every method of a suite comes from the plan's i-th unit of that suite (one seed, every
+method trained with it), which is what pairs them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ from explorer.measure.corruptions import SEVERITIES
 
 REFERENCE = "tfidf+logreg"
 """The text suites' reference row (:func:`explorer.jobs.benchmark.text_reference`)."""
-METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts")
+AA_ARM = "softmax'"
+"""Softmax trained on the plan's second, disjoint set of seeds (:attr:`explorer.jobs.benchmark.Plan.aa_seeds`):
+the other side of the A/A check (:data:`explorer.jobs.verdicts.AA`)."""
+METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", AA_ARM, f"{AA_ARM}+ts", "gaussian", "lgm", "vc-released", "vc",
+                "vc+ts")
 """The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows; first,
 the text suites' reference (:data:`REFERENCE`)."""
+BOOTSTRAP = "bootstrap:"
+"""Condition prefix of the rows that hold, for method a and condition ``bootstrap:<b>``, each measure's
+variance of a − b over bootstrap resamples of the clean test split (one value a seed; see
+:func:`explorer.jobs.benchmark.bootstrap_rows`)."""
 HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
             ("nll", "NLL", False), ("brier", "Brier", False))
 """(measure, column title, higher is better) of the clean test split's headline metrics."""
@@ -55,10 +65,11 @@ class Results:
         """The first suite measured on ``dataset``, if the plan names one."""
         return next((suite for suite in self.suites if self.plan_of(suite).get("dataset") == dataset), None)
 
-    def methods(self, suite: str) -> list[str]:
-        """The methods measured on ``suite``, in :data:`METHOD_ORDER`."""
+    def methods(self, suite: str, aa: bool = False) -> list[str]:
+        """The methods measured on ``suite``, in :data:`METHOD_ORDER`; the A/A arm (:data:`AA_ARM`, with
+        its scaled row) only with ``aa``."""
         present = {m for (s, m, _, _) in self.values if s == suite}
-        return [m for m in METHOD_ORDER if m in present]
+        return [m for m in METHOD_ORDER if m in present and (aa or not m.startswith(AA_ARM))]
 
     def conditions(self, suite: str, prefix: str) -> list[str]:
         """The conditions of ``suite`` that start with ``prefix`` ("" for all), in the rows' order."""

@@ -1,5 +1,6 @@
 """Calibration metrics on arrays: reliability bins, ECE and its bootstrap standard error, MCE, adaptive
-and classwise ECE, NLL, Brier score and accuracy, and all of them at once (:func:`calibration_report`).
+and classwise ECE, NLL, Brier score and accuracy, all of them at once (:func:`calibration_report`), and
+any of them on shared bootstrap resamples of the examples (:func:`bootstrap_metrics`).
 
 Pure computation on predictions already made: numpy alone, no torch and no data. Post-hoc
 recalibration (temperature scaling) is :mod:`explorer.measure.recalibration`; the report of a model,
@@ -28,6 +29,7 @@ edge therefore goes to the bin *above* it. This is the convention of torchmetric
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -206,8 +208,10 @@ def expected_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
 def ece_standard_error(probs, labels, n_bins: int = N_BINS, n_resamples: int = 200, seed: int = 0) -> float:
     """Bootstrap standard error of :func:`expected_calibration_error`: the standard deviation of the
     ECE over ``n_resamples`` resamples of the examples with replacement, drawn with ``seed`` (Efron
-    and Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 6). How far an ECE measured on this
-    many examples moves by chance; two ECEs closer than about twice it are not told apart.
+    and Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 6; the resamples of
+    :func:`bootstrap_metrics`). How far an ECE measured on this many examples moves by chance. Two
+    models measured on the same examples are compared by the paired bootstrap of their difference
+    (:func:`explorer.measure.intervals.bootstrap_difference`), not by two of these.
 
     Args:
         probs: (N, K) class probabilities, rows summing to 1.
@@ -215,21 +219,44 @@ def ece_standard_error(probs, labels, n_bins: int = N_BINS, n_resamples: int = 2
         n_bins: number of equal-width bins on [0, 1], >= 1.
         n_resamples: bootstrap resamples, >= 2.
     """
-    probs, labels = _check_probs_labels(probs, labels)
+    values = bootstrap_metrics({"": probs}, labels, ("ece",), n_bins, n_resamples, seed)[""]["ece"]
+    return float(np.std(values, ddof=1))
+
+
+def bootstrap_metrics(probs: Mapping[str, object], labels, measures: Sequence[str] = ("ece",),
+                      n_bins: int = N_BINS, n_resamples: int = 200, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Metrics of several sets of predictions on the same examples, each on the same bootstrap
+    resamples: resample r draws N example indices with replacement (``numpy.random.default_rng(seed)``,
+    one ``integers(N, size=N)`` a resample) and measures every set on those examples. Because the
+    draws are shared, ``out[a][k] − out[b][k]`` is the paired bootstrap of the difference of measure k
+    between sets a and b: the examples both were measured on vary together.
+
+    Args:
+        probs: {name: (N, K) class probabilities, rows summing to 1}, every set on the same examples.
+        labels: (N,) integer labels in [0, K).
+        measures: names of :data:`METRICS`.
+        n_bins: number of bins for the binned metrics, >= 1.
+        n_resamples: bootstrap resamples, >= 2.
+
+    Returns:
+        {name: {measure: (n_resamples,) float64 values}}.
+    """
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
         raise ArgumentError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
-    conf, correct = _top_label(probs, labels)
+    unknown = [k for k in measures if k not in METRICS]
+    if unknown:
+        raise ArgumentError(f"unknown measure {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    checked = {name: _check_probs_labels(p, labels) for name, p in probs.items()}  # each against the labels
     n_bins = check_n_bins(n_bins)
-    _, index = _equal_width_index(conf, n_bins)
+    out = {name: {k: np.empty(n_resamples) for k in measures} for name in checked}
     rng = np.random.default_rng(seed)
-    n = len(conf)
-    values = np.empty(n_resamples)
-    for r in range(n_resamples):  # three bincounts a resample: 10⁴ examples × 200 resamples in ~0.1 s
-        drawn = rng.integers(n, size=n)
-        b = index[drawn]
-        gap = np.bincount(b, correct[drawn].astype(np.float64), n_bins) - np.bincount(b, conf[drawn], n_bins)
-        values[r] = np.abs(gap).sum() / n  # Σ_b |n_b·acc_b − n_b·conf_b| / N, the ECE of the resample
-    return float(np.std(values, ddof=1))
+    size = len(np.asarray(labels))
+    for r in range(n_resamples):
+        drawn = rng.integers(size, size=size)
+        for name, (p, y) in checked.items():
+            for k in measures:
+                out[name][k][r] = METRICS[k](p[drawn], y[drawn], n_bins)
+    return out
 
 
 def maximum_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
@@ -365,3 +392,15 @@ def calibration_report(probs, labels, n_bins: int = N_BINS) -> dict[str, float]:
         "brier": brier_score(probs, labels),
         "n": len(labels),
     }
+
+
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
+    "accuracy": lambda p, y, n_bins: accuracy(p, y),
+    "ece": expected_calibration_error,
+    "mce": maximum_calibration_error,
+    "adaptive_ece": adaptive_calibration_error,
+    "classwise_ece": classwise_calibration_error,
+    "nll": lambda p, y, n_bins: negative_log_likelihood(p, y),
+    "brier": lambda p, y, n_bins: brier_score(p, y),
+}
+"""The metrics of :func:`calibration_report` by name, each called as ``metric(probs, labels, n_bins)``."""

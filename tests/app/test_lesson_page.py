@@ -45,11 +45,13 @@ def test_the_lesson_walks_six_steps_each_with_text_figures_and_a_link(open_page)
 
 
 def test_the_texts_numbers_are_the_librarys(open_page):
-    """Step 2's distances and step 4's ECEs and their standard error, measured again with the library alone."""
+    """Step 2's distances, and step 4's ECEs and the paired bootstrap of their difference, measured again
+    with the library alone."""
     from explorer.core.checkpoints import load_checkpoint
     from explorer.core.data import load_dataset
-    from explorer.measure.calibration import calibration_report, ece_standard_error
+    from explorer.measure.calibration import calibration_report
     from explorer.measure.inference import predict
+    from explorer.measure.intervals import bootstrap_difference
     from explorer.measure.latents import latent_fit
 
     model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
@@ -57,15 +59,18 @@ def test_the_texts_numbers_are_the_librarys(open_page):
     fit = latent_fit(model, test.x, test.y)
     logits, _ = predict(model, test.x)
     ece = calibration_report(np.exp(logits.double().log_softmax(1).numpy()), test.y.numpy())["ece"]
+    logits_b, _ = predict(load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-vc.pt")[0], test.x)
 
     app = open_page("lesson", state={"lesson_step": 1})
     text = step_text(app)
     assert f"**{np.median(np.sqrt(fit.r2)):.3g} σ**" in text and f"**{fit.mean_ks:.2f}**" in text
     app.session_state["lesson_step"] = 3
     app.run()
-    probs = np.exp(logits.double().log_softmax(1).numpy())
-    se = ece_standard_error(probs, test.y.numpy(), seed=0)
-    assert f"ECE of model A: **{ece:.4f}**" in step_text(app) and f"at {se:.4f} for model A" in step_text(app)
+    probs, probs_b = (np.exp(x.double().log_softmax(1).numpy()) for x in (logits, logits_b))
+    difference = bootstrap_difference(probs, probs_b, test.y.numpy(), "ece", seed=0)
+    assert f"ECE of model A: **{ece:.4f}**" in step_text(app)
+    assert (f"ECE A − ECE B = {difference.mean:+.4f}, 95% interval [{difference.low:+.4f}, {difference.high:+.4f}]"
+            in step_text(app))
     table = app.dataframe[0].value
     assert len(table) == 4 and np.isclose(table["ECE"].iloc[0], ece)
 
@@ -78,7 +83,7 @@ def test_step_six_quotes_the_results_report_with_its_losses(open_page):
     app = open_page("lesson", state={"lesson_step": 5})
     results = Results.load(SHIPPED_RESULTS)
     losses = [row[0] for row in verdict_rows(results, results.suite_for("digits"))
-              if row[3] == "loses" and "corruption" in row[0]]
+              if row[-1] == "loses" and "corruption" in row[0]]
     assert losses and all(what in step_text(app) for what in losses)
     assert "verdict for VC" in app.dataframe[0].value.columns
 
@@ -148,13 +153,17 @@ def test_step_two_says_what_its_ks_shows(lesson, monkeypatch, mean_ks, said, uns
     assert said in text and unsaid not in text
 
 
-@pytest.mark.parametrize("error, said", [(0.0, "has the lower ECE"), (1.0, "not told apart")])
-def test_step_four_names_a_lower_ece_only_beyond_the_noise(lesson, monkeypatch, error, said):
+@pytest.mark.parametrize("low, high, said", [
+    (-0.02, -0.005, "model A (softmax) has the lower ECE"), (0.005, 0.02, "model B (VC) has the lower ECE"),
+    (-0.01, 0.02, "not told apart")])
+def test_step_four_names_a_lower_ece_only_where_the_paired_interval_excludes_zero(lesson, monkeypatch, low, high,
+                                                                                  said):
     from explorer.app.views.lesson import steps as view
+    from explorer.measure.intervals import Interval
 
-    monkeypatch.setattr(view, "ece_standard_error", lambda *a, **k: error)
+    monkeypatch.setattr(view, "bootstrap_difference", lambda *a, **k: Interval((low + high) / 2, low, high, 0.95))
     text = view.reliability(lesson).text
-    assert text.count(said) == 2  # before and after scaling
+    assert text.count(said) == 2 and text.count("has the lower ECE") == 2 * ("lower" in said)  # before and after
 
 
 def test_step_five_says_the_path_leaves_its_class_only_when_a_prediction_flipped(lesson, monkeypatch):

@@ -25,20 +25,41 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
     assert payload["plan"]["seeds"] == list(benchmark.QUICK.seeds)
     rows = payload["rows"]
     methods = {r["method"] for r in rows}
-    assert methods == {"softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts"}
+    assert methods == {"softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts", "softmax'",
+                       "softmax'+ts"}
     conditions = {r["condition"] for r in rows}
     assert {"clean", "validation", "gaussian_noise:5", "fgsm:0.1", "pgd3:0.1", "fraction:0.1", "epoch:1",
             "epoch:3"} <= conditions
     measures = {r["measure"] for r in rows}
     assert {"accuracy", "ece", "adaptive_ece", "nll", "brier", "robust_accuracy", "mean_ks", "r2_ratio",
             "kl_estimate", "epoch_seconds", "temperature", "val_nll", "test_nll"} <= measures
-    # low data for the arms the suite names only
-    assert {r["method"] for r in rows if r["condition"] == "fraction:0.1"} == {"softmax", "vc"}
+    # low data for the arms the suite names only, and the A/A arm wherever softmax has it
+    assert {r["method"] for r in rows if r["condition"] == "fraction:0.1"} == {"softmax", "vc", "softmax'"}
+    # the A/A arm trains with the second set of seeds, the i-th beside the i-th
+    aa = [r["seed"] for r in rows
+          if r["method"] == "softmax'" and r["condition"] == "clean" and r["measure"] == "accuracy"]
+    assert aa == list(benchmark.QUICK.aa_seeds)
+    # one paired bootstrap variance a seed for every clean comparison, of the report's and of the A/A check
+    boot = {(r["method"], r["condition"], r["measure"]) for r in rows if r["condition"].startswith("bootstrap:")}
+    assert ("vc", "bootstrap:softmax", "brier") in boot and ("vc+ts", "bootstrap:softmax+ts", "adaptive_ece") in boot
+    assert ("softmax'", "bootstrap:softmax+ts", "nll") in boot and len(boot) == 2 * (5 + 2 + 3)
+    variances = [r["value"] for r in rows if r["condition"] == "bootstrap:softmax" and r["method"] == "vc"]
+    assert len(variances) == 2 * 5 and all(v > 0 for v in variances)
     # one value per seed for every (method, condition, measure)
     vc_accuracy = [r for r in rows if r["method"] == "vc" and r["condition"] == "clean" and r["measure"] == "accuracy"]
     assert sorted(r["seed"] for r in vc_accuracy) == list(benchmark.QUICK.seeds)
     assert (quick / "results" / "results.csv").read_text().count("\n") == len(rows) + 1
     assert (quick / "results.md").exists() and list((quick / "results").glob("*.png"))
+
+
+def test_a_plan_whose_aa_seeds_cannot_pair_is_refused():
+    import dataclasses
+
+    from explorer.core.errors import ArgumentError
+
+    for aa_seeds in ((1, 2), (2,)):  # one shared with the seeds; fewer than the seeds
+        with pytest.raises(ArgumentError, match="aa_seeds"):
+            benchmark.run(dataclasses.replace(benchmark.QUICK, aa_seeds=aa_seeds))
 
 
 def test_quick_needs_an_output_folder(capsys):
@@ -84,12 +105,13 @@ def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no
     from explorer.jobs.results import Results
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
-    plan = dataclasses.replace(benchmark.TEXT, suites=(benchmark.Suite("reuters-r8", 4, 2),), seeds=(0,),
+    plan = dataclasses.replace(benchmark.TEXT, suites=(benchmark.Suite("reuters-r8", 4, 2),), seeds=(0,), aa_seeds=(9,),
                                corruption_points=100, fit_points=200, epoch_points=0, workers=1)
     rows = benchmark.run(plan, log=lambda line: None)
     clean = {(r["method"], r["measure"]): r["value"] for r in rows if r["condition"] == "clean"}
     assert clean["tfidf+logreg", "accuracy"] > 0.9 and ("tfidf+logreg", "classwise_ece") in clean
-    assert {("softmax", "classwise_ece"), ("vc", "classwise_ece"), ("vc", "mean_ks")} <= set(clean)
+    assert {("softmax", "classwise_ece"), ("vc", "classwise_ece"), ("vc", "mean_ks"),
+            ("softmax'", "accuracy")} <= set(clean)
     conditions = {r["condition"] for r in rows}
     assert {"word_deletion:5", "unknown_words:1", "word_swap:3", "ood:20newsgroups"} <= conditions
     assert not any(c.startswith(("fgsm", "pgd", "gaussian_noise", "fraction:")) for c in conditions)

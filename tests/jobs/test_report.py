@@ -36,10 +36,28 @@ def test_each_row_is_a_comparison_judged_by_the_rule_and_formatted():
     claims = comparisons(results, "s d=16")
     judged = verdict_rows(results, "s d=16")
     assert [c.what for c in claims] == [row[0] for row in judged]
-    assert judged[0] == ("accuracy (clean)", "0.9600 ± 0.0141", "0.9100 ± 0.0141", "wins")
-    assert judged[-1] == ("robust accuracy, PGD ε = 0.1", "0.4000 ± 0.0000", "0.5000 ± 0.0000", "loses")
-    assert judged[1][1:] == ("–", "–", "–")  # ECE was not measured
-    assert tally(row[3] for row in judged) == {"wins": 1, "ties": 0, "loses": 1}
+    # +0.05 at both seeds: no spread, the interval is the point
+    assert judged[0] == ("accuracy (clean)", "0.9600 ± 0.0141", "0.9100 ± 0.0141", "+0.0500 [+0.0500, +0.0500]",
+                         "wins")
+    assert judged[-1][1:] == ("0.4000 ± 0.0000", "0.5000 ± 0.0000", "-0.1000 [-0.1000, -0.1000]", "loses")
+    assert judged[1][1:] == ("–", "–", "–", "–")  # ECE was not measured
+    assert tally(row[-1] for row in judged) == {"wins": 1, "ties": 0, "loses": 1}
+    one_seed = verdict_rows(Results({"rows": rows(softmax=[0.9], vc=[0.8])}), "s d=16")[0]
+    assert one_seed[3:] == ("one seed: no interval", "–")
+
+
+def test_the_report_runs_the_rule_aa_and_says_when_it_could_not(tmp_path):
+    from explorer.jobs.results import AA_ARM
+
+    plan = {"seeds": [0, 1, 2], "suites": []}
+    base = rows(softmax=[0.90, 0.92, 0.91], vc=[0.95, 0.97, 0.96])
+    text = render(Results({"plan": plan, "rows": base}), tmp_path, "results", write_figures=False)
+    assert "## A/A check" in text and "trained no A/A arm" in text and "over seeds only" in text
+    aa = Results({"plan": plan, "rows": base + rows(**{AA_ARM: [0.80, 0.82, 0.81]})})  # a made-up false call
+    text = render(aa, tmp_path, "results", write_figures=False)
+    assert "**1 calls in 1 comparisons.**" in text and "trained no A/A arm" not in text
+    assert "A/A check (softmax against softmax on other seeds, the same rule): 1 calls in 1 comparisons." \
+        in readme_block(aa)
 
 
 def test_headline_table_follows_the_rows():

@@ -345,3 +345,15 @@ def test_ece_standard_error_needs_two_resamples_or_more(n_resamples):
     probs = random_probs(rng, 10, 3)
     with pytest.raises(ArgumentError):
         cal.ece_standard_error(probs, sample_labels(probs, rng), n_resamples=n_resamples)
+
+
+def test_bootstrap_metrics_measure_every_set_on_the_same_resamples():
+    rng = np.random.default_rng(0)
+    probs = random_probs(rng, 200, 4)
+    labels = sample_labels(probs, rng)
+    drawn = cal.bootstrap_metrics({"a": probs, "b": probs.copy()}, labels, ("accuracy", "nll"), n_resamples=30, seed=3)
+    assert drawn["a"]["nll"].shape == (30,) and np.array_equal(drawn["a"]["nll"], drawn["b"]["nll"])
+    first = np.random.default_rng(3).integers(200, size=200)  # resample 0, as documented
+    assert drawn["a"]["accuracy"][0] == cal.accuracy(probs[first], labels[first])
+    with pytest.raises(ArgumentError, match="labels"):  # every set is checked against the same labels
+        cal.bootstrap_metrics({"a": probs, "b": probs[:100]}, labels)

@@ -27,7 +27,8 @@ from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
 from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.figures import accuracy_vs, latent_replay
-from explorer.measure.calibration import accuracy, calibration_report, ece_standard_error
+from explorer.measure.calibration import accuracy, calibration_report
+from explorer.measure.intervals import Interval, bootstrap_difference
 
 ATTACK = AttackConfig(attack="pgd", eps=0.1, steps=10, seed=0)
 """Step 5's attack: the Adversarial page's default PGD."""
@@ -189,14 +190,17 @@ def variational(lesson: Lesson) -> Step:
 def reliability(lesson: Lesson) -> Step:
     before, after = _clean_predictions(lesson)
     ece = [[calibration_report(p.probs, p.labels, N_BINS)["ece"] for p in preds] for preds in (before, after)]
-    se = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in before]
-    se_after = [ece_standard_error(p.probs, p.labels, N_BINS, seed=lesson.seed) for p in after]
+    # Both models are measured on the same test examples: a paired bootstrap of the difference.
+    differences = [bootstrap_difference(a.probs, b.probs, a.labels, "ece", N_BINS, seed=lesson.seed)
+                   for a, b in (before, after)]
 
-    def lower(pair: list[float], errors: list[float]) -> str:
-        # Unpaired: the two ECEs come from the same examples, so this spread is, if anything, too wide.
-        if abs(pair[0] - pair[1]) <= 2 * float(np.hypot(*errors)):
-            return "the two are not told apart (their gap is within twice its standard error)"
-        return ("model A (softmax) has the lower ECE" if pair[0] < pair[1] else "model B (VC) has the lower ECE")
+    def lower(difference: Interval) -> str:
+        said = (f"ECE A − ECE B = {difference.mean:+.4f}, {difference.level:.0%} interval "
+                f"[{difference.low:+.4f}, {difference.high:+.4f}]")
+        if not difference.excludes_zero:
+            return f"the two are not told apart ({said}, which holds 0)"
+        return (f"model A (softmax) has the lower ECE ({said})" if difference.high < 0 else
+                f"model B (VC) has the lower ECE ({said})")
 
     text = (
         "A reliability diagram sorts the test predictions into bins of confidence and compares each bin's "
@@ -206,13 +210,13 @@ def reliability(lesson: Lesson) -> Step:
         "validation split.\n\n"
         f"ECE of model A: **{ece[0][0]:.4f}**, {ece[1][0]:.4f} after scaling (T = {after[0].temperature:.2f}); "
         f"of model B: **{ece[0][1]:.4f}**, {ece[1][1]:.4f} after scaling (T = {after[1].temperature:.2f}). "
-        f"Before scaling, {lower(ece[0], se)}; after it, {lower(ece[1], se_after)}."
+        f"Before scaling, {lower(differences[0])}; after it, {lower(differences[1])}."
         + "".join(f" Here scaling raised {name}'s ECE: T minimises the NLL on the validation split, and the "
                   "test split's ECE need not follow." for name, was, now in
                   (("model A", ece[0][0], ece[1][0]), ("model B", ece[0][1], ece[1][1])) if now > was)
-        + f" On its {len(before[0].labels):,} test examples, a bootstrap puts the standard error of the ECEs "
-          f"before scaling at {se[0]:.4f} for model A and {se[1]:.4f} for model B, after it at "
-          f"{se_after[0]:.4f} and {se_after[1]:.4f}.")
+        + f" The intervals come from a paired bootstrap of the difference over the {len(before[0].labels):,} "
+          "test examples: each resample draws the examples once and measures both models on them, since "
+          "both were measured on the same ones.")
     figures = [calibration.reliability_figure(p, N_BINS) for p in (*before, *after)]
     return Step("Reliability, before and after temperature scaling", text, figures, "calibration",
                 "Open the Calibration page on these models", table=calibration_table(lesson))
