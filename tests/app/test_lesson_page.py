@@ -52,11 +52,15 @@ def test_the_texts_numbers_are_the_librarys(open_page):
     from explorer.measure.calibration import calibration_report
     from explorer.measure.inference import predict
     from explorer.measure.intervals import bootstrap_difference
-    from explorer.measure.latents import latent_fit
+    from explorer.core.checkpoints import checkpoint_validation_split
+    from explorer.core.implied import fit_implied
+    from explorer.measure.latents import fitted_reference, latent_fit
 
-    model, _ = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
+    model, meta = load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
     test = load_dataset("digits", "test")
-    fit = latent_fit(model, test.x, test.y)
+    val = checkpoint_validation_split(model, meta)
+    fit = latent_fit(model, test.x, test.y, fitted_reference(model, val.x, val.y))  # fitted to validation latents
+    convention = latent_fit(model, test.x, test.y, fit_implied(model.head, None, None, "identity"))
     logits, _ = predict(model, test.x)
     ece = calibration_report(np.exp(logits.double().log_softmax(1).numpy()), test.y.numpy())["ece"]
     logits_b, _ = predict(load_checkpoint(SHIPPED_DIR / "digits-mlp-d2-vc.pt")[0], test.x)
@@ -64,6 +68,9 @@ def test_the_texts_numbers_are_the_librarys(open_page):
     app = open_page("lesson", state={"lesson_step": 1})
     text = step_text(app)
     assert f"**{np.median(np.sqrt(fit.r2)):.3g} σ**" in text and f"**{fit.mean_ks:.2f}**" in text
+    assert f"median {np.median(np.sqrt(convention.r2)):.3g} σ from their class means" in text
+    assert f"under about {fit.mean_ks_critical():.2f}" in text and f"median r² {fit.median_ratio:.2g} times" in text
+    assert f"maximum likelihood to {len(val.y):,} validation latents" in text
     app.session_state["lesson_step"] = 3
     app.run()
     probs, probs_b = (np.exp(x.double().log_softmax(1).numpy()) for x in (logits, logits_b))
@@ -142,15 +149,20 @@ def lesson(open_page):
     return lesson_for("digits", 0)
 
 
-@pytest.mark.parametrize("mean_ks, said, unsaid", [
-    (0.9, "do not have", "fairly well"), (0.1, "fairly well", "do not have")])
-def test_step_two_says_what_its_ks_shows(lesson, monkeypatch, mean_ks, said, unsaid):
+@pytest.mark.parametrize("ratio, beyond, said, unsaid", [
+    (6.0, 10, ["spread wider", "in 10 of the 10 classes"], ["no class's"]),
+    (1.0, 0, ["spread about as", "no class's r² differs"], ["spread wider", "of the 10 classes"]),
+    (0.2, 3, ["gather inside", "in 3 of the 10 classes"], ["spread about"])])
+def test_step_two_says_what_the_fitted_gaussians_show(lesson, monkeypatch, ratio, beyond, said, unsaid):
+    """The verdict follows the spread (median r² ratio) and how many classes' KS exceed their critical
+    value at their size, not fixed KS thresholds; where softmax latents fit, it says so."""
     from explorer.app.views.lesson import steps as view
 
     measured = view.fit_numbers
-    monkeypatch.setattr(view, "fit_numbers", lambda *a: {**measured(*a), "mean_ks": mean_ks})
+    monkeypatch.setattr(view, "fit_numbers", lambda *a: {**measured(*a), "ratio": ratio, "beyond": beyond,
+                                                         "classes": 10})
     text = view.mismatch(lesson).text
-    assert said in text and unsaid not in text
+    assert all(s in text for s in said) and not any(s in text for s in unsaid)
 
 
 @pytest.mark.parametrize("low, high, said", [

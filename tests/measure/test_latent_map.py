@@ -10,6 +10,7 @@ from explorer.core.data import load_dataset
 from explorer.measure import projection as proj
 from explorer.measure.inference import predict
 from explorer.measure.latent_map import PRIOR_PER_CLASS, SHIPPED_PROJECTIONS, latent_map
+from explorer.measure.latents import checkpoint_reference
 from explorer.measure.projection import ProjectionConfig
 
 PCA = ProjectionConfig(method="pca")
@@ -44,8 +45,10 @@ def test_every_shipped_d16_checkpoint_has_its_umap_map_shipped(path, tmp_path, r
     net, meta = load_checkpoint(path)
     if meta["dataset"] != "digits":
         monkeypatch.setenv("EXPLORER_DATA_DIR", str(request.getfixturevalue("data_copy")))
-    _, z = predict(net, load_dataset(meta["dataset"], "test").x)
-    placed = latent_map(net, z.numpy(), file_digest(path), ProjectionConfig(method="umap"), seed=0,
+    test = load_dataset(meta["dataset"], "test")
+    _, z = predict(net, test.x)
+    gaussians = checkpoint_reference(net, meta, test=test)  # for softmax: the member the app draws
+    placed = latent_map(gaussians, z.numpy(), file_digest(path), ProjectionConfig(method="umap"), seed=0,
                         cache_dir=tmp_path / "cache")
     assert placed.projection.method == "umap" and len(placed.projection.points) == len(placed.keep)
     assert not (tmp_path / "cache").exists()

@@ -54,3 +54,24 @@ def test_scores_of_outputs_are_those_of_the_model_and_need_latents_for_the_densi
     assert set(diag.output_scores(logits)) == {"max_softmax"}  # logits alone: no density
     both = diag.compare_scores(from_outputs, diag.output_scores(logits))
     assert set(both) == {"max_softmax"} and both["max_softmax"]["auroc"] == 0.5
+
+
+def test_a_softmax_models_density_needs_its_fitted_gaussians():
+    """A linear layer's Gaussians must be fitted to labelled latents first: without them, max-softmax alone;
+    with the member fitted to the validation latents, log p(z) under it (a real density: it integrates over z)."""
+    from explorer.core.checkpoints import checkpoint_validation_split
+    from explorer.measure.latents import fitted_reference
+
+    model, meta = load_checkpoint(SHIPPED_DIR / "digits-mlp-d16-softmax.pt")
+    test = load_dataset("digits", "test")
+    noise = noise_images(test.x, 300, seed=0)
+    assert set(ood_comparison(model, test.x, noise)) == {"max_softmax"}
+    val = checkpoint_validation_split(model, meta)
+    reference = fitted_reference(model, val.x, val.y)
+    report = ood_comparison(model, test.x, noise, reference)
+    assert set(report) == {"max_softmax", "log_density"} and 0 <= report["log_density"]["auroc"] <= 1
+    from explorer.measure.inference import predict
+
+    _, z = predict(model, test.x)
+    expected = torch.logsumexp(reference.log_prob(z.double()) + reference.log_class_prior(), 1).numpy()
+    np.testing.assert_allclose(report["log_density"]["in"], expected, rtol=1e-10)

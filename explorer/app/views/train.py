@@ -11,13 +11,17 @@ import datetime as dt
 import secrets
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from explorer.app import cache, state
 from explorer.core.checkpoints import save_checkpoint, user_dir
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
 from explorer.core.data import Dataset
+from explorer.core.implied import fit_implied
+from explorer.core.models import LinearHead
 from explorer.figures import latent_scatter, training_curves
 from explorer.jobs.runs import check_writable, run_meta
 from explorer.jobs.training import Progress, TrainResult, train
@@ -154,12 +158,20 @@ def train_live(dataset: str, model_config: ModelConfig, train_config: TrainConfi
 
 def replay_figure(run: dict, epoch: int) -> go.Figure:
     """The snapshot latents (d = 2) after ``epoch`` (0 = initialisation), with that epoch's 1σ and 2σ
-    class ellipses, on axes fixed over the whole run so that the movement shows."""
+    class ellipses, on axes fixed over the whole run so that the movement shows. A softmax run's are
+    the member of its layer's implied family fitted to these latents (:mod:`explorer.core.implied`)."""
     z, labels = run["snapshots"][epoch], run["snapshot_labels"]
-    means, variances = run["means"][epoch], run["variances"][epoch]
-    ellipses = [(k, s, gaussian_ellipse(means[k], variances[k], s))
+    means, covariances = run["means"][epoch], np.array([np.diag(v) for v in run["variances"][epoch]])
+    kind = "learnt by the head"
+    if run["method"] == "softmax":  # the recorded means are the centred weight rows: all the fit needs of W
+        layer = LinearHead(means.shape[1], len(means)).double()
+        with torch.no_grad():
+            layer.linear.weight.copy_(torch.from_numpy(np.asarray(means, dtype=np.float64)))
+        member = fit_implied(layer, z, labels, fitted_on=f"these {len(z)} latents")
+        means, covariances = member.class_means().numpy(), member.covariances().numpy()
+        kind = f"implied by the linear layer ({member.description})"
+    ellipses = [(k, s, gaussian_ellipse(means[k], covariances[k], s))
                 for k in range(len(means)) for s in (1.0, 2.0)]
-    kind = "implied by the linear layer (Σ = I)" if run["method"] == "softmax" else "learnt by the head"
     figure = latent_scatter(
         z, labels, run["class_names"], ellipses=ellipses,
         title=f"{run['method']}, epoch {epoch} of {run['epochs_done']}",
