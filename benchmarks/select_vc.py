@@ -8,7 +8,9 @@ Gaussian divided by the median of its reference law (χ²_d: 1 when the latents 
 and the mean KS statistic of the χ² check (against d·F(d, ν) for a Student-t prior).
 ``--set NAME=VALUE`` sets any other model or training setting for every run, baselines included.
 ``--test`` adds each model's test-split figures, for the report: the choice is made on the validation
-rows alone.
+rows alone. ``--out FOLDER`` also writes every row to ``FOLDER/NAME.json`` and their means and spreads
+over the seeds to ``FOLDER/NAME.md``, a generated table that the settings' docstrings cite
+(``docs/tuning/``; NAME is ``--name``, by default the dataset and d).
 
     python benchmarks/select_vc.py --dataset digits --seeds 0 1
     python benchmarks/select_vc.py --dataset mnist --epochs 3 --variants paper:moment:0.1 paper:moment:1
@@ -23,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import shlex
+import statistics
+import sys
 import time
-
-
+from pathlib import Path
 
 from explorer.core.checkpoints import validation_split
 from explorer.core.config import ModelConfig, TrainConfig, default_configs, value_type
@@ -76,6 +81,36 @@ def settings(pairs: list[str]) -> dict[str, object]:
     return values
 
 
+MEASURES = (("accuracy", "accuracy"), ("ece", "ECE"), ("nll", "NLL"), ("r2_ratio", "r² ÷ ref"), ("ks", "KS"))
+"""The figures a table shows, with their headings."""
+
+
+def table(rows: list[dict], command: str) -> str:
+    """Markdown: per method, variant and split, each measure's mean ± standard deviation over the seeds."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["method"], row["variant"], row["split"]), []).append(row)
+    lines = [f"Written by `{command}`; do not edit. Mean ± standard deviation over the seeds.", "",
+             "| method | variant | split | seeds | " + " | ".join(h for _, h in MEASURES) + " |",
+             "| --- | --- | --- | --- |" + " --- |" * len(MEASURES)]
+    for (method, variant, split), group in groups.items():
+        cells = []
+        for key, _ in MEASURES:
+            values = [r[key] for r in group]
+            spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+            cells.append(f"{statistics.fmean(values):.3f}{spread}")
+        seeds = ", ".join(str(r["seed"]) for r in group)
+        lines.append(f"| {method} | {variant} | {split} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(folder: Path, name: str, rows: list[dict], command: str) -> None:
+    """``folder/name.json`` (every row, and the command) and ``folder/name.md`` (:func:`table`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    (folder / f"{name}.md").write_text(table(rows, command))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
@@ -94,6 +129,9 @@ def main() -> None:
                         help="also print each model's test-split figures, for the report: the choice is made "
                              "on the validation rows alone")
     parser.add_argument("--data-dir", default=os.environ.get("EXPLORER_DATA_DIR"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder to write NAME.json (every row) and NAME.md (means over seeds) to")
+    parser.add_argument("--name", default=None, help="file name of --out's files (default: DATASET-dD)")
     args = parser.parse_args()
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
@@ -110,12 +148,19 @@ def main() -> None:
           f"{'r2/ref':>7} {'KS':>6} {'s':>5}")
     data = load_dataset(args.dataset, "train")  # once: every run trains on the same split
     test = load_dataset(args.dataset, "test") if args.test else None
+    rows = []
     for method, name, overrides in runs:
         for seed in args.seeds:
             splits, seconds = measure(data, method, seed, {**common, **overrides}, test)
             for split, m in splits.items():
                 print(f"{method:<8} {name:<22} {seed:>4} {split:<10} {m['accuracy']:>9.4f} {m['ece']:>7.4f} "
                       f"{m['nll']:>7.4f} {m['r2_ratio']:>7.3f} {m['ks']:>6.3f} {seconds:>5.0f}", flush=True)
+                rows.append({"method": method, "variant": name, "seed": seed, "split": split, **m,
+                             "seconds": seconds})
+    if args.out is not None:
+        d = args.latent_dim or default_configs(args.dataset, "vc")[0].latent_dim
+        command = shlex.join(["python", "benchmarks/select_vc.py", *sys.argv[1:]])
+        write(args.out, args.name or f"{args.dataset}-d{d}", rows, command)
 
 
 if __name__ == "__main__":

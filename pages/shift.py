@@ -70,14 +70,19 @@ def low_data() -> None:
         st.info("Live low-data training is offered on digits. For other datasets, train checkpoints with "
                 "`python -m explorer train --train-fraction F` and compare them in the sidebar.")
     else:
-        st.markdown(f"Trains the methods of model{'s A and B' if len(models) == 2 else ' ' + next(iter(models))} afresh on 1 %, 5 %, 10 % and 100 % of the "
-                    "training split (stratified, same seed), with the dataset's default settings.")
+        which = "models A and B" if len(models) == 2 else f"model {next(iter(models))}"
+        st.markdown(f"Trains {which} " + view.LOW_DATA_NOTE.format(seed=selected.seed))
         if st.button("Train and compare", type="primary"):
-            bar, rows = st.progress(0.0), {}
-            for j, (side, c) in enumerate(models.items()):
-                rows[names[side]] = [cache.low_data_point(dataset, c.method, c.latent_dim, f, selected.seed)
-                                     for f in view.FRACTIONS]
-                bar.progress((j + 1) / len(models), text=f"{names[side]} done")
+            bar = st.progress(0.0)
+            try:
+                rows, seconds = view.train_low_data({names[side]: c.path for side, c in models.items()},
+                                                    selected.seed, bar)
+            except ExplorerError as error:
+                st.error(str(error))
+                return
+            bar.empty()
+            st.caption(f"{len(models) * len(view.FRACTIONS)} runs in {seconds:.0f} s (runs trained before are "
+                       "remembered).")
             for column, measure in zip(st.columns(2), ("accuracy", "ece")):
                 column.plotly_chart(accuracy_vs([100 * f for f in view.FRACTIONS],
                                                 {n: [r[measure] for r in rs] for n, rs in rows.items()},

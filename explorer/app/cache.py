@@ -10,6 +10,7 @@ bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs (`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -21,14 +22,15 @@ import torch
 from explorer.app import umap_worker
 from explorer.core._io import SHIPPED_RESULTS, file_digest
 from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
-from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint
+from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint, train_config_of
 from explorer.core.config import AttackConfig, ProjectionConfig
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
 from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.core.models import Classifier, LinearHead
 from explorer.jobs.results import Results
-from explorer.jobs.runs import low_data_sweep
+from explorer.jobs.runs import low_data_run
+from explorer.jobs.training import Progress
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
 from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_temperature, checkpoint_temperature
@@ -248,12 +250,17 @@ def shift_curve(path: Path, dataset: str, corruption: str, n: int, seed: int) ->
     return shift_curves(net, data.x, data.y, [corruption], seed=seed)[corruption]
 
 
-@st.cache_resource(show_spinner=False)
-def low_data_point(dataset: str, method: str, latent_dim: int, fraction: float, seed: int) -> dict[str, float]:
-    """Test accuracy and ECE of a model trained live on a stratified fraction of the training split."""
-    rows = low_data_sweep(train_split(dataset), test_split(dataset), dataset, [method], [fraction],
-                          seed=seed, latent_dim=latent_dim)[method]
-    return {"accuracy": rows["accuracy"][0], "ece": rows["ece"][0]}
+@_per_file(st.cache_resource(show_spinner=False))
+def low_data_point(path: Path, fraction: float, seed: int, _progress: Callable[[Progress], None] | None = None
+                   ) -> dict[str, float]:
+    """Test metrics of checkpoint ``path``'s model and training configuration, trained afresh with ``seed``
+    on a stratified ``fraction`` of its dataset's training split for as many steps as its own run
+    (:func:`explorer.jobs.runs.low_data_run`). ``_progress`` (not part of the key) sees every step."""
+    net, meta = model(path)
+    config = dataclasses.replace(train_config_of(meta, "how it was trained, so it cannot be trained again"),
+                                 seed=seed)
+    dataset = meta["dataset"]
+    return low_data_run(train_split(dataset), test_split(dataset), net.config, config, fraction, _progress)
 
 
 @_per_file(st.cache_resource(show_spinner="Scoring in- and out-of-distribution images…"))

@@ -214,12 +214,22 @@ def checkpoint_validation_split(model: Classifier, meta: dict,
     already at hand). Raises :class:`~explorer.core.errors.ArgumentError` when the checkpoint does not
     record how it was trained (one saved by code other than the project's runs).
     """
-    if "train_config" not in meta:
-        raise ArgumentError("this checkpoint does not record its training split, so its validation split "
-                            "cannot be rebuilt (nor a temperature fitted on it)")
+    config = train_config_of(meta, "its training split, so its validation split cannot be rebuilt (nor a "
+                                   "temperature fitted on it)")
     if data_train is None:
         data_train = load_dataset(meta["dataset"], "train")
-    return validation_split(model, data_train, config_from_dict(TrainConfig, meta["train_config"]))
+    return validation_split(model, data_train, config)
+
+
+def train_config_of(meta: dict, lacking: str = "how it was trained") -> TrainConfig:
+    """The :class:`~explorer.core.config.TrainConfig` a checkpoint's ``meta`` records.
+
+    Raises :class:`~explorer.core.errors.ArgumentError` ("this checkpoint does not record ``lacking``")
+    for one saved by code other than the project's runs, which records none.
+    """
+    if "train_config" not in meta:
+        raise ArgumentError(f"this checkpoint does not record {lacking}")
+    return config_from_dict(TrainConfig, meta["train_config"])
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -100,8 +100,8 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2, correlat
 
     The − s²/n term removes the bias of a batch mean: E(m − μ)² = (E m − μ)² + var/n, so without it
     the expected loss is least at var = σ² · n/(n + 1), not at σ², and the latents settle that much
-    inside their prior (measured: median r² ÷ median χ²₁₆ 0.73–0.83 on digits' validation split with
-    about 6 latents of a class per batch, 0.93–0.95 on MNIST's with about 13). With it, the expected
+    inside their prior: n/(n + 1) = 0.86 with about 6.4 latents of a class in digits' batches of 64,
+    0.93 with about 12.8 in MNIST's of 128. With it, the expected
     loss is the KL between the class's latent Gaussian and its prior up to a constant, least at the
     prior. The value itself can then dip below 0 on a batch.
 
@@ -112,13 +112,13 @@ def moment_kl(head: Head, z: Tensor, y: Tensor, min_per_class: int = 2, correlat
     which then says nothing about the fit. z (N, d), y (N,).
 
     With ``correlation`` it also sees how the dimensions vary together, which a diagonal KL cannot:
-    measured on the shipped digits VC (d = 16), whose per-dimension means and variances match the
-    prior (standardised variance 1.007), within-class correlations average |0.57| (0.07 from chance),
-    so r² varies 2.3 times as much as χ²₁₆ does. The KL of a Gaussian with correlation matrix R
-    against a diagonal one is the diagonal KL plus −½ log det R; one class's R is singular with fewer
-    latents than dimensions, so R here is pooled over the batch's classes (residuals from each
-    class's mean, in units of its batch standard deviation), and the term is left out when the
-    classes give no more than d degrees of freedom. It pushes the average correlation, not each
+    latents whose per-dimension means and variances match the prior but whose dimensions are
+    correlated have an r² that varies more than χ²_d does, so the χ² check's KS stays high (on digits,
+    ``moment`` against ``moment_corr`` in ``docs/tuning/digits-d16.md``). The KL of a Gaussian with
+    correlation matrix R against a diagonal one is the diagonal KL plus −½ log det R; one class's R is
+    singular with fewer latents than dimensions, so R here is pooled over the batch's classes
+    (residuals from each class's mean, in units of its batch standard deviation), and the term is left
+    out when the classes give no more than d degrees of freedom. It pushes the average correlation, not each
     class's, to 0.
     """
     if min_per_class < 2:

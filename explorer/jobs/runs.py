@@ -1,5 +1,6 @@
 """Whole jobs shared by the command line and the app: train, evaluate and save one model; the
-low-data sweep, which trains one model per fraction of the training split."""
+low-data sweep, which trains one model per fraction of the training split, and one such run of a
+given model and training configuration (the app's, read from a checkpoint)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,22 @@ def equal_step_epochs(labels, config: TrainConfig, fraction: float) -> int:
     return max(1, round(config.epochs * steps(config) / steps(dataclasses.replace(config, train_fraction=fraction))))
 
 
+def low_data_run(train_data: Dataset, test: Dataset, model_config: ModelConfig, train_config: TrainConfig,
+                 fraction: float, callback: Callable[[Progress], None] | None = None) -> dict[str, float]:
+    """Train ``model_config`` on a stratified ``fraction`` of the training split for as many optimisation
+    steps as ``train_config``'s own run; its test metrics (:func:`~explorer.measure.evaluation.evaluate`).
+
+    Every other setting is ``train_config``'s (a checkpoint's, say: its method's own objective, λ's and
+    learning rate), seed included, so two models given the same seed see the same images. ``fraction``
+    is of the whole training split, like :attr:`~explorer.core.config.TrainConfig.train_fraction`; the
+    epochs are :func:`equal_step_epochs`, so the result measures scarce data, not a shorter optimisation.
+    ``callback`` receives :func:`~explorer.jobs.training.train`'s progress after every step.
+    """
+    config = dataclasses.replace(train_config, train_fraction=fraction, snapshot_points=0,
+                                 epochs=equal_step_epochs(train_data.y, train_config, fraction))
+    return evaluate(train(train_data, model_config, config, callback).model, test.x, test.y)
+
+
 def low_data_sweep(train_data: Dataset, test: Dataset, dataset: str, methods: Sequence[str],
                    fractions: Sequence[float], seed: int = 0, progress: Callable[[int, int], None] | None = None,
                    equal_steps: bool = False, **overrides: object) -> dict[str, dict[str, list[float]]]:
@@ -113,11 +130,11 @@ def low_data_sweep(train_data: Dataset, test: Dataset, dataset: str, methods: Se
     reference = overrides.get("train_fraction")
 
     def accuracy_and_ece(method: str, fraction: float) -> dict[str, float]:
+        if equal_steps:
+            model_config, full = default_configs(dataset, method, train_fraction=reference, seed=seed, **settings)
+            return low_data_run(train_data, test, model_config, full, fraction)
         model_config, train_config = default_configs(dataset, method, train_fraction=fraction, seed=seed,
                                                      snapshot_points=0, **settings)
-        if equal_steps:
-            _, full = default_configs(dataset, method, train_fraction=reference, seed=seed, **settings)
-            train_config = dataclasses.replace(train_config, epochs=equal_step_epochs(train_data.y, full, fraction))
         return evaluate(train(train_data, model_config, train_config).model, test.x, test.y)
 
     return sweep(methods, fractions, "fraction", accuracy_and_ece, progress)

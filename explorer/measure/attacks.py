@@ -78,6 +78,36 @@ def default_alpha(eps: float, steps: int) -> float:
     return PGD_STEP_SCALE * eps / steps
 
 
+def attack_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """What FGSM and PGD climb: Σ_i [log Σ_{k≠y_i} exp(logit_ik) − logit_iy_i], the log-odds of a wrong class.
+
+    The cross-entropy is CE_i = softplus(m_i) of this per-example m_i, so ∇_x CE_i = σ(m_i)·∇_x m_i
+    with σ(m_i) > 0: the two have the same sign in every pixel, and the attacks are exactly the
+    cross-entropy attacks of Goodfellow et al. and Madry et al. (each example's loss depends only on
+    its own image: the model is in eval mode). What differs is what survives in floating point. CE's
+    gradient in the logits is p − onehot(y); when the true class leads by g nats the wrong classes'
+    p_k ≈ e^(−g) underflow to exactly 0 in float32 once g exceeds about 103 (in float64, 744), and
+    Gaussian heads with small σ² reach gaps of hundreds of nats. The gradient is then 0, sign(0) = 0
+    and the attack leaves the image where it is, overstating robust accuracy without a word. The
+    gradient of m in the logits is softmax over the wrong classes (which sum to 1) minus onehot(y):
+    nothing in it underflows, whatever the gap. Float64 logits would only move the cliff to 745 nats,
+    and a Carlini–Wagner margin (max_{k≠y} logit_k − logit_y) would change the attack's direction.
+
+    Summed over the batch, not averaged: each example's gradient is then independent of the batch
+    size (a 1/N factor can underflow to exactly zero too).
+
+    Args:
+        logits: (N, K), K >= 2.
+        y: (N,) integer labels in [0, K).
+
+    Returns:
+        A scalar tensor (nats).
+    """
+    true = logits.gather(1, y[:, None])
+    wrong = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf"))
+    return (torch.logsumexp(wrong, dim=1, keepdim=True) - true).sum()
+
+
 Visit = Callable[[int, Tensor], None]
 """``visit(step, x_t)``: called in eval mode, under ``torch.enable_grad``, with step 0 and the clean x,
 then with step t and the iterate after step t (t = 1, …, steps; FGSM has one step); x_t is detached,
@@ -111,9 +141,7 @@ def _pgd_loop(
             x_adv = (x + eps * (2 * noise - 1)).clamp(0, 1)
         for step in range(1, steps + 1):
             x_adv = x_adv.detach().requires_grad_()
-            # Summed, not averaged: each example's gradient is then independent of the batch size
-            # (the sign is the same, but a 1/N factor can underflow to exactly zero).
-            loss = F.cross_entropy(model(x_adv), y, reduction="sum")
+            loss = attack_loss(model(x_adv), y)
             (grad,) = torch.autograd.grad(loss, x_adv)
             x_adv = x_adv.detach() + alpha * grad.sign()
             x_adv = torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
@@ -125,7 +153,8 @@ def _pgd_loop(
 def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, visit: Visit | None = None) -> Tensor:
     """Fast gradient sign method (Goodfellow et al. 2015), untargeted, L∞.
 
-    x_adv = clip_[0,1](x + ε·sign(∇_x CE(model(x), y))): one PGD step of size ε from x itself.
+    x_adv = clip_[0,1](x + ε·sign(∇_x CE(model(x), y))): one PGD step of size ε from x itself. The sign
+    is taken of :func:`attack_loss`'s gradient, the same as CE's without its underflow.
 
     Args:
         model: returns logits (N, K) for images in [0, 1].
@@ -155,7 +184,8 @@ def pgd(
 
     Start at x, or uniformly at random in the ε-ball around x (clipped to [0, 1]); then ``steps``
     times: x ← Π(x + α·sign(∇_x CE(model(x), y))), where Π projects onto the ε-ball around the clean
-    x and then clips to [0, 1] (the two boxes intersect in a box, so the result is in both).
+    x and then clips to [0, 1] (the two boxes intersect in a box, so the result is in both). The sign
+    is taken of :func:`attack_loss`'s gradient, the same as CE's without its underflow.
 
     Args:
         model: returns logits (N, K) for images in [0, 1].
@@ -257,5 +287,5 @@ def accuracy_vs_eps(
     return accuracies
 
 
-__all__ = ["ATTACKS", "ATTACK_FUNCTIONS", "Visit", "accuracy_vs_eps", "default_alpha", "fgsm", "latent_path",
-           "pgd", "robust_accuracy", "run_attack"]
+__all__ = ["ATTACKS", "ATTACK_FUNCTIONS", "Visit", "accuracy_vs_eps", "attack_loss", "default_alpha", "fgsm",
+           "latent_path", "pgd", "robust_accuracy", "run_attack"]

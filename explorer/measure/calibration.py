@@ -124,13 +124,23 @@ def _equal_width_bins(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> Rel
     return ReliabilityBins(edges, *_bin_stats(conf, correct, index, n_bins))
 
 
-def _equal_mass_index(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> np.ndarray:
-    """(N,) bin of each sample: rank r in confidence order goes to bin floor(r · n_bins / N)."""
-    # Breaking confidence ties by correctness makes the cut, hence the metric, independent of the
-    # order the samples come in.
-    order = np.lexsort((correct, conf))
-    index = np.empty(len(conf), dtype=np.int64)
-    index[order] = np.arange(len(conf)) * n_bins // len(conf)
+def _equal_mass_index(conf: np.ndarray, n_bins: int) -> np.ndarray:
+    """(N,) bin of each sample: rank r in confidence order goes to bin floor(r · n_bins / N), and a run
+    of equal confidences, ranks s to e, goes whole to the bin of its middle rank, floor((s + e)/2 · n_bins / N).
+
+    A tie cut by a bin edge would need an order among equal confidences, and any order the cut could
+    see is no property of the predictions: broken by correctness, the wrong ones fall below the edge
+    and the right ones above, which widens both bins' gaps and biases the metric upwards. Kept
+    whole, the bins depend on the confidences alone, not on the samples' order or correctness.
+    """
+    n = len(conf)
+    order = np.argsort(conf, kind="stable")
+    ranked = conf[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first rank of each run of ties
+    ends = np.r_[starts[1:], n] - 1
+    twice_middle = np.repeat(starts + ends, ends - starts + 1)
+    index = np.empty(n, dtype=np.int64)
+    index[order] = twice_middle * n_bins // (2 * n)
     return index
 
 
@@ -278,7 +288,8 @@ def adaptive_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
 
     Samples sorted by confidence are cut into n_bins consecutive groups; sample of rank r (0-based)
     goes to group floor(r · n_bins / N), so the groups hold N / n_bins samples each when n_bins divides
-    N and differ by at most one otherwise (groups are empty only if n_bins > N). Then
+    N and differ by at most one otherwise (groups are empty only if n_bins > N). Equal confidences
+    stay in one group, that of their middle rank, which moves a cut by at most the tie's size. Then
     AdaECE = Σ_b (n_b / N) |accuracy_b − confidence_b|, in [0, 1]. Equal-mass bins avoid the nearly
     empty high-variance bins that equal-width bins leave when confidences crowd near 1.
     References: Nixon et al., "Measuring Calibration in Deep Learning", CVPR-W 2019 (adaptive
@@ -293,7 +304,7 @@ def adaptive_calibration_error(probs, labels, n_bins: int = N_BINS) -> float:
     probs, labels = _check_probs_labels(probs, labels)
     n_bins = check_n_bins(n_bins)
     conf, correct = _top_label(probs, labels)
-    index = _equal_mass_index(conf, correct, n_bins)
+    index = _equal_mass_index(conf, n_bins)
     conf_mean, accuracy, count = _bin_stats(conf, correct, index, n_bins)
     return _expected_gap(count, accuracy - conf_mean)
 

@@ -47,3 +47,21 @@ def test_the_results_report_is_read_once_and_again_when_the_file_changes(tmp_pat
 
     path.unlink()
     assert cache.shipped_results() is None  # no report: the lesson quotes none
+
+
+def test_a_low_data_point_trains_the_checkpoints_own_configuration_with_the_seed_given(monkeypatch):
+    import dataclasses
+
+    from explorer.core.checkpoints import train_config_of
+
+    calls = []
+    monkeypatch.setattr(cache, "low_data_run", lambda train, test, m, t, f, callback:
+                        calls.append((m, t, f, callback)) or {"accuracy": 0.5, "ece": 0.1})
+    path = SHIPPED_DIR / "digits-mlp-d2-vc-released.pt"
+    progress = []
+    assert cache.low_data_point(path, 0.05, 7, _progress=progress.append) == {"accuracy": 0.5, "ece": 0.1}
+    assert cache.low_data_point(path, 0.05, 7, _progress=None)["ece"] == 0.1  # the callback is not in the key
+    ((model_config, config, fraction, callback),) = calls
+    net, meta = cache.model(path)
+    assert model_config == net.config and fraction == 0.05 and callback == progress.append
+    assert config == dataclasses.replace(train_config_of(meta), seed=7) and config.objective == "released"

@@ -31,12 +31,15 @@ def test_changing_the_measure_and_corruptions_redraws(open_page):
     assert not app.exception and len(app.get("plotly_chart")) == 3
 
 
-def test_low_data_training_on_digits_draws_both_measures(open_page):
+def test_low_data_training_on_digits_draws_both_measures(open_page, monkeypatch):
+    # One fraction below 1, trained for as many steps as the checkpoint's own run (seconds a model).
+    monkeypatch.setattr(view, "FRACTIONS", (0.5,))
     app = open_tab(open_page(PAGE), "Low data")
     assert not app.get("plotly_chart")
+    assert "its own training configuration" in app.markdown[0].value and "seed 0" in app.markdown[0].value
     app.button[0].click().run()
     assert not app.exception and not app.error
-    assert len(app.get("plotly_chart")) == 2
+    assert len(app.get("plotly_chart")) == 2 and "2 runs in" in app.caption[0].value
 
 
 def test_mnist_shift_and_ood_use_a_sample_of_the_test_split(open_page, data_copy, monkeypatch):

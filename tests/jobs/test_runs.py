@@ -35,8 +35,31 @@ def test_low_data_at_equal_steps_trains_longer_on_less(monkeypatch):
     train_data, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     epochs = []
     real_train = runs.train
-    monkeypatch.setattr(runs, "train", lambda data, m, t: epochs.append(t.epochs) or real_train(data, m, t))
+    monkeypatch.setattr(runs, "train",
+                        lambda data, m, t, callback=None: epochs.append(t.epochs) or real_train(data, m, t))
     low_data_sweep(train_data, test, "digits", ["softmax"], [0.25], equal_steps=True, epochs=3, hidden=32,
                    train_fraction=0.5)
     low_data_sweep(train_data, test, "digits", ["softmax"], [0.25], epochs=3, hidden=32, train_fraction=0.5)
     assert epochs == [6, 3]
+
+
+def test_a_low_data_run_keeps_its_configuration_and_steps_and_reports_them(monkeypatch):
+    import dataclasses
+
+    import explorer.jobs.runs as runs
+    from explorer.core.config import RELEASED, default_configs
+    from explorer.jobs.runs import equal_step_epochs, low_data_run
+
+    train_data, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    model_config, config = default_configs("digits", "vc", epochs=2, hidden=32, seed=3, **RELEASED)
+    seen, steps = [], []
+    real_train = runs.train
+    monkeypatch.setattr(runs, "train",
+                        lambda data, m, t, callback=None: seen.append(t) or real_train(data, m, t, callback))
+    metrics = low_data_run(train_data, test, model_config, config, 0.25, callback=steps.append)
+    (trained,) = seen
+    assert trained == dataclasses.replace(config, train_fraction=0.25, snapshot_points=0,
+                                          epochs=equal_step_epochs(train_data.y, config, 0.25))
+    assert trained.objective == "released" and trained.kl_estimator == "linear" and trained.seed == 3
+    assert trained.epochs > config.epochs and len(steps) == trained.epochs * steps[0].steps
+    assert 0 <= metrics["ece"] <= 1 and metrics["accuracy"] > 0.3

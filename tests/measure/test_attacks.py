@@ -1,15 +1,19 @@
 """Properties of explorer.measure.attacks on a tiny model trained on a separable synthetic problem."""
 
 import copy
+import math
 
 import pytest
 import torch
 from torch import nn
 
+from explorer.core.config import ModelConfig
+from explorer.core.models import Classifier
 from explorer.measure.attacks import (
     ATTACKS,
     AttackConfig,
     accuracy_vs_eps,
+    attack_loss,
     default_alpha,
     fgsm,
     latent_path,
@@ -123,6 +127,53 @@ def test_pgd_at_least_as_strong_as_fgsm(model, data):
             robust_accuracy(model, x, y, AttackConfig(attack=name, eps=eps)) for name in ("fgsm", "pgd")
         )
         assert pgd_accuracy <= fgsm_accuracy
+
+
+@pytest.fixture(scope="module")
+def sharp_gaussian():
+    """A Gaussian-head :class:`Classifier` with σ² = 1e-6, whose class means are the latents of ten of
+    its images, and the images it classifies by more than 200 nats (their labels: its predictions).
+
+    Its logit gaps are far past float32's exp underflow (about 103 nats), as on a Gaussian head whose
+    variances shrank in training: cross-entropy's gradient there is exactly 0."""
+    torch.manual_seed(0)
+    net = Classifier(ModelConfig(method="gaussian", latent_dim=2, num_classes=K, hidden=32,
+                                 input_shape=(1, SIDE, SIDE), mean=(0.5,), std=(0.25,))).eval()
+    x = torch.rand(64, 1, SIDE, SIDE, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        net.head.means.copy_(net.embed(x[:K]))
+        net.head.log_vars.fill_(math.log(1e-6))
+        top = net(x).topk(2, dim=1)
+    sure = top.values[:, 0] - top.values[:, 1] > 200
+    return net, x[sure], top.indices[sure, 0]
+
+
+def test_attacks_move_a_gaussian_head_whose_logit_gaps_underflow_cross_entropy(sharp_gaussian):
+    net, x, y = sharp_gaussian
+    assert len(x) > 30
+    with torch.no_grad():
+        gradient = torch.func.grad(lambda x_: nn.functional.cross_entropy(net(x_), y, reduction="sum"))(x)
+    assert not gradient.any()  # what an attack on float32 cross-entropy would climb: nothing
+    x_adv = fgsm(net, x, y, 0.05)
+    assert ((x_adv - x).flatten(1).abs().amax(1) > 0.025).all()  # every image moved
+    for name in ATTACKS:
+        assert robust_accuracy(net, x, y, AttackConfig(attack=name, eps=0.05)) < 0.5
+
+
+def test_the_attack_loss_has_the_sign_of_cross_entropy_wherever_that_survives(model, data):
+    x, y = data
+    model = model.double()
+    x = x.double().requires_grad_()
+    logits = model(x)
+    margin = attack_loss(logits, y)
+    (ours,) = torch.autograd.grad(margin, x, retain_graph=True)
+    (theirs,) = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), x)
+    assert theirs.abs().min() > 0 and torch.equal(ours.sign(), theirs.sign())
+    # CE_i = softplus(m_i), m_i = log Σ_{k≠y} e^{logit_k} − logit_y: hand-worked on one row.
+    row, label = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
+    assert attack_loss(row, label).item() == pytest.approx(math.log(1 + math.exp(-1)) - 2, abs=1e-6)
+    assert nn.functional.softplus(attack_loss(row, label)).item() == pytest.approx(
+        nn.functional.cross_entropy(row, label).item(), abs=1e-6)
 
 
 def test_accuracy_vs_eps_decreases_and_reports_progress(model, data):

@@ -219,8 +219,8 @@ def test_torch_and_numpy_inputs_agree():
 @pytest.mark.parametrize("n, n_bins", [(60, 15), (60, 4), (7, 7), (1000, 20)])
 def test_equal_mass_bins_have_equal_counts(n, n_bins):
     rng = np.random.default_rng(n)
-    conf, correct = rng.random(n), rng.random(n) < 0.5
-    index = cal._equal_mass_index(conf, correct, n_bins)
+    conf = rng.random(n)
+    index = cal._equal_mass_index(conf, n_bins)
     np.testing.assert_array_equal(np.bincount(index, minlength=n_bins), n // n_bins)
     # Bins hold consecutive confidences: every bin lies entirely below the next one.
     for b in range(n_bins - 1):
@@ -235,6 +235,19 @@ def test_adaptive_ece_hand_worked():
     probs = np.stack([p0, 1 - p0], axis=1)
     labels = np.array([1, 0, 0, 1])
     assert cal.adaptive_calibration_error(probs, labels, n_bins=2) == pytest.approx(0.25)
+
+
+def test_adaptive_ece_keeps_tied_confidences_in_one_bin():
+    # K = 2, 2 equal-mass bins of 4 samples: 0.6 right, 0.8 wrong, 0.8 right, 0.9 right. The tie at
+    # 0.8 (ranks 1 and 2, middle rank 1.5) goes whole to bin floor(1.5 · 2 / 4) = 0:
+    # bin 0: {0.6 ✓, 0.8 ✗, 0.8 ✓}: conf 2.2/3, acc 2/3, gap 0.2/3; bin 1: {0.9 ✓}: gap 0.1.
+    # AdaECE = 3/4 · 0.2/3 + 1/4 · 0.1 = 0.075. (Split by correctness, 0.8 ✗ below the cut and 0.8 ✓
+    # above it, it would read 1/2 · 0.2 + 1/2 · 0.15 = 0.175.)
+    p0 = np.array([0.8, 0.9, 0.6, 0.8])
+    probs = np.stack([p0, 1 - p0], axis=1)
+    labels = np.array([0, 0, 0, 1])
+    assert cal.adaptive_calibration_error(probs, labels, n_bins=2) == pytest.approx(0.075)
+    np.testing.assert_array_equal(cal._equal_mass_index(p0, 2), [0, 1, 0, 0])
 
 
 # Two samples, K = 3, n_bins = 2 (edges 0, 0.5, 1):
