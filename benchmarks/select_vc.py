@@ -5,7 +5,9 @@ with the dataset's defaults (``--epochs`` and ``--train-fraction`` may override 
 seed, what the choice rests on (METHOD.md §4), all measured on the validation split that training held
 out: accuracy, ECE, NLL, the median squared Mahalanobis distance of the latents to their class
 Gaussian divided by the median of its reference law (χ²_d: 1 when the latents follow their prior),
-and the mean KS statistic of the χ² check (against d·F(d, ν) for a Student-t prior).
+and the mean KS statistic of the χ² check (against d·F(d, ν) for a Student-t prior). Softmax's
+Gaussians are the diagonal member of its layer's implied family fitted to the validation latents
+(METHOD.md §1), so its validation rows are read against a fit to the very latents they check.
 ``--set NAME=VALUE`` sets any other model or training setting for every run, baselines included.
 ``--test`` adds each model's test-split figures, for the report: the choice is made on the validation
 rows alone. ``--out FOLDER`` also writes every row to ``FOLDER/NAME.json`` and their means and spreads
@@ -38,15 +40,15 @@ from explorer.core.config import ModelConfig, TrainConfig, default_configs, valu
 from explorer.core.data import Dataset, load_dataset
 from explorer.jobs.training import train
 from explorer.measure.evaluation import evaluate
-from explorer.measure.latents import latent_fit
+from explorer.measure.latents import fitted_reference, latent_fit
 
 VARIANTS = ("released:linear:0.01", "paper:linear:0.01", "paper:quadratic:0.01", "paper:moment:0.01",
             "paper:moment:0.1", "paper:moment:1")
 
 
-def figures(model, x, y) -> dict[str, float]:
-    """What the choice rests on, for images x and labels y."""
-    report, fit = evaluate(model, x, y), latent_fit(model, x, y)
+def figures(model, x, y, reference) -> dict[str, float]:
+    """What the choice rests on, for images x and labels y, the latents read against ``reference``."""
+    report, fit = evaluate(model, x, y), latent_fit(model, x, y, reference)
     return {"accuracy": report["accuracy"], "ece": report["ece"], "nll": report["nll"],
             "r2_ratio": fit.median_ratio, "ks": fit.mean_ks, "n": len(y)}
 
@@ -60,9 +62,10 @@ def measure(data: Dataset, method: str, seed: int, overrides: dict,
     model = train(data, model_config, train_config).model
     seconds = time.perf_counter() - started
     val = validation_split(model, data, train_config)
-    splits = {"validation": figures(model, val.x, val.y)}
+    reference = fitted_reference(model, val.x, val.y)
+    splits = {"validation": figures(model, val.x, val.y, reference)}
     if test is not None:
-        splits["test"] = figures(model, test.x, test.y)
+        splits["test"] = figures(model, test.x, test.y, reference)
     return splits, seconds
 
 

@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> None:
         plan = (benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else
                 benchmark.TEXT if args.text else benchmark.FULL)
         check_writable(raw / "results.json")
+        units = raw / "units"  # each finished unit, so that a stopped run goes on where it stopped
+        kept = benchmark.kept_units(plan, units)
         started = time.perf_counter()
-        rows = benchmark.run(plan, log=say)
+        rows = benchmark.run(plan, log=say, units_dir=units)
         perf = benchmark.performance(plan, log=say)
-        benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started)
+        benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started, kept)
     results = Results.load(raw / "results.json")
     (out / "results.md").write_text(report.render(results, raw, "results"))
     print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")

@@ -20,6 +20,7 @@ row, ``tfidf+logreg`` (:func:`text_reference`), fitted on the same training spli
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from explorer.core.config import RELEASED, AttackConfig, default_configs
-from explorer.core._io import HOME_SCRIPT
+from explorer.core._io import HOME_SCRIPT, atomic_write
 from explorer.core.checkpoints import validation_split
 from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
@@ -344,7 +345,40 @@ def check_plan(plan: Plan) -> None:
                             f"and aa_seeds {plan.aa_seeds}")
 
 
-def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
+def _unit_file(units_dir: Path, plan: Plan, suite: Suite, seed: int) -> Path:
+    """Where a finished unit's rows are kept: named by a hash of the plan (its processes aside: they change
+    no figure but the times) and of the package's source, so that neither another plan nor changed code
+    ever reads them."""
+    described = {k: v for k, v in plan_description(plan).items() if k != "workers"}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(source.read_bytes())
+    return units_dir / digest.hexdigest()[:16] / f"{suite.dataset}-d{suite.latent_dim}-seed{seed}.json"
+
+
+def _kept_unit(units_dir: Path | None, plan: Plan, suite: Suite, seed: int) -> list[dict] | None:
+    if units_dir is None:
+        return None
+    try:
+        return json.loads(_unit_file(units_dir, plan, suite, seed).read_text())["rows"]
+    except (OSError, ValueError, KeyError):  # absent, or cut short while written: run it again
+        return None
+
+
+def kept_units(plan: Plan, units_dir: Path) -> int:
+    """How many of ``plan``'s units :func:`run` would read back from ``units_dir`` instead of running."""
+    return sum(_kept_unit(units_dir, plan, suite, seed) is not None for suite in plan.suites for seed in plan.seeds)
+
+
+def _keep_unit(units_dir: Path | None, plan: Plan, suite: Suite, seed: int, rows: list[dict]) -> None:
+    if units_dir is not None:
+        path = _unit_file(units_dir, plan, suite, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as f:
+            f.write(json.dumps({"rows": rows}).encode())
+
+
+def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None = None) -> list[dict]:
     """Train every (suite, seed, arm) of ``plan`` and measure it.
 
     Returns rows ``{"suite", "dataset", "d", "method", "seed", "condition", "measure", "value"}``
@@ -359,22 +393,36 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> list[dict]:
     With :attr:`Plan.workers` > 1 the (suite, seed) units run in that many processes of one thread each,
     longest suites first; the rows come back in the plan's order all the same, and every time measured
     (epochs, evaluation, attacks) is then a one-thread figure taken beside the other workers.
+
+    ``units_dir``: each finished unit's rows are kept there, and a unit already kept for this very plan
+    is read back instead of run again, so a run that was stopped goes on where it stopped.
     """
     check_plan(plan)
     units = [(suite, seed) for suite in plan.suites for seed in plan.seeds]
+    done: dict[int, list[dict]] = {}
+    for i, (suite, seed) in enumerate(units):
+        if (kept := _kept_unit(units_dir, plan, suite, seed)) is not None:
+            done[i] = kept
+            log(f"{suite.name} seed {seed}: kept from an earlier run")
+    todo = [i for i in range(len(units)) if i not in done]
+
+    def finished(i: int, rows: list[dict]) -> None:
+        done[i] = rows
+        _keep_unit(units_dir, plan, *units[i], rows)
+        log(f"{units[i][0].name} seed {units[i][1]}: done ({len(done)} of {len(units)} units)")
+
     if plan.workers <= 1:
-        return [row for suite, seed in units for row in run_unit(plan, suite, seed, log)]
+        for i in todo:
+            finished(i, run_unit(plan, *units[i], log))
+        return [row for i in range(len(units)) for row in done[i]]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    done: dict[int, list[dict]] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited torch threads
     with ProcessPoolExecutor(plan.workers, mp_context=context) as pool:
-        futures = {pool.submit(_run_unit_alone, plan, suite, seed): i for i, (suite, seed) in enumerate(units)}
+        futures = {pool.submit(_run_unit_alone, plan, *units[i]): i for i in todo}
         for future in as_completed(futures):
-            i = futures[future]
-            done[i] = future.result()
-            log(f"{units[i][0].name} seed {units[i][1]}: done ({len(done)} of {len(units)} units)")
+            finished(futures[future], future.result())
     return [row for i in range(len(units)) for row in done[i]]
 
 
@@ -483,12 +531,14 @@ def remeasure_performance(out_dir: Path, log: Callable[[str], None] = print) -> 
     path.write_text(json.dumps(payload, indent=0))
 
 
-def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float) -> None:
-    """``results.json`` (rows, performance, plan, wall time) and ``results.csv`` (the rows)."""
+def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float, kept: int = 0) -> None:
+    """``results.json`` (rows, performance, plan, wall time, and how many units an earlier, stopped run
+    had finished: ``seconds`` leaves their time out) and ``results.csv`` (the rows)."""
     import csv
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"plan": plan_description(plan), "wall_seconds": seconds, "performance": perf, "rows": rows}
+    payload = {"plan": plan_description(plan), "wall_seconds": seconds, "kept_units": kept, "performance": perf,
+               "rows": rows}
     (out_dir / "results.json").write_text(json.dumps(payload, indent=0))
     with open(out_dir / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -350,7 +350,7 @@ IMPLIED_SECTIONS = ("Out-of-distribution detection", "Latent fit")
 """Sections whose softmax rows depend on which implied Gaussians they use (:func:`implied_note`)."""
 
 
-def _sizing(plan: dict, wall_seconds: float) -> str:
+def _sizing(plan: dict, wall_seconds: float, kept: int = 0) -> str:
     """The run's sizing in words, from its plan (results made before low-data runs matched steps say so)."""
     suites = plan.get("suites", [])
 
@@ -386,6 +386,9 @@ def _sizing(plan: dict, wall_seconds: float) -> str:
     if plan.get("workers", 1) > 1:
         text += (f"The units (a suite and a seed) ran in {plan['workers']} processes of one thread each, side by "
                  "side: every time below is a one-thread figure. ")
+    if kept:
+        return text + (f"Wall time of the last run: {wall_seconds / 60:.0f} minutes, besides the {kept} units an "
+                       "earlier, stopped run of the same plan had finished.")
     return text + f"Wall time of this run: {wall_seconds / 60:.0f} minutes."
 
 
@@ -415,7 +418,7 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         "the authors' released step (prior term on the encoder's latents, linear discriminator, λ_kl = "
         f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled.")]
     suites = plan.get("suites", [])
-    parts.append(_sizing(plan, results.payload.get("wall_seconds", 0)))
+    parts.append(_sizing(plan, results.payload.get("wall_seconds", 0), results.payload.get("kept_units", 0)))
     scope = ("The clean rows' intervals include the paired bootstrap over test examples." if _bootstrapped(results)
              else "This run stored no bootstrap over test examples (it predates it): every interval is over "
                   "seeds only, and the clean rows' are narrower than they should be.")

@@ -120,3 +120,30 @@ def test_a_text_suite_measures_text_corruptions_beside_the_reference_and_runs_no
     assert "| tfidf+logreg |" in text and "no attacks (pixel attacks do not apply to text)" in text
     assert "classwise ECE" in text and "word deletion" in text
     assert "Adversarial robustness" not in text and "CIFAR-10" not in text
+
+
+def test_a_stopped_run_goes_on_where_it_stopped(tmp_path, monkeypatch):
+    """Finished units are kept under the plan's hash and read back; another plan runs its own; a unit file
+    cut short while written is run again."""
+    import dataclasses
+
+    ran = []
+
+    def unit(plan, suite, seed, log=print):
+        ran.append((suite.dataset, seed))
+        if len(ran) == 2 and plan.seeds == (0, 1):
+            raise KeyboardInterrupt  # stopped in the middle of the second unit
+        return [{"suite": suite.name, "seed": seed, "measure": "accuracy", "value": 0.5 + seed}]
+
+    monkeypatch.setattr(benchmark, "run_unit", unit)
+    plan = dataclasses.replace(benchmark.QUICK, seeds=(0, 1), aa_seeds=(10, 11), workers=1)
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run(plan, log=lambda line: None, units_dir=tmp_path)
+    assert benchmark.kept_units(plan, tmp_path) == 1
+    rows = benchmark.run(plan, log=lambda line: None, units_dir=tmp_path)
+    assert ran == [("digits", 0), ("digits", 1), ("digits", 1)]  # only the unit that had not finished
+    assert [r["seed"] for r in rows] == [0, 1] and benchmark.kept_units(plan, tmp_path) == 2
+    other = dataclasses.replace(plan, pgd_steps=plan.pgd_steps + 1)
+    assert benchmark.kept_units(other, tmp_path) == 0
+    next(tmp_path.rglob("*seed0.json")).write_text('{"rows": [')  # cut short
+    assert benchmark.kept_units(plan, tmp_path) == 1
