@@ -26,7 +26,8 @@ def latent_maps() -> None:
                                  horizontal=True)
     zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
                              help="Axes that fit the ellipses rather than the latents: under the Σ = I "
-                                  "convention a softmax model's latents reach hundreds of σ beyond them.") == "the Gaussians"
+                                  "convention a softmax model's latents reach hundreds of σ beyond them."
+                             ) == "the Gaussians"
     method = controls[2].radio("Projection when d > 2", ["pca", "umap"], horizontal=True,
                                help=f"{help_of(ProjectionConfig, 'method')}. With d = 2 the latents are drawn as "
                                     "they are.")

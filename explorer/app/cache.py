@@ -23,10 +23,9 @@ from explorer.app import umap_worker
 from explorer.core._io import SHIPPED_RESULTS, file_digest
 from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint, train_config_of
-from explorer.core.config import AttackConfig, ProjectionConfig
+from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, ProjectionConfig
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, ModelNeededError
-from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.core.models import Classifier, LinearHead
 from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_run

@@ -13,7 +13,7 @@ from explorer.core.bundles import is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
 from explorer.core.data import DATASETS, OWN_DATA
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
-from explorer.core.implied import COVARIANCE_NAMES, COVARIANCES
+from explorer.core.config import COVARIANCE_NAMES, COVARIANCES
 
 
 def _check_bundle(path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.core.implied import DEFAULT_COVARIANCE
+from explorer.core.config import DEFAULT_COVARIANCE
 
 DATASET = "dataset"
 MODEL_A = "model_a"

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 from explorer.cli._common import readable_test, table
-from explorer.core.config import DEFAULT_SEVERITY, N_BINS
+from explorer.core.config import COVARIANCES, DEFAULT_COVARIANCE, DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ArgumentError
-from explorer.core.implied import COVARIANCES, DEFAULT_COVARIANCE
 
 
 def add_parser(subparsers) -> None:

@@ -7,9 +7,8 @@ import argparse
 from pathlib import Path
 
 from explorer.cli._common import field_help, readable_test
-from explorer.core.config import UMAP_FIT_MAX, ProjectionConfig, help_of
+from explorer.core.config import COVARIANCES, DEFAULT_COVARIANCE, ProjectionConfig, UMAP_FIT_MAX, help_of
 from explorer.core.errors import ArgumentError
-from explorer.core.implied import COVARIANCES, DEFAULT_COVARIANCE
 
 
 def add_parser(subparsers) -> None:

@@ -39,7 +39,8 @@ import torch
 from explorer.core._io import atomic_write
 from explorer.core._validation import check_labels
 from explorer.core.errors import ArgumentError, BundleError
-from explorer.core.implied import DEFAULT_COVARIANCE, ImpliedGaussians, fit_implied
+from explorer.core.config import DEFAULT_COVARIANCE
+from explorer.core.implied import ImpliedGaussians, fit_implied
 from explorer.core.models import LinearHead
 
 REQUIRED = ("logits", "labels")
@@ -104,8 +105,8 @@ class Bundle:
         if self.val_latents is not None:
             return fit_implied(head, self.val_latents, self.val_labels, covariance,
                                f"{len(self.val_latents):,} validation latents")
-        return fit_implied(head, self.latents, self.labels, covariance,
-                           f"the {len(self.latents):,} test latents it is checked on: the bundle has no validation latents")
+        return fit_implied(head, self.latents, self.labels, covariance, f"the {len(self.latents):,} test latents it "
+                           "is checked on: the bundle has no validation latents")
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The fields present, by name."""

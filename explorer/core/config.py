@@ -17,6 +17,19 @@ from explorer.core._validation import check_positive as _check_positive
 from explorer.core.data import dataset_info
 from explorer.core.errors import ArgumentError
 
+COVARIANCES = ("diagonal", "isotropic", "full", "identity")
+"""The members of the family a linear layer implies that :func:`explorer.core.implied.fit_implied`
+gives: three fitted by maximum likelihood, and the Σ = I convention (not fitted)."""
+DEFAULT_COVARIANCE = "diagonal"
+"""The family fitted by default: VC's own prior family (see :mod:`explorer.core.implied`)."""
+COVARIANCE_NAMES = {
+    "diagonal": "fitted, diagonal Σ",
+    "isotropic": "fitted, Σ = s²I",
+    "full": "fitted, full Σ",
+    "identity": "Σ = I, a convention",
+}
+"""Each member in words, as figures and pages name it."""
+
 N_BINS = 15
 """Equal-width confidence bins of every binned calibration metric and reliability diagram by default."""
 DEFAULT_SEVERITY = 3

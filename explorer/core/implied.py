@@ -37,22 +37,9 @@ import torch
 from torch import Tensor
 
 from explorer.core._validation import as_array, check_labels
+from explorer.core.config import COVARIANCE_NAMES, COVARIANCES, DEFAULT_COVARIANCE
 from explorer.core.errors import ArgumentError
 from explorer.core.models import LOG_2PI, Head, LinearHead
-
-COVARIANCES = ("diagonal", "isotropic", "full", "identity")
-"""The members of the family a linear layer implies that :func:`fit_implied` gives: three fitted by
-maximum likelihood, and the Σ = I convention (not fitted)."""
-DEFAULT_COVARIANCE = "diagonal"
-"""The family fitted by default: VC's own prior family (see the module's docstring)."""
-COVARIANCE_NAMES = {
-    "diagonal": "fitted, diagonal Σ",
-    "isotropic": "fitted, Σ = s²I",
-    "full": "fitted, full Σ",
-    "identity": "Σ = I, a convention",
-}
-"""Each member in words, as figures and pages name it."""
-
 
 class ImpliedGaussians(Head):
     """Bayes' rule over N(μ_y, Σ) with one shared Σ: a member of the family a linear layer implies.
@@ -74,10 +61,10 @@ class ImpliedGaussians(Head):
 
     @property
     def description(self) -> str:
-        """The member in words, with the latents it was fitted on: "fitted, diagonal Σ (on 180
-        validation latents)"."""
+        """The member in words, with the latents it was fitted on: "fitted, diagonal Σ, on 180
+        validation latents"."""
         name = COVARIANCE_NAMES[self.covariance]
-        return f"{name} (on {self.fitted_on})" if self.fitted_on else name
+        return f"{name}, on {self.fitted_on}" if self.fitted_on else name
 
     def forward(self, z: Tensor) -> Tensor:
         return self.log_prob(z) + self.log_prior
@@ -209,4 +196,4 @@ def _riccati(n: int, s_ee: np.ndarray, s_cc: np.ndarray) -> np.ndarray:
     return 0.5 * (cov + cov.T)
 
 
-__all__ = ["COVARIANCES", "COVARIANCE_NAMES", "DEFAULT_COVARIANCE", "ImpliedGaussians", "fit_implied", "reference_head"]
+__all__ = ["ImpliedGaussians", "fit_implied", "reference_head"]

@@ -35,12 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.core.config import RELEASED, AttackConfig, default_configs
+from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, RELEASED, default_configs
 from explorer.core._io import HOME_SCRIPT, atomic_write
 from explorer.core.checkpoints import validation_split
 from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
-from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.jobs.results import AA_ARM, BOOTSTRAP, REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.core.config import OBJECTIVE_DEFAULTS
+from explorer.core.config import COVARIANCE_NAMES, OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
-from explorer.core.implied import COVARIANCE_NAMES
 from explorer.jobs.results import AA_ARM, BOOTSTRAP, HEADLINE, REFERENCE, Results
 from explorer.jobs.verdicts import AA, NO_VERDICT, RULE, VC, Verdict, judged, tally
 from explorer.measure.intervals import LEVEL

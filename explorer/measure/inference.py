@@ -39,7 +39,8 @@ def export_bundle(model: nn.Module, images: Tensor, labels, path, *, class_names
 
     images (N, C, H, W) in [0, 1] and labels (N,) give ``logits``, ``latents`` and (with
     ``keep_images``) ``images``; ``validation`` = (x, y) gives ``val_logits``/``val_labels`` for
-    temperature scaling and ``val_latents``, to which a linear layer's implied Gaussians are fitted; ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
+    temperature scaling and ``val_latents``, to which a linear layer's implied Gaussians are fitted;
+    ``ood`` images give ``ood_logits``/``ood_latents``. A linear head (softmax,
     wrapped models) adds its ``weight`` and ``bias``; the Bayes-rule heads have none. ``dataset`` names
     the project dataset whose test split ``images`` are, in its order (the bundle's ``dataset`` field).
     Returns the checked :class:`~explorer.core.bundles.Bundle`.

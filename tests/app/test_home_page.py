@@ -71,15 +71,17 @@ def test_the_shipped_home_figure_is_the_live_one(fresh_app):
 
 
 def assert_same(a, b, where="figure"):
-    """Equal plotly JSON, numbers (and arrays sent as base64) to float rounding: another machine's
-    arithmetic may differ in the last bits."""
+    """Equal plotly JSON, numbers (and arrays sent as base64) to float32 rounding: the latents come out
+    of a float32 network, and another machine's arithmetic differs in their last bits (a few 1e-6
+    relative), as do the Gaussians fitted to them. An array is compared to 1e-5 of its largest value."""
     import numpy as np
 
     from figure_json import array
 
     if isinstance(a, dict) and "bdata" in a or isinstance(b, dict) and "bdata" in b:
-        np.testing.assert_allclose(np.asarray(array(a), float), np.asarray(array(b), float), rtol=1e-9,
-                                   err_msg=where)
+        x, y = np.asarray(array(a), float), np.asarray(array(b), float)
+        scale = float(np.abs(x).max()) if x.size else 0.0
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5 * scale, err_msg=where)
     elif isinstance(a, dict):
         assert isinstance(b, dict) and a.keys() == b.keys(), where
         for key in a:
@@ -89,7 +91,7 @@ def assert_same(a, b, where="figure"):
         for i, (x, y) in enumerate(zip(a, b)):
             assert_same(x, y, f"{where}[{i}]")
     elif isinstance(a, float) or isinstance(b, float):
-        assert a == pytest.approx(b, rel=1e-9), where
+        assert a == pytest.approx(b, rel=1e-5), where
     else:
         assert a == b, where
 

@@ -6,7 +6,8 @@ import torch
 from scipy import optimize
 
 from explorer.core.errors import ArgumentError
-from explorer.core.implied import COVARIANCES, fit_implied, reference_head
+from explorer.core.config import COVARIANCES
+from explorer.core.implied import fit_implied, reference_head
 from explorer.core.models import GaussianHead, LinearHead
 
 

@@ -16,10 +16,9 @@ import streamlit as st
 import torch
 
 from explorer.app import cache, sources, state
-from explorer.core.config import N_BINS, ProjectionConfig
+from explorer.core.config import DEFAULT_COVARIANCE, N_BINS, ProjectionConfig
 from explorer.core.data import OWN_DATA, domain_of, subset_indices
 from explorer.core.errors import BundleError
-from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_histogram, probability_bars,
                               reliability_diagram)
 from explorer.figures.latents import WEBGL_FROM
@@ -126,7 +125,7 @@ def class_names(path: Path) -> list[str]:
 def gaussians_in_words(head: torch.nn.Module) -> str:
     """Which Gaussians a head's latents are read against, to follow "each class Gaussian": "it learns",
     or for a softmax layer the member of its implied family ("its linear layer implies (fitted, diagonal
-    Σ, on 180 validation latents)")."""
+    Σ, on 136 validation latents)")."""
     description = getattr(head, "description", None)
     return "it learns" if description is None else f"its linear layer implies ({description})"
 

@@ -22,10 +22,9 @@ from explorer.app.views.latent_space import chi2_figure, latent_figure
 from explorer.app.views.lesson.choice import Lesson
 from explorer.app.views.lesson.quotes import claims_table, claims_text, wins_elsewhere
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
-from explorer.core.config import N_BINS, AttackConfig, ProjectionConfig
+from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, N_BINS, ProjectionConfig
 from explorer.core.data import domain_of
 from explorer.core.errors import ArgumentError
-from explorer.core.implied import DEFAULT_COVARIANCE
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.measure.calibration import accuracy, calibration_report
 from explorer.measure.intervals import Interval, bootstrap_difference
