@@ -90,12 +90,13 @@ def score_histograms(in_scores, out_scores, name: str, auroc: float | None = Non
     return _overlaid_histograms(samples, edges, name, title)
 
 
-LOG_AXIS_FROM = 10.0
+LOG_AXIS_FROM = 3.0
 """:func:`chi2_histogram` draws log r² when the latents' 99 % quantile is this many times the law's end."""
 
 
 def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = None, n_bins: int = 50,
-                   title: str = "", law=None, law_name: str = "", log_axis: bool | None = None) -> go.Figure:
+                   title: str = "", law=None, law_name: str = "", log_axis: bool | None = None,
+                   ks_critical: float | None = None) -> go.Figure:
     """Histogram (probability density) of squared Mahalanobis distances under the χ²_d density.
 
     If the latents of a class follow its Gaussian prior in d dimensions, r² = (z − μ)ᵀ Σ⁻¹ (z − μ) is
@@ -105,7 +106,7 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         r2: (N,) squared Mahalanobis distances of latents to their class prior, ≥ 0.
         d: latent dimension, the χ² degrees of freedom.
         ks: Kolmogorov–Smirnov statistic of r2 against the reference law (computed elsewhere), shown
-            in the title.
+            in the title; ``ks_critical``, the value chance alone stays under at this n (5 %), beside it.
         law: the reference law of r² when it is not χ²_d, any object with ``pdf`` and ``ppf`` (a frozen
             ``scipy.stats`` distribution: d·F(d, ν) for a Student-t prior); ``law_name`` names it.
         x_max: right end of the axis. Default: the larger of χ²_d's 99.9 % quantile (another law's
@@ -116,8 +117,8 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         n_bins: number of equal-width bins on [0, x_max].
         log_axis: draw the density of log₁₀ r² (bins of equal width in log r², the law's density carried
             over: p(u) = p_law(10ᵘ)·10ᵘ·ln 10) with r² ticks, so that latents hundreds of times beyond
-            the law and the law itself are read on one axis. Default: when r2's 99 % quantile is over
-            :data:`LOG_AXIS_FROM` times the law's axis end (x_max is then ignored).
+            the law and the law itself are read on one axis. Default: when no x_max is given and r2's
+            99 % quantile is over :data:`LOG_AXIS_FROM` times the law's axis end.
     """
     r2 = base.array(r2, "r2", (None,))
     if r2.min() < 0:
@@ -131,9 +132,9 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
     elif not law_name:
         raise ArgumentError("law_name must name the reference law given as law")
     if log_axis is None:
-        log_axis = bool(np.quantile(r2, 0.99) > LOG_AXIS_FROM * law.ppf(quantile))
+        log_axis = x_max is None and bool(np.quantile(r2, 0.99) > LOG_AXIS_FROM * law.ppf(quantile))
     if log_axis:
-        return _log_chi2_histogram(r2, law, law_name, ks, n_bins, title)
+        return _log_chi2_histogram(r2, law, law_name, _ks_title(title, law_name, ks, ks_critical), n_bins)
     if x_max is None:
         x_max = max(law.ppf(quantile), np.quantile(r2, 0.99))
     elif not x_max > 0:
@@ -147,15 +148,19 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
         _histogram(r2, np.linspace(0, x_max, check_n_bins(n_bins) + 1), name, base.PALETTE[0], density=True),
         go.Scatter(x=x[finite], y=y[finite], mode="lines", name=f"{law_name} density", line=base.REFERENCE),
     ])
-    title = title or f"Squared Mahalanobis distance against {law_name}"
-    if ks is not None:
-        title += f" (KS = {ks:.3f})"
     fig.update_layout(bargap=0, xaxis=dict(title="squared Mahalanobis distance r² to the class prior",
                                            range=[0, x_max]), yaxis_title="probability density")
-    return base.style(fig, title)
+    return base.style(fig, _ks_title(title, law_name, ks, ks_critical))
 
 
-def _log_chi2_histogram(r2: np.ndarray, law, law_name: str, ks: float | None, n_bins: int, title: str) -> go.Figure:
+def _ks_title(title: str, law_name: str, ks: float | None, ks_critical: float | None) -> str:
+    title = title or f"Squared Mahalanobis distance against {law_name}"
+    if ks is not None:
+        title += f" (KS = {ks:.3f}" + ("" if ks_critical is None else f"; chance < {ks_critical:.3f} at 5 %") + ")"
+    return title
+
+
+def _log_chi2_histogram(r2: np.ndarray, law, law_name: str, title: str, n_bins: int) -> go.Figure:
     """:func:`chi2_histogram` on a log₁₀ r² axis: the density of u = log₁₀ r² for the bars and the law."""
     positive = r2[r2 > 0]
     if not len(positive):
@@ -172,9 +177,6 @@ def _log_chi2_histogram(r2: np.ndarray, law, law_name: str, ks: float | None, n_
         _histogram(u, np.linspace(lo, hi, check_n_bins(n_bins) + 1), name, base.PALETTE[0], density=True),
         go.Scatter(x=grid[finite], y=curve[finite], mode="lines", name=f"{law_name} density", line=base.REFERENCE),
     ])
-    title = title or f"Squared Mahalanobis distance against {law_name}"
-    if ks is not None:
-        title += f" (KS = {ks:.3f})"
     ticks = np.arange(np.floor(lo), np.ceil(hi) + 1)
     fig.update_layout(bargap=0, yaxis_title="probability density of log₁₀ r²", xaxis=dict(
         title="squared Mahalanobis distance r² to the class prior (log scale)", range=[lo, hi],

@@ -79,3 +79,21 @@ def test_chi2_histogram_draws_another_reference_law_when_given_one():
     assert fig.layout.xaxis.range[1] == pytest.approx(max(law.ppf(0.99), np.quantile([0.5, 1.0, 3.0], 0.99)))
     with pytest.raises(ValueError, match="law_name must name"):
         F.chi2_histogram(np.array([0.5]), d=2, law=law)
+
+
+def test_chi2_histogram_reads_far_latents_on_a_log_axis():
+    """r² hundreds of times beyond χ²_d (softmax latents under Σ = I): bars and curve are densities of
+    log₁₀ r², each integrating to 1, with r² ticks; the critical KS value joins the title."""
+    from scipy import stats
+
+    r2 = np.random.default_rng(0).chisquare(2, 2000) * 500
+    fig = F.chi2_histogram(r2, d=2, ks=0.91, ks_critical=0.03)
+    bars, curve = fig.data
+    assert "log scale" in fig.layout.xaxis.title.text and "chance < 0.030 at 5 %" in fig.layout.title.text
+    assert np.sum(np.asarray(bars.y) * np.asarray(bars.width)) == pytest.approx(1.0)  # every r² > 0 is drawn
+    u = np.asarray(curve.x)
+    np.testing.assert_allclose(np.asarray(curve.y), stats.chi2(2).pdf(10 ** u) * 10 ** u * np.log(10), rtol=1e-9)
+    assert np.trapezoid(curve.y, u) == pytest.approx(1.0, abs=0.01)  # the law's whole mass is on the axis
+    assert {"1", "10", "100"} <= set(fig.layout.xaxis.ticktext)
+    linear = F.chi2_histogram(np.random.default_rng(0).chisquare(2, 2000), d=2)  # latents that follow the law
+    assert "log scale" not in linear.layout.xaxis.title.text

@@ -24,7 +24,7 @@ from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_hi
 from explorer.figures.latents import WEBGL_FROM
 from explorer.measure.calibration import accuracy, expected_calibration_error, reliability_bins
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
-from explorer.measure.latents import gaussian_ellipse
+from explorer.measure.latents import gaussian_ellipse, ks_critical_value
 from explorer.measure.recalibration import apply_temperature
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
@@ -138,7 +138,7 @@ def chi2_figure(path: Path, class_index: int, implied: str = DEFAULT_COVARIANCE)
     fit = cache.fit(path, chosen.dataset, implied)
     r2 = fit.r2[fit.labels == class_index]
     law = {} if fit.gaussian else {"law": fit.law, "law_name": fit.law_name}
-    figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]),
+    figure = chi2_histogram(r2, fit.d, ks=float(fit.ks[class_index]), ks_critical=ks_critical_value(len(r2)),
                             title=f"{chosen.label}: class {chosen.class_names[class_index]}, "
                                   f"r² against {fit.law_name}", **law)
     return figure, fit.mean_ks
