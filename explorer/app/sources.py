@@ -26,8 +26,6 @@ class Source:
         dataset: the project dataset whose test split it predicts, or :data:`OWN_DATA`.
         method: the checkpoint's method, or ``"bundle"``.
         latent_dim: d, or None for a bundle without latents.
-        head: the class distributions its latents are checked against: the model's head, the linear
-            head a bundle's ``weight`` and ``bias`` give, or None (a bundle without them).
         model: the model itself, or None for a bundle.
     """
 
@@ -36,7 +34,6 @@ class Source:
     method: str
     latent_dim: int | None
     class_names: tuple[str, ...]
-    head: nn.Module | None
     model: nn.Module | None
 
     @property
@@ -59,13 +56,11 @@ def source(path: str | Path) -> Source:
     path = Path(path)
     if not is_bundle_path(path):
         net, meta = cache.model(path)
-        return Source(path, meta["dataset"], meta["method"], net.config.latent_dim, tuple(meta["class_names"]),
-                      net.head, net)
+        return Source(path, meta["dataset"], meta["method"], net.config.latent_dim, tuple(meta["class_names"]), net)
     found = cache.bundle(path)
     names = found.class_names if found.class_names is not None else [str(k) for k in range(found.num_classes)]
     d = None if found.latents is None else found.latents.shape[1]
-    return Source(path, found.dataset_name or OWN_DATA, "bundle", d, tuple(str(n) for n in names),
-                  found.linear_head(), None)
+    return Source(path, found.dataset_name or OWN_DATA, "bundle", d, tuple(str(n) for n in names), None)
 
 
 def needs_model(side: str, chosen: Source, what: str) -> None:

@@ -1,15 +1,16 @@
 """Any PyTorch classifier with a linear last layer, behind the project's model interface (METHOD.md §1).
 
 The softmax reading applies to every such network: the input of its last ``nn.Linear`` is the latent
-z, and that layer's weight and bias imply class Gaussians N(w_y − mean_k w_k, I). So a torchvision or
-timm model, or a user's own module, is wrapped rather than converted::
+z, and that layer's weight and bias imply a family of class Gaussians N(μ_y, Σ), one for every shared Σ
+(METHOD.md §1). So a torchvision or timm model, or a user's own module, is wrapped rather than converted::
 
     from torchvision.models import resnet18
     from explorer import wrap_classifier
 
     model = wrap_classifier(resnet18(num_classes=10), "fc", mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
     logits, z = model(x), model.embed(x)       # x (N, 3, H, W) in [0, 1]
-    model.head.class_means()                   # the implied Gaussians' means (K, d)
+    model.head.class_means()                   # the Σ = I convention's means (K, d)
+    fitted_reference(model, x_val, y_val)      # the member fitted to held-out latents (measure/latents.py)
 
 and every measurement (calibration, attacks, corruptions, latent fit, projections, OOD scores) takes
 it as it takes the project's own models.
@@ -60,7 +61,7 @@ def _channel_buffer(values: Sequence[float] | None, name: str) -> Tensor | None:
 
 class WrappedClassifier(nn.Module):
     """A module read as encoder + linear head: ``embed(x)`` is the input of its last linear layer,
-    ``head`` that layer (shared, not copied) with its implied Gaussians, and ``forward(x)`` is
+    ``head`` that layer (shared, not copied) with its implied family of Gaussians, and ``forward(x)`` is
     ``head(embed(x))``.
 
     x is (N, C, H, W) in [0, 1]; ``mean`` and ``std`` (per channel), when given, normalise it inside,

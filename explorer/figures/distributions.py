@@ -156,7 +156,7 @@ def chi2_histogram(r2, d: int, ks: float | None = None, x_max: float | None = No
 def _ks_title(title: str, law_name: str, ks: float | None, ks_critical: float | None) -> str:
     title = title or f"Squared Mahalanobis distance against {law_name}"
     if ks is not None:
-        title += f" (KS = {ks:.3f}" + ("" if ks_critical is None else f"; chance < {ks_critical:.3f} at 5 %") + ")"
+        title += f" (KS = {ks:.3f}" + ("" if ks_critical is None else f", chance < {ks_critical:.3f}") + ")"
     return title
 
 

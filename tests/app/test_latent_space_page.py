@@ -1,5 +1,6 @@
 """AppTest of the Latent space page (explorer/app/views/latent_space.py): maps, options, clicks, UMAP."""
 
+import re
 import shutil
 
 import pytest
@@ -27,10 +28,17 @@ def test_latent_page_colour_options(open_page, color_by):
 def test_latent_page_zooms_to_the_gaussians_and_says_how_far_the_latents_lie(open_page):
     app = open_page("latent_space")  # model A: softmax, d = 2
     figure = figure_json(app)
-    assert "median" in texts(figure) and "σ from its class mean" in texts(figure)
+    note = texts(figure).replace("<br>", " ")
+    assert "σ from its class mean" in note and "(fitted, diagonal Σ, on 136 validation latents)" in note
+    fitted = float(re.search(r"median ([0-9.]+) σ from its class mean", note).group(1))
     assert "range" not in keys(figure)
     next(r for r in app.radio if r.label == "Axes when d = 2").set_value("the Gaussians").run()
     assert not app.exception and "range" in keys(figure_json(app))
+    # the sidebar's Σ = I convention: the same latents, read against Gaussians of arbitrary scale
+    next(s for s in app.sidebar.selectbox if s.label == "Softmax's Gaussians").set_value("identity").run()
+    note = texts(figure_json(app)).replace("<br>", " ")
+    assert not app.exception and "(Σ = I, a convention)" in note
+    assert float(re.search(r"median ([0-9.]+) σ from its class mean", note).group(1)) > 10 * fitted
 
 
 def test_the_projection_widgets_show_the_configs_help(open_page):

@@ -117,8 +117,11 @@ def test_a_source_reads_a_checkpoint_and_a_bundle_alike(digits_bundle):
     bundle, model = sources.source(digits_bundle), sources.source(VC)
     assert bundle.is_bundle and bundle.latent_dim == 2 and bundle.dataset == "digits"
     assert not model.is_bundle and model.method == "vc" and model.class_names == bundle.class_names[:10]
+    from explorer.app import cache
+
     z = torch.zeros(3, 2, dtype=torch.float64)
-    assert bundle.head(z).shape == (3, 10)
+    gaussians = cache.gaussians(digits_bundle)  # a bundle's implied Gaussians, fitted to its own latents
+    assert gaussians(z).shape == (3, 10) and "no validation latents" in gaussians.fitted_on
 
 
 def test_a_refused_upload_names_no_temporary_file(tmp_path):

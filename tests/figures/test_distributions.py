@@ -89,7 +89,7 @@ def test_chi2_histogram_reads_far_latents_on_a_log_axis():
     r2 = np.random.default_rng(0).chisquare(2, 2000) * 500
     fig = F.chi2_histogram(r2, d=2, ks=0.91, ks_critical=0.03)
     bars, curve = fig.data
-    assert "log scale" in fig.layout.xaxis.title.text and "chance < 0.030 at 5 %" in fig.layout.title.text
+    assert "log scale" in fig.layout.xaxis.title.text and "(KS = 0.910, chance < 0.030)" in fig.layout.title.text
     assert np.sum(np.asarray(bars.y) * np.asarray(bars.width)) == pytest.approx(1.0)  # every r² > 0 is drawn
     u = np.asarray(curve.x)
     np.testing.assert_allclose(np.asarray(curve.y), stats.chi2(2).pdf(10 ** u) * 10 ** u * np.log(10), rtol=1e-9)
