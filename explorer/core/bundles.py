@@ -22,13 +22,16 @@ field                      shape                        meaning
                                                          the bundle beside that dataset's checkpoints
 ========================== ============================ ====================================================
 
-Loading never runs code from the file (``allow_pickle=False``: no object arrays), and every field is
-checked; a bad one raises :class:`~explorer.core.errors.BundleError` naming it.
+Loading never runs code from the file (``allow_pickle=False``: no object arrays), reads every array's
+header before any array (a file declaring more than :data:`MAX_BUNDLE_BYTES` is refused unread: a
+few kilobytes of zip can declare gigabytes), and checks every field; a bad one raises
+:class:`~explorer.core.errors.BundleError` naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -48,6 +51,30 @@ OPTIONAL = ("latents", "weight", "bias", "class_names", "images", "val_logits", 
             "ood_logits", "ood_latents", "dataset")
 PAIRS = (("weight", "bias"), ("val_logits", "val_labels"))
 """Fields that mean something only together."""
+MAX_BUNDLE_BYTES = 2 * 1024**3
+"""The most memory a bundle's arrays may take once read (2 GiB: ImageNet's 50 000 validation images'
+logits and 2048-d latents take 0.6 GiB)."""
+
+
+def _declared_bytes(path: Path) -> int:
+    """The bytes a ``.npz``'s arrays will take once read, from each member's ``.npy`` header alone (the
+    first bytes of its compressed stream), so that nothing large is decompressed to find out."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read = {(1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read is None:
+                        raise ValueError(f".npy format version {version}")
+                    shape, _, dtype = read(member)
+                except ValueError as error:
+                    raise BundleError(f"{path.name}: member {info.filename} is not a plain NumPy array "
+                                      f"({' '.join(str(error).split())[:160]})") from None
+            total += math.prod(shape) * dtype.itemsize
+    return total
 
 
 def is_bundle_path(path: str | os.PathLike) -> bool:
@@ -242,9 +269,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             magic = f.read(6)
         if not magic.startswith((b"PK", b"\x93NUMPY")):  # a zip (.npz) or one .npy array; else np.load unpickles
             raise BundleError(f"{path.name} is not a readable .npz bundle (neither a zip nor a NumPy file)")
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
+        if magic.startswith(b"\x93NUMPY"):
             raise BundleError(f"{path.name} holds one array, not a bundle (.npz of named arrays)")
+        if not zipfile.is_zipfile(path):  # a zip cut short loses its index
+            raise BundleError(f"{path.name} is not a readable .npz bundle (a truncated or corrupt zip)")
+        declared = _declared_bytes(path)
+        if declared > MAX_BUNDLE_BYTES:
+            raise BundleError(f"{path.name} declares {declared / 1024**3:.1f} GiB of arrays, more than the "
+                              f"{MAX_BUNDLE_BYTES / 1024**3:.0f} GiB a bundle may hold: refused unread")
+        data = np.load(path, allow_pickle=False)
         with data:
             arrays = {name: data[name] for name in data.files}
     except FileNotFoundError:

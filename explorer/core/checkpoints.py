@@ -118,6 +118,27 @@ def _one_line(error: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+MAX_PARAMETERS = 500_000_000
+"""The most parameters and buffers a checkpoint's config may ask for (ResNet-18: 11 million)."""
+
+
+def _check_weights(config: ModelConfig, state: dict[str, torch.Tensor]) -> None:
+    """Raise ValueError unless the model ``config`` describes is at most :data:`MAX_PARAMETERS` and holds
+    exactly the tensors of ``state``, shape for shape. The model is laid out on the meta device, which
+    allocates nothing, so a config asking for a 100 000 × 100 000 layer costs no memory to refuse."""
+    with torch.device("meta"):
+        skeleton = Classifier(config).state_dict()
+    size = sum(t.numel() for t in skeleton.values())
+    if size > MAX_PARAMETERS:
+        raise ValueError(f"its config asks for {size:,} parameters, more than the {MAX_PARAMETERS:,} allowed")
+    missing, unexpected = sorted(set(skeleton) - set(state)), sorted(set(state) - set(skeleton))
+    if missing or unexpected:
+        raise ValueError(f"missing {', '.join(missing[:3]) or 'none'}; unexpected {', '.join(unexpected[:3]) or 'none'}")
+    for name, tensor in skeleton.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise ValueError(f"{name} is {tuple(state[name].shape)} but the config makes it {tuple(tensor.shape)}")
+
+
 def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
     """Read a checkpoint: ``(model in eval mode on the CPU, meta)``; raises :class:`CheckpointError`."""
     path = Path(path)
@@ -156,6 +177,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Classifier, dict]:
         raise CheckpointError(f"{path}: the stored config is not a mapping")
     try:
         config = config_from_dict(ModelConfig, meta["config"])
+        _check_weights(config, state)  # before the model is built: a crafted config may ask for any size
         model = Classifier(config)
         model.load_state_dict(state, strict=True)
     except Exception as error:  # a crafted config or state can fail in many ways; all mean "unusable"

@@ -344,34 +344,41 @@ def check_plan(plan: Plan) -> None:
                             f"and aa_seeds {plan.aa_seeds}")
 
 
-def _unit_file(units_dir: Path, plan: Plan, suite: Suite, seed: int) -> Path:
-    """Where a finished unit's rows are kept: named by a hash of the plan (its processes aside: they change
-    no figure but the times) and of the package's source, so that neither another plan nor changed code
-    ever reads them."""
+def _units_folder(units_dir: Path | None, plan: Plan) -> Path | None:
+    """Where :func:`run` keeps ``plan``'s finished units: a folder named by a hash of the plan (its
+    processes aside: they change no figure but the times) and of the package's source, read when the
+    run starts, so that neither another plan nor changed code ever reads them."""
+    if units_dir is None:
+        return None
     described = {k: v for k, v in plan_description(plan).items() if k != "workers"}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
     for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
         digest.update(source.read_bytes())
-    return units_dir / digest.hexdigest()[:16] / f"{suite.dataset}-d{suite.latent_dim}-seed{seed}.json"
+    return units_dir / digest.hexdigest()[:16]
 
 
-def _kept_unit(units_dir: Path | None, plan: Plan, suite: Suite, seed: int) -> list[dict] | None:
-    if units_dir is None:
+def _unit_path(folder: Path, suite: Suite, seed: int) -> Path:
+    return folder / f"{suite.dataset}-d{suite.latent_dim}-seed{seed}.json"
+
+
+def _kept_unit(folder: Path | None, suite: Suite, seed: int) -> list[dict] | None:
+    if folder is None:
         return None
     try:
-        return json.loads(_unit_file(units_dir, plan, suite, seed).read_text())["rows"]
+        return json.loads(_unit_path(folder, suite, seed).read_text())["rows"]
     except (OSError, ValueError, KeyError):  # absent, or cut short while written: run it again
         return None
 
 
 def kept_units(plan: Plan, units_dir: Path) -> int:
     """How many of ``plan``'s units :func:`run` would read back from ``units_dir`` instead of running."""
-    return sum(_kept_unit(units_dir, plan, suite, seed) is not None for suite in plan.suites for seed in plan.seeds)
+    folder = _units_folder(units_dir, plan)
+    return sum(_kept_unit(folder, suite, seed) is not None for suite in plan.suites for seed in plan.seeds)
 
 
-def _keep_unit(units_dir: Path | None, plan: Plan, suite: Suite, seed: int, rows: list[dict]) -> None:
-    if units_dir is not None:
-        path = _unit_file(units_dir, plan, suite, seed)
+def _keep_unit(folder: Path | None, suite: Suite, seed: int, rows: list[dict]) -> None:
+    if folder is not None:
+        path = _unit_path(folder, suite, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
             f.write(json.dumps({"rows": rows}).encode())
@@ -397,17 +404,18 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
     is read back instead of run again, so a run that was stopped goes on where it stopped.
     """
     check_plan(plan)
+    folder = _units_folder(units_dir, plan)  # hashed now: the code this run imported, not a later edit
     units = [(suite, seed) for suite in plan.suites for seed in plan.seeds]
     done: dict[int, list[dict]] = {}
     for i, (suite, seed) in enumerate(units):
-        if (kept := _kept_unit(units_dir, plan, suite, seed)) is not None:
+        if (kept := _kept_unit(folder, suite, seed)) is not None:
             done[i] = kept
             log(f"{suite.name} seed {seed}: kept from an earlier run")
     todo = [i for i in range(len(units)) if i not in done]
 
     def finished(i: int, rows: list[dict]) -> None:
         done[i] = rows
-        _keep_unit(units_dir, plan, *units[i], rows)
+        _keep_unit(folder, *units[i], rows)
         log(f"{units[i][0].name} seed {units[i][1]}: done ({len(done)} of {len(units)} units)")
 
     if plan.workers <= 1:

@@ -126,3 +126,32 @@ def test_the_command_line_the_catalogue_and_the_cache_agree_on_an_upper_case_bun
     assert cache.bundle(path).logits.shape == (30, 3)
     with pytest.raises(ModelNeededError):
         cache.model(path)
+
+
+def test_a_zip_bomb_is_refused_from_its_headers_unread(tmp_path):
+    """200 KB of zip declaring 7.5 GiB of float32: refused from the .npy header, nothing decompressed."""
+    import time
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("logits.npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (1_000_000_000, 2)})
+        for _ in range(200):
+            member.write(bytes(1 << 20))  # 200 MiB of zeros compress to ~200 KB
+    assert path.stat().st_size < 1_000_000
+    started = time.perf_counter()
+    with pytest.raises(BundleError, match=r"declares 7\.5 GiB of arrays, more than the 2 GiB"):
+        load_bundle(path)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_member_that_is_not_an_array_is_refused(tmp_path):
+    import zipfile
+
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("logits.npy", b"not an array at all")
+    with pytest.raises(BundleError, match="member logits.npy is not a plain NumPy array"):
+        load_bundle(path)

@@ -200,3 +200,23 @@ def test_a_text_models_validation_split_is_read_with_its_own_vocabulary():
     val = validation_split(model, other, train_config)
     _, val_idx = split_indices(data.y, train_config)
     assert val.vocabulary == data.vocabulary and torch.equal(val.x, data.x[val_idx])
+
+
+def test_a_config_is_checked_against_the_stored_weights_before_a_model_is_built(tmp_path):
+    """A config asking for a 100 000-wide layer is refused without allocating it; a weight of the wrong
+    shape is named."""
+    import time
+
+    source = checkpoints.SHIPPED_DIR / "digits-mlp-d2-vc.pt"
+    payload = torch.load(source, weights_only=True)
+    payload["meta"]["config"]["hidden"] = 100_000
+    torch.save(payload, tmp_path / "huge.pt")
+    started = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"asks for 10,006,800,054 parameters, more than"):
+        load_checkpoint(tmp_path / "huge.pt")
+    assert time.perf_counter() - started < 2.0
+    payload = torch.load(source, weights_only=True)
+    payload["meta"]["config"]["hidden"] = 32  # the stored layers are 256 wide
+    torch.save(payload, tmp_path / "narrow.pt")
+    with pytest.raises(CheckpointError, match=r"encoder.1.weight is \(256, 64\) but the config makes it \(32, 64\)"):
+        load_checkpoint(tmp_path / "narrow.pt")
