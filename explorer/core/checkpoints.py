@@ -21,6 +21,7 @@ import datetime as dt
 import os
 import pickle
 import platform
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,11 +313,41 @@ def describe(path: Path, source: str) -> Entry:
                  accuracy=meta.get("metrics", {}).get("accuracy"), variant=how)
 
 
+_DESCRIBED: dict[tuple[Path, str], tuple[tuple[int, int], Entry | str]] = {}
+"""(path, source) → ((size, mtime in ns), its Entry or the one line that refused it): what
+:func:`list_checkpoints` read of each file, read again only when the file changes."""
+_DESCRIBED_LOCK = threading.Lock()
+
+
+def _described(path: Path, source: str) -> Entry | str | None:
+    """:func:`describe` of ``path``, or its one-line refusal, from :data:`_DESCRIBED` while the file's
+    size and modification time stay those it was read at; None for a file gone since it was listed."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    signature = (stat.st_size, stat.st_mtime_ns)
+    with _DESCRIBED_LOCK:
+        known = _DESCRIBED.get((path, source))
+    if known is not None and known[0] == signature:
+        return known[1]
+    try:
+        found: Entry | str = describe(path, source)
+    except (CheckpointError, BundleError) as error:
+        found = str(error)
+    except OSError as error:  # deleted or unreadable while it was read: not listed, and not remembered
+        return f"{path}: could not be read ({type(error).__name__})" if path.exists() else None
+    with _DESCRIBED_LOCK:
+        _DESCRIBED[(path, source)] = (signature, found)
+    return found
+
+
 def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> tuple[list[Entry], list[str]]:
     """Every usable checkpoint, shipped first, then the user's (trained, then uploaded checkpoints and
     bundles).
 
-    Returns (entries, problems): a file that cannot be read is skipped and its one-line reason kept.
+    Returns (entries, problems): a file that cannot be read is skipped and its one-line reason kept. A file
+    is read once per change of its size or modification time, so listing again costs a ``stat`` a file.
     """
     user = user_dir() if user is None else user
     folders = [(shipped, "shipped"), (user / "trained", "trained"), (user / "uploaded", "uploaded")]
@@ -324,10 +355,11 @@ def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> t
     for folder, source in folders:
         patterns = ("*.pt", "*.npz") if source == "uploaded" else ("*.pt",)
         for path in sorted(p for pattern in patterns for p in folder.glob(pattern)) if folder.is_dir() else []:
-            try:
-                entries.append(describe(path, source))
-            except (CheckpointError, BundleError) as error:
-                problems.append(str(error))
+            found = _described(path, source)
+            if isinstance(found, Entry):
+                entries.append(found)
+            elif found is not None:
+                problems.append(found)
     return entries, problems
 
 

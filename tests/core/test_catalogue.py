@@ -81,3 +81,29 @@ def test_the_default_entry_prefers_d2_and_the_datasets_usual_variant(tmp_path):
     assert default_entry(entries, "vc").path.stem == "digits-mlp-d2-vc"  # not the released variant beside it
     assert default_entry(entries, "softmax", latent_dim=16).path.stem == "digits-mlp-d16-softmax"
     assert default_entry(entries, "vc", latent_dim=3) is None and default_entry([], "softmax") is None
+
+
+def test_a_file_is_read_once_per_change_and_a_vanished_one_is_dropped(tmp_path, monkeypatch):
+    """Listing again costs a stat a file: a file is read again only when its size or modification time
+    changes, a refused one is not retried unchanged, and one deleted since it was listed is left out."""
+    import os
+
+    from explorer.core import checkpoints
+
+    (tmp_path / "trained").mkdir()
+    mine, junk = tmp_path / "trained" / "mine.pt", tmp_path / "trained" / "junk.pt"
+    shutil.copy(SHIPPED_DIR / "digits-mlp-d2-vc.pt", mine)
+    junk.write_text("not a checkpoint")
+    read = []
+    describe = checkpoints.describe
+    monkeypatch.setattr(checkpoints, "describe", lambda path, source: read.append(path.name) or describe(path, source))
+    first = list_checkpoints(shipped=tmp_path / "none", user=tmp_path)
+    assert sorted(read) == ["junk.pt", "mine.pt"] and len(first[0]) == 1 and len(first[1]) == 1
+    assert list_checkpoints(shipped=tmp_path / "none", user=tmp_path) == first and len(read) == 2
+    stat = mine.stat()
+    os.utime(mine, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # retrained: a new modification time
+    list_checkpoints(shipped=tmp_path / "none", user=tmp_path)
+    assert read[2:] == ["mine.pt"]
+    mine.unlink()
+    entries, problems = list_checkpoints(shipped=tmp_path / "none", user=tmp_path)
+    assert entries == [] and len(problems) == 1 and "junk.pt" in problems[0]
