@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
     if args.split == "validation" and args.dataset not in (None, meta["dataset"]):
         raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-    # the training split, read once: the validation split, the temperature and the implied Gaussians come from it
-    needs_train = args.split == "validation" or args.temperature_scaling or (args.latent_fit and "train_config" in meta)
-    train = load_dataset(meta["dataset"], "train") if needs_train else None
+    # the training split, read once where the validation split or the temperature needs it (the implied
+    # Gaussians load it themselves, and only for a softmax layer)
+    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or args.temperature_scaling else None
     if args.split == "validation":
         name, test = meta["dataset"], checkpoint_validation_split(model, meta, train)
     else:

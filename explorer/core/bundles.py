@@ -127,8 +127,10 @@ class Bundle:
         fitted to the bundle's ``val_latents``, or, without them, to its test latents (said in the
         result's ``fitted_on``); None when the bundle has no ``weight`` and ``bias``."""
         head = self.linear_head()
-        if head is None or covariance == "identity":
-            return head and fit_implied(head, None, None, "identity")
+        if head is None:
+            return None
+        if covariance == "identity":
+            return fit_implied(head, None, None, "identity")
         if self.val_latents is not None:
             return fit_implied(head, self.val_latents, self.val_labels, covariance,
                                f"{len(self.val_latents):,} validation latents")

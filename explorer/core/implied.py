@@ -41,6 +41,7 @@ from explorer.core.config import COVARIANCE_NAMES, COVARIANCES, DEFAULT_COVARIAN
 from explorer.core.errors import ArgumentError
 from explorer.core.models import LOG_2PI, Head, LinearHead
 
+
 class ImpliedGaussians(Head):
     """Bayes' rule over N(μ_y, Σ) with one shared Σ: a member of the family a linear layer implies.
 

@@ -43,7 +43,7 @@ class Head(nn.Module):
     and ``log_class_prior() (K,)``; everything else follows from those. The defaults here are those of
     diagonal Gaussians; a Student-t head overrides ``log_prob``, ``sample`` and ``r2_law``, and a
     shared full covariance (:class:`explorer.core.implied.ImpliedGaussians`) ``covariances``,
-    ``squared_distances``, ``log_prob`` and ``sample``.
+    ``log_prob`` and ``sample``.
     """
 
     def r2_law(self):
@@ -56,10 +56,6 @@ class Head(nn.Module):
     def covariances(self) -> Tensor:
         """Each class's covariance (or squared scale, for a Student-t) as a matrix: (K, d, d)."""
         return torch.diag_embed(torch.exp(self.class_log_vars()))
-
-    def squared_distances(self, z: Tensor) -> Tensor:
-        """r²_ik of every latent to every class, in units of the class's scale: (N, d) → (N, K)."""
-        return squared_distances(z, self.class_means(), self.class_log_vars())
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z | y = k) for every class: (N, d) → (N, K)."""

@@ -40,6 +40,7 @@ from explorer.core._io import HOME_SCRIPT, atomic_write
 from explorer.core.checkpoints import validation_split
 from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
+from explorer.core.implied import reference_head
 from explorer.jobs.results import AA_ARM, BOOTSTRAP, REFERENCE
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
@@ -49,7 +50,7 @@ from explorer.measure.calibration import bootstrap_metrics, calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
 from explorer.measure.evaluation import evaluate, validation_temperature
 from explorer.measure.inference import predict
-from explorer.measure.latents import discriminator_kl, fitted_reference, latent_fit
+from explorer.measure.latents import discriminator_kl, fit_latents, latent_fit
 from explorer.measure.ood import ood_comparison
 from explorer.measure.recalibration import apply_temperature
 
@@ -207,9 +208,10 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
     rows = _calibration_rows(suite, seed, "clean", clean, y)
     rows += _rows(suite, arm, seed, "clean", {"temperature": temperature, "images_per_second": len(y) / seconds})
     val = validation_split(model, train_data, train_config)  # what the model held out: for choosing, not claims
+    _, z_val = predict(model, val.x)
     # softmax's implied Gaussians: the member of the family fitted to the latents the layer did not train on
-    reference = fitted_reference(model, val.x, val.y, plan.implied_covariance, fitted_on="validation latents")
-    val_fit = latent_fit(model, val.x, val.y, reference)
+    reference = reference_head(model.head, z_val, val.y, plan.implied_covariance, "validation latents")
+    val_fit = fit_latents(reference, z_val, val.y)
     rows += _rows(suite, arm, seed, "validation", {
         **{k: v for k, v in evaluate(model, val.x, val.y).items() if k in CALIBRATION},
         "r2_ratio": val_fit.median_ratio, "mean_ks": val_fit.mean_ks})

@@ -17,10 +17,10 @@ from torch import nn
 
 from explorer.core._io import seeded
 from explorer.core._validation import as_array, check_labels
-from explorer.core.errors import ArgumentError
 from explorer.core.checkpoints import checkpoint_validation_split
-from explorer.core.data import Dataset
 from explorer.core.config import DEFAULT_COVARIANCE
+from explorer.core.data import Dataset
+from explorer.core.errors import ArgumentError
 from explorer.core.implied import reference_head
 from explorer.core.models import LinearHead
 from explorer.core.objectives import ClassConditionalDiscriminator, discriminator_loss, kl_estimate
@@ -269,6 +269,5 @@ def prior_samples(model: nn.Module, n_per_class: int, seed: int = 0) -> tuple[np
 
 __all__ = [
     "LatentFit", "checkpoint_reference", "chi2_ks", "discriminator_kl", "fit_latents", "fitted_reference",
-    "gaussian_ellipse",
-    "ks_critical_value", "latent_fit", "prior_samples", "reference_ks", "squared_mahalanobis",
+    "gaussian_ellipse", "ks_critical_value", "latent_fit", "prior_samples", "reference_ks", "squared_mahalanobis",
 ]
