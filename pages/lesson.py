@@ -51,6 +51,16 @@ left.button("← Previous step", on_click=move, args=(-1,), disabled=number == 0
 right.button("Next step →", on_click=move, args=(1,), disabled=number == len(steps.STEPS) - 1)
 
 st.divider()
-st.download_button("Lesson bundle (zip): metrics CSV, every figure as an offline HTML file, a summary",
-                   lambda: bundle(lesson), f"vc-explorer-lesson-{lesson.dataset}.zip", "application/zip",
-                   on_click="ignore", help="Built when clicked: every step is measured (a few seconds).")
+# Built on a click, not when the download starts: a failure is then a message here, not a broken download.
+made_for = (lesson.dataset, lesson.softmax, lesson.vc, lesson.seed)
+if st.button("Prepare the lesson bundle (zip): metrics CSV, every figure as an offline HTML file, a summary",
+             help="Every step is measured (a few seconds); then a download button appears."):
+    try:
+        with st.spinner("Measuring every step…"):
+            st.session_state[state.LESSON_BUNDLE] = (made_for, bundle(lesson))
+    except (ExplorerError, OSError) as error:
+        st.error(f"The lesson bundle could not be made: {error}")
+prepared = st.session_state.get(state.LESSON_BUNDLE)
+if prepared is not None and prepared[0] == made_for:
+    st.download_button("Download the lesson bundle", prepared[1], f"vc-explorer-lesson-{lesson.dataset}.zip",
+                       "application/zip", on_click="ignore", type="primary")

@@ -25,7 +25,7 @@ from explorer.core.bundles import Bundle, is_bundle_path, load_bundle
 from explorer.core.checkpoints import Entry, list_checkpoints, load_checkpoint, train_config_of
 from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, ProjectionConfig
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
-from explorer.core.errors import BundleError, ModelNeededError
+from explorer.core.errors import BundleError, FileGoneError, ModelNeededError
 from explorer.core.models import Classifier, LinearHead
 from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_run
@@ -42,7 +42,8 @@ from explorer.measure.robustness import shift_curves
 
 def _per_file(cache: Callable) -> Callable:
     """Decorator: cache ``fn(path, *args)`` with ``cache`` (an ``st.cache_*``) under the file's path,
-    its modification time and ``args``. The result has ``.clear()`` as the cached function does."""
+    its modification time and ``args``. The result has ``.clear()`` as the cached function does. A path
+    with no file raises :class:`FileGoneError` (a ``FileNotFoundError`` the pages show as a message)."""
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)  # Streamlit tells cached functions apart by name and source
         def keyed(path: str, mtime: float, *args, **kwargs):
@@ -53,7 +54,11 @@ def _per_file(cache: Callable) -> Callable:
         @functools.wraps(fn)
         def call(path: str | Path, *args, **kwargs):
             path = Path(path)
-            return cached(str(path), path.stat().st_mtime, *args, **kwargs)
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                raise FileGoneError(f"{path.name} is gone: deleted or moved since it was listed") from None
+            return cached(str(path), mtime, *args, **kwargs)
 
         call.clear = cached.clear
         return call
@@ -126,9 +131,10 @@ def digest(path: Path) -> str:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def checkpoints() -> tuple[list[Entry], list[str]]:
-    """Listed checkpoints and the problems met while listing (re-read every 30 s)."""
-    return list_checkpoints()
+def checkpoints(uploads: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """Listed checkpoints, with one session's ``uploads`` folder, and the problems met while listing
+    (listed again every 30 s; a file is read again only when it changes)."""
+    return list_checkpoints(uploads=uploads)
 
 
 def shipped_results() -> Results | None:

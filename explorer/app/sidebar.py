@@ -3,6 +3,7 @@ upload of checkpoints and bundles."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import streamlit as st
@@ -10,7 +11,7 @@ import streamlit as st
 from explorer.app import cache, state
 from explorer.core._io import atomic_write
 from explorer.core.bundles import is_bundle_path, load_bundle
-from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, user_dir
+from explorer.core.checkpoints import Entry, default_entry, load_checkpoint, uploads_dir
 from explorer.core.data import DATASETS, OWN_DATA
 from explorer.core.errors import BundleError, CheckpointError, DatasetUnavailableError
 from explorer.core.config import COVARIANCE_NAMES, COVARIANCES
@@ -25,18 +26,29 @@ def _check_bundle(path: Path) -> None:
     cache.check_rows(found)
 
 
+def session_uploads() -> Path:
+    """This session's uploads folder (:func:`uploads_dir`), named by a token drawn at its first use:
+    no other session lists it, so two students uploading ``model.pt`` each see their own."""
+    token = st.session_state.setdefault(state.UPLOADS_TOKEN, secrets.token_urlsafe(24))
+    return uploads_dir(token)
+
+
 def _save_upload(upload) -> Path | None:
     """Validate an uploaded file as a checkpoint (``.pt``) or a predictions bundle (``.npz``), then keep
-    it in the user's folder, a bundle as model A; returns where, or None for a refused file (nothing is
-    left behind)."""
+    it in this session's uploads folder, a bundle as model A; returns where, or None for a refused or
+    unsaved file (nothing is left behind)."""
     bundle = is_bundle_path(upload.name)
-    path = user_dir() / "uploaded" / Path(upload.name).with_suffix(".npz" if bundle else ".pt").name
+    path = session_uploads() / Path(upload.name).with_suffix(".npz" if bundle else ".pt").name
     try:
         # a user's file stays theirs (0o600); the check reads the temporary file before it is kept
         with atomic_write(path, check=_check_bundle if bundle else load_checkpoint, mode=0o600) as f:
             f.write(upload.getvalue())
     except (CheckpointError, BundleError, DatasetUnavailableError) as error:
         st.sidebar.error(f"Upload refused: {str(error).split(': ', 1)[-1]}")
+        return None
+    except OSError as error:  # a full disk, a folder the server may not write: the server's, not the file's
+        st.sidebar.error(f"Upload not saved: the server could not write {path.parent} "
+                         f"({error.strerror or type(error).__name__}). Tell whoever runs the app.")
         return None
     if bundle:  # model A from now on (drawn so by render)
         st.session_state[state.UPLOAD_CHOSEN] = str(path)
@@ -52,7 +64,9 @@ def _upload(sidebar) -> None:
                                    type=["pt", "npz"],
                                    help="A bundle holds a classifier's outputs (logits, labels, and optionally "
                                         "latents, its last layer, images, validation and OOD outputs): see the "
-                                        "README's \"Inspect your own classifier\".")
+                                        "README's \"Inspect your own classifier\". What you upload is listed "
+                                        "for this browser tab alone, and only while it stays open; files for "
+                                        "everyone go in the server's shared folder (EXPLORER_SHARED_DIR).")
     done = st.session_state.setdefault(state.UPLOADS_SEEN, set())
     if upload is not None and upload.file_id not in done:  # each rerun hands the same upload back
         done.add(upload.file_id)
@@ -98,7 +112,8 @@ def render() -> state.Selection:
              "model's validation latents by maximum likelihood; Σ = I is a convention of arbitrary scale "
              "(scaling z by c and the weights by 1/c changes no prediction, but every r² by about c²).")
     _upload(sidebar)
-    entries, problems = cache.checkpoints()
+    entries, problems = cache.checkpoints(session_uploads())
+    entries = [e for e in entries if e.path.exists()]  # the list is up to 30 s old: a file may have gone since
     chosen = next((e for e in entries if str(e.path) == st.session_state.get(state.UPLOAD_CHOSEN)), None)
     if chosen is not None:
         st.session_state[state.DATASET], st.session_state[state.MODEL_A] = chosen.dataset, str(chosen.path)

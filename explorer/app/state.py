@@ -18,6 +18,8 @@ MODEL_B = "model_b"
 SEED = "seed"
 IMPLIED = "implied"  # which of a softmax layer's implied Gaussians the pages draw and check against
 UPLOADS_SEEN = "uploads_seen"
+UPLOADS_TOKEN = "uploads_token"
+"""The random token naming this session's uploads folder (:func:`explorer.core.checkpoints.uploads_dir`)."""
 UPLOAD_CHOSEN = "upload_chosen"
 """The path of a bundle just uploaded, until a run of the sidebar has drawn it as model A: a run
 stopped before its widgets reach the browser (a click elsewhere) would otherwise lose the choice, as
@@ -30,6 +32,8 @@ TRAIN_RESULT = "train_result"
 TRAIN_REPLAY = "train_replay"
 LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based (kept while other pages are open)
 LESSON_PICKER = "lesson_picker"  # its step picker, set from LESSON_STEP at every run of the page
+LESSON_BUNDLE = "lesson_bundle"
+"""The lesson bundle last prepared: ((dataset, softmax path, vc path, seed) it was made for, its zip bytes)."""
 ROBUST_REQUEST = "robust_request"  # the robust-accuracy settings last asked for on the adversarial page
 SHIFT_TAB = "shift_tab"  # the open tab of the Shift page (only the open tab computes)
 

@@ -9,8 +9,10 @@ out for validation are rebuilt from the seed and fractions ``meta["train_config"
 (:func:`checkpoint_validation_split`).
 
 The catalogue lists the files the app offers: shipped with the project (``checkpoints/``), trained
-or uploaded by the user (:func:`user_dir`, never inside ``checkpoints/``), and the user's uploaded
-predictions bundles (``.npz``, :mod:`explorer.core.bundles`), listed as method ``"bundle"``. A file's identity, in the
+by the user (:func:`user_dir`, never inside ``checkpoints/``), offered to everyone in the shared
+folder (:func:`shared_dir`: a teacher's files for the class), and one browser session's own uploads
+(:func:`uploads_dir`, which no other session lists). Predictions bundles (``.npz``,
+:mod:`explorer.core.bundles`) are listed as method ``"bundle"``. A file's identity, in the
 projection cache for instance, is :func:`explorer.core._io.file_digest` of its bytes.
 """
 
@@ -21,6 +23,7 @@ import datetime as dt
 import os
 import pickle
 import platform
+import re
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -37,7 +40,7 @@ from explorer.core.data import DATASETS, OWN_DATA, Dataset, Vocabulary, load_dat
 from explorer.core.errors import ArgumentError, BundleError, CheckpointError
 from explorer.core.models import Classifier
 
-SOURCES = ("shipped", "trained", "uploaded")
+SOURCES = ("shipped", "trained", "shared", "uploaded")
 
 FORMAT = "vc-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -267,6 +270,28 @@ def user_dir() -> Path:
     return user_folder("EXPLORER_RUNS_DIR", "runs")
 
 
+def shared_dir() -> Path:
+    """Checkpoints and bundles offered to every session of the app: ``$EXPLORER_SHARED_DIR``, else
+    ``user_dir()/shared``. The app only reads it: a teacher puts the class's files there."""
+    if env := os.environ.get("EXPLORER_SHARED_DIR"):
+        return Path(env).expanduser()
+    return user_dir() / "shared"
+
+
+SESSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+"""What names one session's uploads folder: random, long enough that nobody guesses another's."""
+
+
+def uploads_dir(session: str) -> Path:
+    """The uploads of one browser session, ``user_dir()/uploaded/<session>``: listed for that session
+    alone, so that two students uploading ``model.pt`` each see their own. ``session`` is a random token
+    (:data:`SESSION_TOKEN`, e.g. ``secrets.token_urlsafe(24)``); anything else raises ``ArgumentError``."""
+    if not SESSION_TOKEN.fullmatch(session):
+        raise ArgumentError(f"an uploads folder is named by a random token of 16-64 letters, digits, - or _, "
+                            f"got {session!r}")
+    return user_dir() / "uploaded" / session
+
+
 @dataclass(frozen=True)
 class Entry:
     """One listed checkpoint or bundle with the metadata needed to choose it.
@@ -342,18 +367,25 @@ def _described(path: Path, source: str) -> Entry | str | None:
     return found
 
 
-def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None) -> tuple[list[Entry], list[str]]:
-    """Every usable checkpoint, shipped first, then the user's (trained, then uploaded checkpoints and
-    bundles).
+def list_checkpoints(shipped: Path = SHIPPED_DIR, user: Path | None = None, shared: Path | None = None,
+                     uploads: Path | None = None) -> tuple[list[Entry], list[str]]:
+    """Every usable checkpoint, shipped first, then the user's trained ones, the shared folder's
+    checkpoints and bundles, and those of ``uploads`` (one session's :func:`uploads_dir`; None: none).
 
-    Returns (entries, problems): a file that cannot be read is skipped and its one-line reason kept. A file
-    is read once per change of its size or modification time, so listing again costs a ``stat`` a file.
+    ``user`` defaults to :func:`user_dir`, ``shared`` to :func:`shared_dir` (``user/shared`` when ``user``
+    is given). Returns (entries, problems): a file that cannot be read is skipped and its one-line reason
+    kept. A file is read once per change of its size or modification time, so listing again costs a
+    ``stat`` a file.
     """
+    if shared is None:
+        shared = shared_dir() if user is None else user / "shared"
     user = user_dir() if user is None else user
-    folders = [(shipped, "shipped"), (user / "trained", "trained"), (user / "uploaded", "uploaded")]
+    folders = [(shipped, "shipped"), (user / "trained", "trained"), (shared, "shared"), (uploads, "uploaded")]
     entries, problems = [], []
     for folder, source in folders:
-        patterns = ("*.pt", "*.npz") if source == "uploaded" else ("*.pt",)
+        if folder is None:
+            continue
+        patterns = ("*.pt",) if source in ("shipped", "trained") else ("*.pt", "*.npz")
         for path in sorted(p for pattern in patterns for p in folder.glob(pattern)) if folder.is_dir() else []:
             found = _described(path, source)
             if isinstance(found, Entry):

@@ -37,5 +37,9 @@ class BrowserUnavailableError(ExplorerError, RuntimeError):
     """No Chrome or Chromium for plotly's static export to draw PNG figures with."""
 
 
+class FileGoneError(ExplorerError, FileNotFoundError):
+    """A file that was listed is no longer there (deleted or moved since)."""
+
+
 __all__ = ["ArgumentError", "BrowserUnavailableError", "BundleError", "CheckpointError", "DatasetUnavailableError",
-           "ExplorerError", "ModelNeededError"]
+           "ExplorerError", "FileGoneError", "ModelNeededError"]

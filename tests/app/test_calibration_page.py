@@ -225,7 +225,7 @@ def test_a_bundle_without_latents_gets_a_line_instead_of_a_map(open_page, tmp_pa
     from explorer.core.checkpoints import SHIPPED_DIR
 
     probs, labels = probs_and_labels(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
-    folder = tmp_path / "runs" / "uploaded"
+    folder = tmp_path / "runs" / "shared"
     folder.mkdir(parents=True)
     save_bundle(folder / "logits.npz", logits=np.log(probs), labels=labels, dataset="digits")  # no latents
     app = open_page("calibration", state={"model_a": str(folder / "logits.npz"),

@@ -178,7 +178,7 @@ def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(op
     n = MAX_MARKERS + 500
     rng = np.random.default_rng(0)
     latents, labels = rng.normal(size=(n, 2)), rng.integers(0, 3, n)
-    folder = tmp_path / "runs" / "uploaded"
+    folder = tmp_path / "runs" / "shared"
     folder.mkdir(parents=True)
     weight, bias = rng.normal(size=(3, 2)), np.zeros(3)  # the last layer: its Gaussians are drawn too
     save_bundle(folder / "many.npz", logits=latents @ weight.T + bias, labels=labels, latents=latents,
@@ -267,7 +267,7 @@ def test_a_region_is_not_measured_on_a_bundle_whose_rows_are_other_examples(open
     from explorer.core.bundles import save_bundle
 
     rng = np.random.default_rng(0)
-    folder = tmp_path / "runs" / "uploaded"
+    folder = tmp_path / "runs" / "shared"
     folder.mkdir(parents=True)
     for name, seed in (("first.npz", 1), ("second.npz", 2)):  # two bundles of other data, other labels
         labels = np.random.default_rng(seed).integers(0, 3, 200)

@@ -111,6 +111,26 @@ def test_a_link_from_the_lesson_opens_a_page_on_its_models(open_page):
     assert app.session_state["model_b"].endswith("digits-mlp-d16-lgm.pt")
 
 
+def test_the_lesson_bundle_is_prepared_on_a_click_and_a_failure_is_a_message(open_page, monkeypatch):
+    app = open_page("lesson")
+    prepare = next(b for b in app.button if b.label.startswith("Prepare the lesson bundle"))
+    assert not app.get("download_button")
+    prepare.click().run()
+    assert not app.exception and not app.error and len(app.get("download_button")) == 1
+
+    from explorer.app.views.lesson import bundle
+    from explorer.core.errors import DatasetUnavailableError
+
+    def unavailable(lesson):
+        raise DatasetUnavailableError("digits' files are missing")
+
+    monkeypatch.setattr(bundle, "steps", unavailable)  # what bundle() measures every step with
+    app.session_state["lesson_bundle"] = None
+    next(b for b in app.button if b.label.startswith("Prepare the lesson bundle")).click().run()
+    assert not app.exception and not app.get("download_button")
+    assert [e.value for e in app.error] == ["The lesson bundle could not be made: digits' files are missing"]
+
+
 def test_the_lesson_bundle_holds_metrics_offline_figures_and_a_summary(open_page):
     from explorer.app.views.lesson.bundle import bundle
     from explorer.app.views.lesson.choice import lesson_for

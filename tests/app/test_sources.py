@@ -15,8 +15,8 @@ pytestmark = pytest.mark.usefixtures("fresh_app")
 VC = str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")
 
 
-def _uploaded(tmp_path, name: str) -> str:
-    folder = tmp_path / "runs" / "uploaded"
+def _shared(tmp_path, name: str) -> str:
+    folder = tmp_path / "runs" / "shared"
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / name)
 
@@ -28,7 +28,7 @@ def digits_bundle(tmp_path) -> str:
     test, train = load_dataset("digits", "test"), load_dataset("digits", "train")
     logits, latents = predict(model, test.x)
     val_logits, _ = predict(model, train.x[:300])
-    path = _uploaded(tmp_path, "theirs.npz")
+    path = _shared(tmp_path, "theirs.npz")
     save_bundle(path, logits=logits.numpy(), labels=test.y.numpy(), latents=latents.numpy(),
                 weight=model.head.linear.weight.detach().numpy(), bias=model.head.linear.bias.detach().numpy(),
                 val_logits=val_logits.numpy(), val_labels=train.y[:300].numpy(), dataset="digits")
@@ -46,7 +46,7 @@ def own_bundle(tmp_path) -> str:
     z_train, z_test = pca.transform(train.x.flatten(1).numpy()), pca.transform(test.x.flatten(1).numpy())
     clf = LogisticRegression(max_iter=500).fit(z_train, train.y.numpy())
     noise = np.random.default_rng(0).uniform(0, 1, (100, 64))
-    path = _uploaded(tmp_path, "sklearn.npz")
+    path = _shared(tmp_path, "sklearn.npz")
     save_bundle(path, logits=clf.decision_function(z_test), labels=test.y.numpy(), latents=z_test,
                 weight=clf.coef_, bias=clf.intercept_, images=test.x[:, 0].numpy(),
                 ood_logits=clf.decision_function(pca.transform(noise)), ood_latents=pca.transform(noise),
@@ -74,7 +74,7 @@ def test_a_bundle_without_its_last_layer_shows_its_latents_alone(open_page, tmp_
 
     arrays = load_bundle(digits_bundle).arrays()
     del arrays["weight"], arrays["bias"]
-    bare = _uploaded(tmp_path, "bare.npz")
+    bare = _shared(tmp_path, "bare.npz")
     save_bundle(bare, **arrays)
     app = open_page("latent_space", state={"model_a": bare, "model_b": VC})
     assert not app.exception
@@ -107,8 +107,8 @@ def test_an_uploaded_bundle_becomes_model_a_and_a_bad_one_leaves_nothing(tmp_pat
     shuffled = tmp_path / "shuffled.npz"
     np.savez(shuffled, **arrays)
     assert _save_upload(SimpleNamespace(name="shuffled.npz", getvalue=shuffled.read_bytes)) is None
-    folder = tmp_path / "runs" / "uploaded"
-    assert sorted(p.name for p in folder.iterdir()) == ["again.npz", "theirs.npz"]
+    (folder,) = (tmp_path / "runs" / "uploaded").iterdir()  # this session's own folder
+    assert sorted(p.name for p in folder.iterdir()) == ["again.npz"]
 
 
 def test_a_source_reads_a_checkpoint_and_a_bundle_alike(digits_bundle):

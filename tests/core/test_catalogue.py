@@ -17,9 +17,9 @@ def test_shipped_checkpoints_are_listed_with_their_metadata(tmp_path):
 
 def test_user_checkpoints_come_after_the_shipped_ones_and_bad_files_are_reported(tmp_path):
     (tmp_path / "trained").mkdir()
-    (tmp_path / "uploaded").mkdir()
+    (tmp_path / "shared").mkdir()
     shutil.copy(SHIPPED_DIR / "digits-mlp-d2-vc.pt", tmp_path / "trained" / "mine.pt")
-    (tmp_path / "uploaded" / "junk.pt").write_text("not a checkpoint")
+    (tmp_path / "shared" / "junk.pt").write_text("not a checkpoint")
     entries, problems = list_checkpoints(user=tmp_path)
     assert [e.source for e in entries][-1] == "trained" and entries[-1].path.name == "mine.pt"
     assert len(problems) == 1 and "junk.pt" in problems[0] and "\n" not in problems[0]
@@ -30,6 +30,34 @@ def test_user_dir_follows_the_environment(tmp_path, monkeypatch):
     assert user_dir() == tmp_path
     monkeypatch.delenv("EXPLORER_RUNS_DIR")
     assert user_dir() != SHIPPED_DIR and SHIPPED_DIR not in user_dir().parents
+
+
+def test_the_shared_folder_is_listed_for_everyone_and_follows_the_environment(tmp_path, monkeypatch):
+    from explorer.core.checkpoints import shared_dir
+
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    assert shared_dir() == tmp_path / "runs" / "shared"
+    monkeypatch.setenv("EXPLORER_SHARED_DIR", str(tmp_path / "class"))
+    assert shared_dir() == tmp_path / "class"
+    (tmp_path / "class").mkdir()
+    shutil.copy(SHIPPED_DIR / "digits-mlp-d2-vc.pt", tmp_path / "class" / "teachers.pt")
+    (entry,) = [e for e in list_checkpoints()[0] if e.source == "shared"]
+    assert entry.path.name == "teachers.pt" and "[shared: teachers]" in entry.label
+
+
+def test_an_uploads_folder_is_named_by_a_random_token_only():
+    import secrets
+
+    import pytest
+
+    from explorer.core.checkpoints import uploads_dir
+    from explorer.core.errors import ArgumentError
+
+    token = secrets.token_urlsafe(24)
+    assert uploads_dir(token) == user_dir() / "uploaded" / token
+    for bad in ("..", "../../etc", "short", "a/b" * 10, ""):
+        with pytest.raises(ArgumentError):
+            uploads_dir(bad)
 
 
 def test_a_label_names_how_vc_used_its_prior_term(tmp_path):
@@ -63,12 +91,14 @@ def test_uploaded_bundles_are_listed_as_method_bundle_under_their_dataset(tmp_pa
     from explorer.core.bundles import save_bundle
     from explorer.core.data import OWN_DATA
 
-    (tmp_path / "uploaded").mkdir()
+    uploads = tmp_path / "uploaded" / "a-session-of-its-own"
+    uploads.mkdir(parents=True)
     labels = np.arange(8) % 4
-    save_bundle(tmp_path / "uploaded" / "mine.npz", logits=np.eye(4)[labels], labels=labels,
-                latents=np.zeros((8, 3)))
-    (tmp_path / "uploaded" / "junk.npz").write_bytes(b"PK not a zip")
-    entries, problems = list_checkpoints(user=tmp_path)
+    save_bundle(uploads / "mine.npz", logits=np.eye(4)[labels], labels=labels, latents=np.zeros((8, 3)))
+    (uploads / "junk.npz").write_bytes(b"PK not a zip")
+    assert list_checkpoints(user=tmp_path) == list_checkpoints(user=tmp_path, uploads=None)
+    assert not any(e.source == "uploaded" for e in list_checkpoints(user=tmp_path)[0])  # another session's
+    entries, problems = list_checkpoints(user=tmp_path, uploads=uploads)
     mine = next(e for e in entries if e.path.name == "mine.npz")
     assert (mine.method, mine.dataset, mine.latent_dim, mine.accuracy) == ("bundle", OWN_DATA, 3, 1.0)
     assert len(problems) == 1 and problems[0].startswith("junk.npz")
