@@ -295,8 +295,10 @@ def ood(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVA
 @st.cache_resource(show_spinner=False)
 def training_queue() -> TrainingQueue:
     """The server's one training queue, shared by all sessions (:mod:`explorer.jobs.training_queue`); its
-    limits are read from the environment when it is made (:meth:`explorer.jobs.limits.Limits.from_environment`)."""
-    return TrainingQueue(Limits.from_environment())
+    limits are read from the environment when it is made (:meth:`explorer.jobs.limits.Limits.from_environment`).
+    Each epoch a run saves makes every session's sidebar read the list of files again, so a run is
+    listed even when the session that started it has gone."""
+    return TrainingQueue(Limits.from_environment(), saved=lambda path: checkpoints.clear())
 
 
 @st.cache_resource(show_spinner=False)

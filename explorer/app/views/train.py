@@ -68,16 +68,14 @@ def session_jobs() -> list[JobStatus]:
 
 def settle(jobs: list[JobStatus]) -> bool:
     """Take note of the session's runs that finished since the last look: the last one with a saved
-    epoch becomes the run the page shows (:data:`state.TRAIN_RESULT`), and the sidebar's list is read
-    again so that it lists the new file. Returns whether any run had finished since the last look."""
+    epoch becomes the run the page shows (:data:`state.TRAIN_RESULT`). Returns whether any run had
+    finished since the last look."""
     seen = st.session_state.setdefault(state.TRAIN_SETTLED, [])
     new = [job for job in jobs if job.finished and job.id not in seen]
     for job in new:
         seen.append(job.id)
         if job.summary is not None:
             st.session_state[state.TRAIN_RESULT] = {**job.summary, "outcome": job.state}
-    if new:
-        cache.checkpoints.clear()
     return bool(new)
 
 
