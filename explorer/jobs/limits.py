@@ -3,7 +3,7 @@
 One Streamlit server trains every student's runs in its own process (:mod:`explorer.jobs.training_queue`),
 so what one student may ask for is bounded. Each bound is an environment variable, read when the
 server's queue is made (the first visit to the Train page); ``vc-explorer app`` also takes each as an
-option (``--max-epochs 200`` sets ``EXPLORER_MAX_EPOCHS``):
+option named after it (:func:`option`: ``--max-epochs 200`` sets ``EXPLORER_MAX_EPOCHS``):
 
 =================================  ==========================  ==================================================
 variable                           default                     what it bounds
@@ -41,6 +41,21 @@ VARIABLES = {
     "max_runs": "EXPLORER_MAX_RUNS",
 }
 """Each field of :class:`Limits` -> the environment variable that sets it."""
+HELP = {
+    "workers": "training runs the server trains at once (by default half the cores, at least 1)",
+    "max_epochs": "most epochs of one training run",
+    "max_batch_size": "largest mini-batch of one training run",
+    "encoders": "encoders a training run may use, comma-separated",
+    "max_per_session": "training runs one browser session may have queued or running",
+    "max_runs": "training runs queued or running in all",
+}
+"""Each field of :class:`Limits` -> its one-line help (``vc-explorer app --help`` adds the default)."""
+
+
+def option(name: str) -> str:
+    """The ``vc-explorer app`` option of field ``name``: its variable's name, ``--max-epochs`` for
+    ``EXPLORER_MAX_EPOCHS``."""
+    return "--" + VARIABLES[name].removeprefix("EXPLORER_").lower().replace("_", "-")
 
 
 def cores() -> int:

@@ -19,6 +19,7 @@ How many runs train at once, how many may wait, and what one run may ask for are
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import itertools
 import logging
@@ -134,7 +135,8 @@ class TrainingQueue:
 
     ``saved(path)`` is called in the worker after each epoch a run saves to ``path`` (the app reads its
     list of files again). ``now`` is the clock (seconds, monotonic), replaceable in tests. The workers
-    start with the first run submitted and live as long as the process (daemon threads).
+    start with the first run submitted and live as long as the process (daemon threads); when it exits,
+    :meth:`close` stops the runs, so that none is cut off inside torch.
     """
 
     def __init__(self, limits: Limits | None = None, saved: Callable[[Path], None] | None = None,
@@ -147,6 +149,8 @@ class TrainingQueue:
         self._rates: dict[tuple[str, str], deque[float]] = {}
         self._ids = itertools.count(1)
         self._workers: list[threading.Thread] = []
+        self._closed = False
+        atexit.register(self.close)
 
     # -- submitting and cancelling -----------------------------------------------------------------
 
@@ -164,6 +168,8 @@ class TrainingQueue:
         check_writable(path)
         kept = len(split_indices(data.y, train_config)[0])
         with self._lock:
+            if self._closed:
+                raise ArgumentError("the server is stopping: no more runs are taken")
             active = [j for j in self._jobs.values() if j.state in (QUEUED, RUNNING)]
             own = sum(j.owner == owner for j in active)
             if own >= self.limits.max_per_session:
@@ -196,6 +202,18 @@ class TrainingQueue:
                 self._finish(job, CANCELLED)
             else:
                 job.cancel.set()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Take no more runs, cancel the queued ones and stop the running ones at their next step (their
+        saved epochs stay); wait up to ``timeout`` seconds for them to stop."""
+        with self._lock:
+            self._closed = True
+            for job in list(self._pending):
+                self._pending.remove(job)
+                self._finish(job, CANCELLED)
+            for job in self._jobs.values():
+                job.cancel.set()
+            self._lock.wait_for(lambda: all(j.state != RUNNING for j in self._jobs.values()), timeout)
 
     # -- reading -----------------------------------------------------------------------------------
 

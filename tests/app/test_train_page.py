@@ -4,12 +4,12 @@ run's place and estimated start, its live progress and a Cancel button, then lis
 sidebar and replays d = 2 latents; the server's limits bound the form; bad settings are errors."""
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import wait_for
 from explorer.app import cache, state
 from explorer.app.views import train as train_view
 from explorer.core.checkpoints import SHIPPED_DIR, load_checkpoint
@@ -53,15 +53,6 @@ def finish(app: AppTest) -> AppTest:
     app.run()
     assert not app.exception, app.exception
     return app
-
-
-def wait_for(condition, what: str) -> None:
-    event = threading.Event()
-    for _ in range(WAIT * 20):
-        if condition():
-            return
-        event.wait(0.05)
-    raise AssertionError(f"never {what}")
 
 
 def panel(app: AppTest) -> str:

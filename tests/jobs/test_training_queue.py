@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from conftest import quick_configs
+from conftest import quick_configs, wait_for
 from explorer.core.checkpoints import load_checkpoint
 from explorer.core.data import load_dataset, split_indices
 from explorer.core.errors import ArgumentError
@@ -91,15 +91,6 @@ def fake(monkeypatch):
     return training
 
 
-def wait_for(condition, what: str) -> None:
-    event = threading.Event()
-    for _ in range(WAIT * 100):
-        if condition():
-            return
-        event.wait(0.01)
-    raise AssertionError(f"never {what}")
-
-
 def tiny(epochs: int = 1, batch_size: int = 512, **overrides):
     """Digits configs with few steps: 3 per epoch at batch 512."""
     return quick_configs("softmax", epochs=epochs, batch_size=batch_size, **overrides)
@@ -159,6 +150,21 @@ def test_a_queued_run_cancelled_leaves_the_queue(fake, digits):
     fake.step(2 * 3)
     assert queue.wait(ids[2], WAIT).state == DONE
     assert queue.status(ids[1]).state == CANCELLED and fake.most_inside == 1
+
+
+def test_closing_the_queue_stops_every_run_and_takes_no_more(fake, digits):
+    """What happens when the server stops: nothing is left inside torch as the process exits."""
+    queue = TrainingQueue(Limits(workers=1, max_per_session=5), now=fake.clock)
+    ids = [queue.submit("a", *digits, *tiny()) for _ in range(2)]
+    wait_for(lambda: queue.status(ids[0]).state == RUNNING, "the first run started")
+    closing = threading.Thread(target=queue.close, kwargs={"timeout": WAIT})
+    closing.start()
+    wait_for(lambda: queue.status(ids[1]).state == CANCELLED, "the queued run cancelled")  # and the running one told
+    fake.step()  # the running run's next step sees its cancel
+    closing.join(WAIT)
+    assert [queue.status(i).state for i in ids] == [CANCELLED, CANCELLED] and fake.inside == 0
+    with pytest.raises(ArgumentError, match="the server is stopping"):
+        queue.submit("a", *digits, *tiny())
 
 
 def test_a_failing_run_keeps_its_message_and_the_queue_goes_on(fake, digits):
