@@ -102,8 +102,9 @@ st.subheader("Last run")
 if run["complete"]:
     st.success(f"Trained {run['epochs_done']} epochs, seed {run['seed']}; saved as `{run['path']}`.")
 else:
-    st.warning(f"The run was {run['outcome']} after epoch {run['epochs_done']} of {run['epochs']}. Those epochs "
-               f"are saved in `{run['path']}`.")
+    stopped = "was cancelled" if run["outcome"] == "cancelled" else "failed"
+    st.warning(f"The run {stopped} after epoch {run['epochs_done']} of {run['epochs']}. Those epochs are saved "
+               f"in `{run['path']}`.")
 metrics = run["metrics"]
 columns = st.columns(4)
 columns[0].metric(f"Accuracy ({run['metrics_split']})", f"{metrics['accuracy']:.3f}")

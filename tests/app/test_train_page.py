@@ -197,6 +197,14 @@ def test_a_zero_learning_rate_is_an_error_not_a_traceback(start, tmp_path):
     assert not trained_files(tmp_path)
 
 
+def test_a_run_that_fails_in_the_queue_shows_its_message(start, tmp_path):
+    app = finish(fill(start(), method="vc", prior="student_t", kl_estimator="moment", epochs=2))
+    assert not app.exception
+    assert app.error[0].value.startswith("The last run failed: the moment estimator's closed form needs a "
+                                         "Gaussian prior")
+    assert not trained_files(tmp_path) and not app.get("plotly_chart")
+
+
 def test_a_dataset_missing_offline_is_an_error(start, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr("explorer.core.data.images._download", _no_download)
