@@ -93,8 +93,10 @@ class Limits:
 
         Each worker thread sets its own (torch's OpenMP setting is per thread), so N runs use about N
         times this many cores together and the pages' script threads keep torch's setting. One run on
-        2 cores gets one thread: the other core serves the pages (a small model gains little from a
-        second thread, and a page waiting for a busy core is what a class would notice).
+        2 cores gets one thread: the other core serves the pages. The project's models gain little
+        from a second thread, and two runs at once take as long per run as one run after the other
+        on such a machine (``python benchmarks/bench_queue.py`` measures both), so running them in
+        turn gives each student a result sooner.
         """
         return max(1, (cores() - 1) // self.workers) if cores() > 1 else 1
 

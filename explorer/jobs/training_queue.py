@@ -46,11 +46,11 @@ FINISHED = (DONE, FAILED, CANCELLED)
 
 PRIOR_SECONDS_PER_EXAMPLE = {"mlp": 3e-4, "bag": 2e-3, "cnn": 2e-3, "resnet18": 0.1}
 """Seconds per training example (each epoch's validation included) assumed for an encoder until a run
-of the same dataset and encoder has finished here: about twice what one-epoch ``vc`` runs at their
-datasets' defaults took through this queue (one worker, one thread, on a 2-core CPU busy with other
-work; :attr:`JobStatus.seconds_per_example`): digits' MLP 1.4·10⁻⁴ s, MNIST's CNN (a fifth of the
-training split) 1.2–1.5·10⁻³ s, 20 Newsgroups' bag (half of it) 0.9–1.3·10⁻³ s. ResNet-18's is not
-measured here; 50 times the CNN's is a guess."""
+of the same dataset and encoder has finished here: what one-epoch ``vc`` runs at their datasets'
+defaults took through this queue on a 2-core CPU busy with other work, rounded up (``python
+benchmarks/bench_queue.py`` prints them; there, digits' MLP took 1.4–2.3·10⁻⁴ s, MNIST's CNN
+1.2–2.0·10⁻³ s and 20 Newsgroups' bag 0.8–1.3·10⁻³ s). ResNet-18's is not measured here; 50 times the
+CNN's is a guess."""
 RATE_MEMORY = 5
 """How many finished runs of a dataset and encoder their estimate averages."""
 KEEP_FINISHED = 200
