@@ -52,9 +52,11 @@ def submit(dataset: str, model_config: ModelConfig, train_config: TrainConfig) -
     Raises ``DatasetUnavailableError`` (files missing offline) and ``ArgumentError`` (a setting over
     the server's limits, a full queue, an unwritable user folder) before anything is queued.
     """
+    queue = cache.training_queue()
+    queue.limits.check(model_config, train_config)  # before loading the data, which may take seconds
     owner = st.session_state.setdefault(state.TRAIN_OWNER, secrets.token_hex(8))
     data, test = cache.train_split(dataset), cache.test_split(dataset)
-    job_id = cache.training_queue().submit(owner, data, test, model_config, train_config)
+    job_id = queue.submit(owner, data, test, model_config, train_config)
     st.session_state[state.TRAIN_JOBS] = [*st.session_state.get(state.TRAIN_JOBS, []), job_id]
     return job_id
 
