@@ -19,7 +19,8 @@ variable                           default                     what it bounds
 
 The defaults keep a 2-core server usable by a class: one run at a time, with its torch threads
 (:attr:`Limits.threads`) on one core, leaves the other core to the pages; every dataset's default
-settings fit them (digits: 60 epochs at batch 64; the text sets: batch 256). A request over a bound is
+settings fit them (digits: 60 epochs at batch 64; the text sets: batch 256) but CIFAR-10's ResNet-18,
+for which the Train page offers the CNN. A request over a bound is
 refused with an :class:`~explorer.core.errors.ArgumentError` that names the bound and its variable.
 """
 
