@@ -1,4 +1,5 @@
-"""Train: a model of your own, with live curves, a checkpoint after every epoch and a latent replay."""
+"""Train: a model of your own, trained in the server's queue, with live curves, a checkpoint after every
+epoch and a latent replay."""
 
 import streamlit as st
 
@@ -19,6 +20,12 @@ st.markdown("Train one model on one dataset. Digits trains in seconds on a CPU; 
 dataset = st.selectbox("Dataset", list(DATASETS), key=state.TRAIN_DATASET,
                        help="Changing it brings that dataset's default settings.")
 model_default, train_default = train_view.defaults(dataset)
+try:
+    limits = train_view.limits()
+except ExplorerError as error:  # a limit set to something unusable in the server's environment
+    st.error(str(error))
+    st.stop()
+encoders = [e for e in ENCODERS if e in limits.encoders]
 
 
 def key(name: str) -> str:
@@ -37,8 +44,8 @@ with st.form("train"):
     left, middle, right = st.columns(3)
     method = left.selectbox("Method", METHODS, index=METHODS.index(model_default.method), key=key("method"),
                             help=model_help("method"))
-    encoder = left.selectbox("Encoder", ENCODERS, index=ENCODERS.index(model_default.encoder),
-                             key=key("encoder"), help=model_help("encoder"))
+    encoder = left.selectbox("Encoder", encoders, index=encoders.index(model_default.encoder)
+                             if model_default.encoder in encoders else 0, key=key("encoder"), help=model_help("encoder"))
     latent_dim = left.number_input("Latent dimension d", 1, 512, model_default.latent_dim, key=key("d"),
                                    help=model_help("latent_dim"))
     prior = left.selectbox("Prior family", PRIORS, index=PRIORS.index(model_default.prior), key=key("prior"),
@@ -58,17 +65,21 @@ with st.form("train"):
     variance = middle.selectbox("Variance of the class Gaussians", VARIANCES,
                                 index=VARIANCES.index(model_default.variance), key=key("variance"),
                                 help=model_help("variance"))
-    epochs = right.number_input("Epochs", 1, 1000, train_default.epochs, key=key("epochs"), help=train_help("epochs"))
-    batch_size = right.number_input("Batch size", 1, 4096, train_default.batch_size, key=key("batch_size"),
+    epochs = right.number_input("Epochs", 1, limits.max_epochs, min(train_default.epochs, limits.max_epochs),
+                                key=key("epochs"), help=train_help("epochs"))
+    batch_size = right.number_input("Batch size", 1, limits.max_batch_size,
+                                    min(train_default.batch_size, limits.max_batch_size), key=key("batch_size"),
                                     help=train_help("batch_size"))
     lr = right.number_input("Learning rate", 0.0, 1.0, train_default.lr, step=1e-4, format="%.1e",
                             key=key("lr"), help=train_help("lr"))
     train_fraction = right.number_input("Training fraction", 0.0, 1.0, train_default.train_fraction,
                                         step=0.05, key=key("train_fraction"), help=train_help("train_fraction"))
     seed = right.number_input("Seed", 0, 2**31 - 1, train_default.seed, key=key("seed"), help=train_help("seed"))
-    st.caption("Leaving this page or touching any widget while a run is going stops it at its next "
-               "update. Every finished epoch is already saved, and the stopped run stays listed in the "
-               "sidebar with its validation metrics; only the epoch in progress is lost.")
+    st.caption(f"Runs train in this server's queue, {limits.workers} at a time, and go on when you leave this "
+               f"page, touch a widget or close the tab: each epoch is saved as it ends, and the sidebar lists "
+               f"the run once it has ended. Cancel stops a run at its next step and keeps its saved epochs. "
+               f"Limits here: {limits.max_epochs} epochs, batch size {limits.max_batch_size}, encoders "
+               f"{', '.join(encoders)}, {limits.max_per_session} runs queued or running per session.")
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:
@@ -78,13 +89,12 @@ if submitted:
             lambda_prior=lambda_prior, lambda_kl=lambda_kl, objective=objective, kl_estimator=kl_estimator,
             disc_hidden=int(disc_hidden), epochs=int(epochs),
             batch_size=int(batch_size), lr=lr, train_fraction=train_fraction, seed=int(seed))
-        st.session_state[state.TRAIN_RESULT] = train_view.train_live(dataset, model_config, train_config)
+        train_view.submit(dataset, model_config, train_config)
     except ExplorerError as error:
         st.error(str(error))
-    else:
-        st.rerun()  # draws the result below, and the sidebar with the new checkpoint in its list
 
-run = st.session_state.get(state.TRAIN_RESULT)
+train_view.show_queue()
+run = train_view.last_run()
 if run is None:
     st.stop()
 
@@ -92,8 +102,9 @@ st.subheader("Last run")
 if run["complete"]:
     st.success(f"Trained {run['epochs_done']} epochs, seed {run['seed']}; saved as `{run['path']}`.")
 else:
-    st.warning(f"The run stopped after epoch {run['epochs_done']} of {run['epochs']} (the page was left or "
-               f"a widget touched). Those epochs are saved in `{run['path']}`.")
+    stopped = "was cancelled" if run["outcome"] == "cancelled" else "failed"
+    st.warning(f"The run {stopped} after epoch {run['epochs_done']} of {run['epochs']}. Those epochs are saved "
+               f"in `{run['path']}`.")
 metrics = run["metrics"]
 columns = st.columns(4)
 columns[0].metric(f"Accuracy ({run['metrics_split']})", f"{metrics['accuracy']:.3f}")

@@ -63,6 +63,18 @@ def text_configs(method: str, data, **overrides):
     return ModelConfig(**model), TrainConfig(**train)
 
 
+def wait_for(condition, what: str, timeout: float = 300.0) -> None:
+    """Return once ``condition()`` holds (asked every 20 ms); fail naming ``what`` after ``timeout`` seconds."""
+    import threading
+    import time
+
+    deadline, pause = time.monotonic() + timeout, threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what} in {timeout:.0f} s")
+        pause.wait(0.02)
+
+
 def quick_configs(method: str, **overrides):
     """Digits configs that train in about a second: d = 2, two epochs."""
     settings = {"latent_dim": 2, "epochs": 2, "hidden": 32, "snapshot_points": 16, **overrides}

@@ -27,9 +27,11 @@ from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, ProjectionCon
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, FileGoneError, ModelNeededError
 from explorer.core.models import Classifier, LinearHead
+from explorer.jobs.limits import Limits
 from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_run
 from explorer.jobs.training import Progress
+from explorer.jobs.training_queue import TrainingQueue
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
 from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_temperature, checkpoint_temperature
@@ -288,6 +290,15 @@ def ood(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVA
     other = dataset_info(dataset).ood  # a text set's documents in the model's own vocabulary
     x_out = readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
     return ood_comparison(net, x_in, x_out, gaussians(path, implied))
+
+
+@st.cache_resource(show_spinner=False)
+def training_queue() -> TrainingQueue:
+    """The server's one training queue, shared by all sessions (:mod:`explorer.jobs.training_queue`); its
+    limits are read from the environment when it is made (:meth:`explorer.jobs.limits.Limits.from_environment`).
+    Each epoch a run saves makes every session's sidebar read the list of files again, so a run is
+    listed even when the session that started it has gone."""
+    return TrainingQueue(Limits.from_environment(), saved=lambda path: checkpoints.clear())
 
 
 @st.cache_resource(show_spinner=False)

@@ -28,7 +28,14 @@ TRAIN_DATASET = "train_dataset"
 TRAIN_FIELD = "train_field"
 """Prefix of the Train form's widget keys: f"{TRAIN_FIELD}:{dataset}:{name}" (per-dataset defaults)."""
 TRAIN_RESULT = "train_result"
-"""The last training run of this session (a dict, see ``explorer.app.views.train.EpochSaver.summary``)."""
+"""The last finished training run of this session with a saved epoch: a dict, ``EpochSaver.summary``
+(:mod:`explorer.jobs.runs`) plus ``outcome``, the job's final state (done, failed or cancelled)."""
+TRAIN_OWNER = "train_owner"
+"""A random token naming this session to the server's training queue (its limit of runs per session)."""
+TRAIN_JOBS = "train_jobs"
+"""The ids of the runs this session submitted to the training queue, in order."""
+TRAIN_SETTLED = "train_settled"
+"""The ids of this session's runs already seen finished (``explorer.app.views.train.settle``)."""
 TRAIN_REPLAY = "train_replay"
 LESSON_STEP = "lesson_step"  # the Lesson page's step, 0-based (kept while other pages are open)
 LESSON_PICKER = "lesson_picker"  # its step picker, set from LESSON_STEP at every run of the page

@@ -1,16 +1,19 @@
-"""Whole jobs shared by the command line and the app: train, evaluate and save one model; the
-low-data sweep, which trains one model per fraction of the training split, and one such run of a
+"""Whole jobs shared by the command line and the app: train, evaluate and save one model (at the
+end, or after every epoch with :class:`EpochSaver` into :func:`checkpoint_path`, as the app's training
+queue does); the low-data sweep, which trains one model per fraction of the training split, and one such run of a
 given model and training configuration (the app's, read from a checkpoint)."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from explorer.core.checkpoints import save_checkpoint
+from explorer.core.checkpoints import save_checkpoint, user_dir
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
 from explorer.core.data import Dataset, load_dataset, split_indices, stratified_fraction
 from explorer.core.errors import ArgumentError
@@ -45,6 +48,76 @@ def run_meta(dataset: str, class_names: list[str], train_config: TrainConfig, re
         "snapshots": result.snapshots,
         "snapshot_labels": result.snapshot_labels,
     }
+
+
+def checkpoint_path(dataset: str, model_config: ModelConfig, train_config: TrainConfig,
+                    now: dt.datetime | None = None) -> Path:
+    """Where a run is saved: ``user_dir()/trained``, never ``checkpoints/`` (the shipped models).
+
+    The name ends with the time and a random tag, so that two sessions starting the same run in the
+    same second write two files, not one in turn.
+    """
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    name = (f"{dataset}-{model_config.encoder}-d{model_config.latent_dim}-{model_config.method}"
+            f"-seed{train_config.seed}-{stamp}-{secrets.token_hex(3)}.pt")
+    return user_dir() / "trained" / name
+
+
+class EpochSaver:
+    """Training callback that saves the model after every epoch to one file (atomically, in place).
+
+    The metadata is :func:`run_meta` of the run so far that :func:`train` hands over,
+    plus ``metrics_split`` and ``epochs_done``: after an intermediate epoch ``metrics`` are that
+    epoch's validation accuracy, ECE and NLL (``metrics_split = "validation"``); after the last one,
+    the full report on the test split (``"test"``).
+    """
+
+    def __init__(self, path: Path, test: Dataset, train_config: TrainConfig) -> None:
+        self.path, self.test, self.train_config = Path(path), test, train_config
+        self.result: TrainResult | None = None
+        self.metrics: dict[str, float] = {}
+        self.metrics_split = "validation"
+
+    def __call__(self, progress: Progress) -> bool:
+        """Save at an epoch's end (returns True); other steps pass through (False)."""
+        if progress.result is None:
+            return False
+        self.result = result = progress.result
+        if progress.epoch == progress.epochs:
+            self.metrics = evaluate(result.model, self.test.x, self.test.y)
+            self.metrics_split = "test"
+        else:
+            record = progress.record
+            self.metrics = {"accuracy": record["val_accuracy"], "ece": record["val_ece"],
+                            "nll": record["val_nll"]}
+        save_checkpoint(self.path, result.model, self.meta())
+        return True
+
+    @property
+    def history(self) -> list[dict]:
+        return self.result.history if self.result is not None else []
+
+    def meta(self) -> dict:
+        return {**run_meta(self.test.name, list(self.test.class_names), self.train_config, self.result,
+                           self.metrics),
+                "metrics_split": self.metrics_split, "epochs_done": len(self.history)}
+
+    def summary(self) -> dict:
+        """The run so far as plain data (lists, numbers, numpy arrays), enough to redraw its curves and
+        replay its latents without the model; call it after an epoch has been saved."""
+        result = self.result
+        config = result.model.config
+        return {
+            "path": str(self.path), "dataset": self.test.name, "method": config.method,
+            "latent_dim": config.latent_dim, "seed": self.train_config.seed,
+            "epochs": self.train_config.epochs, "epochs_done": len(result.history),
+            "complete": len(result.history) == self.train_config.epochs,
+            "class_names": list(self.test.class_names), "history": list(result.history),
+            "metrics": dict(self.metrics), "metrics_split": self.metrics_split,
+            "snapshots": result.snapshots.numpy() if result.snapshots is not None else None,
+            "snapshot_labels": result.snapshot_labels.numpy() if result.snapshot_labels is not None else None,
+            "means": result.prior_means.numpy(), "variances": result.prior_variances.numpy(),
+        }
 
 
 def train_and_save(

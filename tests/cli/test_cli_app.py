@@ -40,3 +40,34 @@ def test_the_app_command_serves_the_app_and_stops_quietly(stop, tmp_path):
     assert code == 0, output
     assert f"127.0.0.1:{port}" in output and "Stopping..." in output
     assert "Traceback" not in output and "interrupted" not in output
+
+
+
+class Started(Exception):
+    """Raised by a stand-in for os.execv: the command got as far as becoming Streamlit."""
+
+
+def exec_stand_in(path, argv):
+    raise Started(argv)
+
+
+def test_the_app_command_sets_the_training_limits_and_passes_the_rest_on(monkeypatch):
+    from explorer.cli import main
+
+    monkeypatch.setattr(os, "execv", exec_stand_in)
+    monkeypatch.setenv("EXPLORER_MAX_EPOCHS", "")  # restored after the test: main() sets it
+    monkeypatch.setenv("EXPLORER_TRAIN_ENCODERS", "")
+    with pytest.raises(Started) as started:
+        main(["app", "--max-epochs", "7", "--server.port=8600", "--train-encoders", "mlp,cnn"])
+    (argv,) = started.value.args
+    assert argv[-1] == "--server.port=8600" and "--max-epochs" not in argv and "7" not in argv
+    assert os.environ["EXPLORER_MAX_EPOCHS"] == "7" and os.environ["EXPLORER_TRAIN_ENCODERS"] == "mlp,cnn"
+
+
+def test_the_app_command_refuses_an_unusable_limit_before_starting(monkeypatch, capsys):
+    from explorer.cli import main
+
+    monkeypatch.setattr(os, "execv", exec_stand_in)
+    monkeypatch.setenv("EXPLORER_MAX_RUNS", "")
+    assert main(["app", "--max-runs", "0"]) == 1  # no Started: it stopped before
+    assert capsys.readouterr().err.strip().endswith("error: EXPLORER_MAX_RUNS must be a whole number ≥ 1, not 0")

@@ -1,15 +1,16 @@
-"""The Train page's logic: a checkpoint saved after every epoch, the live progress, the latent replay.
+"""The Train page's logic: runs submitted to the server's training queue, their places and progress,
+and the finished run's curves and latent replay.
 
-Streamlit stops a script run at its next UI update when the user leaves the page or touches a widget.
-So the callback saves the epoch *before* it touches the UI, and records the run in session state as
-it goes: a stopped run loses at most the epoch in progress, and the page can still show what was done.
+Streamlit stops a script run at its next UI update when the user leaves the page or touches a widget,
+so no run trains in a script run: it goes to the server's queue (:mod:`explorer.jobs.training_queue`,
+one per server in :func:`explorer.app.cache.training_queue`), whose worker threads train it and save it
+after every epoch whether or not its session still watches. The session keeps its runs' ids; the page
+asks the queue about them in a fragment that reruns alone every :data:`POLL_SECONDS`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -17,19 +18,13 @@ import streamlit as st
 import torch
 
 from explorer.app import cache, state
-from explorer.core.checkpoints import save_checkpoint, user_dir
 from explorer.core.config import ModelConfig, TrainConfig, default_configs
-from explorer.core.data import Dataset
 from explorer.core.implied import fit_implied
 from explorer.core.models import LinearHead
 from explorer.figures import latent_scatter, training_curves
-from explorer.jobs.runs import check_writable, run_meta
-from explorer.jobs.training import Progress, TrainResult, train
-from explorer.measure.evaluation import evaluate
+from explorer.jobs.limits import Limits
+from explorer.jobs.training_queue import FAILED, QUEUED, RUNNING, JobStatus
 from explorer.measure.latents import gaussian_ellipse
-
-PROGRESS_UPDATES = 20
-"""Progress-bar updates per epoch (besides the epoch's end): each one is a websocket message."""
 
 
 def defaults(dataset: str) -> tuple[ModelConfig, TrainConfig]:
@@ -42,118 +37,114 @@ def field_key(dataset: str, name: str) -> str:
     return f"{state.TRAIN_FIELD}:{dataset}:{name}"
 
 
-def checkpoint_path(dataset: str, model_config: ModelConfig, train_config: TrainConfig,
-                    now: dt.datetime | None = None) -> Path:
-    """Where a run is saved: ``user_dir()/trained``, never ``checkpoints/`` (the shipped models).
+POLL_SECONDS = 2.0
+"""How often the queue panel asks the queue for news while one of the session's runs is queued or running."""
 
-    The name ends with the time and a random tag, so that two sessions starting the same run in the
-    same second write two files, not one in turn.
+
+def limits() -> Limits:
+    """The server's limits (:mod:`explorer.jobs.limits`), which the form's widgets take as their bounds."""
+    return cache.training_queue().limits
+
+
+def submit(dataset: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """Queue a run on ``dataset`` for this session and remember its id; returns the id.
+
+    Raises ``DatasetUnavailableError`` (files missing offline) and ``ArgumentError`` (a setting over
+    the server's limits, a full queue, an unwritable user folder) before anything is queued.
     """
-    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    name = (f"{dataset}-{model_config.encoder}-d{model_config.latent_dim}-{model_config.method}"
-            f"-seed{train_config.seed}-{stamp}-{secrets.token_hex(3)}.pt")
-    return user_dir() / "trained" / name
-
-
-class EpochSaver:
-    """Training callback that saves the model after every epoch to one file (atomically, in place).
-
-    The metadata is :func:`explorer.jobs.runs.run_meta` of the run so far that :func:`train` hands over,
-    plus ``metrics_split`` and ``epochs_done``: after an intermediate epoch ``metrics`` are that
-    epoch's validation accuracy, ECE and NLL (``metrics_split = "validation"``); after the last one,
-    the full report on the test split (``"test"``).
-    """
-
-    def __init__(self, path: Path, test: Dataset, train_config: TrainConfig) -> None:
-        self.path, self.test, self.train_config = Path(path), test, train_config
-        self.result: TrainResult | None = None
-        self.metrics: dict[str, float] = {}
-        self.metrics_split = "validation"
-
-    def __call__(self, progress: Progress) -> bool:
-        """Save at an epoch's end (returns True); other steps pass through (False)."""
-        if progress.result is None:
-            return False
-        self.result = result = progress.result
-        if progress.epoch == progress.epochs:
-            self.metrics = evaluate(result.model, self.test.x, self.test.y)
-            self.metrics_split = "test"
-        else:
-            record = progress.record
-            self.metrics = {"accuracy": record["val_accuracy"], "ece": record["val_ece"],
-                            "nll": record["val_nll"]}
-        save_checkpoint(self.path, result.model, self.meta())
-        return True
-
-    @property
-    def history(self) -> list[dict]:
-        return self.result.history if self.result is not None else []
-
-    def meta(self) -> dict:
-        return {**run_meta(self.test.name, list(self.test.class_names), self.train_config, self.result,
-                           self.metrics),
-                "metrics_split": self.metrics_split, "epochs_done": len(self.history)}
-
-    def summary(self) -> dict:
-        """The run as plain data for session state: enough to redraw curves and replay, no model."""
-        result = self.result
-        config = result.model.config
-        return {
-            "path": str(self.path), "dataset": self.test.name, "method": config.method,
-            "latent_dim": config.latent_dim, "seed": self.train_config.seed,
-            "epochs": self.train_config.epochs, "epochs_done": len(result.history),
-            "complete": len(result.history) == self.train_config.epochs,
-            "class_names": list(self.test.class_names), "history": list(result.history),
-            "metrics": dict(self.metrics), "metrics_split": self.metrics_split,
-            "snapshots": result.snapshots.numpy() if result.snapshots is not None else None,
-            "snapshot_labels": result.snapshot_labels.numpy() if result.snapshot_labels is not None else None,
-            "means": result.prior_means.numpy(), "variances": result.prior_variances.numpy(),
-        }
-
-
-class LiveProgress:
-    """The app's training callback: save first, record the run in session state, then update the UI.
-
-    Draws a progress bar (a few updates per epoch) and redraws the training curves at each epoch end.
-    """
-
-    def __init__(self, saver: EpochSaver) -> None:
-        self.saver = saver
-        self.bar = st.progress(0.0, text="Starting…")
-        self.chart = st.empty()
-
-    def __call__(self, progress: Progress) -> None:
-        saved = self.saver(progress)  # before any UI call: a stop there must not lose this epoch
-        if saved:
-            st.session_state[state.TRAIN_RESULT] = self.saver.summary()
-            cache.checkpoints.clear()  # the sidebar lists the file even if the run stops now
-        every = max(1, progress.steps // PROGRESS_UPDATES)
-        if saved or progress.step % every == 0:
-            done = (progress.epoch - 1 + progress.step / progress.steps) / progress.epochs
-            text = f"Epoch {progress.epoch} of {progress.epochs}, step {progress.step} of {progress.steps}"
-            if saved:
-                record = progress.record
-                text += (f" · validation accuracy {record['val_accuracy']:.3f}, ECE {record['val_ece']:.3f}"
-                         f" · saved")
-            self.bar.progress(min(done, 1.0), text=text)
-        if saved:
-            self.chart.plotly_chart(training_curves(self.saver.history, list(self.saver.test.class_names),
-                                                    title="Training so far"),
-                                    width="stretch", key=f"live-curves-{progress.epoch}")
-
-
-def train_live(dataset: str, model_config: ModelConfig, train_config: TrainConfig) -> dict:
-    """Train on ``dataset`` with live progress, saving after every epoch; returns the run's summary.
-
-    Raises ``DatasetUnavailableError`` (files missing offline) and ``ArgumentError`` (bad settings or
-    an unwritable user folder) before any training starts, or ``ArgumentError`` from training itself.
-    """
+    queue = cache.training_queue()
+    queue.limits.check(model_config, train_config)  # before loading the data, which may take seconds
+    owner = st.session_state.setdefault(state.TRAIN_OWNER, secrets.token_hex(8))
     data, test = cache.train_split(dataset), cache.test_split(dataset)
-    path = checkpoint_path(dataset, model_config, train_config)
-    check_writable(path)
-    saver = EpochSaver(path, test, train_config)
-    train(data, model_config, train_config, LiveProgress(saver))
-    return saver.summary()
+    job_id = queue.submit(owner, data, test, model_config, train_config)
+    st.session_state[state.TRAIN_JOBS] = [*st.session_state.get(state.TRAIN_JOBS, []), job_id]
+    return job_id
+
+
+def session_jobs() -> list[JobStatus]:
+    """This session's runs that the queue still knows, in the order they were submitted."""
+    queue = cache.training_queue()
+    found = (queue.status(job_id) for job_id in st.session_state.get(state.TRAIN_JOBS, []))
+    return [job for job in found if job is not None]
+
+
+def settle(jobs: list[JobStatus]) -> bool:
+    """Take note of the session's runs that finished since the last look: the last one with a saved
+    epoch becomes the run the page shows (:data:`state.TRAIN_RESULT`). Returns whether any run had
+    finished since the last look."""
+    seen = st.session_state.setdefault(state.TRAIN_SETTLED, [])
+    new = [job for job in jobs if job.finished and job.id not in seen]
+    for job in new:
+        seen.append(job.id)
+        if job.summary is not None:
+            st.session_state[state.TRAIN_RESULT] = {**job.summary, "outcome": job.state}
+    return bool(new)
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration for a person: "about 40 s", "about 3 min"."""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def describe(job: JobStatus) -> str:
+    """One line on where a run stands: its place and estimated start, or its progress."""
+    what = f"{job.method} on {job.dataset} ({job.encoder}, {job.epochs} epochs)"
+    basis = "from runs finished on this server" if job.measured else "a first guess: no such run has finished here yet"
+    if job.state == QUEUED:
+        start = "next" if job.place == 1 else f"number {job.place} in the queue"
+        return (f"**Waiting:** {what}, {start}; starts in {_duration(job.wait)} and takes "
+                f"{_duration(job.remaining)} ({basis}).")
+    if job.state == RUNNING:
+        text = f"**Training:** {what}, epoch {job.epoch or 1} of {job.epochs}"
+        if job.steps:
+            text += f", step {job.step} of {job.steps}"
+        return f"{text}; {_duration(job.remaining)} left."
+    return f"**{job.state.capitalize()}:** {what}."
+
+
+def _progress(job: JobStatus) -> float:
+    if not job.steps:
+        return 0.0
+    return min(1.0, (job.epoch - 1 + job.step / job.steps) / job.epochs)
+
+
+def _panel() -> None:
+    """The session's queued and running runs, with Cancel; a run that ends reruns the whole page."""
+    jobs = session_jobs()
+    if settle(jobs):
+        st.rerun()  # the whole page: the finished run below, and the sidebar with its file
+    for job in jobs:
+        if job.state == FAILED and job.id == jobs[-1].id:
+            st.error(f"The last run failed: {job.error}")
+        if job.finished:
+            continue
+        with st.container(border=True):
+            st.markdown(describe(job))
+            if job.state == RUNNING:
+                st.progress(_progress(job))
+                if job.history:
+                    st.plotly_chart(training_curves(job.history, job.summary["class_names"], title="Training so far"),
+                                    width="stretch", key=f"live-curves-{job.id}-{len(job.history)}")
+            st.button("Cancel", key=f"cancel-{job.id}", on_click=cache.training_queue().cancel, args=(job.id,),
+                      help="A waiting run leaves the queue; a running one stops at its next step and keeps "
+                           "the epochs it has saved.")
+
+
+def show_queue() -> None:
+    """Draw the queue panel: a fragment that asks the queue every :data:`POLL_SECONDS` while one of
+    the session's runs is queued or running, so that no widget of the page stops or waits for a run."""
+    active = any(not job.finished for job in session_jobs())
+    st.fragment(_panel, run_every=POLL_SECONDS if active else None)()
+
+
+def last_run() -> dict | None:
+    """The session's last finished run with a saved epoch (see :meth:`EpochSaver.summary`), or None."""
+    settle(session_jobs())
+    return st.session_state.get(state.TRAIN_RESULT)
 
 
 def replay_figure(run: dict, epoch: int) -> go.Figure:
