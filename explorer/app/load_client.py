@@ -47,12 +47,14 @@ class Visit:
             an alert of the error format, a page the server did not find; or why the visit failed
             (the connection closed, a timeout, a compile error).
         elements: how many elements the run sent (a page that drew nothing is suspect too).
+        finished: whether the run's end arrived (not a closed connection or a timeout).
     """
 
     page: str
     seconds: float
     errors: tuple[str, ...]
     elements: int
+    finished: bool = True
 
     @property
     def ok(self) -> bool:
@@ -98,7 +100,9 @@ class Session:
 
     async def __aenter__(self) -> Session:
         # max_size=None: a figure's message can be megabytes (the server's own bound applies).
-        self._socket = await connect(self.url, subprotocols=["streamlit"], max_size=None,
+        # ping_interval=None: a browser answers the server's keepalive pings and sends none of its own;
+        # a busy server answers its clients' pings late and they would close the connection.
+        self._socket = await connect(self.url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
                                      open_timeout=self.timeout)
         return self
 
@@ -114,7 +118,7 @@ class Session:
         if page in self.pages:
             request.rerun_script.page_script_hash = self.pages[page]
         errors: list[str] = []
-        elements = 0
+        elements, finished = 0, False
         started = time.perf_counter()
         try:
             await self._socket.send(request.SerializeToString())
@@ -131,23 +135,31 @@ class Session:
                     elif kind == "script_finished" and msg.script_finished in _ENDED:
                         if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                             errors.append(_ENDED[msg.script_finished])
+                        finished = True
                         break
         except TimeoutError:
             errors.append(f"no end of the run within {self.timeout:.0f} s")
         except (OSError, WebSocketException) as error:  # refused, closed, or not a websocket
             errors.append(f"connection: {error!r}")
-        return Visit(page, time.perf_counter() - started, tuple(errors), elements)
+        return Visit(page, time.perf_counter() - started, tuple(errors), elements, finished)
 
 
 async def walk(base: str, pages: list[str], query: str = "", timeout: float = VISIT_TIMEOUT) -> list[Visit]:
-    """One user: a session that opens each of ``pages`` (URL paths, ``""``: Home) in turn. A session
-    that cannot connect returns one failed visit of the first page."""
+    """One user: a session that opens each of ``pages`` (URL paths, ``""``: Home) in turn, until one
+    does not finish (its connection is gone). A session that cannot connect returns one unfinished
+    visit of the first page."""
     started = time.perf_counter()
+    visits: list[Visit] = []
     try:
         async with Session(base, timeout) as session:
-            return [await session.visit(page, query) for page in pages]
+            for page in pages:
+                visits.append(await session.visit(page, query))
+                if not visits[-1].finished:
+                    break
     except (OSError, TimeoutError, WebSocketException) as error:
-        return [Visit(pages[0], time.perf_counter() - started, (f"connection: {error!r}",), 0)]
+        if not visits:
+            visits.append(Visit(pages[0], time.perf_counter() - started, (f"connection: {error!r}",), 0, False))
+    return visits
 
 
 async def class_of(base: str, students: int, pages: list[str], arrive_within: float = 0.0, query: str = "",
