@@ -44,7 +44,7 @@ MODULES = (
 """Every module a page's run would otherwise import first, in the order :func:`preload` imports them:
 the pages' own imports and those the library and its dependencies make on first use (deferred
 imports, or modules the libraries load lazily). ``tests/app/test_preload.py`` runs the pages after
-:func:`preload` in a fresh process and fails on any module outside the standard library that a run
+:func:`preload` in a fresh process and fails on any package outside the standard library that a run
 still imports first."""
 
 LOCK = threading.Lock()
