@@ -9,6 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 try:  # light: the app's heavy modules load after Home's text and its shipped figure are sent
     from explorer.app import guide, state
+    from explorer.app.preload import FIGURE, preload
     from explorer.app.views import home as home_view
 except ModuleNotFoundError as missing:
     if missing.name != "explorer":
@@ -68,6 +69,7 @@ def introduction(pages: list[st.Page]) -> tuple[DeltaGenerator, bool]:
     box = st.empty()
     get = st.session_state.get
     shipped = home_view.shipped_figure(get(state.MODEL_A), int(get(state.SEED, 0)), st.query_params.get("dataset"))
+    preload(FIGURE)  # plotly and what it looks up, complete: another session may be importing them now
     # Else an empty figure at once: the browser loads its plotting code while the server loads torch.
     box.plotly_chart(shipped or LOADING, width="stretch")
     st.markdown("**The pages:**")
@@ -109,6 +111,9 @@ def main() -> None:
     navigation = st.navigation([home_page, *pages])
     # Home's text goes to the browser first; the sidebar (torch, the catalogue) follows, then the page.
     figure = introduction(pages) if navigation is home_page else None
+    # Everything the pages import, once, by one session while the others wait: several sessions
+    # importing torch and the project at once can see each other's modules half-initialised.
+    preload()
     selected = render_sidebar()
     try:
         navigation.run()
