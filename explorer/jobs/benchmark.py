@@ -132,9 +132,11 @@ FULL = Plan(
             Suite("digits", 16, 60, low_data=tuple(ARMS))),
     seeds=(0, 1, 2, 3, 4), aa_seeds=(1000, 1001, 1002, 1003, 1004), fractions=(0.03,), workers=2,
 )
-"""Five seeds and the A/A arm: as many seeds as fit in about 90 minutes of 2 CPU cores, estimated from the
-epoch and attack times of the 3-seed run in ``docs/results/results.json`` (two more seeds, and one more
-softmax, with its low-data run, on every suite)."""
+"""Five seeds and the A/A arm. On 2 CPU cores this takes hours, not the 90 minutes five seeds were first
+estimated at from the 3-seed run's epoch and attack times: on a machine busy with other work, one MNIST
+unit (softmax, lgm, vc, vc-released and softmax', with the low-data runs) took about 56 minutes of one
+worker. Fewer seeds would make the paired intervals wider (t = 4.30 at 3 seeds, 2.78 at 5), so the plan
+keeps five, and :func:`run` keeps every finished unit, so a stopped run goes on where it stopped."""
 CIFAR10 = Plan(suites=(Suite("cifar10", 64, 30, low_data=tuple(ARMS)),), seeds=(0, 1, 2), umap_sizes=(),
                app_memory=False)
 """ResNet-18 on CIFAR-10 with the dataset's defaults: hours on a GPU, out of reach of a CPU."""
