@@ -97,6 +97,14 @@ def _replay(path: Path, side: str, seed: int) -> go.Figure:
                          title=f"{chosen.name(side)}, replayed")
 
 
+@cache.shared_figure
+def _norms(history: dict[str, list[float]]) -> go.Figure:
+    """Each model's mean validation latent norm after each epoch (``history``: model → norms, model A first)."""
+    epochs = len(next(iter(history.values())))
+    return accuracy_vs(np.arange(1, epochs + 1), history, "epoch", "mean ‖z‖ (validation)",
+                       title="Latent norms during training")
+
+
 def _clean_predictions(lesson: Lesson) -> tuple[list[calibration.Predictions], list[calibration.Predictions]]:
     """Both models' predictions on the clean test split, before and after temperature scaling."""
     clean = calibration.Shift(seed=lesson.seed)
@@ -138,10 +146,9 @@ def spokes(lesson: Lesson) -> Step:
         + "The right panel follows the norms during training. Model A's mean latent "
         f"norm ‖z‖ on the validation split went from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
         f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
-    norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
-                        title="Latent norms during training")
-    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A", lesson.seed), norms],
-                "train", "Train a model live and replay its latents epoch by epoch")
+    return Step("Softmax latents grow into spokes", text,
+                [_replay(lesson.softmax, "Model A", lesson.seed), _norms(history)], "train",
+                "Train a model live and replay its latents epoch by epoch")
 
 
 def mismatch(lesson: Lesson) -> Step:
