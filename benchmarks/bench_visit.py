@@ -7,7 +7,7 @@ It starts the app server (``streamlit run explorer/Home.py`` with the project's 
 script run's thread CPU time (and, with ``--profile``, wraps the run in cProfile), walks every page of
 the classroom benchmark's walk twice to warm the caches, then ``--walks`` more times, one student at a
 time, through Streamlit's own protocol (:mod:`explorer.app.load_client`). Per page it prints the
-server process's CPU seconds per visit (``/proc/<pid>/stat``, user + system), those of the script
+server's CPU seconds per visit (its process tree's user + system time, from /proc), those of the script
 runs, the difference (the event loop's and other threads' share), and with ``--profile`` the functions
 that took the most cumulative time in the script runs (cProfile's overhead inflates those: read them as
 shares). The load average is printed: the machine's other work inflates every figure.
@@ -23,10 +23,10 @@ import json
 import os
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 WALK = ("", "lesson", "latent_space", "calibration")
@@ -70,17 +70,11 @@ def serve(argv: list[str]) -> None:
     main()
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 CONNECT = "connect"
 """The row of a session's connection (Streamlit sets a session up when its websocket opens)."""
 
 
-async def walks(base: str, pid: int, n: int) -> dict[str, list[float]]:
+async def walks(base: str, cpu_seconds: Callable[[], float], n: int) -> dict[str, list[float]]:
     """``n`` walks of :data:`WALK`, one session each, one after another; the server's CPU seconds of
     each connection (:data:`CONNECT`) and of each visit, per page (each counted until the server is idle
     again: its sends and its work after the run included)."""
@@ -88,17 +82,17 @@ async def walks(base: str, pid: int, n: int) -> dict[str, list[float]]:
 
     cpu: dict[str, list[float]] = {page: [] for page in (CONNECT, *WALK)}
     for _ in range(n):
-        before = process_cpu(pid)
+        before = cpu_seconds()
         async with Session(base) as session:
             await asyncio.sleep(0.3)
-            cpu[CONNECT].append(process_cpu(pid) - before)
+            cpu[CONNECT].append(cpu_seconds() - before)
             for page in WALK:
-                before = process_cpu(pid)
+                before = cpu_seconds()
                 visit = await session.visit(page)
                 if not visit.ok:
                     raise RuntimeError(f"the visit of {page or 'Home'} failed: {visit.errors}")
                 await asyncio.sleep(0.3)  # the last sends and the collection after the run
-                cpu[page].append(process_cpu(pid) - before)
+                cpu[page].append(cpu_seconds() - before)
     return cpu
 
 
@@ -115,26 +109,24 @@ def main() -> None:
         serve(args.serve)
         return
 
+    from bench_classroom import ServerUsage  # beside this script: the server's process tree, from /proc
+
     from explorer.app import guide
-    from explorer.app.server import command, free_port, wait_until_up
+    from explorer.app.server import running_app
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-visit-"))
-    port = free_port()
-    options = ["--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1", *args.option]
-    streamlit_args = command(options)[3:]  # after "python -m streamlit"
-    env = {**os.environ, "EXPLORER_RUNS_DIR": str(scratch / "runs"), "EXPLORER_CACHE_DIR": str(scratch / "cache"),
+    env = {"EXPLORER_RUNS_DIR": str(scratch / "runs"), "EXPLORER_CACHE_DIR": str(scratch / "cache"),
            "EXPLORER_UMAP_WARM_UP": "0", _RECORDS: str(scratch / "runs.jsonl")}
     if args.profile:
         (scratch / "profiles").mkdir()
         env[_PROFILE] = str(scratch / "profiles")
-    server = subprocess.Popen([sys.executable, __file__, "--serve", *streamlit_args], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(server, base, timeout=180)
-        asyncio.run(walks(base, server.pid, 2))  # warm: the caches filled, UMAP not needed at d = 2
-        since, load_before = time.time(), os.getloadavg()
-        cpu = asyncio.run(walks(base, server.pid, args.walks))
+        launcher = [sys.executable, __file__, "--serve"]
+        with running_app(env, timeout=180, options=args.option, launcher=launcher) as base:
+            cpu_seconds = ServerUsage().cpu_seconds
+            asyncio.run(walks(base, cpu_seconds, 2))  # warm: the caches filled, UMAP not needed at d = 2
+            since, load_before = time.time(), os.getloadavg()
+            cpu = asyncio.run(walks(base, cpu_seconds, args.walks))
         load_after = os.getloadavg()
         runs = [json.loads(line) for line in (scratch / "runs.jsonl").read_text().splitlines()]
         runs = [r for r in runs if r["at"] > since]
@@ -155,13 +147,7 @@ def main() -> None:
                 print(f"\n== {guide.page(page).title}: {len(files)} script runs, by cumulative time")
                 pstats.Stats(*files).sort_stats("cumulative").print_stats(args.top)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
         shutil.rmtree(scratch, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
