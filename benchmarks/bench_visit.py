@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also profile the script runs (cProfile)")
     parser.add_argument("--top", type=int, default=20, help="functions listed per page with --profile (default 20)")
     parser.add_argument("--option", action="append", default=[],
-                        help="an option of streamlit run for the server, such as --option=--server.fileWatcherType=auto")
+                        help="an option of streamlit run for the server (repeatable), such as "
+                             "--option=--server.fileWatcherType=auto")
     parser.add_argument("--serve", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)  # the server's own process
     args = parser.parse_args()
     if args.serve is not None:

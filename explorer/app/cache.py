@@ -4,9 +4,9 @@ sessions: never mutate them.
 A function of a checkpoint file is cached with :func:`_per_file`, under the file's path and
 modification time, so a retrained checkpoint is read again. A view's figure is cached with
 :func:`shared_figure` or :func:`shared_figure_of_file`: built once per (file, settings) for everyone,
-and sent without being converted again (:mod:`explorer.figures.prepared`). Model A or B may also be a predictions
-bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs (``outputs``, ``fit``,
-``temperature``, ``ood``) read them from the bundle; those that run the model raise
+and sent without being converted again (:mod:`explorer.figures.prepared`). Model A or B may also be
+a predictions bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs
+(``outputs``, ``fit``, ``temperature``, ``ood``) read them from the bundle; those that run the model raise
 :class:`~explorer.core.errors.ModelNeededError` for it.
 """
 
