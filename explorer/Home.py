@@ -43,14 +43,6 @@ INTRODUCTION = (
     "it (the Latent space page's χ² check tells the two apart)."
 )
 
-# Home's figure while the first run loads torch and the models: a plotly figure as a dict (no plotly
-# import), one empty trace (plotly refuses a figure without data), no legend (browsers wait for one).
-LOADING = {"data": [{"type": "scatter", "x": [], "y": [], "hoverinfo": "skip", "showlegend": False}], "layout": {
-    "height": 700, "xaxis": {"visible": False}, "yaxis": {"visible": False},
-    "annotations": [{"text": "Loading model A's latents…", "showarrow": False, "xref": "paper", "yref": "paper",
-                     "x": 0.5, "y": 0.5, "font": {"size": 18}}]}}
-
-
 def render_sidebar() -> state.Selection:
     """The shared sidebar (models A and B, seed, upload): what every page reads its selection from. It
     is drawn by this script, not by a page, so that its choices hold from page to page."""
@@ -68,14 +60,14 @@ def introduction(pages: list[st.Page]) -> tuple[DeltaGenerator, bool]:
     st.markdown(INTRODUCTION)
     box = st.empty()
     get = st.session_state.get
-    shipped = home_view.shipped_figure(get(state.MODEL_A), int(get(state.SEED, 0)), st.query_params.get("dataset"))
+    choice = (get(state.MODEL_A), int(get(state.SEED, 0)), st.query_params.get("dataset"))
     preload(FIGURE)  # plotly and what it looks up, complete: another session may be importing them now
     # Else an empty figure at once: the browser loads its plotting code while the server loads torch.
-    box.plotly_chart(shipped or LOADING, width="stretch")
+    box.plotly_chart(home_view.shipped_chart(*choice), width="stretch")
     st.markdown("**The pages:**")
     for info, page in zip(guide.PAGES, pages):
         st.page_link(page, label=f"{info.title}: {info.summary}", icon=info.icon)
-    return box, shipped is not None
+    return box, home_view.shipped_figure(*choice) is not None
 
 
 def draw_map(figure_box: DeltaGenerator, shipped_drawn: bool, selected: state.Selection) -> None:
@@ -90,8 +82,9 @@ def draw_map(figure_box: DeltaGenerator, shipped_drawn: bool, selected: state.Se
     if shipped_drawn and home_view.shows_shipped(selected.model_a, selected.seed):
         return
     try:
-        shipped = home_view.shipped_figure(selected.model_a, selected.seed)
-        figure_box.plotly_chart(shipped or home_view.live_figure(selected.model_a, selected.seed), width="stretch")
+        shipped = home_view.shipped_figure(selected.model_a, selected.seed) is not None
+        figure_box.plotly_chart(home_view.shipped_chart(selected.model_a, selected.seed) if shipped else
+                                home_view.live_figure(selected.model_a, selected.seed), width="stretch")
     except ExplorerError as error:
         figure_box.error(str(error))
 

@@ -2,9 +2,11 @@
 sessions: never mutate them.
 
 A function of a checkpoint file is cached with :func:`_per_file`, under the file's path and
-modification time, so a retrained checkpoint is read again. Model A or B may also be a predictions
-bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs (``outputs``, ``fit``,
-``temperature``, ``ood``) read them from the bundle; those that run the model raise
+modification time, so a retrained checkpoint is read again. A view's figure is cached with
+:func:`shared_figure` or :func:`shared_figure_of_file`: built once per (file, settings) for everyone,
+and sent without being converted again (:mod:`explorer.figures.prepared`). Model A or B may also be
+a predictions bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs
+(``outputs``, ``fit``, ``temperature``, ``ood``) read them from the bundle; those that run the model raise
 :class:`~explorer.core.errors.ModelNeededError` for it.
 """
 
@@ -27,6 +29,7 @@ from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, ProjectionCon
 from explorer.core.data import Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.errors import BundleError, FileGoneError, ModelNeededError
 from explorer.core.models import Classifier, LinearHead
+from explorer.figures.prepared import prepare
 from explorer.jobs.limits import Limits
 from explorer.jobs.results import Results
 from explorer.jobs.runs import low_data_run
@@ -66,6 +69,41 @@ def _per_file(cache: Callable) -> Callable:
         return call
 
     return decorate
+
+
+FIGURES = 64
+"""Figures each shared figure function keeps, least recently used first out. A prepared figure holds
+plotly's figure and the dict it sends: ``latent_scatter`` of 10⁵ points in 10 classes, about 5 MiB as
+a figure and 10 MiB prepared; of 360 points (the digits' test split), under 0.5 MiB (tracemalloc,
+plotly's validators already built)."""
+
+
+def _prepared(fn: Callable) -> Callable:
+    """``fn`` returning a figure, or a tuple whose first item is one, with that figure prepared
+    (:func:`explorer.figures.prepared.prepare`) and any numpy array beside it made read-only."""
+    @functools.wraps(fn)
+    def build(*args, **kwargs):
+        made = fn(*args, **kwargs)
+        if not isinstance(made, tuple):
+            return prepare(made)
+        for item in made[1:]:
+            if isinstance(item, np.ndarray):
+                item.flags.writeable = False
+        return (prepare(made[0]), *made[1:])
+
+    return build
+
+
+def shared_figure(fn: Callable) -> Callable:
+    """Decorator of a view's figure function whose result depends on its arguments alone (arrays
+    included, hashed): built once per arguments and shared by every session, read-only."""
+    return st.cache_resource(show_spinner=False, max_entries=FIGURES)(_prepared(fn))
+
+
+def shared_figure_of_file(fn: Callable) -> Callable:
+    """Decorator of a view's figure function ``fn(path, *args)`` of a checkpoint or bundle: as
+    :func:`shared_figure`, and built again when the file changes (:func:`_per_file`)."""
+    return _per_file(st.cache_resource(show_spinner=False, max_entries=FIGURES))(_prepared(fn))
 
 
 @_per_file(st.cache_resource(show_spinner="Loading checkpoint…"))

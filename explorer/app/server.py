@@ -74,16 +74,20 @@ def wait_until_up(process: subprocess.Popen, url: str, timeout: float = 60.0) ->
 
 
 @contextlib.contextmanager
-def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
+def running_app(env: Mapping[str, str] | None = None, timeout: float = 60.0, options: Sequence[str] = (),
+                launcher: Sequence[str] | None = None) -> Iterator[str]:
     """Run the app headless on 127.0.0.1 and a free port; yields its URL once it answers ``/_stcore/health``.
 
-    ``env`` is added to this process's environment. Raises ``RuntimeError`` with the server's output
-    if it does not answer within ``timeout`` seconds; the server is stopped on exit.
+    ``env`` is added to this process's environment; ``options`` are more options of ``streamlit run``;
+    ``launcher`` replaces ``python -m streamlit`` before ``run`` (a script that runs Streamlit's command
+    line, as ``benchmarks/bench_visit.py`` does to time each script run). Raises ``RuntimeError`` with
+    the server's output if it does not answer within ``timeout`` seconds; the server is stopped on exit.
     """
     port = free_port()
-    process = subprocess.Popen(
-        command(["--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1"]),
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv = command(["--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1", *options])
+    process = subprocess.Popen([*launcher, *argv[3:]] if launcher else argv,
+                               env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(process, url, timeout)

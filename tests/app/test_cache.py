@@ -65,3 +65,41 @@ def test_a_low_data_point_trains_the_checkpoints_own_configuration_with_the_seed
     net, meta = cache.model(path)
     assert model_config == net.config and fraction == 0.05 and callback == progress.append
     assert config == dataclasses.replace(train_config_of(meta), seed=7) and config.objective == "released"
+
+
+def _toy_map(path, k: int):
+    """A figure of a file and an array beside it, as a view's figure function returns them."""
+    import plotly.graph_objects as go
+
+    _toy_map.built += 1
+    return go.Figure(go.Scatter(y=[k, len(path.name)])), np.arange(3)
+
+
+_toy_map.built = 0
+toy_map = cache.shared_figure_of_file(_toy_map)
+
+
+def test_a_figure_of_a_file_is_built_once_shared_prepared_and_built_again_when_the_file_changes(tmp_path):
+    from explorer.figures.prepared import Prepared
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"one")
+    figure, rows = toy_map(path, 1)
+    assert isinstance(figure, Prepared) and not rows.flags.writeable  # shared: nobody may change them
+    built = _toy_map.built
+    assert toy_map(str(path), 1)[0] is figure and _toy_map.built == built  # every session gets the same one
+    assert toy_map(path, 2)[0] is not figure  # other settings: another figure
+
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later modification time
+    assert toy_map(path, 1)[0] is not figure
+
+
+def test_a_figure_of_arrays_is_keyed_by_their_values():
+    import plotly.graph_objects as go
+
+    made = []
+    shared = cache.shared_figure(lambda values: made.append(1) or go.Figure(go.Bar(y=values)))
+    first = shared(np.array([1.0, 2.0]))
+    assert shared(np.array([1.0, 2.0])) is first and len(made) == 1
+    assert shared(np.array([1.0, 3.0])) is not first

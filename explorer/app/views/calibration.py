@@ -81,6 +81,7 @@ def predictions(path: Path, prefix: str, shift: Shift, temperature_scaling: bool
     return Predictions(prefix, chosen.name(prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
 
 
+@cache.shared_figure
 def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] | None = None) -> go.Figure:
     """Reliability diagram (accuracy, gap, counts) of one model's predictions with ``n_bins`` bins;
     the bin of ``chosen`` (side, b) outlined when it is this model's."""
@@ -181,6 +182,7 @@ def bin_maps(models: list[tuple[str, Path]], preds: list[Predictions], chosen: t
     return caption, maps
 
 
+@cache.shared_figure
 def confidence_figure(preds: list[Predictions], n_bins: int) -> go.Figure:
     return confidence_histogram({p.name: p.probs.max(axis=1) for p in preds}, n_bins=n_bins,
                                 title="Confidence of the predictions")

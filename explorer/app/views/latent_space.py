@@ -31,6 +31,7 @@ COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "co
             "correct": "correctness"}
 
 
+@cache.shared_figure_of_file
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
                   title_prefix: str, zoom_to_gaussians: bool = False,
                   points: int | None = MAX_POINTS, highlight: np.ndarray | None = None,
@@ -130,6 +131,7 @@ def gaussians_in_words(head: torch.nn.Module) -> str:
     return "it learns" if description is None else f"its linear layer implies ({description})"
 
 
+@cache.shared_figure_of_file
 def chi2_figure(path: Path, class_index: int, implied: str = DEFAULT_COVARIANCE) -> tuple[go.Figure, float]:
     """Histogram of one class's squared Mahalanobis distances against the law they follow under the
     prior (χ²_d for Gaussians, d·F(d, ν) for a Student-t); also the mean KS. A softmax model's r² is
@@ -144,6 +146,7 @@ def chi2_figure(path: Path, class_index: int, implied: str = DEFAULT_COVARIANCE)
     return figure, fit.mean_ks
 
 
+@cache.shared_figure_of_file
 def norm_figure(path: Path, class_index: int) -> go.Figure:
     """Histogram of latent norms ‖z‖ on the test split: one class against all classes."""
     chosen = sources.source(path)

@@ -84,15 +84,25 @@ def _norm_history(path: Path) -> list[float]:
     return [float(np.nanmean(record["latent_norm"])) for record in meta.get("history", [])]
 
 
-def _replay(path: Path, side: str, seed: int, meta: dict) -> go.Figure:
-    """The checkpoint's latent snapshots (the same validation points after every epoch; ``meta``: its
-    metadata), animated; its test latents as training left them if it kept no snapshots."""
+@cache.shared_figure_of_file
+def _replay(path: Path, side: str, seed: int) -> go.Figure:
+    """The checkpoint's latent snapshots (the same validation points after every epoch), animated; its
+    test latents as training left them if it kept no snapshots."""
+    _, meta = cache.model(path)
     if meta.get("snapshots") is None:  # trained with --snapshot-points 0
         return latent_figure(path, "class", ProjectionConfig(seed=seed), seed, side)[0]
     snapshots = np.asarray(meta["snapshots"], dtype=np.float64)
     chosen = sources.source(path)
     return latent_replay(snapshots, np.asarray(meta["snapshot_labels"]), chosen.class_names,
                          title=f"{chosen.name(side)}, replayed")
+
+
+@cache.shared_figure
+def _norms(history: dict[str, list[float]]) -> go.Figure:
+    """Each model's mean validation latent norm after each epoch (``history``: model → norms, model A first)."""
+    epochs = len(next(iter(history.values())))
+    return accuracy_vs(np.arange(1, epochs + 1), history, "epoch", "mean ‖z‖ (validation)",
+                       title="Latent norms during training")
 
 
 def _clean_predictions(lesson: Lesson) -> tuple[list[calibration.Predictions], list[calibration.Predictions]]:
@@ -136,10 +146,9 @@ def spokes(lesson: Lesson) -> Step:
         + "The right panel follows the norms during training. Model A's mean latent "
         f"norm ‖z‖ on the validation split went from {a[0]:.3g} after epoch 1 to {a[-1]:.3g} after epoch {len(a)} "
         f"(×{a[-1] / a[0]:.1f}): {still}. Model B (VC) went from {b[0]:.3g} to {b[-1]:.3g}.")
-    norms = accuracy_vs(np.arange(1, len(a) + 1), history, "epoch", "mean ‖z‖ (validation)",
-                        title="Latent norms during training")
-    return Step("Softmax latents grow into spokes", text, [_replay(lesson.softmax, "Model A", lesson.seed, meta), norms],
-                "train", "Train a model live and replay its latents epoch by epoch")
+    return Step("Softmax latents grow into spokes", text,
+                [_replay(lesson.softmax, "Model A", lesson.seed), _norms(history)], "train",
+                "Train a model live and replay its latents epoch by epoch")
 
 
 def mismatch(lesson: Lesson) -> Step:
