@@ -342,11 +342,21 @@ _DESCRIBED: dict[tuple[Path, str], tuple[tuple[int, int], Entry | str]] = {}
 """(path, source) → ((size, mtime in ns), its Entry or the one line that refused it): what
 :func:`list_checkpoints` read of each file, read again only when the file changes."""
 _DESCRIBED_LOCK = threading.Lock()
+_READING: dict[tuple[Path, str], threading.Lock] = {}
+"""One lock per file being described: sessions listing at once (a class opening a fresh server) wait
+for the one that reads a file instead of each reading every file."""
 
 
 def _described(path: Path, source: str) -> Entry | str | None:
     """:func:`describe` of ``path``, or its one-line refusal, from :data:`_DESCRIBED` while the file's
     size and modification time stay those it was read at; None for a file gone since it was listed."""
+    with _DESCRIBED_LOCK:
+        reading = _READING.setdefault((path, source), threading.Lock())
+    with reading:
+        return _described_once(path, source)
+
+
+def _described_once(path: Path, source: str) -> Entry | str | None:
     try:
         stat = path.stat()
     except FileNotFoundError:

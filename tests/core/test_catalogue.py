@@ -137,3 +137,34 @@ def test_a_file_is_read_once_per_change_and_a_vanished_one_is_dropped(tmp_path, 
     mine.unlink()
     entries, problems = list_checkpoints(shipped=tmp_path / "none", user=tmp_path)
     assert entries == [] and len(problems) == 1 and "junk.pt" in problems[0]
+
+
+def test_sessions_listing_at_once_read_each_file_once(tmp_path, monkeypatch):
+    import collections
+    import threading
+    import time
+
+    from explorer.core import checkpoints
+
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shared").mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(SHIPPED_DIR / "digits-mlp-d2-vc.pt", tmp_path / "shared" / f"{name}.pt")
+    reads = collections.Counter()
+    describe = checkpoints.describe
+
+    def slow_describe(path, source):
+        reads[path.name] += 1
+        time.sleep(0.05)  # long enough for every thread to arrive while the first one reads
+        return describe(path, source)
+
+    monkeypatch.setattr(checkpoints, "describe", slow_describe)
+    listed = []
+    threads = [threading.Thread(target=lambda: listed.append(list_checkpoints(tmp_path / "shipped", user=tmp_path)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads == {"a.pt": 1, "b.pt": 1, "c.pt": 1}
+    assert all(len(entries) == 3 and not problems for entries, problems in listed)
