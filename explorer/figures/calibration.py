@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from numbers import Integral
-from typing import NamedTuple, Protocol
+from types import SimpleNamespace
+from typing import Protocol
 
 import numpy as np
 import plotly.graph_objects as go
@@ -176,7 +177,7 @@ def reliability_diagram(bins: Bins, title: str = "", highlight_bin: int | None =
     return fig.update_layout(width=WIDTH)
 
 
-def _band_traces(edges: np.ndarray, bands: _Bands, filled: np.ndarray, x: np.ndarray,
+def _band_traces(edges: np.ndarray, bands: Bands, filled: np.ndarray, x: np.ndarray,
                  width: np.ndarray) -> list[go.Scatter]:
     """The consistency band (a step per bin), the accuracy intervals (white halo, black line with caps)
     and the legend entry of sparse bins; ``x`` and ``width`` are the non-empty bins' centres and widths."""
@@ -301,45 +302,35 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL") -> go.F
     share = np.divide(values[:, 1:], total[:, None], out=np.full((len(names), 2), np.nan),
                       where=total[:, None] != 0)
     share = np.where(np.isfinite(share), share, 0.0)
-    meaning = {
-        "refinement": "what a perfectly recalibrated model keeps: no post-hoc fix changes it",
-        "calibration": "what the best recalibration map could remove",
+    meaning = {  # part → (legend, hover)
+        "refinement": ("no post-hoc fix changes it",
+                       "what a perfectly recalibrated model keeps: no post-hoc fix changes it"),
+        "calibration": ("what recalibration could remove", "what the best recalibration map could remove"),
     }
     fig = go.Figure()
     for j, (part, colour) in enumerate((("refinement", base.PALETTE[0]), ("calibration", base.PALETTE[1]))):
         fig.add_trace(go.Bar(
-            x=values[:, 2 - j], y=names, orientation="h", name=f"{part}: {meaning[part]}",
+            x=values[:, 2 - j], y=names, orientation="h", name=f"{part} ({meaning[part][0]})",
             marker=dict(color=colour, line=dict(color="white", width=1)), customdata=share[:, 1 - j],
             hovertemplate=f"%{{y}}<br>{part} part of the {score}: %{{x:.4f}}{unit} "
-                          f"(%{{customdata:.0%}} of it)<br>{meaning[part]}<extra></extra>"))
+                          f"(%{{customdata:.0%}} of it)<br>{meaning[part][1]}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=total, y=names, mode="text", text=[f" {t:.3f}" for t in total], textposition="middle right",
         name=score, showlegend=False, textfont_size=base.TICK_SIZE,
         hovertemplate=f"%{{y}}<br>{score} %{{x:.4f}}{unit} = calibration + refinement<extra></extra>"))
     reach = max(values.max(), 0.0)
     fig.update_layout(barmode="relative", bargap=0.35,
-                      legend=dict(orientation="h", x=0, xanchor="left", y=-0.25, yanchor="top"))
+                      # above the bars, under the title: a fixed place in pixels whatever the number of rows
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"))
     fig.update_xaxes(title_text=f"{score} ({SCORE_UNITS[score] or 'no unit'})", range=[min(values.min(), 0.0) * 1.1, reach * 1.2 or 1.0],
                      showgrid=True, gridcolor="#e5e5e5")
     fig.update_yaxes(autorange="reversed", automargin=True)
-    base.style(fig, f"{score}: calibration and refinement", height=260 + 70 * len(names))
-    return fig.update_layout(width=WIDTH, margin_b=150)
+    base.style(fig, f"{score}: calibration and refinement", height=240 + 70 * len(names))
+    return fig.update_layout(width=WIDTH, margin_t=150)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Checks at the boundary and drawing arithmetic
-
-
-class _Bands(NamedTuple):
-    """Checked :class:`Bands`: (B,) float arrays, NaN in every empty bin; (B,) bool sparse."""
-
-    low: np.ndarray
-    high: np.ndarray
-    consistency_low: np.ndarray
-    consistency_high: np.ndarray
-    sparse: np.ndarray
-    level: float
-    min_count: int
 
 
 def _per_bin(values, name: str, filled: np.ndarray) -> np.ndarray:
@@ -352,8 +343,9 @@ def _per_bin(values, name: str, filled: np.ndarray) -> np.ndarray:
     return np.where(filled, values, np.nan)
 
 
-def _checked_bands(bands: Bands, filled: np.ndarray) -> _Bands:
-    """``bands`` checked against the bins' non-empty bins ``filled`` (B,)."""
+def _checked_bands(bands: Bands, filled: np.ndarray) -> Bands:
+    """``bands`` checked against the bins' non-empty bins ``filled`` (B,): float arrays with NaN in every
+    empty bin, ``sparse`` False there."""
     n = len(filled)
     sparse = np.asarray(bands.sparse)
     if sparse.shape != (n,) or sparse.dtype != bool:
@@ -364,8 +356,9 @@ def _checked_bands(bands: Bands, filled: np.ndarray) -> _Bands:
         for name in ("low", "high", "consistency_low", "consistency_high"))
     _ordered(low, high, "bands.low", "bands.high", "bin")
     _ordered(consistency_low, consistency_high, "bands.consistency_low", "bands.consistency_high", "bin")
-    return _Bands(low, high, consistency_low, consistency_high, sparse & filled,
-                  _level(bands.level, "bands.level"), _count(bands.min_count, "bands.min_count"))
+    return SimpleNamespace(low=low, high=high, consistency_low=consistency_low, consistency_high=consistency_high,
+                           sparse=sparse & filled, level=_level(bands.level, "bands.level"),
+                           min_count=_count(bands.min_count, "bands.min_count"))
 
 
 def _curve(values, name: str, g: int) -> np.ndarray:
