@@ -25,6 +25,9 @@ from explorer.figures import _style as base
 WIDTH = 760
 """Layout width of every figure here, in pixels: what a PNG export at scale 1 gives (a page stretches
 the figure to its column)."""
+ROUNDING = 1e-9
+"""How far outside its range (accuracy in [0, 1], density ≥ 0) a smoothed curve may stray by floating-point
+rounding (a kernel sum, an FFT) and be drawn clipped; further out, it is refused."""
 FADED = 0.35
 """Opacity of the bars of a bin too sparse to read."""
 INTERVAL_COLOUR = "#000000"
@@ -93,7 +96,8 @@ def reliability_diagram(bins: Bins, title: str = "", highlight_bin: int | None =
     interval on each bin's accuracy (black, with caps, haloed in white so it reads over a bar), the
     consistency band (a teal step around the diagonal: where a perfectly calibrated model's bin
     accuracy would fall at these confidences and counts), and the bins too sparse to read faded in both
-    panels (legend entry "fewer than min_count examples"). The accuracy bar's hover gives the numbers.
+    panels (legend entry "fewer than min_count examples", where there is one). The accuracy bar's hover
+    gives the numbers.
     The legend then sits below the panels.
 
     Every bar (accuracy, gap and count) carries its bin's index b in [0, B) as ``customdata[0]``, so a
@@ -180,7 +184,8 @@ def reliability_diagram(bins: Bins, title: str = "", highlight_bin: int | None =
 def _band_traces(edges: np.ndarray, bands: Bands, filled: np.ndarray, x: np.ndarray,
                  width: np.ndarray) -> list[go.Scatter]:
     """The consistency band (a step per bin), the accuracy intervals (white halo, black line with caps)
-    and the legend entry of sparse bins; ``x`` and ``width`` are the non-empty bins' centres and widths."""
+    and, where a bin is sparse, the legend entry of sparse bins; ``x`` and ``width`` are the non-empty
+    bins' centres and widths."""
     level = _percent(bands.level)
     step_x = np.column_stack([edges[:-1], edges[1:]]).ravel()  # each bin's two edges, so a bin is a flat step
     band_x, band_y = _polygons(step_x, np.repeat(bands.consistency_low, 2), np.repeat(bands.consistency_high, 2))
@@ -192,24 +197,27 @@ def _band_traces(edges: np.ndarray, bands: Bands, filled: np.ndarray, x: np.ndar
     seg_y = np.column_stack([low, high, gap, low, low, gap, high, high, gap]).ravel()
     seg_x, seg_y = _gaps(seg_x), _gaps(seg_y)
     interval = dict(x=seg_x, y=seg_y, mode="lines", hoverinfo="skip", legendgroup="interval")
-    return [
+    traces = [
         go.Scatter(x=band_x, y=band_y, mode="lines", fill="toself", hoverinfo="skip",
                    name=f"where a calibrated model's bins fall ({level})",
                    fillcolor=_rgba(BAND_COLOUR, 0.3), line=dict(color=BAND_COLOUR, width=2)),
         go.Scatter(**interval, showlegend=False, line=dict(color="white", width=base.LINE_WIDTH + 4)),
         go.Scatter(**interval, name=f"{level} interval on accuracy",
                    line=dict(color=INTERVAL_COLOUR, width=base.LINE_WIDTH - 0.5)),
-        # A legend entry alone (no data): which bars are faded and why.
-        go.Bar(x=[None], y=[None], name=f"fewer than {bands.min_count} examples (faded)", hoverinfo="skip",
-               marker=dict(color=_rgba(base.PALETTE[0], FADED))),  # a legend draws no marker opacity
     ]
+    if bands.sparse.any():  # a legend entry alone (no data): which bars are faded and why
+        traces.append(go.Bar(x=[None], y=[None], name=f"fewer than {bands.min_count} examples (faded)",
+                             hoverinfo="skip",
+                             marker=dict(color=_rgba(base.PALETTE[0], FADED))))  # a legend draws no marker opacity
+    return traces
 
 
 def smooth_reliability_diagram(smooth: Smooth, title: str = "") -> go.Figure:
     """Smoothed reliability diagram (Błasiok & Nakkiran 2023): the kernel-smoothed accuracy against
     confidence with its band, the diagonal, and the density of the confidences in a panel below.
 
-    smECE, the kernel's bandwidth σ, the band's level and its number of resamples are in the subtitle.
+    smECE and the kernel's bandwidth σ are in the subtitle, the band's level and its number of
+    resamples in the legend.
     Where the curve or the band is NaN (no confidences near enough for the kernel to say anything) it
     is drawn as a gap. The curve's hover gives the confidence, the smoothed accuracy, the band and the
     density at each grid point.
@@ -224,14 +232,20 @@ def smooth_reliability_diagram(smooth: Smooth, title: str = "") -> go.Figure:
     if len(grid) < 2 or (np.diff(grid) <= 0).any():
         raise ArgumentError(f"smooth.grid must be at least 2 strictly increasing confidences, got {len(grid)} "
                             "that are not")
-    accuracy, low, high = (_curve(getattr(smooth, name), f"smooth.{name}", len(grid))
+    accuracy, low, high = (_along_grid(getattr(smooth, name), f"smooth.{name}", len(grid), gaps=True)
                            for name in ("accuracy", "low", "high"))
+    for name, values in (("smooth.accuracy", accuracy), ("smooth.low", low), ("smooth.high", high)):
+        known = values[~np.isnan(values)]
+        if known.size and (known.min() < -ROUNDING or known.max() > 1 + ROUNDING):
+            raise ArgumentError(f"{name} must lie in [0, 1], got values in [{known.min():.4g}, {known.max():.4g}]")
     if np.isnan(accuracy).all():
         raise ArgumentError("smooth.accuracy is NaN everywhere: there is no curve to draw")
+    accuracy, low, high = (np.clip(v, 0, 1) for v in (accuracy, low, high))  # NaN stays NaN
     _ordered(low, high, "smooth.low", "smooth.high", "grid point")
-    density = base.array(smooth.density, f"smooth.density (shape of smooth.grid: ({len(grid)},))", (len(grid),))
-    if density.min() < 0:
+    density = _along_grid(smooth.density, "smooth.density", len(grid), gaps=False)
+    if density.min() < -ROUNDING:
         raise ArgumentError(f"smooth.density must be ≥ 0, got {density.min():.4g}")
+    density = np.maximum(density, 0)
     level = _level(smooth.level, "smooth.level")
     resamples = _count(smooth.n_resamples, "smooth.n_resamples")
     bandwidth, smece = _real(smooth.bandwidth, "smooth.bandwidth"), _real(smooth.smooth_ece, "smooth.smooth_ece")
@@ -273,7 +287,7 @@ def smooth_reliability_diagram(smooth: Smooth, title: str = "") -> go.Figure:
     return fig
 
 
-def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL") -> go.Figure:
+def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL", title: str = "") -> go.Figure:
     """A proper score split into its calibration and refinement parts, one stacked horizontal bar per row.
 
     Each bar starts with the refinement part (the score a perfectly recalibrated model would keep: no
@@ -287,6 +301,7 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL") -> go.F
             ``explorer.measure.decompositions.Decomposition`` (any object with finite ``score``,
             ``calibration`` and ``refinement``, score = calibration + refinement to 1e-6 relative).
         score: which score the parts split, one of :data:`SCORE_UNITS` ("NLL" in nats, or "Brier").
+        title: the figure's title; empty: "<score>: calibration and refinement".
     """
     check_choice("score", score, tuple(SCORE_UNITS))
     names = list(base.nonempty(parts, "parts"))
@@ -322,10 +337,10 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL") -> go.F
     fig.update_layout(barmode="relative", bargap=0.35,
                       # above the bars, under the title: a fixed place in pixels whatever the number of rows
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"))
-    fig.update_xaxes(title_text=f"{score} ({SCORE_UNITS[score] or 'no unit'})", range=[min(values.min(), 0.0) * 1.1, reach * 1.2 or 1.0],
-                     showgrid=True, gridcolor="#e5e5e5")
+    fig.update_xaxes(title_text=f"{score} ({SCORE_UNITS[score] or 'no unit'})", showgrid=True, gridcolor="#e5e5e5",
+                     range=[min(values.min(), 0.0) * 1.1, reach * 1.2 or 1.0])  # room for the total's label
     fig.update_yaxes(autorange="reversed", automargin=True)
-    base.style(fig, f"{score}: calibration and refinement", height=240 + 70 * len(names))
+    base.style(fig, title or f"{score}: calibration and refinement", height=240 + 70 * len(names))
     return fig.update_layout(width=WIDTH, margin_t=150)
 
 
@@ -361,16 +376,14 @@ def _checked_bands(bands: Bands, filled: np.ndarray) -> Bands:
                            min_count=_count(bands.min_count, "bands.min_count"))
 
 
-def _curve(values, name: str, g: int) -> np.ndarray:
-    """(G,) float values in [0, 1] or NaN (a gap); an infinity is refused."""
+def _along_grid(values, name: str, g: int, gaps: bool) -> np.ndarray:
+    """(G,) float values, one per point of smooth.grid: finite, or NaN (a gap) too when ``gaps``."""
     values = as_array(values, name)
     if values.shape != (g,):
         raise ArgumentError(f"{name} must have shape ({g},) to match smooth.grid, got {values.shape}")
-    if np.isinf(values).any():
-        raise ArgumentError(f"{name} must be finite or NaN (a gap), got an infinity")
-    known = values[~np.isnan(values)]
-    if known.size:
-        base.in_unit_interval(known, name)
+    wrong = np.isinf(values) | (np.isnan(values) & (not gaps))
+    if wrong.any():
+        raise ArgumentError(f"{name} must be finite{' or NaN (a gap)' if gaps else ''}, got {values[wrong][0]}")
     return values
 
 

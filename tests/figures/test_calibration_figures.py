@@ -50,6 +50,11 @@ def test_a_negative_estimate_of_a_part_is_drawn_left_of_zero():
     assert fig.data[1].x[0] == -0.01 and fig.layout.xaxis.range[0] < -0.01
 
 
+def test_a_title_replaces_the_default_one():
+    assert F.decomposition_figure(PARTS).layout.title.text == "NLL: calibration and refinement"
+    assert F.decomposition_figure(PARTS, title="Model A, test split").layout.title.text == "Model A, test split"
+
+
 @pytest.mark.parametrize("parts, score, match", [
     ({}, "NLL", "parts must name at least one"),
     (PARTS, "ECE", "unknown score 'ECE'; choose one of NLL, Brier"),

@@ -132,6 +132,13 @@ def test_sparse_bins_are_faded_in_both_panels_named_in_the_legend_and_the_hover(
     assert "%{hovertext}" in accuracy.hovertemplate
 
 
+def test_without_a_sparse_bin_nothing_is_faded_and_the_legend_says_nothing_of_it():
+    fig = F.reliability_diagram(hand_bins(), bands=hand_bands(sparse=np.array([True, False, False, False])))
+    np.testing.assert_allclose(fig.data[0].marker.opacity, [1.0, 1.0, 1.0])  # bin 0 is empty, not drawn
+    assert not any("fewer than" in (trace.name or "") for trace in fig.data)
+    assert "too few" not in "".join(fig.data[0].hovertext)
+
+
 def test_the_accuracy_hover_gives_the_interval_and_the_band_with_their_level():
     bands = hand_bands()
     accuracy = F.reliability_diagram(hand_bins(), bands=bands).data[0]

@@ -53,17 +53,26 @@ def test_where_the_curve_is_unknown_it_is_a_gap_and_the_band_splits():
     assert_clean(fig)
 
 
+def test_rounding_just_outside_the_range_is_drawn_clipped():
+    smooth = hand_smooth()
+    fig = F.smooth_reliability_diagram(hand_smooth(high=np.r_[smooth.high[:-1], 1 + 1e-12],
+                                                   density=smooth.density - 1e-12))
+    band, _, _, density = fig.data
+    assert max(finite(band.y)) == 1.0 and min(density.y) == 0.0
+
+
 @pytest.mark.parametrize("changes, match", [
     (dict(grid=np.linspace(1, 0, 11)), "smooth.grid must be at least 2 strictly increasing"),
     (dict(grid=np.linspace(0, 1.1, 11)), r"smooth.grid must lie in \[0, 1\]"),
     (dict(grid=np.r_[np.linspace(0, 0.9, 10), np.nan]), "smooth.grid must be finite"),
     (dict(accuracy=np.zeros(10)), r"smooth.accuracy must have shape \(11,\) to match smooth.grid"),
-    (dict(accuracy=np.r_[np.zeros(10), np.inf]), "smooth.accuracy must be finite or NaN"),
+    (dict(accuracy=np.r_[np.zeros(10), np.inf]), "smooth.accuracy must be finite or NaN \\(a gap\\), got inf"),
     (dict(accuracy=np.full(11, np.nan)), "NaN everywhere"),
     (dict(high=np.full(11, 1.5)), r"smooth.high must lie in \[0, 1\]"),
+    (dict(high=np.r_[np.full(10, 0.9), 1 + 1e-6]), r"smooth.high must lie in \[0, 1\]"),
     (dict(low=np.full(11, 0.9)), "smooth.low must be ≤ smooth.high, got 0.9 > 0.05 at grid point 0"),
-    (dict(density=np.r_[np.ones(10), np.nan]), "smooth.density .* must be finite"),
-    (dict(density=np.ones(12)), r"smooth.density .* must have shape \(11,\)"),
+    (dict(density=np.r_[np.ones(10), np.nan]), "smooth.density must be finite, got nan"),
+    (dict(density=np.ones(12)), r"smooth.density must have shape \(11,\) to match smooth.grid"),
     (dict(density=-np.ones(11)), "smooth.density must be ≥ 0"),
     (dict(level=1.0), r"smooth.level must lie in \(0, 1\)"),
     (dict(n_resamples=0), "smooth.n_resamples must be an integer ≥ 1"),
