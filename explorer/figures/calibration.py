@@ -291,10 +291,11 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL", title: 
     """A proper score split into its calibration and refinement parts, one stacked horizontal bar per row.
 
     Each bar starts with the refinement part (the score a perfectly recalibrated model would keep: no
-    post-hoc fix changes it) and ends with the calibration part (what the best recalibration map could
-    remove), so the bar ends at the score, whose value is written after it. A negative part (an
-    estimate below zero) is drawn left of zero. Rows are drawn top to bottom in the mapping's order;
-    the hover of each part says what it means, its value with its unit and its share of the score.
+    post-hoc fix can remove it, and a map that merges scores, as binning does, can add to it) and ends
+    with the calibration part (what the best recalibration map could remove), so the bar ends at the
+    score, whose value is written after it. A negative part (an estimate below zero) is drawn left of
+    zero. Rows are drawn top to bottom in the mapping's order; the hover of each part says what it
+    means, its value with its unit and its share of the score.
 
     Args:
         parts: row name (e.g. "Model A", "Model A + isotonic") → an
@@ -318,8 +319,9 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL", title: 
                       where=total[:, None] != 0)
     share = np.where(np.isfinite(share), share, 0.0)
     meaning = {  # part → (legend, hover)
-        "refinement": ("no post-hoc fix changes it",
-                       "what a perfectly recalibrated model keeps: no post-hoc fix changes it"),
+        "refinement": ("recalibration cannot remove it",
+                       "what a perfectly recalibrated model keeps: recalibration cannot remove it<br>"
+                       "(a map that merges scores, as binning does, can add to it)"),
         "calibration": ("what recalibration could remove", "what the best recalibration map could remove"),
     }
     fig = go.Figure()

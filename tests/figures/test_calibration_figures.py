@@ -31,7 +31,7 @@ def test_one_stacked_bar_per_row_refinement_first_then_calibration_then_the_tota
 
 def test_the_hover_says_what_each_part_means_in_nats_and_its_share():
     refinement, calibration, total = F.decomposition_figure(PARTS, score="NLL").data
-    assert "no post-hoc fix changes it" in refinement.hovertemplate
+    assert "recalibration cannot remove it" in refinement.hovertemplate and "cannot remove" in refinement.name
     assert "recalibration map could remove" in calibration.hovertemplate
     for trace in (refinement, calibration, total):
         assert "%{x:.4f} nats" in trace.hovertemplate
