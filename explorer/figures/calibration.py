@@ -142,7 +142,8 @@ def reliability_diagram(bins: Bins, title: str = "", highlight_bin: int | None =
         customdata += [checked.low[filled], checked.high[filled],
                        checked.consistency_low[filled], checked.consistency_high[filled]]
         hover += (f"<br>{level} interval on accuracy %{{customdata[5]:.3f}} to %{{customdata[6]:.3f}}"
-                  f"<br>a calibrated model: %{{customdata[7]:.3f}} to %{{customdata[8]:.3f}} ({level})%{{hovertext}}")
+                  "<br>a calibrated model's accuracy: %{customdata[7]:.3f} to %{customdata[8]:.3f}"
+                  f" ({level})%{{hovertext}}")
         sparse_note = np.where(checked.sparse[filled],
                                f"<br>fewer than {checked.min_count} examples: too few to read", "")
 

@@ -147,7 +147,7 @@ def test_the_accuracy_hover_gives_the_interval_and_the_band_with_their_level():
     for column, values in zip(range(5, 9), (bands.low, bands.high, bands.consistency_low, bands.consistency_high)):
         np.testing.assert_allclose(data[:, column], values[1:])
     assert "90% interval on accuracy %{customdata[5]" in accuracy.hovertemplate
-    assert "a calibrated model: %{customdata[7]" in accuracy.hovertemplate
+    assert "a calibrated model's accuracy: %{customdata[7]" in accuracy.hovertemplate
     assert "customdata[4]} samples" in accuracy.hovertemplate
 
 
