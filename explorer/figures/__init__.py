@@ -19,7 +19,7 @@ PNG export drives), and of the project only ``explorer.core._validation`` and
 """
 
 from explorer.figures._style import PALETTE
-from explorer.figures.calibration import reliability_diagram
+from explorer.figures.calibration import decomposition_figure, reliability_diagram, smooth_reliability_diagram
 from explorer.figures.curves import TRAINING_PANELS, accuracy_vs, training_curves
 from explorer.figures.distributions import chi2_histogram, confidence_histogram, norm_histogram, score_histograms
 from explorer.figures.examples import image_row, probability_bars
@@ -27,7 +27,7 @@ from explorer.figures.latents import latent_replay, latent_scatter
 from explorer.figures.sweeps import SweepPanel, sweep_panels
 
 __all__ = [
-    "PALETTE", "SweepPanel", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram", "image_row",
-    "latent_replay", "latent_scatter", "norm_histogram", "probability_bars", "reliability_diagram", "score_histograms",
-    "sweep_panels", "training_curves",
+    "PALETTE", "SweepPanel", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram",
+    "decomposition_figure", "image_row", "latent_replay", "latent_scatter", "norm_histogram", "probability_bars",
+    "reliability_diagram", "score_histograms", "smooth_reliability_diagram", "sweep_panels", "training_curves",
 ]

@@ -1,6 +1,8 @@
 """Data and checks shared by the figure tests."""
 
 import json
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -37,6 +39,35 @@ def hand_bins():
     nan = float("nan")
     return ReliabilityBins(edges=np.linspace(0, 1, 5), confidence=np.array([nan, 0.4, 0.6, 0.9]),
                            accuracy=np.array([nan, 1 / 3, 0.6, 1.0]), count=np.array([0, 3, 5, 2]))
+
+
+def hand_bands(**changes):
+    """Bands of :func:`hand_bins`' binning at 90 %: bin 0 empty (NaN), bins 1 and 3 under 4 examples; the
+    fields of ``explorer.measure.intervals.ReliabilityBands`` (what the diagram's Protocol reads)."""
+    nan = float("nan")
+    fields = dict(low=np.array([nan, 0.05, 0.3, 0.6]), high=np.array([nan, 0.75, 0.9, 1.0]),
+                  consistency_low=np.array([nan, 0.0, 0.2, 0.5]), consistency_high=np.array([nan, 0.8, 0.95, 1.0]),
+                  sparse=np.array([True, True, False, True]), level=0.9, min_count=4)
+    return SimpleNamespace(**dict(fields, **changes))
+
+
+def hand_smooth(**changes):
+    """A smoothed curve on 11 grid points, over-confident (accuracy = 0.8 × confidence), band ± 0.05; the
+    fields of ``explorer.measure.smooth_calibration.SmoothReliability``."""
+    grid = np.linspace(0, 1, 11)
+    accuracy = 0.8 * grid
+    density = 2 * grid  # integrates to 1 over [0, 1]
+    fields = dict(grid=grid, accuracy=accuracy, density=density, bandwidth=0.05, smooth_ece=0.1,
+                  low=np.clip(accuracy - 0.05, 0, 1), high=accuracy + 0.05, level=0.95, n_resamples=200)
+    return SimpleNamespace(**dict(fields, **changes))
+
+
+class Parts(NamedTuple):
+    """The fields of ``explorer.measure.decompositions.Decomposition``: score = calibration + refinement."""
+
+    score: float
+    calibration: float
+    refinement: float
 
 
 def points_and_labels(n=30, seed=0):
