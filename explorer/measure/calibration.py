@@ -257,8 +257,11 @@ def resample_counts(n: int, n_resamples: int, seed: int = 0) -> Iterator[np.ndar
     chunk = max(1, _CHUNK_CELLS // n)
     for first in range(0, n_resamples, chunk):
         rows = min(chunk, n_resamples - first)
-        drawn = rng.integers(n, size=(rows, n)) + n * np.arange(rows)[:, None]  # same stream as row by row
-        yield np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
+        drawn = rng.integers(n, size=(rows, n))  # the same stream as one resample at a time
+        counts = np.empty((rows, n))
+        for r, row in enumerate(drawn):
+            counts[r] = np.bincount(row, minlength=n)
+        yield counts
 
 
 class _Weighted:
@@ -320,8 +323,9 @@ class _Weighted:
         A run of equal confidences u with total weight W_u covers ranks s_u to e_u = s_u + W_u − 1 of
         the row's sorted examples (s_u: the weight below it) and goes whole to bin
         floor((s_u + e_u) · n_bins / 2n), as :func:`_equal_mass_index` bins the repeated examples.
-        s_u + e_u never falls along the sorted runs, so bin b starts at the first run with
-        s_u + e_u >= ceil(2 n b / n_bins), and its sums are differences of cumulative sums there.
+        s_u + e_u never falls along the runs, so bin b starts at the first run with s_u + e_u >= cut_b
+        = ceil(2 n b / n_bins): with c_u = s_u + W_u the cumulative weight, that is the first run u*
+        with 2 c_u − 1 >= cut_b, or the run after it when u*'s middle is still below the cut.
         """
         order, starts = self._runs
         rows, n_bins = len(weights), self.n_bins
@@ -330,21 +334,25 @@ class _Weighted:
         if len(starts) < len(order):  # ties: one column per run of equal confidences
             ranked, hits = np.add.reduceat(ranked, starts, axis=1), np.add.reduceat(hits, starts, axis=1)
         runs = ranked.shape[1]
-        cumulative = [np.cumsum(x, axis=1) for x in (ranked, ranked * self.conf[order][starts], hits)]
-        twice_middle = cumulative[0] * 2
-        twice_middle -= ranked
-        twice_middle -= 1  # s_u + e_u, whole numbers in [−1, 2n − 1]
-        total = cumulative[0][:, -1:]
-        cuts = np.ceil(2 * total * np.arange(1, n_bins) / n_bins)  # (R, n_bins − 1)
-        # One search over all rows: offset each row's keys past the previous row's.
-        offset = 4 * total.max() * np.arange(rows)[:, None]
-        twice_middle += offset
-        first = np.searchsorted(twice_middle.ravel(), (cuts + offset).ravel()).reshape(rows, -1)
-        last = np.hstack([first - runs * np.arange(rows)[:, None], np.full((rows, 1), runs)]) - 1
+        cumulative = np.cumsum(ranked, axis=1)
+        total = cumulative[:, -1]
+        cuts = np.ceil(2 * total[:, None] * np.arange(1, n_bins) / n_bins)  # (R, n_bins − 1)
+        first = np.array([np.searchsorted(c, t) for c, t in zip(cumulative, (cuts + 1) / 2)])
+        at = np.minimum(first, runs - 1)
+        below = 2 * np.take_along_axis(cumulative, at, axis=1) - np.take_along_axis(ranked, at, axis=1) - 1 < cuts
+        first = np.minimum(first + (below & (first < runs)), runs)
+        # Bin b holds runs first_b to first_{b+1} − 1; reduceat sums them in one pass over each row.
+        starts_flat = (np.hstack([np.zeros((rows, 1), dtype=np.int64), first]) + runs * np.arange(rows)[:, None])
+        empty = np.diff(np.hstack([starts_flat, runs * np.arange(1, rows + 1)[:, None]]), axis=1) == 0
+        index = starts_flat.ravel()
+        inside = index[index < rows * runs]  # empty bins past the last run of the last row end the list
         sums = []
-        for c in cumulative:  # the cumulative sum at each bin's last run, 0 before the first run
-            at_last = np.where(last >= 0, np.take_along_axis(c, np.maximum(last, 0), axis=1), 0.0)
-            sums.append(np.diff(at_last, axis=1, prepend=0.0))
+        for x in (ranked, ranked * self.conf[order][starts], hits):
+            summed = np.zeros(rows * n_bins)
+            summed[:len(inside)] = np.add.reduceat(x.ravel(), inside)
+            summed = summed.reshape(rows, n_bins)
+            summed[empty] = 0.0  # reduceat gives an empty slice the element at its start
+            sums.append(summed)
         return sums[0], sums[1], sums[2]
 
     def measure(self, name: str, weights: np.ndarray, memo: dict) -> np.ndarray:

@@ -38,11 +38,14 @@ SIGMA_MIN = 1e-3
 """The smallest bandwidth searched (relplot's floor too)."""
 GRID_POINTS = 201
 """Points of the smoothed reliability diagram on [0, 1]: spacing 0.005."""
-#: Bisection halvings of log σ on [SIGMA_MIN, 1], then secant (regula falsi) steps: the bracket is
-#: then 1000^(2^-10) − 1 ≈ 0.7 % wide (relative), each secant step squares the relative error, and
-#: the root is found to ~1e-9 (measured in the tests against a 40-halving bisection).
-_HALVINGS = 10
-_SECANT_STEPS = 2
+DIAGRAM_NODES = 1025
+"""Nodes the diagram's curves are smoothed from (its bandwidth is SmoothECE's, from NODES): spacing
+1/1024, a tenth of the diagram's and far below any σ* > SIGMA_MIN that a diagram can show."""
+#: The fixed-point search starts at this bandwidth, and stops when the bracket of σ* is this narrow
+#: (relative), or after this many regula falsi steps.
+_SIGMA_START = 0.1
+_TOLERANCE = 1e-12
+_MAX_STEPS = 60
 #: cos(π k t) terms whose damping exp(−π² k² σ² / 2) is above 1e-17 matter: k < _MODE_REACH / σ.
 _MODE_REACH = math.sqrt(2 * math.log(1e17)) / math.pi
 #: The density under which no example is near t (relative to the peak): the curve there is roundoff.
@@ -67,24 +70,25 @@ def _cosines(points: int, n_modes: int) -> np.ndarray:
     return np.cos(np.pi * np.arange(n_modes)[:, None] * np.linspace(0.0, 1.0, points)[None, :])
 
 
-def _cosine_coefficients(conf: np.ndarray, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """(R, NODES) c_k = Σ_i w_ri v_i cos(π k f_i), k < NODES, with f_i spread linearly onto the nodes.
+def _cosine_coefficients(conf: np.ndarray, weights: np.ndarray, values: np.ndarray, nodes: int = NODES) -> np.ndarray:
+    """(R, nodes) c_k = Σ_i w_ri v_i cos(π k f_i), k < nodes, with f_i spread linearly onto the nodes.
 
     Args:
         conf: (N,) confidences in [0, 1].
         weights: (R, N) weights of the examples, one row per set (ones, or bootstrap counts).
         values: (N,) the value v_i each example carries.
+        nodes: equally spaced nodes on [0, 1], their ends included.
     """
     from scipy import fft, sparse
 
     n = len(conf)
-    position = conf * (NODES - 1)
-    low = np.minimum(position.astype(np.int64), NODES - 2)
+    position = conf * (nodes - 1)
+    low = np.minimum(position.astype(np.int64), nodes - 2)
     frac = position - low
     rows = np.r_[np.arange(n), np.arange(n)]
-    spread = sparse.csr_matrix((np.r_[(1 - frac) * values, frac * values], (rows, np.r_[low, low + 1])),
-                               shape=(n, NODES))
-    node_sums = np.asarray((spread.T @ weights.T).T)
+    spread = sparse.csr_array((np.r_[(1 - frac) * values, frac * values], (rows, np.r_[low, low + 1])),
+                              shape=(n, nodes))
+    node_sums = np.ascontiguousarray(weights @ spread)  # (R, nodes), rows contiguous for the transform
     # DCT-I: y_k = x_0 + (−1)^k x_last + 2 Σ_interior x_n cos(π k n / (NODES − 1)); halve the interior.
     node_sums[:, 1:-1] *= 0.5
     return fft.dct(node_sums, type=1, axis=1)
@@ -114,43 +118,45 @@ def _eval_cosines(n_modes: int) -> np.ndarray:
 
 
 def _fixed_point(residual_coefficients: np.ndarray, total) -> tuple[np.ndarray, np.ndarray]:
-    """(R,) σ* and (R,) smECE_σ* of each row: bisection of log σ on [SIGMA_MIN, 1], then secant steps.
+    """(R,) σ* and (R,) smECE_σ* of each row of cosine coefficients of the residuals.
 
-    g(σ) = smECE_σ − σ falls as σ grows; rows with g(SIGMA_MIN) <= 0 stop at SIGMA_MIN. The ends of
-    the search are measured only for the rows whose bracket still touches them (the many cosine
-    terms of SIGMA_MIN are costly).
+    s(σ) = smECE_σ falls as σ grows, so one step of the fixed-point map from σ_0 brackets the root
+    of g(σ) = s(σ) − σ: with σ_1 = s(σ_0), g(σ_0) = σ_1 − σ_0 and g(σ_1) = s(σ_1) − s(σ_0) have
+    opposite signs (or g(σ_1) = 0). Regula falsi with the Illinois rule then closes each row's
+    bracket until it is 1e-12 wide (relative) or g vanishes: each row is stepped on its own, so its
+    σ* does not depend on the other rows. Rows whose σ_1 falls below SIGMA_MIN stop there when
+    g(SIGMA_MIN) <= 0.
     """
     total = np.asarray(total, dtype=np.float64)
-    rows = len(residual_coefficients)
 
-    def g(log_sigma, which=slice(None)):
-        sigma = np.exp(log_sigma)
-        return _smooth_ece_at(residual_coefficients[which], sigma, total[which]) - sigma
+    def s(sigma, rows=slice(None)):
+        return _smooth_ece_at(residual_coefficients[rows], sigma, total[rows])
 
-    low, high = np.full(rows, math.log(SIGMA_MIN)), np.zeros(rows)
-    g_low, g_high = np.full(rows, np.nan), np.full(rows, np.nan)
-    for _ in range(_HALVINGS):
-        middle = 0.5 * (low + high)
-        g_middle = g(middle)
-        above = g_middle > 0  # σ* lies above the middle
-        low, g_low = np.where(above, middle, low), np.where(above, g_middle, g_low)
-        high, g_high = np.where(above, high, middle), np.where(above, g_high, g_middle)
-    for end, g_end in ((low, g_low), (high, g_high)):
-        missing = np.flatnonzero(np.isnan(g_end))
-        if missing.size:
-            g_end[missing] = g(end[missing], missing)
-    s_low, s_high = np.exp(low), np.exp(high)
-    for step in range(_SECANT_STEPS):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma = s_low + g_low * (s_high - s_low) / (g_low - g_high)
-        sigma = np.where(np.isfinite(sigma), np.clip(sigma, s_low, s_high), s_low)
-        if step + 1 < _SECANT_STEPS:  # narrow the bracket to the side of the root
-            g_sigma = g(np.log(sigma))
-            above = g_sigma > 0
-            s_low, g_low = np.where(above, sigma, s_low), np.where(above, g_sigma, g_low)
-            s_high, g_high = np.where(above, s_high, sigma), np.where(above, g_high, g_sigma)
-    sigma = np.where(low == math.log(SIGMA_MIN), np.where(g_low <= 0, SIGMA_MIN, sigma), sigma)
-    return sigma, _smooth_ece_at(residual_coefficients, sigma, total)
+    sigma_0 = np.full(len(residual_coefficients), _SIGMA_START)
+    sigma_1 = np.maximum(s(sigma_0), SIGMA_MIN)
+    g_0, g_1 = sigma_1 - sigma_0, s(sigma_1) - sigma_1
+    rising = g_0 > 0  # σ* above σ_0
+    low, high = np.where(rising, sigma_0, sigma_1), np.where(rising, sigma_1, sigma_0)
+    g_low, g_high = np.where(rising, g_0, g_1), np.where(rising, g_1, g_0)
+    floor = (low == SIGMA_MIN) & (g_low <= 0)
+    sigma = np.where(g_high == 0, high, low)
+    side = np.zeros(len(low))  # which end each row's last step replaced (+1 low, −1 high)
+    for _ in range(_MAX_STEPS):
+        rows = np.flatnonzero(~floor & (g_high != 0) & (g_low != 0) & (high - low > _TOLERANCE * high))
+        if not rows.size:
+            break
+        lo, hi, g_lo, g_hi = low[rows], high[rows], g_low[rows], g_high[rows]
+        step = np.clip((lo * g_hi - hi * g_lo) / (g_hi - g_lo), lo, hi)
+        g = s(step, rows) - step
+        above = g > 0  # σ* above the step: it is the new low end
+        # Illinois: an end kept twice running has its g halved, so the next step lands past the root
+        g_hi = np.where(above & (side[rows] > 0), 0.5 * g_hi, g_hi)
+        g_lo = np.where(~above & (side[rows] < 0), 0.5 * g_lo, g_lo)
+        low[rows], g_low[rows] = np.where(above, step, lo), np.where(above, g, g_lo)
+        high[rows], g_high[rows] = np.where(above, hi, step), np.where(above, g_hi, g)
+        sigma[rows], side[rows] = step, np.where(above, 1.0, -1.0)
+    sigma = np.where(floor, SIGMA_MIN, sigma)
+    return sigma, s(sigma)
 
 
 def _weighted_smooth_ece(conf: np.ndarray, correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -233,14 +239,13 @@ def smooth_reliability(probs, labels, n_resamples: int | None = None, level: flo
     ones = np.ones((1, n))
     sigma, ece = _fixed_point(_cosine_coefficients(conf, ones, correct - conf), [n])
     sigma = float(sigma[0])
-    cosines = _cosines(GRID_POINTS, _modes(sigma))
+    cosines = _cosines(GRID_POINTS, min(_modes(sigma), DIAGRAM_NODES))
 
     def curves(weights):
         """(R, G) smoothed accuracy and (R, G) density of each row of weights."""
-        total = weights.sum(axis=1)
-        density = _smooth(_cosine_coefficients(conf, weights, np.ones(n)), np.full(len(weights), sigma),
-                          cosines, total)
-        hits = _smooth(_cosine_coefficients(conf, weights, correct), np.full(len(weights), sigma), cosines, total)
+        total, sigmas = weights.sum(axis=1), np.full(len(weights), sigma)
+        density = _smooth(_cosine_coefficients(conf, weights, np.ones(n), DIAGRAM_NODES), sigmas, cosines, total)
+        hits = _smooth(_cosine_coefficients(conf, weights, correct, DIAGRAM_NODES), sigmas, cosines, total)
         with np.errstate(invalid="ignore", divide="ignore"):
             return hits / density, density
 

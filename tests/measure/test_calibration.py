@@ -396,7 +396,8 @@ def saturated_on_edges(rng):
     return probs, rng.integers(0, 3, size=60)
 
 
-@pytest.mark.parametrize("case", ["random", "ties", "edges and ones", "one class", "fewer than bins"])
+@pytest.mark.parametrize("case", ["random", "ties", "edges and ones", "a tie at the top", "one class",
+                                  "fewer than bins"])
 def test_the_vectorised_bootstrap_is_the_metrics_on_resampled_arrays(case, monkeypatch):
     rng = np.random.default_rng(7)
     n_bins = 4 if case == "edges and ones" else 15
@@ -410,6 +411,9 @@ def test_the_vectorised_bootstrap_is_the_metrics_on_resampled_arrays(case, monke
         labels = rng.integers(0, 4, size=300)
     elif case == "edges and ones":
         probs, labels = saturated_on_edges(rng)
+    elif case == "a tie at the top":  # 40 of 60 at confidence 1: one run whose middle leaves the top bins empty
+        probs = np.concatenate([random_probs(rng, 20, 3), np.eye(3)[rng.integers(3, size=40)]])
+        labels = rng.integers(0, 3, size=60)
     elif case == "one class":
         probs, labels = np.ones((40, 1)), np.zeros(40, dtype=int)
     else:
