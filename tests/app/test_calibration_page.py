@@ -97,7 +97,7 @@ def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on
     model, meta = load_checkpoint(app.session_state["model_a"])
     t = validation_temperature(model, load_dataset("digits", "train"),
                                config_from_dict(TrainConfig, meta["train_config"]))
-    assert f"T = {t:.2f}" in figure_titles(app)[0]
+    assert f"T = {t:.3g}" in figure_titles(app)[0]
     differences = cells(app, "NLL (nats)", table=1)
     assert {"A − B", "A after temperature scaling − A", "B − A after temperature scaling"} <= set(differences)
     assert len(app.get("plotly_chart")) == 5 + 2  # and the NLL and Brier decompositions
