@@ -130,7 +130,7 @@ RECALIBRATORS: tuple[str, ...] = ("temperature", "vector", "matrix", "dirichlet"
 N_FOLDS = 5
 """Folds of the cross-validation that chooses a regularisation strength or a bin count on held-out data."""
 
-ODIR_STRENGTHS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+ODIR_STRENGTHS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 """The λ that matrix scaling and Dirichlet calibration choose among (:func:`fit_affine`'s ``strength``)."""
 
 HISTOGRAM_BINS = (5, 10, 15, 20, 30, 50)
@@ -283,7 +283,9 @@ def fit_affine(features, labels, *, diagonal: bool = False, strength: float = 0.
     (Kull et al., NeurIPS 2019, Sec. 4: off-diagonal and intercept regularisation, one λ for both
     here). The diagonal is never penalised, so λ pulls towards a per-class scaling, not towards 0.
     With ``diagonal`` only W's diagonal is fitted (vector scaling; ODIR then penalises b alone). L-BFGS
-    with the exact gradient from ``start`` (default W = I, b = 0), deterministic.
+    with the exact gradient from ``start`` (default W = I, b = 0), deterministic, at most 2000 steps.
+    Without regularisation (λ = 0) on a real classifier's logits the problem is ill-conditioned and
+    the search can end there short of the optimum (by 2e-4 nats on 6000 CNN validation logits).
 
     Args:
         features: (N, K) finite logits or log-probabilities.
@@ -333,7 +335,10 @@ def fit_affine(features, labels, *, diagonal: bool = False, strength: float = 0.
     # (N, K) @ (K, K) products are too small to gain from BLAS threads, and on a busy machine the
     # threads' hand-offs make each product ~50x slower (0.1 ms against 11 ms for N = 8000, K = 10).
     with threadpool_limits(limits=1, user_api="blas"):
-        found = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": gtol, "ftol": gtol / 100})
+        # 50 past steps kept, not 10: on real logits, strongly correlated across classes, it halves
+        # the steps (6000 validation logits of a CNN: 2146 evaluations for the whole CV, from 4439).
+        found = minimize(loss, start, jac=True, method="L-BFGS-B",
+                         options={"maxiter": 2000, "gtol": gtol, "ftol": gtol / 100, "maxcor": 50})
     return unpack(found.x)
 
 
