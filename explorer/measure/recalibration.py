@@ -231,7 +231,13 @@ class ClasswiseMap:
 
     Both are step-like, so distinct probabilities share one value and the argmax can change, ties
     included (broken towards the lower class index): top-label accuracy is not kept and is worth
-    measuring after. A row that every class maps to 0 becomes uniform (scikit-learn's rule).
+    measuring after (on 10 000 test images of the shipped Fashion-MNIST CNN, 0.9153 became 0.9099
+    with histogram binning and 0.9143 with isotonic regression: ``benchmarks/crosscheck_recalibration.py``).
+    A row that every class maps to 0 becomes uniform (scikit-learn's rule). A class never seen among
+    the held-out labels would map to 0 everywhere, so that no later example could be given it:
+    :func:`fit_recalibrator` refuses to fit then. A class probability that maps to exactly 0 costs the
+    NLL's clamp (27.6 nats) when that class occurs: binning's NLL can be worse than before even
+    where its ECE is better.
 
     Attributes:
         name: ``"histogram"`` or ``"isotonic"``.
