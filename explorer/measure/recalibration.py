@@ -215,7 +215,7 @@ class AffineScaling:
             scale = np.diag(self.weight)
             return f"vector scaling, per-class scale {scale.min():.3g} to {scale.max():.3g}"
         what = "matrix scaling" if self.name == "matrix" else "Dirichlet calibration"
-        return f"{what}, ODIR λ = {self.strength:.0e} ({_NOTE})"
+        return f"{what}, ODIR λ = {self.strength:g} ({_NOTE})"
 
 
 @dataclass(frozen=True, eq=False)
