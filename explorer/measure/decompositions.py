@@ -8,8 +8,10 @@ labels y through the calibration map c(p) = E[Y | p]:
 
 with d the divergence of S: the squared distance for the Brier score (Murphy 1973's reliability and
 resolution/uncertainty), the KL divergence KL(c ‖ p) for the NLL. Any post-hoc recalibration is a
-map of p, so it can shrink the calibration part (to 0 at c itself) but leaves the refinement part,
-what the predictions separate, where it is: that is the floor a fix cannot go below.
+map g of p, so it can shrink the calibration part (to 0 at g = c) but not the refinement part, what
+the predictions separate: an invertible g (temperature scaling, or an invertible W) keeps E[Y | g(p)]
+= c(p) and so the refinement; a g that merges predictions (binning, isotonic steps) can raise it.
+The refinement part is the floor no fix goes below.
 
 c is unknown and must be estimated on the evaluated examples themselves. Each estimate here is a
 fit in-sample whose residual is orthogonal to what the identity needs, so that score = calibration +
