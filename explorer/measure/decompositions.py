@@ -57,7 +57,7 @@ class Decomposition(NamedTuple):
     Attributes:
         score: the mean score of the predictions (NLL in nats, or the multi-class Brier score).
         calibration: its part a recalibration map could remove, >= 0.
-        refinement: the score of the calibrated predictions ĉ: what no map of p changes.
+        refinement: the score of the calibrated predictions ĉ: what no map of p lowers.
     """
 
     score: float
