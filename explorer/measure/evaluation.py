@@ -6,7 +6,9 @@ bundle's test or validation outputs (:func:`evaluate_bundle`), and fits temperat
 held-out outputs a model or bundle comes with: the validation split a model's training held out
 (:func:`validation_temperature`, :func:`checkpoint_temperature`, rebuilt by
 :func:`explorer.core.checkpoints.validation_split`) or a bundle's ``val_logits``
-(:func:`bundle_temperature`). The test split never informs T.
+(:func:`bundle_temperature`). The test split never informs T. Any other recalibrator of
+:data:`~explorer.measure.recalibration.RECALIBRATORS` is fitted on the same held-out outputs by
+:func:`checkpoint_recalibrator` and :func:`bundle_recalibrator`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from torch import Tensor, nn
 
 from explorer.core.bundles import Bundle
 from explorer.core.checkpoints import checkpoint_validation_split, validation_split
+from explorer.core._validation import check_choice
 from explorer.core.config import N_BINS, TrainConfig
 from explorer.core.data import Dataset
 from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.calibration import calibration_report
 from explorer.measure.inference import predict
-from explorer.measure.recalibration import apply_temperature, fit_temperature
+from explorer.measure.recalibration import RECALIBRATORS, Recalibrator, apply_temperature, fit_recalibrator, fit_temperature
 
 
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_bins: int = N_BINS,
@@ -49,15 +52,29 @@ BUNDLE_SPLITS = ("test", "validation")
 """What :func:`evaluate_bundle` measures: a bundle's ``logits``/``labels`` or ``val_logits``/``val_labels``."""
 
 
+def _held_out(bundle: Bundle, what: str):
+    if bundle.val_logits is None:
+        raise BundleError(f"the bundle has no val_logits/val_labels, so no {what} can be fitted "
+                          "(export it with --validation, or add held-out outputs)")
+    return bundle.val_logits, bundle.val_labels
+
+
 def bundle_temperature(bundle: Bundle) -> float:
     """Temperature scaling's T for a predictions bundle, fitted by NLL on its ``val_logits``/``val_labels``.
 
     Raises :class:`~explorer.core.errors.BundleError` when the bundle has no validation outputs.
     """
-    if bundle.val_logits is None:
-        raise BundleError("the bundle has no val_logits/val_labels, so no temperature can be fitted "
-                          "(export it with --validation, or add held-out outputs)")
-    return fit_temperature(bundle.val_logits, bundle.val_labels)
+    return fit_temperature(*_held_out(bundle, "temperature"))
+
+
+def bundle_recalibrator(bundle: Bundle, name: str) -> Recalibrator:
+    """The recalibrator ``name`` (:func:`~explorer.measure.recalibration.fit_recalibrator`) fitted on a
+    bundle's ``val_logits``/``val_labels``; apply it with ``.probs(bundle.logits)``.
+
+    Raises :class:`~explorer.core.errors.BundleError` when the bundle has no validation outputs, and
+    :class:`~explorer.core.errors.ArgumentError` for an unknown name or held-out outputs it cannot fit.
+    """
+    return fit_recalibrator(name, *_held_out(bundle, f"{name} recalibrator"))
 
 
 def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
@@ -82,10 +99,10 @@ def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
             **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}
 
 
-def _fitted_on(model: nn.Module, held_out: Dataset) -> float:
-    """Temperature scaling's T, fitted by NLL on the model's logits of ``held_out``."""
+def _fitted_on(model: nn.Module, held_out: Dataset, fit=fit_temperature):
+    """``fit(logits, labels)`` of the model's logits of ``held_out``: temperature scaling's T by default."""
     logits, _ = predict(model, held_out.x)
-    return fit_temperature(logits.numpy(), held_out.y.numpy())
+    return fit(logits.numpy(), held_out.y.numpy())
 
 
 def validation_temperature(model: nn.Module, data_train: Dataset, train_config: TrainConfig) -> float:
@@ -105,3 +122,15 @@ def checkpoint_temperature(model: nn.Module, meta: dict, data_train: Dataset) ->
     (:func:`~explorer.core.checkpoints.checkpoint_validation_split`).
     """
     return _fitted_on(model, checkpoint_validation_split(model, meta, data_train))
+
+
+def checkpoint_recalibrator(model: nn.Module, meta: dict, data_train: Dataset, name: str) -> Recalibrator:
+    """The recalibrator ``name`` (:func:`~explorer.measure.recalibration.fit_recalibrator`) fitted on the
+    validation split a loaded checkpoint's training held out, as :func:`checkpoint_temperature` fits T.
+
+    Raises :class:`~explorer.core.errors.ArgumentError` for an unknown name (before running the model),
+    held-out outputs it cannot fit, or a checkpoint that does not record how it was trained.
+    """
+    check_choice("recalibrator", name, RECALIBRATORS)
+    return _fitted_on(model, checkpoint_validation_split(model, meta, data_train),
+                      lambda logits, labels: fit_recalibrator(name, logits, labels))

@@ -10,10 +10,10 @@ from conftest import quick_configs
 from explorer.core.data import load_dataset, split_indices
 from explorer.jobs.training import train
 from explorer.measure.calibration import calibration_report
-from explorer.measure.evaluation import (checkpoint_temperature, evaluate, evaluate_bundle, evaluate_outputs,
-                                         validation_temperature)
+from explorer.measure.evaluation import (bundle_recalibrator, checkpoint_recalibrator, checkpoint_temperature,
+                                         evaluate, evaluate_bundle, evaluate_outputs, validation_temperature)
 from explorer.measure.inference import predict
-from explorer.measure.recalibration import fit_temperature
+from explorer.measure.recalibration import fit_recalibrator, fit_temperature
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,31 @@ def test_evaluate_outputs_and_a_bundle_report_the_scaled_softmax():
             evaluate_bundle(bare, **kwargs)
     with pytest.raises(ArgumentError, match="split must be one of test, validation"):
         evaluate_bundle(bare, "train")
+
+
+def test_checkpoint_recalibrator_is_fitted_on_the_held_out_split(trained):
+    import dataclasses
+
+    data, model, train_config = trained
+    meta = {"train_config": dataclasses.asdict(train_config)}
+    _, val_idx = split_indices(data.y, train_config)
+    logits, _ = predict(model, data.x[val_idx])
+    fitted = checkpoint_recalibrator(model, meta, data, "vector")
+    expected = fit_recalibrator("vector", logits.numpy(), data.y[val_idx].numpy())
+    np.testing.assert_allclose(fitted.weight, expected.weight)
+    with pytest.raises(ValueError, match="unknown recalibrator 'platt'"):
+        checkpoint_recalibrator(model, meta, data, "platt")
+
+
+def test_bundle_recalibrator_needs_validation_outputs():
+    from explorer.core.bundles import check_bundle
+    from explorer.core.errors import BundleError
+
+    logits, labels = labelled_logits(seed=4, t_true=2.0, n=1000)
+    bundle = check_bundle(logits=logits[:500], labels=labels[:500], val_logits=logits[500:], val_labels=labels[500:])
+    fitted = bundle_recalibrator(bundle, "isotonic")
+    np.testing.assert_array_equal(fitted.probs(bundle.logits),
+                                  fit_recalibrator("isotonic", logits[500:], labels[500:]).probs(logits[:500]))
+    assert bundle_recalibrator(bundle, "temperature").temperature == fit_temperature(logits[500:], labels[500:])
+    with pytest.raises(BundleError, match="no val_logits/val_labels, so no matrix recalibrator can be fitted"):
+        bundle_recalibrator(check_bundle(logits=logits, labels=labels), "matrix")

@@ -98,3 +98,163 @@ def test_validation_errors_name_the_bad_value(call, message):
 def test_fit_temperature_validates_its_labels_as_every_metric_does():
     with pytest.raises(ValueError, match=r"\[0, 2\), got 2 at index 1"):
         recal.fit_temperature(GOOD_P, np.array([1, 2]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every recalibrator through fit_recalibrator
+
+
+BIAS = np.linspace(-1.0, 1.0, 10)
+
+
+@pytest.fixture(scope="module")
+def miscalibrated():
+    """Logits three times too sharp with a per-class bias: the calibrated probabilities are
+    softmax((z − β) / 3) for these z = 3 · logits + β; the first half is held out for fitting."""
+    logits, labels = labelled_logits(seed=7, t_true=1.0, n=20_000)
+    z = 3.0 * logits + BIAS
+    return (z[:10_000], labels[:10_000]), (z[10_000:], labels[10_000:])
+
+
+@pytest.fixture(scope="module")
+def fitted(miscalibrated):
+    (z, y), _ = miscalibrated
+    return {name: recal.fit_recalibrator(name, z, y) for name in recal.RECALIBRATORS}
+
+
+@pytest.mark.parametrize("name", recal.RECALIBRATORS)
+def test_each_recalibrator_improves_nll_and_ece_on_a_separate_sample(miscalibrated, fitted, name):
+    _, (z, y) = miscalibrated
+    before, after = softmax(z, axis=1), fitted[name].probs(z)
+    assert after.shape == z.shape and after.dtype == np.float64
+    assert np.all((after >= 0) & (after <= 1)) and np.allclose(after.sum(axis=1), 1.0, atol=1e-12)
+    assert cal.negative_log_likelihood(after, y) < 0.8 * cal.negative_log_likelihood(before, y)
+    assert cal.expected_calibration_error(after, y) < 0.2 * cal.expected_calibration_error(before, y)
+    assert fitted[name].name == name and fitted[name].describe()
+
+
+def _centred(b):
+    return b - b.mean()
+
+
+def test_scalings_recover_the_known_parameters(fitted):
+    assert fitted["temperature"].temperature == pytest.approx(3.0, rel=0.05)
+    vector = fitted["vector"]
+    np.testing.assert_allclose(np.diag(vector.weight), 1 / 3, atol=0.03)
+    np.testing.assert_allclose(_centred(vector.bias), _centred(-BIAS / 3), atol=0.2)
+
+
+def test_full_maps_recover_the_calibrated_probabilities(miscalibrated, fitted):
+    """W + 1cᵀ gives every class the same shift c · z, so a full W is known only up to that (and b up
+    to a constant): the map, not its parameters, is what can be recovered. Here W = I / 3, b = −β / 3."""
+    _, (z, _) = miscalibrated
+    truth = softmax((z - BIAS) / 3, axis=1)
+    before = np.mean(np.sum(truth * np.log(truth / softmax(z, axis=1)), axis=1))
+    for name in ("matrix", "dirichlet"):
+        kl = np.mean(np.sum(truth * np.log(truth / fitted[name].probs(z)), axis=1))
+        assert kl < 0.01 < 0.5 < before, name
+
+
+def test_which_recalibrators_keep_the_argmax(miscalibrated, fitted):
+    """Temperature scaling keeps it always; per-class scales and biases (vector, matrix, Dirichlet)
+    and per-class maps (histogram, isotonic) need not: here they move some predictions."""
+    _, (z, _) = miscalibrated
+    top = z.argmax(axis=1)
+    assert (fitted["temperature"].probs(z).argmax(axis=1) == top).all()
+    for name in ("vector", "matrix", "dirichlet", "isotonic"):
+        assert 0 < (fitted[name].probs(z).argmax(axis=1) != top).mean() < 0.1, name
+
+
+def test_isotonic_matches_scikit_learns_one_vs_rest_calibration(miscalibrated, fitted):
+    """CalibratedClassifierCV(method="isotonic") on a frozen classifier whose probabilities are
+    softmax(z): the same per-class fits and the same renormalisation."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    class Softmax(ClassifierMixin, BaseEstimator):  # a fitted classifier whose inputs are its logits
+        def fit(self, *_):
+            self.classes_ = np.arange(10)
+            return self
+
+        @staticmethod
+        def predict_proba(z):
+            return softmax(z, axis=1)
+
+        @staticmethod
+        def predict(z):
+            return z.argmax(axis=1)
+
+    (z_val, y_val), (z, _) = miscalibrated
+    reference = CalibratedClassifierCV(FrozenEstimator(Softmax().fit()), method="isotonic")
+    reference.fit(z_val, y_val)
+    np.testing.assert_allclose(fitted["isotonic"].probs(z), reference.predict_proba(z), atol=1e-12)
+
+
+def test_histogram_bins_hold_the_held_out_frequencies(miscalibrated, fitted):
+    (z, y), _ = miscalibrated
+    histogram = fitted["histogram"]
+    n_bins = len(histogram.values[0])
+    assert n_bins in recal.HISTOGRAM_BINS
+    p = softmax(z, axis=1)[:, 4]
+    in_top_bin = p >= 1 - 1 / n_bins
+    assert histogram.values[4][-1] == pytest.approx((y[in_top_bin] == 4).mean())
+
+
+def test_recalibrators_are_frozen_and_pickle(miscalibrated, fitted):
+    import dataclasses
+    import pickle
+
+    _, (z, _) = miscalibrated
+    for name, map_ in fitted.items():
+        copy = pickle.loads(pickle.dumps(map_))
+        np.testing.assert_array_equal(copy.probs(z[:50]), map_.probs(z[:50]))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            map_.name = "other"
+    with pytest.raises(ValueError, match="read-only"):
+        fitted["matrix"].weight[0, 0] = 1.0
+
+
+def test_cross_validation_follows_the_seed_and_the_fit_is_deterministic(miscalibrated):
+    (z, y), _ = miscalibrated
+    one, again = (recal.fit_recalibrator("matrix", z[:2000], y[:2000], seed=3) for _ in range(2))
+    np.testing.assert_array_equal(one.weight, again.weight)
+    assert one.strength in recal.ODIR_STRENGTHS
+
+
+def test_vector_scaling_of_a_perfectly_classified_held_out_set_is_the_identity():
+    logits = 10.0 * np.eye(5)[np.arange(60) % 5]
+    with pytest.warns(UserWarning, match="all 60 held-out examples are classified correctly"):
+        vector = recal.fit_recalibrator("vector", logits, np.arange(60) % 5)
+    np.testing.assert_array_equal(vector.weight, np.eye(5))
+
+
+@pytest.mark.parametrize(
+    "name, n, classes, message",
+    [
+        ("platt", 100, 3, r"unknown recalibrator 'platt'; choose one of temperature, vector, matrix, dirichlet, "
+                          r"histogram, isotonic"),
+        ("matrix", 49, 3, r"matrix recalibration needs at least 50 held-out examples for 3 classes, got 49"),
+        ("isotonic", 90, 20, r"needs at least 100 held-out examples for 20 classes, got 90"),
+        ("temperature", 9, 3, r"temperature recalibration needs at least 10 held-out examples, got 9"),
+        ("dirichlet", 100, 2, r"class 2 never occurs among the 100 held-out labels: dirichlet recalibration "
+                              r"would learn never to predict it"),
+    ],
+)
+def test_fit_recalibrator_refuses_in_one_line(name, n, classes, message):
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(n, max(classes, 3))), np.arange(n) % classes
+    with pytest.raises(ValueError, match=message):
+        recal.fit_recalibrator(name, logits, labels)
+
+
+def test_temperature_is_fitted_with_a_class_absent():
+    logits, labels = labelled_logits(seed=8, t_true=2.0, n=400, k=4)
+    kept = labels != 3
+    scaled = recal.fit_recalibrator("temperature", logits[kept], labels[kept])
+    assert scaled.describe().startswith("T = ") and 1.5 < scaled.temperature < 2.5
+
+
+def test_a_recalibrator_refuses_logits_of_another_width(fitted):
+    with pytest.raises(ValueError, match="logits have 3 classes, the dirichlet map was fitted on 10"):
+        fitted["dirichlet"].probs(np.zeros((2, 3)))
