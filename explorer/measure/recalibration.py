@@ -130,7 +130,7 @@ RECALIBRATORS: tuple[str, ...] = ("temperature", "vector", "matrix", "dirichlet"
 N_FOLDS = 5
 """Folds of the cross-validation that chooses a regularisation strength or a bin count on held-out data."""
 
-ODIR_STRENGTHS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+ODIR_STRENGTHS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 """The λ that matrix scaling and Dirichlet calibration choose among (:func:`fit_affine`'s ``strength``)."""
 
 HISTOGRAM_BINS = (5, 10, 15, 20, 30, 50)
@@ -215,7 +215,7 @@ class AffineScaling:
             scale = np.diag(self.weight)
             return f"vector scaling, per-class scale {scale.min():.3g} to {scale.max():.3g}"
         what = "matrix scaling" if self.name == "matrix" else "Dirichlet calibration"
-        return f"{what}, ODIR λ = {self.strength:.0e} ({_NOTE})"
+        return f"{what}, ODIR λ = {self.strength:g} ({_NOTE})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,7 +231,13 @@ class ClasswiseMap:
 
     Both are step-like, so distinct probabilities share one value and the argmax can change, ties
     included (broken towards the lower class index): top-label accuracy is not kept and is worth
-    measuring after. A row that every class maps to 0 becomes uniform (scikit-learn's rule).
+    measuring after (on 10 000 test images of the shipped Fashion-MNIST CNN, 0.9153 became 0.9099
+    with histogram binning and 0.9143 with isotonic regression: ``benchmarks/crosscheck_recalibration.py``).
+    A row that every class maps to 0 becomes uniform (scikit-learn's rule). A class never seen among
+    the held-out labels would map to 0 everywhere, so that no later example could be given it:
+    :func:`fit_recalibrator` refuses to fit then. A class probability that maps to exactly 0 costs the
+    NLL's clamp (27.6 nats) when that class occurs: binning's NLL can be worse than before even
+    where its ECE is better.
 
     Attributes:
         name: ``"histogram"`` or ``"isotonic"``.
@@ -283,7 +289,9 @@ def fit_affine(features, labels, *, diagonal: bool = False, strength: float = 0.
     (Kull et al., NeurIPS 2019, Sec. 4: off-diagonal and intercept regularisation, one λ for both
     here). The diagonal is never penalised, so λ pulls towards a per-class scaling, not towards 0.
     With ``diagonal`` only W's diagonal is fitted (vector scaling; ODIR then penalises b alone). L-BFGS
-    with the exact gradient from ``start`` (default W = I, b = 0), deterministic.
+    with the exact gradient from ``start`` (default W = I, b = 0), deterministic, at most 2000 steps.
+    Without regularisation (λ = 0) on a real classifier's logits the problem is ill-conditioned and
+    the search can end there short of the optimum (by 2e-4 nats on 6000 CNN validation logits).
 
     Args:
         features: (N, K) finite logits or log-probabilities.
@@ -333,7 +341,10 @@ def fit_affine(features, labels, *, diagonal: bool = False, strength: float = 0.
     # (N, K) @ (K, K) products are too small to gain from BLAS threads, and on a busy machine the
     # threads' hand-offs make each product ~50x slower (0.1 ms against 11 ms for N = 8000, K = 10).
     with threadpool_limits(limits=1, user_api="blas"):
-        found = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": gtol, "ftol": gtol / 100})
+        # 50 past steps kept, not 10: on real logits, strongly correlated across classes, it halves
+        # the steps (6000 validation logits of a CNN: 2146 evaluations for the whole CV, from 4439).
+        found = minimize(loss, start, jac=True, method="L-BFGS-B",
+                         options={"maxiter": 2000, "gtol": gtol, "ftol": gtol / 100, "maxcor": 50})
     return unpack(found.x)
 
 
@@ -363,9 +374,11 @@ def _fit_affine_scaling(name: str, logits: np.ndarray, labels: np.ndarray, seed:
         return AffineScaling(name, *fit_affine(features, labels, diagonal=True))
 
     fitted = {}  # each fold's last fit, the start of its next one (λ falling)
+    # The folds only rank the λ: stopped at a gradient of 1e-4, not 1e-7, they chose the same λ on
+    # 6000 validation logits of a CNN in a third of the time.
 
     def held_out_nll(strength, fold, train, test):
-        w, b = fitted[fold] = fit_affine(features[train], labels[train], strength=strength, gtol=1e-5,
+        w, b = fitted[fold] = fit_affine(features[train], labels[train], strength=strength, gtol=1e-4,
                                          start=fitted.get(fold))
         return negative_log_likelihood(softmax(features[test] @ w.T + b, axis=1), labels[test])
 

@@ -172,19 +172,21 @@ def test_isotonic_matches_scikit_learns_one_vs_rest_calibration(miscalibrated, f
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
-    class Softmax(ClassifierMixin, BaseEstimator):
-        def fit(self, x, y):
-            self.classes_ = np.arange(x.shape[1])
+    class Softmax(ClassifierMixin, BaseEstimator):  # a fitted classifier whose inputs are its logits
+        def fit(self, *_):
+            self.classes_ = np.arange(10)
             return self
 
-        def predict_proba(self, x):
-            return softmax(x, axis=1)
+        @staticmethod
+        def predict_proba(z):
+            return softmax(z, axis=1)
 
-        def predict(self, x):
-            return x.argmax(axis=1)
+        @staticmethod
+        def predict(z):
+            return z.argmax(axis=1)
 
     (z_val, y_val), (z, _) = miscalibrated
-    reference = CalibratedClassifierCV(FrozenEstimator(Softmax().fit(z_val, y_val)), method="isotonic")
+    reference = CalibratedClassifierCV(FrozenEstimator(Softmax().fit()), method="isotonic")
     reference.fit(z_val, y_val)
     np.testing.assert_allclose(fitted["isotonic"].probs(z), reference.predict_proba(z), atol=1e-12)
 
