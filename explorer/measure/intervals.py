@@ -202,12 +202,7 @@ def difference_intervals(probs_a, probs_b, labels, measures: Sequence[str] = tup
 
     Args:
         probs_a, probs_b: (N, K) class probabilities of the two models on the same N examples.
-        labels: (N,) integer labels in [0, K).
-        measures: names of :data:`explorer.measure.calibration.METRICS`.
-        n_bins: bins of the binned metrics, >= 1.
-        n_resamples: bootstrap resamples, >= 2.
-        seed: seed of the resamples.
-        level: confidence level in (0, 1).
+        labels, measures, n_bins, n_resamples, seed, level: as :func:`metric_intervals`.
 
     Returns:
         {measure: Interval(observed a − b, low, high, level)}.
