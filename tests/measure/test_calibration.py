@@ -1,6 +1,7 @@
 """Tests for explorer.measure.calibration: hand-worked cases, properties, and torchmetrics as a cross-check."""
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_binned_metrics_do_not_depend_on_sample_order():
         cal.maximum_calibration_error,
         cal.adaptive_calibration_error,
         cal.classwise_calibration_error,
+        cal.debiased_calibration_error,
+        cal.METRICS["smooth_ece"],
     )
     reference = [f(probs, labels, 4) for f in metrics]
     for _ in range(5):
@@ -285,7 +288,8 @@ def test_nll_and_brier_match_direct_formulas():
 
 def test_report_has_every_metric():
     report = cal.calibration_report(HAND_PROBS, HAND_LABELS, n_bins=4)
-    keys = {"accuracy", "ece", "mce", "adaptive_ece", "classwise_ece", "nll", "brier", "n"}
+    keys = {"accuracy", "ece", "mce", "adaptive_ece", "classwise_ece", "debiased_ece", "smooth_ece", "nll",
+            "brier", "n"}
     assert set(report) == keys
     assert report["n"] == 5
     assert report["ece"] == pytest.approx(0.40) and report["mce"] == pytest.approx(0.45)
@@ -327,6 +331,7 @@ def test_validation_errors_name_the_bad_value(call, message):
         cal.maximum_calibration_error,
         cal.adaptive_calibration_error,
         cal.classwise_calibration_error,
+        cal.debiased_calibration_error,
         cal.negative_log_likelihood,
         cal.brier_score,
         cal.accuracy,
@@ -370,3 +375,188 @@ def test_bootstrap_metrics_measure_every_set_on_the_same_resamples():
     assert drawn["a"]["accuracy"][0] == cal.accuracy(probs[first], labels[first])
     with pytest.raises(ArgumentError, match="labels"):  # every set is checked against the same labels
         cal.bootstrap_metrics({"a": probs, "b": probs[:100]}, labels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The vectorised bootstrap: a resample as a vector of counts gives what the metrics give on the
+# resampled arrays
+
+
+def resampled_directly(probs, labels, n_bins, n_resamples, seed):
+    """{measure: (n_resamples,)} each METRICS function on the arrays of each resample, as documented."""
+    draw = np.random.default_rng(seed)
+    drawn = [draw.integers(len(labels), size=len(labels)) for _ in range(n_resamples)]
+    return {k: np.array([f(probs[i], labels[i], n_bins) for i in drawn]) for k, f in cal.METRICS.items()}
+
+
+def saturated_on_edges(rng):
+    """Confidences exactly 1 and exactly on bin edges (n_bins = 4), with ties, K = 3."""
+    conf = rng.choice([0.5, 0.75, 1.0, 0.6], size=60)
+    probs = np.column_stack([conf, (1 - conf) / 2, (1 - conf) / 2])
+    return probs, rng.integers(0, 3, size=60)
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "edges and ones", "a tie at the top", "one class",
+                                  "fewer than bins"])
+def test_the_vectorised_bootstrap_is_the_metrics_on_resampled_arrays(case, monkeypatch):
+    rng = np.random.default_rng(7)
+    n_bins = 4 if case == "edges and ones" else 15
+    if case == "random":
+        probs = random_probs(rng, 300, 5, scale=3.0)
+        labels = sample_labels(softmax(np.log(probs) / 1.5, axis=1), rng)
+    elif case == "ties":
+        pool = np.array([[0.7, 0.1, 0.1, 0.1], [0.4, 0.3, 0.2, 0.1], [0.1, 0.7, 0.1, 0.1], [0.25] * 4,
+                         [0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.4, 0.6]])
+        probs = pool[rng.integers(len(pool), size=300)]  # six distinct rows: ties everywhere
+        labels = rng.integers(0, 4, size=300)
+    elif case == "edges and ones":
+        probs, labels = saturated_on_edges(rng)
+    elif case == "a tie at the top":  # 40 of 60 at confidence 1: one run whose middle leaves the top bins empty
+        probs = np.concatenate([random_probs(rng, 20, 3), np.eye(3)[rng.integers(3, size=40)]])
+        labels = rng.integers(0, 3, size=60)
+    elif case == "one class":
+        probs, labels = np.ones((40, 1)), np.zeros(40, dtype=int)
+    else:
+        probs = random_probs(rng, 6, 3)
+        labels = rng.integers(0, 3, size=6)
+    # resamples in chunks of 7 (25 = 7 + 7 + 7 + 4), and classwise columns one class at a time
+    monkeypatch.setattr(cal, "_CHUNK_CELLS", 7 * len(labels))
+    softer = 0.8 * probs + 0.2 / probs.shape[1]
+    fast = cal.bootstrap_metrics({"a": probs, "b": softer}, labels, tuple(cal.METRICS), n_bins, 25, seed=3)
+    for name, p in (("a", probs), ("b", softer)):
+        slow = resampled_directly(p, labels, n_bins, 25, seed=3)
+        for k in cal.METRICS:
+            np.testing.assert_allclose(fast[name][k], slow[k], rtol=1e-9, atol=1e-12, err_msg=f"{case} {name} {k}")
+
+
+def test_resample_counts_are_the_documented_draws():
+    chunks = list(cal.resample_counts(50, 9, seed=4))
+    counts = np.concatenate(chunks)
+    draw = np.random.default_rng(4)
+    expected = np.stack([np.bincount(draw.integers(50, size=50), minlength=50) for _ in range(9)])
+    np.testing.assert_array_equal(counts, expected)
+    assert counts.dtype == np.float64 and (counts.sum(axis=1) == 50).all()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Debiased ECE (Kumar et al. 2019)
+
+try:
+    import calibration as verified_calibration  # the authors' package, uncertainty-calibration
+except ImportError:  # a test requirement: CI installs it, and there its absence is a failure
+    if os.environ.get("CI"):
+        raise
+    verified_calibration = None
+
+
+def two_class(conf):
+    conf = np.asarray(conf, dtype=float)
+    return np.column_stack([conf, 1 - conf])
+
+
+def test_debiased_ece_hand_worked():
+    # K = 2, 2 equal-mass bins of 3, class 0 predicted (right when the label is 0):
+    # bin 0: 0.6 ✓, 0.7 ✗, 0.8 ✓: conf 0.7, acc 2/3: (1/30)² − (2/3)(1/3)/2 = 1/900 − 100/900 = −0.11
+    # bin 1: 0.85 ✗, 0.9 ✗, 0.95 ✗: conf 0.9, acc 0:  0.81 − 0 = 0.81
+    # CE² = (−0.11 + 0.81) / 2 = 0.35, so 0.35^½ = 0.59161; the plug-in L2 error is 0.63683.
+    probs = two_class([0.8, 0.6, 0.9, 0.7, 0.95, 0.85])
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    assert cal.debiased_calibration_error(probs, labels, n_bins=2) == pytest.approx(math.sqrt(0.35))
+    # bin 1 right twice of three (0.85 ✗, 0.9 ✓, 0.95 ✓): (7/30)² − 1/9 = −0.0567; CE² < 0 and 0 is returned
+    assert cal.debiased_calibration_error(probs, np.array([0, 0, 0, 1, 0, 1]), n_bins=2) == 0.0
+    # a bin of one example adds nothing: N < n_bins leaves every bin with at most one
+    assert cal.debiased_calibration_error(probs, labels, n_bins=15) == 0.0
+
+
+@pytest.mark.skipif(verified_calibration is None, reason="uncertainty-calibration (requirements-dev.txt) is not installed")
+@pytest.mark.parametrize("n, temperature", [(1500, 1.0), (1500, 1.6), (3000, 0.7), (4500, 2.5)])
+def test_debiased_ece_agrees_with_the_authors_code(n, temperature):
+    # Their equal-mass bins (numpy.array_split of the sorted confidences, cut half-way between
+    # neighbours) are ours when n_bins divides N and no confidences tie; then the estimates are equal.
+    rng = np.random.default_rng(n)
+    probs = random_probs(rng, n, 10, scale=3.0)
+    labels = sample_labels(softmax(np.log(probs) / temperature, axis=1), rng)
+    reference = verified_calibration.lower_bound_scaling_top_ce(probs, labels, p=2, debias=True, num_bins=15)
+    assert cal.debiased_calibration_error(probs, labels, n_bins=15) == pytest.approx(reference, rel=1e-9, abs=1e-12)
+
+
+def test_debiased_ece_removes_the_plug_in_bias_of_a_calibrated_model():
+    rng = np.random.default_rng(11)
+    probs = random_probs(rng, 2000, 5, scale=2.0)
+    debiased, plug_in = [], []
+    for _ in range(20):
+        labels = sample_labels(probs, rng)  # calibrated: true error 0
+        debiased.append(cal.debiased_calibration_error(probs, labels) ** 2)
+        conf, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+        index = cal._equal_mass_index(conf, 15)
+        count = np.bincount(index, minlength=15)
+        gap = (np.bincount(index, conf, 15) - np.bincount(index, correct, 15)) / count
+        plug_in.append(np.sum(count * gap**2) / 2000)
+    assert np.mean(debiased) < 0.25 * np.mean(plug_in)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Binning edge cases: confidences of exactly 0 and 1, ties, empty bins, one class, N < n_bins
+
+
+def test_a_wrong_confidence_of_one_stays_in_the_last_bin_unlike_torchmetrics():
+    # 0.95 right and 1.0 wrong, 10 bins. Ours (module docstring): both in [0.9, 1], conf 0.975, acc 0.5,
+    # ECE = MCE = 0.475. torchmetrics 1.9 gives 1.0 a bin of its own (its issue #3510): bins {0.95} and
+    # {1.0}, ECE (0.05 + 1.0) / 2 = 0.525 and MCE 1.0.
+    probs, labels = two_class([0.95, 1.0]), np.array([0, 1])
+    assert cal.expected_calibration_error(probs, labels, 10) == pytest.approx(0.475)
+    assert cal.maximum_calibration_error(probs, labels, 10) == pytest.approx(0.475)
+    assert cal.reliability_bins(probs, labels, 10).count.tolist() == [0] * 9 + [2]
+    assert torchmetrics_ce(probs, labels, 10, "l1") == pytest.approx(0.525, abs=1e-6)
+    assert torchmetrics_ce(probs, labels, 10, "max") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("correct", [True, False])
+def test_every_prediction_at_confidence_one(correct):
+    probs = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    labels = np.array([0, 1, 2, 0, 1, 2]) if correct else np.array([1, 2, 0, 1, 2, 0])
+    report = cal.calibration_report(probs, labels)
+    error = 0.0 if correct else 1.0
+    for k in ("ece", "mce", "adaptive_ece", "debiased_ece", "smooth_ece", "classwise_ece"):
+        # classwise, wrong: each class has p = 1 twice with y = 0 (gap 1) and p = 0 four times with y = 1
+        # twice (gap 1/2): (2 · 1 + 4 · 1/2) / 6 = 2/3
+        expected = 2 / 3 if (k == "classwise_ece" and not correct) else error
+        assert report[k] == pytest.approx(expected, abs=1e-12), k
+    assert report["brier"] == 2 * error
+    if correct:
+        assert report["ece"] == torchmetrics_ce(probs, labels, 15, "l1")
+
+
+def test_probabilities_of_exactly_zero_bin_in_the_first_bin():
+    # K = 2, classwise, 4 bins: class 1's p = 0 (y = 1 once, 0 twice) fills bin 0: gap 1/3 over 3 of 4.
+    probs = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.2, 0.8]])
+    labels = np.array([0, 0, 1, 1])
+    # class 0: p = 1 (three, two right: gap 1/3) in bin 3, p = 0.2 (y = 0: gap 0.2) in bin 0 -> (1 + 0.2)/4
+    # class 1: p = 0 (three, y = 1 once: gap 1/3) in bin 0, p = 0.8 (y = 1: gap 0.2) in bin 3 -> (1 + 0.2)/4
+    assert cal.classwise_calibration_error(probs, labels, 4) == pytest.approx(0.3)
+    bins = cal.reliability_bins(two_class([0.0, 1.0]).T[::-1].T, np.array([1, 0]), 4)  # conf 1.0 twice
+    assert bins.count.tolist() == [0, 0, 0, 2]
+
+
+def test_one_class_and_one_label():
+    # K = 1: every probability is 1 and right; nothing to calibrate
+    report = cal.calibration_report(np.ones((5, 1)), np.zeros(5, dtype=int))
+    assert report == {"accuracy": 1.0, "ece": 0.0, "mce": 0.0, "adaptive_ece": 0.0, "classwise_ece": 0.0,
+                      "debiased_ece": 0.0, "smooth_ece": pytest.approx(0, abs=1e-12), "nll": 0.0, "brier": 0.0,
+                      "n": 5}
+    # K = 3, every label the same class: top-label ECE as torchmetrics has it
+    rng = np.random.default_rng(5)
+    probs, labels = random_probs(rng, 200, 3, scale=2.0), np.zeros(200, dtype=int)
+    for n_bins in (5, 15):
+        assert cal.expected_calibration_error(probs, labels, n_bins) == pytest.approx(
+            torchmetrics_ce(probs, labels, n_bins, "l1"), abs=1e-6)
+
+
+def test_fewer_examples_than_equal_mass_bins():
+    # N = 3 < 15 bins: ranks 0, 1, 2 go to bins 0, 5, 10, one example each, twelve bins empty.
+    probs, labels = two_class([0.9, 0.6, 0.7]), np.array([0, 1, 0])
+    index = cal._equal_mass_index(probs.max(axis=1), 15)
+    assert sorted(index.tolist()) == [0, 5, 10]
+    # each bin is one example: AdaECE = mean |correct − conf| = (0.1 + 0.6 + 0.3) / 3
+    assert cal.adaptive_calibration_error(probs, labels, 15) == pytest.approx(1 / 3)
+    assert cal.debiased_calibration_error(probs, labels, 15) == 0.0

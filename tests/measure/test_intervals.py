@@ -76,3 +76,113 @@ def test_the_bootstrap_names_its_measure():
     p = probs_of(rng, 20, 3, 1.0)
     with pytest.raises(ArgumentError, match="unknown measure"):
         bootstrap_difference(p, p, rng.integers(3, size=20), "auroc")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Intervals of every metric, paired differences, reliability bands
+
+from explorer.measure.calibration import METRICS, reliability_bins  # noqa: E402
+from explorer.measure.intervals import (MIN_BIN_COUNT, N_RESAMPLES, difference_intervals,  # noqa: E402
+                                        metric_intervals, reliability_bands)
+
+
+def calibrated_two_class(rng, n):
+    """K = 2, confidence c ~ U(0.5, 1), the predicted class right with probability c: calibrated, with
+    true accuracy E[c] = 3/4 and true Brier score 2 E[c(1 − c)] = 1/3."""
+    conf = rng.uniform(0.5, 1.0, size=n)
+    labels = np.where(rng.random(n) < conf, 0, 1)
+    return np.column_stack([conf, 1 - conf]), labels
+
+
+def test_metric_intervals_hold_the_observed_value_of_every_metric():
+    rng = np.random.default_rng(0)
+    probs = probs_of(rng, 500, 4, 3.0)
+    labels = np.array([rng.choice(4, p=row) for row in probs])
+    intervals = metric_intervals(probs, labels, n_resamples=100, seed=1, level=0.9)
+    assert list(intervals) == list(METRICS)
+    for k, interval in intervals.items():
+        assert interval.mean == METRICS[k](probs, labels, 15) and interval.level == 0.9
+        assert interval.low <= interval.high
+    for k in ("accuracy", "nll", "brier"):  # means of the examples; a binned error may sit below its interval
+        assert intervals[k].low <= intervals[k].mean <= intervals[k].high
+    assert metric_intervals(probs, labels, ("ece",), n_resamples=100, seed=1, level=0.9) == {"ece": intervals["ece"]}
+
+
+def test_difference_intervals_are_paired_and_bootstrap_difference_is_one_of_them():
+    rng = np.random.default_rng(1)
+    a = probs_of(rng, 400, 5, 4.0)
+    b = 0.9 * a + 0.1 / 5
+    y = np.array([rng.choice(5, p=row) for row in a])
+    both = difference_intervals(a, b, y, n_resamples=80, seed=2)
+    assert set(both) == set(METRICS)
+    for k in METRICS:
+        assert both[k].mean == pytest.approx(METRICS[k](a, y, 15) - METRICS[k](b, y, 15))
+    assert bootstrap_difference(a, b, y, "nll", n_resamples=80, seed=2) == both["nll"]
+    itself = difference_intervals(a, a.copy(), y, n_resamples=30)
+    assert all(tuple(i[:3]) == (0.0, 0.0, 0.0) for i in itself.values())
+
+
+def test_percentile_intervals_cover_the_true_accuracy_and_brier_score():
+    """300 data sets of 400 examples from a calibrated model with known accuracy (3/4) and Brier score
+    (1/3): the 90 % intervals should hold the truth in 90 % of them. The binomial spread of 300
+    replications is ±1.7 %; the bound allows ±5 % (3 spreads), and the percentile interval's own
+    undercoverage at N = 400 (about 1 %)."""
+    rng = np.random.default_rng(2)
+    covered = {"accuracy": 0, "brier": 0}
+    truth = {"accuracy": 0.75, "brier": 1 / 3}
+    for replication in range(300):
+        probs, labels = calibrated_two_class(rng, 400)
+        intervals = metric_intervals(probs, labels, tuple(truth), n_resamples=200, seed=replication, level=0.9)
+        for k in truth:
+            covered[k] += intervals[k].low <= truth[k] <= intervals[k].high
+    for k in truth:
+        assert abs(covered[k] / 300 - 0.9) < 0.05, (k, covered[k])
+
+
+def test_a_calibrated_model_falls_in_its_consistency_band_and_a_miscalibrated_one_does_not():
+    rng = np.random.default_rng(3)
+    inside, populated = 0, 0
+    for replication in range(60):
+        probs, labels = calibrated_two_class(rng, 2000)
+        bands = reliability_bands(probs, labels, n_bins=10, n_resamples=200, seed=replication)
+        acc = reliability_bins(probs, labels, 10).accuracy
+        read = ~bands.sparse
+        inside += np.sum((bands.consistency_low[read] <= acc[read]) & (acc[read] <= bands.consistency_high[read]))
+        populated += read.sum()
+    # 60 × 5 bins; a band of a sum of coin flips holds its ends' values too, so at or a little above 95 %
+    assert populated == 300 and 0.92 <= inside / populated <= 0.99
+    probs, _ = calibrated_two_class(rng, 2000)
+    over_confident = np.where(rng.random(2000) < 0.5 + 0.4 * (probs[:, 0] - 0.5), 0, 1)  # true accuracy 0.5 + 0.4 (c − 0.5)
+    bands = reliability_bands(probs, over_confident, n_bins=10, n_resamples=200)
+    acc = reliability_bins(probs, over_confident, 10).accuracy
+    read = ~bands.sparse
+    outside = (acc[read] < bands.consistency_low[read]) | (acc[read] > bands.consistency_high[read])
+    assert outside.sum() >= 4  # of 5: only the bin nearest 0.5 can be within chance of calibrated
+
+
+def test_reliability_bands_mark_empty_and_sparse_bins():
+    rng = np.random.default_rng(4)
+    probs = probs_of(rng, 3000, 10, 1.0)  # low confidences: upper bins empty, the top filled ones sparse
+    labels = rng.integers(10, size=3000)
+    bands = reliability_bands(probs, labels, n_bins=20, n_resamples=150, level=0.8, min_count=30)
+    bins = reliability_bins(probs, labels, 20)
+    empty = bins.count == 0
+    assert empty.any() and (bins.count[~empty] < 30).any()
+    np.testing.assert_array_equal(bands.sparse, bins.count < 30)
+    for band in (bands.low, bands.high, bands.consistency_low, bands.consistency_high):
+        assert band.shape == (20,) and np.isnan(band[empty]).all() and not np.isnan(band[~empty]).any()
+    read = ~bands.sparse
+    assert np.all((bands.low[read] <= bins.accuracy[read]) & (bins.accuracy[read] <= bands.high[read]))
+    assert bands.level == 0.8 and bands.min_count == 30
+
+
+def test_the_sparse_count_is_where_a_bins_interval_passes_plus_or_minus_a_tenth():
+    half_width = lambda n: 1.959964 * 0.5 / math.sqrt(n)  # noqa: E731  (p = 1/2, the widest)
+    assert MIN_BIN_COUNT == 97 and half_width(97) <= 0.1 < half_width(96)
+    assert N_RESAMPLES == 1000
+
+
+@pytest.mark.parametrize("kwargs", [{"min_count": 0}, {"min_count": 2.5}, {"n_resamples": 1}, {"level": 0.0}])
+def test_reliability_bands_refuse_bad_arguments(kwargs):
+    with pytest.raises(ArgumentError):
+        reliability_bands(np.eye(3), np.arange(3), **kwargs)
