@@ -11,7 +11,9 @@ default :data:`explorer.measure.intervals.N_RESAMPLES`:
 
 Each is run ``--repeat`` times after one warm-up call; the range (min-max) and median of the
 wall-clock seconds are printed, and the range of the CPU seconds of the process (on a machine shared
-with other work the wall clock runs ahead of the CPU time; numpy here mostly runs on one thread). Targets at N = 10 000: one model well under 1 s, the difference under 1.5 s (a page warm
+with other work the wall clock runs ahead of the CPU time). The matrix products use BLAS threads: on
+a busy machine, ``OPENBLAS_NUM_THREADS=1`` is faster (measured on 2 shared cores: one model 0.84 s
+against 2.0 s with OpenBLAS's default threads, which spin waiting for a core). Targets at N = 10 000: one model well under 1 s, the difference under 1.5 s (a page warm
 within 2 s). ``--mc`` also measures the Monte-Carlo error of the interval ends: the standard deviation
 of each end over ``--mc`` seeds of the resamples, as a fraction of the interval's half-width.
 

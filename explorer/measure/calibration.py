@@ -304,11 +304,18 @@ class _Weighted:
         return np.hstack([self._bin_columns(conf, np.ones_like(conf)),
                           self._bin_columns(conf, self.correct[:, None] - conf)])
 
-    @cached_property
-    def _classwise_columns(self) -> np.ndarray:
-        """(N, K·n_bins) 1[y_i = k] − p_ik in class k's equal-width bin of p_ik."""
-        hits = self.labels[:, None] == np.arange(self.probs.shape[1])
-        return self._bin_columns(self.probs, hits - self.probs)
+    def _classwise_gaps(self, weights: np.ndarray) -> np.ndarray:
+        """(R,) Σ_k Σ_b |Σ_{i ∈ B_bk} w_i (1[y_i = k] − p_ik)| over class k's equal-width bins of p_ik,
+        a block of classes at a time: the (N, classes · n_bins) columns stay under _CHUNK_CELLS."""
+        n, k = self.probs.shape
+        group = max(1, _CHUNK_CELLS // (n * self.n_bins))
+        gaps = np.zeros(len(weights))
+        for first in range(0, k, group):
+            classes = np.arange(first, min(k, first + group))
+            probs = self.probs[:, classes]
+            columns = self._bin_columns(probs, (self.labels[:, None] == classes) - probs)
+            gaps += np.abs(weights @ columns).sum(axis=1)
+        return gaps
 
     @cached_property
     def _runs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -382,7 +389,7 @@ class _Weighted:
                 return np.abs(hit_sum - conf_sum).sum(axis=1) / total
             return np.sqrt(np.maximum(_debiased_square_error(count, conf_sum, hit_sum), 0.0))
         if name == "classwise_ece":
-            return np.abs(weights @ self._classwise_columns).sum(axis=1) / (total * self.probs.shape[1])
+            return self._classwise_gaps(weights) / (total * self.probs.shape[1])
         from explorer.measure.smooth_calibration import _weighted_smooth_ece  # it imports this module
 
         return _weighted_smooth_ece(self.conf, self.correct, weights)

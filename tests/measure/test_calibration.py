@@ -419,7 +419,8 @@ def test_the_vectorised_bootstrap_is_the_metrics_on_resampled_arrays(case, monke
     else:
         probs = random_probs(rng, 6, 3)
         labels = rng.integers(0, 3, size=6)
-    monkeypatch.setattr(cal, "_CHUNK_CELLS", 7 * len(labels))  # resamples in chunks of 7: 25 = 7 + 7 + 7 + 4
+    # resamples in chunks of 7 (25 = 7 + 7 + 7 + 4), and classwise columns one class at a time
+    monkeypatch.setattr(cal, "_CHUNK_CELLS", 7 * len(labels))
     softer = 0.8 * probs + 0.2 / probs.shape[1]
     fast = cal.bootstrap_metrics({"a": probs, "b": softer}, labels, tuple(cal.METRICS), n_bins, 25, seed=3)
     for name, p in (("a", probs), ("b", softer)):
