@@ -31,9 +31,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, RELEASED, default_configs
 from explorer.core._io import HOME_SCRIPT, atomic_write
@@ -41,18 +43,18 @@ from explorer.core.checkpoints import validation_split
 from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.implied import reference_head
-from explorer.jobs.results import AA_ARM, BOOTSTRAP, REFERENCE
+from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, RECALIBRATOR, REFERENCE, TS
 from explorer.jobs.runs import low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.jobs.verdicts import AA, VC, clean_pairs
 from explorer.measure.attacks import robust_accuracy
 from explorer.measure.calibration import bootstrap_metrics, calibration_report
 from explorer.measure.corruptions import corrupt, corruptions_for
-from explorer.measure.evaluation import evaluate, validation_temperature
+from explorer.measure.evaluation import evaluate, evaluate_outputs
 from explorer.measure.inference import predict
 from explorer.measure.latents import discriminator_kl, fit_latents, latent_fit
 from explorer.measure.ood import ood_comparison
-from explorer.measure.recalibration import apply_temperature
+from explorer.measure.recalibration import Recalibrator, TemperatureScaling, fit_temperature, select_recalibrator
 
 CALIBRATION = ("accuracy", "ece", "adaptive_ece", "nll", "brier")
 TEXT_CALIBRATION = (*CALIBRATION, "classwise_ece")
@@ -71,7 +73,9 @@ ARMS: dict[str, tuple[str, dict[str, object]]] = {
 with the unit's seed from :attr:`Plan.aa_seeds`: the A/A check's other side, added to every suite of a
 plan that names those seeds."""
 SCALED = ("softmax", "vc", AA_ARM)
-"""Arms also reported with temperature scaling, as ``"<arm>+ts"``."""
+"""Arms also reported recalibrated after training, each map fitted on the model's validation split:
+temperature-scaled, as ``"<arm>+ts"``, and by the best of every recalibrator
+(:func:`~explorer.measure.recalibration.select_recalibrator`), as ``"<arm>+best"``."""
 
 
 @dataclass(frozen=True)
@@ -179,11 +183,37 @@ def _rows(suite: Suite, method: str, seed: int, condition: str, values: dict[str
              "seed": seed, "condition": condition, "measure": k, "value": float(v)} for k, v in values.items()]
 
 
-def _scaled(method: str, logits, temperature: float) -> dict[str, np.ndarray]:
-    """{row name: (N, K) probabilities}: the method's, and its temperature-scaled ones if it is in
-    :data:`SCALED`."""
-    return {name: apply_temperature(logits, t)
-            for name, t in [(method, 1.0)] + ([(f"{method}+ts", temperature)] if method in SCALED else [])}
+class PostHoc(NamedTuple):
+    """The maps one model's rows are recalibrated with, each fitted on its validation outputs: temperature
+    scaling, and the recalibrator :func:`~explorer.measure.recalibration.select_recalibrator` chose
+    (None for an arm not in :data:`SCALED`)."""
+
+    temperature: TemperatureScaling
+    best: Recalibrator | None
+
+
+def fit_post_hoc(arm: str, val_logits: np.ndarray, val_labels: np.ndarray,
+                 seed: int) -> tuple[PostHoc, dict[str, dict[str, float]]]:
+    """The post-hoc maps of ``arm`` fitted on its validation logits (N, K) and labels (N,), never on a
+    test split, and what the rows record of the choice: {row name: {measure: value}}, for the
+    ``"<arm>+best"`` row ``"recalibrator:<name>"`` (value 1) for the winner, ``"cv_nll:<name>"`` for each
+    candidate's cross-validated NLL (nats) and ``"recalibration_seconds"`` for the selection."""
+    temperature = TemperatureScaling(fit_temperature(val_logits, val_labels))
+    if arm not in SCALED:
+        return PostHoc(temperature, None), {}
+    started = time.perf_counter()
+    best, scores = select_recalibrator(val_logits, val_labels, seed=seed)
+    chosen = {f"{RECALIBRATOR}{best.name}": 1.0, "recalibration_seconds": time.perf_counter() - started}
+    return PostHoc(temperature, best), {f"{arm}{BEST}": {**chosen, **{f"cv_nll:{k}": v for k, v in scores.items()}}}
+
+
+def _scaled(method: str, logits, post_hoc: PostHoc) -> dict[str, np.ndarray]:
+    """{row name: (N, K) probabilities}: the method's, and, if it is in :data:`SCALED`, its
+    temperature-scaled (``"+ts"``) and best-recalibrated (``"+best"``) ones."""
+    out = {method: softmax(np.asarray(logits, dtype=np.float64), axis=1)}
+    if post_hoc.best is not None:
+        out.update({f"{method}{TS}": post_hoc.temperature.probs(logits), f"{method}{BEST}": post_hoc.best.probs(logits)})
+    return out
 
 
 def _calibration_rows(suite, seed, condition, probs: dict[str, np.ndarray], y) -> list[dict]:
@@ -198,24 +228,29 @@ def _calibration_rows(suite, seed, condition, probs: dict[str, np.ndarray], y) -
 def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_data: Dataset,
                   test: Dataset, train_config, ood_test: Dataset | None) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Every measurement of one trained model, as rows (see :func:`run`), and its clean test
-    probabilities, {row name (the arm, and ``"<arm>+ts"``): (N, K)}, for :func:`bootstrap_rows`."""
+    probabilities, {row name (the arm, ``"<arm>+ts"`` and ``"<arm>+best"``): (N, K)}, for
+    :func:`bootstrap_rows`."""
     model.eval()
     test, ood_test = readable_by(test, model), ood_test if ood_test is None else readable_by(ood_test, model)
     y = test.y.numpy()
+    # What the model held out, predicted once: for choosing (T, the recalibrator, softmax's implied
+    # Gaussians), never for claims.
+    val = validation_split(model, train_data, train_config)
+    val_logits, z_val = predict(model, val.x)
+    post_hoc, chosen = fit_post_hoc(arm, val_logits.numpy(), val.y.numpy(), seed)
     started = time.perf_counter()
     logits, _ = predict(model, test.x)
     seconds = time.perf_counter() - started
-    temperature = validation_temperature(model, train_data, train_config)
-    clean = _scaled(arm, logits.numpy(), temperature)
+    clean = _scaled(arm, logits.numpy(), post_hoc)
     rows = _calibration_rows(suite, seed, "clean", clean, y)
-    rows += _rows(suite, arm, seed, "clean", {"temperature": temperature, "images_per_second": len(y) / seconds})
-    val = validation_split(model, train_data, train_config)  # what the model held out: for choosing, not claims
-    _, z_val = predict(model, val.x)
+    rows += _rows(suite, arm, seed, "clean", {"temperature": post_hoc.temperature.temperature,
+                                              "images_per_second": len(y) / seconds})
+    rows += [row for name, values in chosen.items() for row in _rows(suite, name, seed, "validation", values)]
     # softmax's implied Gaussians: the member of the family fitted to the latents the layer did not train on
     reference = reference_head(model.head, z_val, val.y, plan.implied_covariance, "validation latents")
     val_fit = fit_latents(reference, z_val, val.y)
     rows += _rows(suite, arm, seed, "validation", {
-        **{k: v for k, v in evaluate(model, val.x, val.y).items() if k in CALIBRATION},
+        **{k: v for k, v in evaluate_outputs(val_logits, val.y).items() if k in CALIBRATION},
         "r2_ratio": val_fit.median_ratio, "mean_ks": val_fit.mean_ks})
 
     # The same test images and corruptions for every model (seed 0), so models meet the same shift.
@@ -225,7 +260,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
         for severity in range(1, 6):
             shifted, _ = predict(model, corrupt(x, name, severity, seed=0))
             rows += [r for r in _calibration_rows(suite, seed, f"{name}:{severity}",
-                                                  _scaled(arm, shifted.numpy(), temperature), y_sub)
+                                                  _scaled(arm, shifted.numpy(), post_hoc), y_sub)
                      if r["measure"] in ("accuracy", "ece")]
 
     keep = torch.from_numpy(subset_indices(len(y), plan.attack_points, seed=0))
@@ -395,7 +430,9 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
     (``method`` is the arm's name, :data:`ARMS`): ``condition`` is ``"clean"``,
     ``"<corruption>:<severity>"``, ``"fgsm:<eps>"``, ``"pgd<steps>:<eps>"``, ``"fraction:<f>"``,
     ``"ood:<dataset>"`` or ``"epoch:<e>"`` (``val_nll`` and ``test_nll`` after epoch e);
-    temperature-scaled calibration appears under the arm ``"<arm>+ts"``; ``"bootstrap:<b>"`` holds the
+    temperature-scaled calibration appears under the arm ``"<arm>+ts"``, and calibration after the
+    recalibrator chosen on the validation split under ``"<arm>+best"`` (with, under ``"validation"``, which
+    one won and each candidate's cross-validated NLL: :func:`fit_post_hoc`); ``"bootstrap:<b>"`` holds the
     paired bootstrap variances of :func:`bootstrap_rows`. A row's ``seed`` is the seed its model trained
     with (for the A/A arm, from :attr:`Plan.aa_seeds`); a unit's rows come in the plan's order, which is
     what pairs methods seed by seed.

@@ -20,8 +20,9 @@ import numpy as np
 from explorer.core.config import COVARIANCE_NAMES, OBJECTIVE_DEFAULTS
 from explorer.core.data import DATASETS, domain_of
 from explorer.core.errors import ArgumentError
-from explorer.jobs.results import AA_ARM, BOOTSTRAP, HEADLINE, REFERENCE, Results
-from explorer.jobs.verdicts import AA, NO_VERDICT, RULE, VC, Verdict, judged, tally
+from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, HEADLINE, POST_HOC, REFERENCE, TS, Results, post_hoc
+from explorer.jobs.verdicts import AA, NAMES, NO_VERDICT, RULE, VC, Verdict, judged, tally
+from explorer.measure.recalibration import N_FOLDS, RECALIBRATORS
 from explorer.measure.intervals import LEVEL
 
 if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
@@ -59,6 +60,38 @@ def verdict_rows(results: Results, suite: str, pair: tuple[str, str] = VC) -> li
 def _bootstrapped(results: Results) -> bool:
     """Whether the run stored the paired bootstrap over test examples (:data:`BOOTSTRAP` rows)."""
     return any(len(results.conditions(suite, BOOTSTRAP)) for suite in results.suites)
+
+
+def _has_best(results: Results) -> bool:
+    """Whether the run recalibrated models by the recalibrator chosen on validation (``"+best"`` rows)."""
+    return any(m.endswith(BEST) for suite in results.suites for m in results.methods(suite, aa=True))
+
+
+BEST_WORDS = (f"*+best*: recalibrated by the post-hoc recalibrator (of {', '.join(RECALIBRATORS)}) with the lowest "
+              f"{N_FOLDS}-fold cross-validated NLL on the model's validation split, refitted on all of it")
+"""What a ``"+best"`` row is, as the report says it."""
+
+
+def recalibrator_note(results: Results, suite: str) -> str:
+    """Which recalibrator was chosen for each model of ``suite``, seed by seed; "" where none was recorded
+    (results made before the choice was)."""
+    chosen = []
+    for method in results.methods(suite, aa=True):
+        if picks := results.recalibrators(suite, method):
+            arm = method.removesuffix(BEST)
+            chosen.append(f"{NAMES.get(arm, arm)}: " + ", ".join(f"{name} (seed {seed})" for seed, name in picks))
+    return f"Recalibrator chosen on each model's validation split (*+best*): {'; '.join(chosen)}." if chosen else ""
+
+
+def post_hoc_tally(rows: Sequence[tuple[str, ...]], b: str = "softmax") -> str:
+    """The verdicts of :func:`verdict_rows` against ``b`` temperature-scaled and against ``b``
+    best-recalibrated, in one sentence; "" where the rows have no best-recalibrated comparison."""
+    parts = []
+    for suffix in (TS, BEST):
+        said = f"against {POST_HOC[suffix]} {b}"
+        counts = tally(row[-1] for row in rows if said in row[0])
+        parts.append(f"{said}: wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}")
+    return "Of these, " + "; ".join(parts) + "." if any(f"against {POST_HOC[BEST]}" in row[0] for row in rows) else ""
 
 
 def _has_aa(results: Results) -> bool:
@@ -150,8 +183,9 @@ def shift_table(results: Results, suite: str, measure: str) -> str:
 
 def corruption_table(results: Results, suite: str, measure: str) -> str:
     """One row per corruption: each method's ``measure`` averaged over the severities, ± over seeds.
-    Temperature scaling keeps the argmax, so accuracy leaves out the +ts methods."""
-    methods = [m for m in _trained(results, suite) if measure != "accuracy" or not m.endswith("+ts")]
+    Temperature scaling keeps the argmax, so accuracy leaves out the +ts methods (not the +best ones: the
+    chosen map can move it)."""
+    methods = [m for m in _trained(results, suite) if measure != "accuracy" or not m.endswith(TS)]
     return table(["corruption", *methods], (
         [name.replace("_", " "), *(fmt(results.mean_over(suite, m, cs, measure), 3) for m in methods)]
         for name, cs in _corruption_conditions(results, suite).items()))
@@ -163,7 +197,7 @@ def attack_table(results: Results, suite: str) -> str:
     if not conditions:
         return ""
     header = [c.replace("fgsm:", "FGSM ε=").replace(":", " ε=").replace("pgd", "PGD-") for c in conditions]
-    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]  # scaling keeps the argmax
+    methods = [m for m in results.methods(suite) if not post_hoc(m)]  # attacks meet the trained model alone
     return table(["method", *header], ([m, *(fmt(results.get(suite, m, c, "robust_accuracy"), 3) for c in conditions)]
                                        for m in methods))
 
@@ -173,7 +207,7 @@ def low_data_table(results: Results, suite: str) -> str:
     conditions = results.conditions(suite, "fraction:")
     if not conditions and results.train_fraction(suite) == 1:  # no low-data run and the whole split
         return ""
-    methods = [m for m in _trained(results, suite) if not m.endswith("+ts")]
+    methods = [m for m in _trained(results, suite) if not post_hoc(m)]
     header = [f"{f:.0%}: acc / ECE" for f in [*(float(c.split(":")[1]) for c in conditions),
                                               results.train_fraction(suite)]]  # the last: the suite's own
     return table(["method", *header], (
@@ -185,7 +219,7 @@ def ood_table(results: Results, suite: str) -> str:
     """AUROC per out-of-distribution set and method, of the max probability and of log p(z)."""
     rows = []
     for c in results.conditions(suite, "ood:"):
-        for m in (m for m in _trained(results, suite) if not m.endswith("+ts")):
+        for m in (m for m in _trained(results, suite) if not post_hoc(m)):
             rows.append([c.split(":")[1], m, fmt(results.get(suite, m, c, "auroc_max_softmax"), 3),
                          fmt(results.get(suite, m, c, "auroc_log_density"), 3)])
     return table(["out-of-distribution set", "method", "AUROC, max probability", "AUROC, log p(z)"], rows)
@@ -204,7 +238,7 @@ def implied_note(results: Results) -> str:
 
 def fit_table(results: Results, suite: str) -> str:
     """The latent fit per method: median r² ratio, mean KS of the χ² check, discriminator KL estimate."""
-    methods = [m for m in _trained(results, suite) if not m.endswith("+ts")]
+    methods = [m for m in _trained(results, suite) if not post_hoc(m)]
     header = ["method", "median r² ÷ reference median", "mean KS of the χ² check", "discriminator KL estimate"]
     return table(header, (
         [m, fmt(results.get(suite, m, "clean", "r2_ratio"), 3), fmt(results.get(suite, m, "clean", "mean_ks"), 3),
@@ -213,7 +247,7 @@ def fit_table(results: Results, suite: str) -> str:
 
 def split_table(results: Results, suite: str) -> str:
     """Per method, validation and test side by side: accuracy, ECE, NLL and the latent fit."""
-    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    methods = [m for m in results.methods(suite) if not post_hoc(m)]
     if not any(len(results.get(suite, m, "validation", "accuracy")) for m in methods):
         return ""
     return table(["method", *(f"{title}, {split}" for _, title, _ in FIT for split in ("val", "test"))], (
@@ -244,6 +278,12 @@ def performance_section(results: Results) -> str:
     else:  # text: no attacks
         lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax",
                             "evaluation (documents/s)"], (row[:5] for row in rows)))
+    selection = {suite: seconds for suite in results.suites if len(seconds := np.concatenate(
+        [[], *(results.get(suite, m, "validation", "recalibration_seconds") for m in results.methods(suite, aa=True))]))}
+    if selection:
+        lines.append(f"Choosing the *+best* recalibrator ({N_FOLDS}-fold cross-validation of {len(RECALIBRATORS)} "
+                     "recalibrators on the validation logits, then the winner's refit), seconds per model: "
+                     + "; ".join(f"{suite} {fmt(seconds, 1)}" for suite, seconds in selection.items()) + ".")
     umap = perf.get("umap") or []
     if umap:
         sizes = sorted({r["n"] for r in umap})
@@ -271,12 +311,12 @@ def performance_section(results: Results) -> str:
 
 def figure_panels(results: Results, suite: str) -> list[SweepPanel]:
     """The panels of ``suite``'s figure (:class:`explorer.figures.sweeps.SweepPanel`), each a measure
-    against a swept setting, per method without temperature scaling (it keeps the argmax): accuracy and
+    against a swept setting, per trained method (no recalibrated rows): accuracy and
     ECE against corruption severity (0: clean), robust accuracy against PGD's ε, accuracy against the
     training fraction (the last point: the suite's own), the test NLL after each epoch; [] for none."""
     from explorer.figures.sweeps import SweepPanel
 
-    methods = [m for m in results.methods(suite) if not m.endswith("+ts")]
+    methods = [m for m in results.methods(suite) if not post_hoc(m)]
     specs = []  # (title, x title, y title, x, values over seeds at each x per method, log x)
     levels = _severity_conditions(results, suite)
     if levels:
@@ -415,18 +455,24 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         f"and the closed-form moment KL (λ_kl = {OBJECTIVE_DEFAULTS['paper']['lambda_kl']:g}"
         f"{_own_vc(plan)}); *vc-released* is "
         "the authors' released step (prior term on the encoder's latents, linear discriminator, λ_kl = "
-        f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled.")]
+        f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled"
+        + (f"; {BEST_WORDS}." if _has_best(results) else "."))]
     suites = plan.get("suites", [])
     parts.append(_sizing(plan, results.payload.get("wall_seconds", 0), results.payload.get("kept_units", 0)))
     scope = ("The clean rows' intervals include the paired bootstrap over test examples." if _bootstrapped(results)
              else "This run stored no bootstrap over test examples (it predates it): every interval is over "
                   "seeds only, and the clean rows' are narrower than they should be.")
+    against = ("temperature-scaled softmax, and against softmax recalibrated by the best post-hoc recalibrator "
+               "chosen on its validation split, *best-recalibrated*" if _has_best(results) else
+               "temperature-scaled softmax")
     parts.append("## Where VC wins, ties and loses\n\nVC against softmax (and, where the row says so, against "
-                 f"temperature-scaled softmax), suite by suite. {RULE} {scope}")
+                 f"{against}), suite by suite. {RULE} {scope}")
     for suite in results.suites:
         rows = verdict_rows(results, suite)
         counts = tally(row[-1] for row in rows)
-        parts.append(f"### {suite}\n\nVC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.\n\n"
+        said = [f"VC wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}.", post_hoc_tally(rows),
+                recalibrator_note(results, suite)]
+        parts.append(f"### {suite}\n\n{' '.join(filter(None, said))}\n\n"
                      + table(["measure", "VC", "softmax", f"VC − softmax [{LEVEL:.0%} interval]", "verdict for VC"],
                              rows))
     parts.append(aa_section(results))

@@ -24,10 +24,18 @@ REFERENCE = "tfidf+logreg"
 AA_ARM = "softmax'"
 """Softmax trained on the plan's second, disjoint set of seeds (:attr:`explorer.jobs.benchmark.Plan.aa_seeds`):
 the other side of the A/A check (:data:`explorer.jobs.verdicts.AA`)."""
-METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", AA_ARM, f"{AA_ARM}+ts", "gaussian", "lgm", "vc-released", "vc",
-                "vc+ts")
-"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their temperature-scaled rows; first,
-the text suites' reference (:data:`REFERENCE`)."""
+TS, BEST = "+ts", "+best"
+"""Suffixes of an arm's recalibrated rows (:data:`explorer.jobs.benchmark.SCALED`): temperature-scaled, and
+recalibrated by the recalibrator chosen on the model's validation split."""
+POST_HOC = {TS: "temperature-scaled", BEST: "best-recalibrated"}
+"""Each suffix of :data:`TS` and :data:`BEST` in words, as a comparison names the row."""
+RECALIBRATOR = "recalibrator:"
+"""Measure prefix of the ``"<arm>+best"`` row (condition ``"validation"``, value 1) that names the
+recalibrator chosen for that model: ``"recalibrator:vector"``."""
+METHOD_ORDER = (REFERENCE, "softmax", "softmax+ts", "softmax+best", AA_ARM, f"{AA_ARM}+ts", f"{AA_ARM}+best", "gaussian",
+                "lgm", "vc-released", "vc", "vc+ts", "vc+best")
+"""The benchmark's arms (:data:`explorer.jobs.benchmark.ARMS`) and their recalibrated rows; first, the
+text suites' reference (:data:`REFERENCE`)."""
 BOOTSTRAP = "bootstrap:"
 """Condition prefix of the rows that hold, for method a and condition ``bootstrap:<b>``, each measure's
 variance of a − b over bootstrap resamples of the clean test split (one value a seed; see
@@ -35,6 +43,11 @@ variance of a − b over bootstrap resamples of the clean test split (one value 
 HEADLINE = (("accuracy", "accuracy", True), ("ece", "ECE", False), ("adaptive_ece", "adaptive ECE", False),
             ("nll", "NLL", False), ("brier", "Brier", False))
 """(measure, column title, higher is better) of the clean test split's headline metrics."""
+
+
+def post_hoc(method: str) -> bool:
+    """Whether ``method`` is a recalibrated row (:data:`POST_HOC`) rather than a trained model's own."""
+    return method.endswith(tuple(POST_HOC))
 
 
 class Results:
@@ -70,6 +83,12 @@ class Results:
         its scaled row) only with ``aa``."""
         present = {m for (s, m, _, _) in self.values if s == suite}
         return [m for m in METHOD_ORDER if m in present and (aa or not m.startswith(AA_ARM))]
+
+    def recalibrators(self, suite: str, method: str) -> list[tuple[int, str]]:
+        """(seed, recalibrator) chosen for each model of ``method`` (an ``"<arm>+best"`` row) on ``suite``, in
+        the rows' order; [] where none was recorded (results made before the choice was)."""
+        return [(row["seed"], row["measure"].removeprefix(RECALIBRATOR)) for row in self.payload["rows"]
+                if row["suite"] == suite and row["method"] == method and row["measure"].startswith(RECALIBRATOR)]
 
     def conditions(self, suite: str, prefix: str) -> list[str]:
         """The conditions of ``suite`` that start with ``prefix`` ("" for all), in the rows' order."""

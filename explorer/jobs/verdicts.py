@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from explorer.jobs.results import AA_ARM, BOOTSTRAP, HEADLINE, Results
+from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, HEADLINE, POST_HOC, TS, Results
 from explorer.measure.intervals import LEVEL, Interval, seed_interval
 
 VERDICTS = ("wins", "ties", "loses")
@@ -65,16 +65,26 @@ class Verdict(NamedTuple):
 
 def clean_pairs(pair: tuple[str, str] = VC) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     """(method a, method b, measures) of the clean-test-split comparisons of ``pair``: both unscaled on
-    every headline measure, a against temperature-scaled b on ECE and NLL, both scaled on ECE,
-    adaptive ECE and NLL. The benchmark stores the test-example bootstrap of exactly these."""
+    every headline measure; a against temperature-scaled b on ECE and NLL, both scaled on ECE, adaptive
+    ECE and NLL; a against b recalibrated by the map chosen on its validation split (``"+best"``) on
+    ECE, NLL and Brier (that map can move the argmax, so Brier, which sees it, is compared too), and
+    both so recalibrated on ECE, adaptive ECE, NLL and Brier. The benchmark stores the test-example
+    bootstrap of exactly these."""
     a, b = pair
-    return ((a, b, tuple(k for k, _, _ in HEADLINE)), (a, f"{b}+ts", ("ece", "nll")),
-            (f"{a}+ts", f"{b}+ts", ("ece", "adaptive_ece", "nll")))
+    return ((a, b, tuple(k for k, _, _ in HEADLINE)), (a, f"{b}{TS}", ("ece", "nll")),
+            (f"{a}{TS}", f"{b}{TS}", ("ece", "adaptive_ece", "nll")), (a, f"{b}{BEST}", ("ece", "nll", "brier")),
+            (f"{a}{BEST}", f"{b}{BEST}", ("ece", "adaptive_ece", "nll", "brier")))
+
+
+def _recalibrated(method: str) -> str:
+    """The words for a recalibrated row's map (:data:`~explorer.jobs.results.POST_HOC`)."""
+    return next(words for suffix, words in POST_HOC.items() if method.endswith(suffix))
 
 
 def comparisons(results: Results, suite: str, pair: tuple[str, str] = VC) -> list[Comparison]:
     """The claims of METHOD.md on ``suite`` for ``pair`` (:data:`VC` or :data:`AA`): the first method
-    against the second on every condition the suite measured."""
+    against the second on every condition the suite measured. A clean comparison with a
+    best-recalibrated row the suite never measured (results made before it) is left out."""
     a, b = pair
     name_a, name_b = NAMES.get(a, a), NAMES.get(b, b)
     titles = {k: (title, higher) for k, title, higher in HEADLINE}
@@ -83,12 +93,15 @@ def comparisons(results: Results, suite: str, pair: tuple[str, str] = VC) -> lis
     def add(what: str, vc: np.ndarray, softmax: np.ndarray, higher: bool, variances=()) -> None:
         out.append(Comparison(what, vc, softmax, higher, np.asarray(variances, dtype=float)))
 
+    measured = set(results.methods(suite, aa=True))
     for x, y, measures in clean_pairs(pair):
+        if any(m.endswith(BEST) and m not in measured for m in (x, y)):
+            continue
         for k in measures:
             title, higher = titles[k]
             what = (f"{title} (clean)" if (x, y) == pair else
-                    f"{title} (clean), {name_a} against temperature-scaled {name_b}" if x == a else
-                    f"{title} (clean), both temperature-scaled")
+                    f"{title} (clean), {name_a} against {_recalibrated(y)} {name_b}" if x == a else
+                    f"{title} (clean), both {_recalibrated(y)}")
             add(what, results.get(suite, x, "clean", k), results.get(suite, y, "clean", k), higher,
                 results.get(suite, x, f"{BOOTSTRAP}{y}", k))
     shifted = [c for _, _, c in results.corrupted(suite)]

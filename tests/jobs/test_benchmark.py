@@ -11,12 +11,24 @@ from explorer.figures.static import browser
 from explorer.jobs import benchmark
 
 
+SELECTED: list[np.ndarray] = []
+"""The labels every recalibrator selection of the quick run was given."""
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     if browser() is None:
         pytest.skip("no Chrome or Chromium to export the report's figures (apt-get install chromium)")
     out = tmp_path_factory.mktemp("benchmark")
-    assert main(["benchmark", "--quick", "--out-dir", str(out)]) == 0
+    select = benchmark.select_recalibrator
+
+    def recorded(logits, labels, **kwargs):
+        SELECTED.append(np.asarray(labels))
+        return select(logits, labels, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:  # QUICK runs in this process (one worker)
+        patch.setattr(benchmark, "select_recalibrator", recorded)
+        assert main(["benchmark", "--quick", "--out-dir", str(out)]) == 0
     return out
 
 
@@ -25,8 +37,8 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
     assert payload["plan"]["seeds"] == list(benchmark.QUICK.seeds)
     rows = payload["rows"]
     methods = {r["method"] for r in rows}
-    assert methods == {"softmax", "softmax+ts", "gaussian", "lgm", "vc-released", "vc", "vc+ts", "softmax'",
-                       "softmax'+ts"}
+    assert methods == {"softmax", "softmax+ts", "softmax+best", "gaussian", "lgm", "vc-released", "vc", "vc+ts",
+                       "vc+best", "softmax'", "softmax'+ts", "softmax'+best"}
     conditions = {r["condition"] for r in rows}
     assert {"clean", "validation", "gaussian_noise:5", "fgsm:0.1", "pgd3:0.1", "fraction:0.1", "epoch:1",
             "epoch:3"} <= conditions
@@ -42,14 +54,44 @@ def test_quick_run_writes_raw_results_and_the_report(quick):
     # one paired bootstrap variance a seed for every clean comparison, of the report's and of the A/A check
     boot = {(r["method"], r["condition"], r["measure"]) for r in rows if r["condition"].startswith("bootstrap:")}
     assert ("vc", "bootstrap:softmax", "brier") in boot and ("vc+ts", "bootstrap:softmax+ts", "adaptive_ece") in boot
-    assert ("softmax'", "bootstrap:softmax+ts", "nll") in boot and len(boot) == 2 * (5 + 2 + 3)
+    assert ("softmax'", "bootstrap:softmax+ts", "nll") in boot and len(boot) == 2 * (5 + 2 + 3 + 3 + 4)
+    assert ("vc", "bootstrap:softmax+best", "brier") in boot and ("softmax'+best", "bootstrap:softmax+best", "ece") in boot
     variances = [r["value"] for r in rows if r["condition"] == "bootstrap:softmax" and r["method"] == "vc"]
     assert len(variances) == 2 * 5 and all(v > 0 for v in variances)
     # one value per seed for every (method, condition, measure)
     vc_accuracy = [r for r in rows if r["method"] == "vc" and r["condition"] == "clean" and r["measure"] == "accuracy"]
     assert sorted(r["seed"] for r in vc_accuracy) == list(benchmark.QUICK.seeds)
     assert (quick / "results" / "results.csv").read_text().count("\n") == len(rows) + 1
+    # +best: calibration on the clean and corrupted test images, the recalibrator chosen per model
+    assert {r["measure"] for r in rows if r["method"] == "vc+best" and r["condition"] == "clean"} == set(
+        benchmark.CALIBRATION)
+    assert {r["measure"] for r in rows if r["method"] == "vc+best" and r["condition"] == "gaussian_noise:5"} == {
+        "accuracy", "ece"}
+    chosen = [(r["method"], r["seed"]) for r in rows if r["measure"].startswith("recalibrator:")]
+    assert sorted(chosen) == sorted([(f"{arm}+best", seed) for arm in ("softmax", "vc") for seed in benchmark.QUICK.seeds]
+                                    + [("softmax'+best", seed) for seed in benchmark.QUICK.aa_seeds])
+    cv = {r["measure"] for r in rows if r["method"] == "softmax+best" and r["measure"].startswith("cv_nll:")}
+    assert "cv_nll:temperature" in cv and all(r["value"] > 0 for r in rows if r["measure"].startswith("cv_nll:"))
     assert (quick / "results.md").exists() and list((quick / "results").glob("*.png"))
+    text = (quick / "results.md").read_text()
+    assert "NLL (clean), VC against best-recalibrated softmax" in text and "Recalibrator chosen" in text
+
+
+def test_the_recalibrator_is_chosen_on_each_model_validation_split_alone(quick):
+    """Every selection of the quick run was given the labels of the validation split its model's training
+    held out (:func:`split_indices` of that seed), never the test split's."""
+    from explorer.core.config import default_configs
+    from explorer.core.data import load_dataset, split_indices
+
+    y = load_dataset("digits", "train").y
+    held_out = {}
+    for seed in (*benchmark.QUICK.seeds, *benchmark.QUICK.aa_seeds):
+        _, config = default_configs("digits", "softmax", latent_dim=16, epochs=3, seed=seed, snapshot_points=0)
+        held_out[seed] = y[split_indices(y, config)[1]].numpy()
+    test_size = len(load_dataset("digits", "test"))
+    order = (0, 0, 2, 1, 1, 3)  # unit by unit: softmax, VC, then softmax' with the A/A seed beside
+    assert len(SELECTED) == len(order) and all(len(labels) != test_size for labels in SELECTED)
+    assert all(np.array_equal(labels, held_out[seed]) for labels, seed in zip(SELECTED, order))
 
 
 def test_a_plan_whose_aa_seeds_cannot_pair_is_refused():

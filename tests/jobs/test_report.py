@@ -178,3 +178,36 @@ def test_without_a_browser_the_report_refuses_before_writing_anything(tmp_path, 
     assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 1
     assert (tmp_path / "results.md").read_text() == "the older report"
     assert sorted(p.name for p in raw.iterdir()) == ["results.json"]
+
+
+def test_the_report_names_the_best_recalibrator_comparisons_and_the_winners_and_old_results_render_without(tmp_path):
+    from explorer.jobs.results import AA_ARM
+
+    plan = {"seeds": [0, 1], "aa_seeds": [2, 3], "suites": []}
+    old = rows(softmax=[0.90, 0.92], vc=[0.95, 0.97], **{AA_ARM: [0.91, 0.90]})
+    old += [{**r, "measure": "nll"} for r in rows(**{"softmax+ts": [0.30, 0.31], "vc": [0.20, 0.22]})]
+    text = render(Results({"plan": plan, "rows": old}), tmp_path, "results", write_figures=False)
+    assert "NLL (clean), VC against temperature-scaled softmax" in text
+    assert "best" not in text and "Recalibrator chosen" not in text  # a file from before: left out, no error
+    new = old + [{**r, "measure": "nll"} for r in rows(**{"softmax+best": [0.25, 0.26], "vc+best": [0.18, 0.19],
+                                                           AA_ARM: [0.31, 0.30], f"{AA_ARM}+best": [0.26, 0.25]})]
+    for method, seed, name in (("softmax+best", 0, "vector"), ("softmax+best", 1, "temperature"),
+                               ("vc+best", 0, "matrix"), ("vc+best", 1, "matrix"), (f"{AA_ARM}+best", 2, "isotonic"),
+                               (f"{AA_ARM}+best", 3, "vector")):
+        new += [{"suite": "s d=16", "method": method, "seed": seed, "condition": "validation", "measure": measure,
+                 "value": value} for measure, value in ((f"recalibrator:{name}", 1.0),
+                                                        ("recalibration_seconds", 10.0 + seed))]
+    results = Results({"plan": plan, "rows": new})
+    text = render(results, tmp_path, "results", write_figures=False)
+    assert "*+best*: recalibrated by the post-hoc recalibrator (of temperature, vector, matrix, dirichlet, " \
+           "histogram, isotonic) with the lowest 5-fold cross-validated NLL" in text
+    assert "| NLL (clean), VC against best-recalibrated softmax | 0.2100 ± 0.0141 | 0.2550 ± 0.0071 |" in text
+    assert "| NLL (clean), both best-recalibrated | 0.1850 ± 0.0071 | 0.2550 ± 0.0071 |" in text
+    assert ("Of these, against temperature-scaled softmax: wins 1, ties 0, loses 0; against best-recalibrated "
+            "softmax: wins 0, ties 1, loses 0.") in text
+    assert ("Recalibrator chosen on each model's validation split (*+best*): softmax: vector (seed 0), temperature "
+            "(seed 1); softmax': isotonic (seed 2), vector (seed 3); VC: matrix (seed 0), matrix (seed 1).") in text
+    assert "| NLL (clean), softmax' against best-recalibrated softmax | 0.3050 ± 0.0071 | 0.2550 ± 0.0071 |" \
+        in text  # the A/A check runs the same comparisons
+    assert "| softmax+best | – | – | – | 0.2550 ± 0.0071 | – |" in headline_table(results, "s d=16")
+    assert "seconds per model: s d=16 11.2 ± 1.2." in text

@@ -2,7 +2,7 @@
 
 
 from explorer.cli import main
-from explorer.jobs.results import METHOD_ORDER, Results
+from explorer.jobs.results import METHOD_ORDER, Results, post_hoc
 
 
 def row(method, condition, value, seed=0, measure="accuracy", suite="s d=16"):
@@ -52,3 +52,14 @@ def test_a_suite_is_found_by_the_dataset_its_plan_names():
                                 for s in ("mnist d=16", "digits d=16")]})
     assert results.suite_for("digits") == "digits d=16" and results.suite_for("cifar10") is None
     assert results.plan_of("mnist d=16") == {"dataset": "mnist"} and results.plan_of("nothing") == {}
+
+
+def test_the_recalibrator_chosen_for_each_model_is_read_with_its_seed():
+    raw = [row("vc+best", "validation", 1.0, seed, f"recalibrator:{name}") for seed, name in ((0, "vector"), (1, "matrix"))]
+    raw += [row("vc+best", "validation", 0.3, 0, "cv_nll:vector"), row("vc+best", "clean", 0.9),
+            row("vc+best", "validation", 1.0, 0, "recalibrator:isotonic", suite="other")]
+    results = Results({"rows": raw})
+    assert results.recalibrators("s d=16", "vc+best") == [(0, "vector"), (1, "matrix")]
+    assert results.recalibrators("s d=16", "softmax+best") == []  # not recorded: results from before
+    assert results.methods("s d=16") == ["vc+best"]
+    assert [post_hoc(m) for m in ("vc", "vc+ts", "softmax'+best", "vc-released")] == [False, True, True, False]

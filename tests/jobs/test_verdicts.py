@@ -120,6 +120,39 @@ def test_the_aa_comparisons_are_the_same_claims_with_softmax_in_vcs_place():
     assert aa[-1].what.endswith("max probability") and list(aa[-1].a) == [0.8, 0.8]  # the same score both sides
 
 
-def test_clean_pairs_name_the_scaled_rows():
-    assert [(a, b) for a, b, _ in clean_pairs(AA)] == [(AA_ARM, "softmax"), (AA_ARM, "softmax+ts"),
-                                                        (f"{AA_ARM}+ts", "softmax+ts")]
+def test_clean_pairs_name_the_recalibrated_rows():
+    assert [(a, b) for a, b, _ in clean_pairs(AA)] == [
+        (AA_ARM, "softmax"), (AA_ARM, "softmax+ts"), (f"{AA_ARM}+ts", "softmax+ts"), (AA_ARM, "softmax+best"),
+        (f"{AA_ARM}+best", "softmax+best")]
+    assert [ks for *_, ks in clean_pairs()][3:] == [("ece", "nll", "brier"), ("ece", "adaptive_ece", "nll", "brier")]
+
+
+def _calibration(method, measure, values):
+    return [{**r, "measure": measure} for r in rows(**{method: values})]
+
+
+def test_the_comparisons_against_the_best_recalibrator_are_judged_where_measured_and_left_out_where_not():
+    """VC against best-recalibrated softmax and both best-recalibrated, for VC and for the A/A check alike,
+    with their stored bootstrap variances; a results file without ``+best`` rows has none of them."""
+    old = rows(softmax=[0.90, 0.92, 0.91], vc=[0.95, 0.97, 0.96], **{AA_ARM: [0.91, 0.92, 0.90]})
+    new = old[:]
+    for method, values in (("softmax+best", [0.030, 0.031, 0.032]), ("vc+best", [0.010, 0.012, 0.011]),
+                           ("vc", [0.020, 0.021, 0.022]), (f"{AA_ARM}+best", [0.031, 0.030, 0.032])):
+        new += _calibration(method, "nll", values)
+    new += [{**r, "condition": f"{BOOTSTRAP}softmax+best"} for r in _calibration("vc", "nll", [1e-6] * 3)]
+    before, after = comparisons(Results({"rows": old}), "s d=16"), comparisons(Results({"rows": new}), "s d=16")
+    assert not any("best" in c.what for c in before)
+    added = {c.what: c for c in after if "best" in c.what}
+    assert list(added) == [
+        "ECE (clean), VC against best-recalibrated softmax", "NLL (clean), VC against best-recalibrated softmax",
+        "Brier (clean), VC against best-recalibrated softmax", "ECE (clean), both best-recalibrated",
+        "adaptive ECE (clean), both best-recalibrated", "NLL (clean), both best-recalibrated",
+        "Brier (clean), both best-recalibrated"]
+    against = added["NLL (clean), VC against best-recalibrated softmax"]
+    assert list(against.a) == [0.020, 0.021, 0.022] and list(against.b) == [0.030, 0.031, 0.032]
+    assert np.allclose(against.test_variances, 1e-6)
+    verdicts = {c.what: v.verdict for c, v in judged(Results({"rows": new}), "s d=16")}
+    assert verdicts["NLL (clean), VC against best-recalibrated softmax"] == "wins"
+    assert verdicts["NLL (clean), both best-recalibrated"] == "wins"
+    aa = [c.what for c in comparisons(Results({"rows": new}), "s d=16", AA) if "best" in c.what]
+    assert aa == [w.replace("VC", AA_ARM) for w in added]

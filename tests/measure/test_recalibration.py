@@ -258,3 +258,51 @@ def test_temperature_is_fitted_with_a_class_absent():
 def test_a_recalibrator_refuses_logits_of_another_width(fitted):
     with pytest.raises(ValueError, match="logits have 3 classes, the dirichlet map was fitted on 10"):
         fitted["dirichlet"].probs(np.zeros((2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Choosing among them on held-out data
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_selection_picks_the_family_the_miscalibration_needs(seed):
+    """A per-class bias only a per-class map can remove: vector scaling (exact, and the fewest of those
+    parameters) wins; logits three times too sharp: one temperature is exact and wins."""
+    logits, labels = labelled_logits(seed=seed, t_true=1.0, n=3000)
+    biased, _ = recal.select_recalibrator(logits + 1.5 * np.linspace(-1.0, 1.0, 10), labels, seed=seed)
+    sharp, scores = recal.select_recalibrator(3.0 * logits, labels, seed=seed)
+    assert (biased.name, sharp.name) == ("vector", "temperature")
+    assert list(scores) == list(recal.RECALIBRATORS) and min(scores, key=scores.get) == "temperature"
+    assert sharp.temperature == pytest.approx(3.0, rel=0.1)
+
+
+def test_the_selection_scores_each_name_on_left_out_folds_of_the_held_out_arrays_alone():
+    """Temperature scaling's score, computed by hand from the same shuffled folds of the arrays given,
+    and the winner refitted on all of them: nothing else enters."""
+    logits, labels = labelled_logits(seed=4, t_true=2.0, n=500)
+    best, scores = recal.select_recalibrator(logits, labels, names=("temperature", "isotonic"), folds=4, seed=3)
+    parts = np.array_split(np.random.default_rng(3).permutation(500), 4)
+    by_hand = []
+    for i, test in enumerate(parts):
+        train = np.concatenate(parts[:i] + parts[i + 1:])
+        t = recal.fit_temperature(logits[train], labels[train])
+        by_hand.append(cal.negative_log_likelihood(recal.apply_temperature(logits[test], t), labels[test]))
+    assert scores["temperature"] == pytest.approx(np.mean(by_hand), rel=1e-12)
+    assert best.name == "temperature" and scores["isotonic"] > scores["temperature"]
+    np.testing.assert_allclose(best.probs(logits), recal.fit_recalibrator("temperature", logits, labels).probs(logits))
+
+
+def test_a_name_refused_on_a_fold_is_left_out_and_none_left_is_an_error():
+    logits, labels = labelled_logits(seed=5, t_true=1.0, n=60)  # 48 a fold: below MIN_HELD_OUT for K = 10
+    best, scores = recal.select_recalibrator(logits, labels)
+    assert best.name == "temperature" and list(scores) == ["temperature"]
+    with pytest.raises(ValueError, match="no recalibrator could be fitted .*vector recalibration needs"):
+        recal.select_recalibrator(logits, labels, names=("vector", "isotonic"))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"names": ()}, "at least one"), ({"names": ("platt",)}, "platt"),
+                                             ({"folds": 1}, "folds must be"), ({"folds": 2.5}, "folds must be")])
+def test_the_selection_validates_its_arguments(kwargs, message):
+    logits, labels = labelled_logits(seed=5, t_true=1.0, n=100)
+    with pytest.raises(ValueError, match=message):
+        recal.select_recalibrator(logits, labels, **kwargs)
