@@ -293,7 +293,7 @@ def shared_result(fn: Callable) -> Callable:
     """Decorator of a view's computation on arrays whose result depends on its arguments alone (arrays
     included, hashed): computed once per arguments and shared by every session, read-only. For the
     bootstrap intervals, which take a good part of a second on 10 000 examples."""
-    return st.cache_resource(show_spinner=False, max_entries=FIGURES)(fn)
+    return st.cache_resource(show_spinner="Bootstrapping the intervals…", max_entries=FIGURES)(fn)
 
 
 @_per_file(st.cache_resource(show_spinner=False))

@@ -45,7 +45,8 @@ def test_page_draws_diagrams_smooth_diagrams_metrics_with_intervals_and_download
     titles = figure_titles(app)
     assert len(titles) == 5  # two reliability diagrams, two smoothed ones, one confidence histogram
     assert titles[0].startswith("Model A: softmax") and titles[1].startswith("Model B: vc")
-    assert all("smECE = " in t for t in titles[2:4])
+    assert all("smECE = " in json.loads(chart.proto.spec)["layout"]["title"]["subtitle"]["text"]
+               for chart in app.get("plotly_chart")[2:4])
     table = app.dataframe[0].value
     assert list(table.index) == ["accuracy", "ECE", "MCE", "adaptive ECE", "classwise ECE", "SmoothECE",
                                  "debiased L2-ECE", "NLL (nats)", "Brier"]
