@@ -50,6 +50,8 @@ try:
         column.plotly_chart(view.reliability_figure(pred, n_bins, chosen), width="stretch",
                             key=state.reliability_key(pred.side), on_select=partial(view.on_bin_click, pred.side),
                             selection_mode="points")
+    if (fitted := view.fitted_caption(preds)) is not None:
+        st.caption(fitted)
     st.caption(view.DIAGRAM_CAPTION)
     chosen = st.selectbox("Highlight a bin's test points", options, key=state.CALIBRATION_BIN,
                           format_func=choices.get)

@@ -87,7 +87,7 @@ def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on
     accuracy = cells(app, "accuracy")
     assert len(accuracy) == 4
     names = list(accuracy)
-    assert "temperature scaling" not in names[0] and "+ temperature scaling (T = " in names[1]
+    assert "temperature scaling" not in names[0] and names[1].endswith("+ temperature scaling")
     assert accuracy[names[0]][0] == accuracy[names[1]][0]  # T keeps the argmax
     # T is the one fitted on the checkpoint's own validation split, not on the test split.
     from explorer.core.checkpoints import load_checkpoint
@@ -98,7 +98,9 @@ def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on
     model, meta = load_checkpoint(app.session_state["model_a"])
     t = validation_temperature(model, load_dataset("digits", "train"),
                                config_from_dict(TrainConfig, meta["train_config"]))
-    assert f"T = {t:.3g}" in figure_titles(app)[0]
+    assert "+ temperature scaling" in figure_titles(app)[0]
+    assert any(c.value.startswith("Fitted on each model's validation split: Model A: T = ") and f"T = {t:.3g}" in c.value
+               for c in app.caption)
     differences = cells(app, "NLL (nats)", table=1)
     assert {"A − B", "A after temperature scaling − A", "B − A after temperature scaling"} <= set(differences)
     assert len(app.get("plotly_chart")) == 5 + 2  # and the NLL and Brier decompositions

@@ -98,8 +98,14 @@ class Predictions:
 
     @property
     def title(self) -> str:
-        """The name, and the recalibration and its parameters if any: "Model A: softmax …, T = 1.31"."""
-        return self.name if self.fix is None else f"{self.name} + {FIXES[self.fix]} ({self.fix_note})"
+        """The name, and the recalibration if any: "Model A: softmax, d = 2 + temperature scaling"."""
+        return self.name if self.fix is None else f"{self.name} + {FIXES[self.fix]}"
+
+
+def fitted_caption(preds: list[Predictions]) -> str | None:
+    """What each recalibration fitted (its parameters and how they were chosen), or None without one."""
+    fitted = [f"{p.side}: {p.fix_note}" for p in preds if p.fix is not None]
+    return "Fitted on each model's validation split: " + "; ".join(fitted) + "." if fitted else None
 
 
 def predictions(path: Path, prefix: str, shift: Shift, fix: str | None = None) -> Predictions:
