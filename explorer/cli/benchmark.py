@@ -11,7 +11,7 @@ from explorer.core.errors import ArgumentError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("benchmark", help="train every method with several seeds, measure everything and "
-                              "write the results report (about an hour and a half on 2 CPU cores; --quick: a "
+                              "write the results report (hours on 2 CPU cores, kept unit by unit; --quick: a "
                               "few minutes)")
     plan = p.add_mutually_exclusive_group()
     plan.add_argument("--quick", action="store_true", help="a small plan, for tests (needs --out-dir)")
@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--report-only", action="store_true",
                        help="re-render results.md from OUT_DIR/results/results.json without running anything")
+    p.add_argument("--note", metavar="TEXT",
+                   help="add a note on how the times were measured (for example, on a busy machine) to "
+                        "OUT_DIR/results/results.json; the report prints it under its times")
     again.add_argument("--performance-only", action="store_true",
                        help="measure the performance section (UMAP, app memory, machine) again into "
                             "OUT_DIR/results/results.json, keep its rows, and re-render")
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> None:
         rows = benchmark.run(plan, log=say, units_dir=units)
         perf = benchmark.performance(plan, log=say)
         benchmark.write_results(raw, rows, perf, plan, time.perf_counter() - started, kept)
+    if args.note:
+        benchmark.add_note(raw / "results.json", args.note)
     results = Results.load(raw / "results.json")
     (out / "results.md").write_text(report.render(results, raw, "results"))
     print(f"wrote {out / 'results.md'} from {raw / 'results.json'}")

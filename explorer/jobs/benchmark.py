@@ -579,6 +579,14 @@ def remeasure_performance(out_dir: Path, log: Callable[[str], None] = print) -> 
     path.write_text(json.dumps(payload, indent=0))
 
 
+def add_note(path: Path, note: str) -> None:
+    """Append ``note`` (one line on how the times in ``path``'s results were measured) to its ``notes``:
+    the report prints each under its times (:func:`explorer.jobs.report.performance_section`)."""
+    payload = json.loads(path.read_text())
+    payload["notes"] = [*payload.get("notes", []), " ".join(note.split())]
+    path.write_text(json.dumps(payload, indent=0))
+
+
 def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float, kept: int = 0) -> None:
     """``results.json`` (rows, performance, plan, wall time, and how many units an earlier, stopped run
     had finished: ``seconds`` leaves their time out) and ``results.csv`` (the rows)."""

@@ -278,6 +278,7 @@ def performance_section(results: Results) -> str:
     else:  # text: no attacks
         lines.append(table(["suite", "epoch, softmax (s)", "epoch, VC (s)", "VC ÷ softmax",
                             "evaluation (documents/s)"], (row[:5] for row in rows)))
+    lines += [f"*Note on these times:* {note}" for note in results.payload.get("notes", [])]
     selection = {suite: seconds for suite in results.suites if len(seconds := np.concatenate(
         [[], *(results.get(suite, m, "validation", "recalibration_seconds") for m in results.methods(suite, aa=True))]))}
     if selection:

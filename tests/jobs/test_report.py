@@ -113,6 +113,17 @@ def test_report_only_rerenders_from_the_committed_raw_results(tmp_path):
     assert "| vc | 80.00 |" in (tmp_path / "results.md").read_text()
 
 
+def test_a_note_on_the_times_is_kept_in_the_raw_results_and_printed_under_them(tmp_path):
+    raw = tmp_path / "results"
+    raw.mkdir()
+    (raw / "results.json").write_text(json.dumps({"plan": {"seeds": [0]}, "rows": rows(softmax=[0.9], vc=[0.8])}))
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path), "--note", "measured on a  busy machine"]) == 0
+    assert json.loads((raw / "results.json").read_text())["notes"] == ["measured on a busy machine"]
+    assert "*Note on these times:* measured on a busy machine" in (tmp_path / "results.md").read_text()
+    assert main(["benchmark", "--report-only", "--out-dir", str(tmp_path)]) == 0  # kept, not asked again
+    assert (tmp_path / "results.md").read_text().count("*Note on these times:*") == 1
+
+
 def test_update_readme_replaces_only_the_marked_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n\n{README_START}\nold\n{README_END}\n\noutro\n")
