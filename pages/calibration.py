@@ -1,5 +1,6 @@
-"""Calibration: reliability of models A and B, clean and under corruption, with temperature scaling;
-a bin chosen on a diagram rings its test examples on both latent maps."""
+"""Calibration: reliability of models A and B, clean and under corruption, every metric with its
+interval, and the post-hoc recalibrations; a bin chosen on a diagram rings its test examples on both
+latent maps."""
 
 from functools import partial
 
@@ -17,9 +18,11 @@ selected = state.models_or_stop()
 controls = st.columns(3)
 n_bins = controls[0].slider("Bins", 5, 50, N_BINS, help="Equal-width confidence bins for the diagrams, "
                             "ECE, MCE and classwise ECE; equal-mass bins for adaptive ECE.")
-scaling = controls[0].toggle("Temperature scaling", help="Divide the logits by one T per model, fitted "
-                             "by NLL on the model's own validation split (never the test split); for a "
-                             "bundle, on its val_logits and val_labels.")
+fix = controls[0].selectbox("Recalibration", list(view.FIXES), format_func=view.FIXES.get,
+                            help="A post-hoc map from each model's outputs to new probabilities, fitted on the "
+                                 "model's own validation split (never the test split); for a bundle, on its "
+                                 "val_logits and val_labels. The diagrams show the recalibrated predictions, "
+                                 "the tables both.")
 corruption = controls[1].selectbox("Corruption", view.corruption_choices(selected.dataset),
                                    help="Applied to the test examples before prediction: images' pixels in "
                                         "[0, 1], or documents' words.")
@@ -39,7 +42,7 @@ try:
         models = [(name, path) for name, path in models if not sources.source(path).is_bundle]
         if not models:
             st.stop()
-    preds = [view.predictions(path, name, shift, scaling) for name, path in models]
+    preds = [view.predictions(path, name, shift, fix) for name, path in models]
     choices = view.bin_choices(preds, n_bins)
     options = list(choices)
     chosen = state.chosen_bin(selected.pair, n_bins, options)
@@ -47,10 +50,9 @@ try:
         column.plotly_chart(view.reliability_figure(pred, n_bins, chosen), width="stretch",
                             key=state.reliability_key(pred.side), on_select=partial(view.on_bin_click, pred.side),
                             selection_mode="points")
-    st.caption("Bars: accuracy per confidence bin; hatched: the gap to the bin's mean confidence "
-               "(above the bar: over-confident); below: samples per bin. Click a bin to ring its test "
-               "examples on both latent maps below. Download any figure as PNG with the camera button "
-               "of its toolbar (hover over the figure).")
+    if (fitted := view.fitted_caption(preds)) is not None:
+        st.caption(fitted)
+    st.caption(view.DIAGRAM_CAPTION)
     chosen = st.selectbox("Highlight a bin's test points", options, key=state.CALIBRATION_BIN,
                           format_func=choices.get)
     if chosen is not None:
@@ -62,13 +64,26 @@ try:
             else:
                 column.plotly_chart(shown.figure, width="stretch", key=f"bin_map_{shown.side}")
 
+    st.subheader("Smoothed reliability")
+    for column, pred in zip(st.columns(2), preds):
+        column.plotly_chart(view.smooth_figure(pred), width="stretch", key=f"smooth_{pred.side}")
+    st.caption(view.SMOOTH_CAPTION)
+
     st.subheader("Metrics")
-    unscaled = [view.predictions(path, name, shift, False) for name, path in models] if scaling else None
-    table = view.metrics_table(preds, n_bins, unscaled)
-    st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                                        for c in table.columns if c != "n"})
+    shown = [view.predictions(path, name, shift, f) for name, path in models for f in (None, fix)] if fix else preds
+    long = view.intervals(shown, n_bins)
+    per_model, differences = view.shown_intervals(long)
+    st.dataframe(per_model, width="stretch")
+    if len(differences.columns):
+        st.dataframe(differences, width="stretch")
+    st.caption(view.interval_caption(len(preds[0].labels)))
+    if fix:
+        st.subheader("What a recalibration can change")
+        for column, figure in zip(st.columns(2), view.decomposition_figures(shown)):
+            column.plotly_chart(figure, width="stretch")
+        st.caption(view.DECOMPOSITION_CAPTION)
     downloads = st.columns(2)
-    downloads[0].download_button("Metrics (CSV)", view.csv(table, shift), "calibration_metrics.csv",
+    downloads[0].download_button("Metrics with intervals (CSV)", view.csv(long, shift), "calibration_metrics.csv",
                                  "text/csv")
     downloads[1].download_button("Reliability bins (CSV)", view.csv(view.bins_table(preds, n_bins), shift),
                                  "reliability_bins.csv", "text/csv")

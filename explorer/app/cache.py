@@ -6,7 +6,7 @@ modification time, so a retrained checkpoint is read again. A view's figure is c
 :func:`shared_figure` or :func:`shared_figure_of_file`: built once per (file, settings) for everyone,
 and sent without being converted again (:mod:`explorer.figures.prepared`). Model A or B may also be
 a predictions bundle (``.npz``, :mod:`explorer.core.bundles`): the functions of its outputs
-(``outputs``, ``fit``, ``temperature``, ``ood``) read them from the bundle; those that run the model raise
+(``outputs``, ``fit``, ``recalibrator``, ``ood``) read them from the bundle; those that run the model raise
 :class:`~explorer.core.errors.ModelNeededError` for it.
 """
 
@@ -37,11 +37,12 @@ from explorer.jobs.training import Progress
 from explorer.jobs.training_queue import TrainingQueue
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
 from explorer.measure.corruptions import corrupt
-from explorer.measure.evaluation import bundle_temperature, checkpoint_temperature
+from explorer.measure.evaluation import bundle_recalibrator, checkpoint_recalibrator
 from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, checkpoint_reference, fit_latents
 from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores
 from explorer.measure.projection import Projection, fit_projection
+from explorer.measure.recalibration import Recalibrator
 from explorer.measure.robustness import shift_curves
 
 
@@ -274,17 +275,25 @@ def _test_logits(path: Path, dataset: str, corruption: str | None, severity: int
     return {"logits": logits.double().numpy(), "labels": data.y.numpy()}
 
 
-@_per_file(st.cache_resource(show_spinner="Fitting the temperature on the validation split…"))
-def temperature(path: Path) -> float:
-    """Temperature-scaling T of a checkpoint, fitted by NLL on its own validation split (never test),
-    or of a bundle, on its ``val_logits`` and ``val_labels``."""
+@_per_file(st.cache_resource(show_spinner="Fitting the recalibration on the validation split…"))
+def recalibrator(path: Path, name: str) -> Recalibrator:
+    """The post-hoc recalibration ``name`` (:data:`explorer.measure.recalibration.RECALIBRATORS`) of a
+    checkpoint, fitted on its own validation split (never test), or of a bundle, on its ``val_logits``
+    and ``val_labels``."""
     if is_bundle_path(path):
         try:
-            return bundle_temperature(bundle(path))
+            return bundle_recalibrator(bundle(path), name)
         except BundleError as error:
             raise BundleError(f"{path.name}: {error}") from None
     net, meta = model(path)
-    return checkpoint_temperature(net, meta, train_split(meta["dataset"]))
+    return checkpoint_recalibrator(net, meta, train_split(meta["dataset"]), name)
+
+
+def shared_result(fn: Callable) -> Callable:
+    """Decorator of a view's computation on arrays whose result depends on its arguments alone (arrays
+    included, hashed): computed once per arguments and shared by every session, read-only. For the
+    bootstrap intervals, which take a good part of a second on 10 000 examples."""
+    return st.cache_resource(show_spinner="Bootstrapping the intervals…", max_entries=FIGURES)(fn)
 
 
 @_per_file(st.cache_resource(show_spinner=False))

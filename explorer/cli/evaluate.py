@@ -10,6 +10,8 @@ from pathlib import Path
 from explorer.cli._common import readable_test, table
 from explorer.core.config import COVARIANCES, DEFAULT_COVARIANCE, DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ArgumentError
+from explorer.measure.intervals import LEVEL, N_RESAMPLES
+from explorer.measure.recalibration import RECALIBRATORS
 
 
 def add_parser(subparsers) -> None:
@@ -30,9 +32,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--severity", type=int, default=DEFAULT_SEVERITY,
                    help=f"corruption severity 1-5 (default: {DEFAULT_SEVERITY})")
     p.add_argument("--bins", type=int, default=N_BINS, help=f"calibration bins (default: {N_BINS})")
-    p.add_argument("--temperature-scaling", action="store_true",
-                   help="divide the logits by a temperature fitted on the model's validation split (a bundle: "
-                        "on its val_logits/val_labels)")
+    p.add_argument("--recalibrate", metavar="NAME", choices=RECALIBRATORS,
+                   help="measure the outputs after a post-hoc recalibration fitted on the model's validation split "
+                        f"(a bundle: on its val_logits/val_labels), never the evaluated split: {', '.join(RECALIBRATORS)}")
+    p.add_argument("--temperature-scaling", action="store_true", help="the same as --recalibrate temperature")
+    p.add_argument("--resamples", type=int, default=N_RESAMPLES,
+                   help="bootstrap resamples of the evaluated examples behind each metric's "
+                        f"{LEVEL:.0%} interval; 0: no intervals (default: {N_RESAMPLES})")
     p.add_argument("--latent-fit", action="store_true",
                    help="also how the test latents follow the head's class distributions: median r2 over the "
                         "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check "
@@ -50,39 +56,75 @@ def run(args: argparse.Namespace) -> None:
     from explorer.core.checkpoints import checkpoint_validation_split, load_checkpoint
     from explorer.core.data import load_dataset
     from explorer.measure.corruptions import corrupt
-    from explorer.measure.evaluation import checkpoint_temperature, evaluate
+    from explorer.measure.evaluation import checkpoint_recalibrator
+    from explorer.measure.inference import predict
 
+    fix = _recalibration(args)
     if is_bundle_path(args.checkpoint):
-        _evaluate_bundle(args)
+        _evaluate_bundle(args, fix)
         return
     model, meta = load_checkpoint(args.checkpoint)
     if args.split == "validation" and args.dataset not in (None, meta["dataset"]):
         raise ArgumentError(f"--split validation is the checkpoint's own ({meta['dataset']}); drop --dataset")
-    # the training split, read once where the validation split or the temperature needs it (the implied
+    if args.split == "validation" and fix:
+        raise ArgumentError("a recalibration is fitted on the validation split: measure it on the test split "
+                            "(drop --split validation)")
+    # the training split, read once where the validation split or the recalibration needs it (the implied
     # Gaussians load it themselves, and only for a softmax layer)
-    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or args.temperature_scaling else None
+    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or fix else None
     if args.split == "validation":
         name, test = meta["dataset"], checkpoint_validation_split(model, meta, train)
     else:
         name, test = readable_test(meta, args.dataset, model)
-    temperature = checkpoint_temperature(model, meta, train) if args.temperature_scaling else 1.0
+    recalibrator = checkpoint_recalibrator(model, meta, train, fix) if fix else None
     x = test.x if args.corruption is None else corrupt(test.x, args.corruption, args.severity)
-    metrics = evaluate(model, x, test.y, n_bins=args.bins, temperature=temperature)
+    logits, _ = predict(model, x)
     metrics = {"dataset": name, "split": args.split, "corruption": args.corruption,
-               "severity": args.severity if args.corruption else None, "temperature": temperature,
-               **metrics}
+               "severity": args.severity if args.corruption else None,
+               **_report(logits.numpy(), test.y.numpy(), recalibrator, args)}
     if args.latent_fit:
         from explorer.measure.latents import checkpoint_reference, latent_fit
 
         reference = checkpoint_reference(model, meta, args.implied, train, test)
         fit = latent_fit(model, x, test.y, reference)
         metrics.update(_fit_metrics(fit, reference))
-    print(json.dumps(metrics) if args.json else table(metrics))
+    _print(metrics, args.json)
 
 
-def _evaluate_bundle(args: argparse.Namespace) -> None:
+def _recalibration(args: argparse.Namespace) -> str | None:
+    """The recalibration asked for: --recalibrate's name, "temperature" for --temperature-scaling, or None."""
+    if args.temperature_scaling and args.recalibrate not in (None, "temperature"):
+        raise ArgumentError(f"--temperature-scaling and --recalibrate {args.recalibrate} ask for two recalibrations: "
+                            "choose one")
+    if args.resamples < 0 or args.resamples == 1:
+        raise ArgumentError(f"--resamples must be 0 (no intervals) or at least 2, got {args.resamples}")
+    return "temperature" if args.temperature_scaling else args.recalibrate
+
+
+def _report(logits, labels, recalibrator, args: argparse.Namespace) -> dict:
+    """The metrics, their intervals and ``temperature`` (T under temperature scaling, 1 without a
+    recalibration, None under another one)."""
+    from explorer.measure.evaluation import recalibrated_report
+
+    temperature = 1.0 if recalibrator is None else getattr(recalibrator, "temperature", None)
+    return {"temperature": temperature,
+            **recalibrated_report(logits, labels, recalibrator, args.bins, args.resamples)}
+
+
+def _print(metrics: dict, as_json: bool) -> None:
+    """JSON, or a table whose metrics carry their intervals: "ece  0.0213 [0.0180, 0.0251]"."""
+    if as_json:
+        print(json.dumps(metrics))
+        return
+    intervals = metrics.pop("intervals", {})
+    shown = {k: f"{v:.4f} [{intervals[k][0]:.4f}, {intervals[k][1]:.4f}]" if k in intervals else v
+             for k, v in metrics.items()}
+    print(table(shown))
+
+
+def _evaluate_bundle(args: argparse.Namespace, fix: str | None) -> None:
     from explorer.core.bundles import load_bundle
-    from explorer.measure.evaluation import evaluate_bundle
+    from explorer.measure.evaluation import bundle_outputs, bundle_recalibrator
 
     for flag, value in (("--corruption", args.corruption), ("--dataset", args.dataset)):
         if value is not None:
@@ -90,6 +132,9 @@ def _evaluate_bundle(args: argparse.Namespace) -> None:
                                 "(corruptions and other datasets need the model to be run again)")
     if args.latent_fit and args.split == "validation":
         raise ArgumentError("--latent-fit reads a bundle's test latents (drop --split validation)")
+    if args.split == "validation" and fix:
+        raise ArgumentError("a recalibration is fitted on the bundle's val_logits: measure it on its test outputs "
+                            "(drop --split validation)")
     bundle = load_bundle(args.checkpoint)
     head = None
     if args.latent_fit:
@@ -99,13 +144,15 @@ def _evaluate_bundle(args: argparse.Namespace) -> None:
         if head is None:
             raise ArgumentError(f"{Path(args.checkpoint).name} has no weight/bias (its last layer), so the class "
                                 "Gaussians --latent-fit compares the latents with are unknown")
-    metrics = evaluate_bundle(bundle, args.split, n_bins=args.bins, temperature_scaling=args.temperature_scaling)
+    logits, labels = bundle_outputs(bundle, args.split)
+    recalibrator = bundle_recalibrator(bundle, fix) if fix else None
+    metrics = {"dataset": bundle.dataset_name, "split": args.split, **_report(logits, labels, recalibrator, args)}
     if head is not None:
         from explorer.measure.latents import fit_latents
 
         fit = fit_latents(head, bundle.latents, bundle.labels)
         metrics.update(_fit_metrics(fit, head))
-    print(json.dumps(metrics) if args.json else table(metrics))
+    _print(metrics, args.json)
 
 
 def _fit_metrics(fit, reference) -> dict:

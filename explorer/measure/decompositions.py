@@ -65,6 +65,10 @@ class Decomposition(NamedTuple):
     refinement: float
 
 
+_FLAT = 1e-9
+"""A bin whose p_k spread less than this (root mean square) is flat: :func:`brier_calibration_map` gives it a level."""
+
+
 def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
     return np.eye(k)[labels]
 
@@ -73,7 +77,7 @@ def brier_calibration_map(probs, labels, n_bins: int = N_BINS) -> np.ndarray:
     """(N, K) ĉ: per class, 1[y = k] fitted by least squares as a level plus a slope in p_k within each
     of ``n_bins`` equal-mass bins of p_k (ties kept in one bin, as the adaptive ECE's bins are).
 
-    A bin whose p_k are all equal gets the level alone. ĉ may leave [0, 1] a little at a bin's ends:
+    A bin whose p_k are all equal, or equal but for rounding (:data:`_FLAT`), gets the level alone. ĉ may leave [0, 1] a little at a bin's ends:
     it is a least-squares projection, which is what makes the Brier identity exact.
     """
     probs, labels = _check_probs_labels(probs, labels)
@@ -87,7 +91,10 @@ def brier_calibration_map(probs, labels, n_bins: int = N_BINS) -> np.ndarray:
         dp = p - (np.bincount(index, weights=p) / per_bin)[index]
         dy = target - (np.bincount(index, weights=target) / per_bin)[index]
         spread = np.bincount(index, weights=dp * dp)
-        slope = np.where(spread > 0, np.bincount(index, weights=dp * dy) / np.where(spread > 0, spread, 1.0), 0.0)
+        # p_k that differ only by rounding (a recalibration's flat steps) leave dp at the size of the mean's
+        # own rounding error, where the slope is noise and the identity is lost: a level alone there
+        sloped = spread > count * _FLAT ** 2
+        slope = np.where(sloped, np.bincount(index, weights=dp * dy) / np.where(sloped, spread, 1.0), 0.0)
         fitted[:, k] = target - dy + slope[index] * dp
     return fitted
 

@@ -23,6 +23,7 @@ from explorer.core.data import Dataset
 from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.calibration import calibration_report
 from explorer.measure.inference import predict
+from explorer.measure.intervals import LEVEL, N_RESAMPLES, metric_intervals
 from explorer.measure.recalibration import RECALIBRATORS, Recalibrator, apply_temperature, fit_recalibrator, fit_temperature
 
 
@@ -46,6 +47,35 @@ def evaluate_outputs(logits, labels, n_bins: int = N_BINS, temperature: float = 
         temperature: T > 0 (1 leaves the logits as they are).
     """
     return calibration_report(apply_temperature(logits, temperature), labels, n_bins=n_bins)
+
+
+def recalibrated_report(logits, labels, recalibrator: Recalibrator | None = None, n_bins: int = N_BINS,
+                        n_resamples: int = N_RESAMPLES, level: float = LEVEL) -> dict[str, object]:
+    """The :func:`calibration_report` of the outputs' probabilities, recalibrated or not, and each
+    metric's bootstrap interval over the examples.
+
+    Args:
+        logits: (N, K) finite logits.
+        labels: (N,) integer labels in [0, K).
+        recalibrator: a fitted :class:`~explorer.measure.recalibration.Recalibrator` (fitted on held-out
+            outputs, never these), or None for softmax(logits).
+        n_bins: number of bins for the binned metrics, >= 1.
+        n_resamples: bootstrap resamples of the examples for the intervals; 0: no intervals.
+        level: the intervals' confidence level.
+
+    Returns:
+        the report's keys; ``recalibration`` (the recalibrator's name and parameters, or None); with
+        intervals, ``intervals`` ({measure: [low, high]}, percentile intervals,
+        :func:`~explorer.measure.intervals.metric_intervals`), ``level`` and ``n_resamples``.
+    """
+    probs = apply_temperature(logits, 1.0) if recalibrator is None else recalibrator.probs(logits)
+    out: dict[str, object] = {**calibration_report(probs, labels, n_bins=n_bins),
+                              "recalibration": None if recalibrator is None else
+                              f"{recalibrator.name}: {recalibrator.describe()}"}
+    if n_resamples:
+        found = metric_intervals(probs, labels, n_bins=n_bins, n_resamples=n_resamples, level=level)
+        out.update(intervals={k: [i.low, i.high] for k, i in found.items()}, level=level, n_resamples=n_resamples)
+    return out
 
 
 BUNDLE_SPLITS = ("test", "validation")
@@ -77,23 +107,29 @@ def bundle_recalibrator(bundle: Bundle, name: str) -> Recalibrator:
     return fit_recalibrator(name, *_held_out(bundle, f"{name} recalibrator"))
 
 
-def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
-                    temperature_scaling: bool = False) -> dict[str, object]:
-    """dataset, split, temperature and the :func:`calibration_report` keys of a bundle's outputs.
-
-    ``split`` is ``"test"`` (``logits``, ``labels``) or ``"validation"`` (``val_logits``, ``val_labels``);
-    ``temperature_scaling`` divides the logits by :func:`bundle_temperature` (fitted on the validation
-    outputs) first, else T = 1. ``dataset`` is the bundle's project dataset or None. Raises
-    :class:`~explorer.core.errors.BundleError` when the outputs asked for are absent.
-    """
+def bundle_outputs(bundle: Bundle, split: str = "test"):
+    """(logits (N, K), labels (N,)) of a bundle's ``split``: ``"test"`` (``logits``, ``labels``) or
+    ``"validation"`` (``val_logits``, ``val_labels``). Raises :class:`~explorer.core.errors.BundleError`
+    when the outputs asked for are absent."""
     if split not in BUNDLE_SPLITS:
         raise ArgumentError(f"split must be one of {', '.join(BUNDLE_SPLITS)}, got {split!r}")
     if split == "validation":
         if bundle.val_logits is None:
             raise BundleError("the bundle has no val_logits/val_labels to evaluate")
-        logits, labels = bundle.val_logits, bundle.val_labels
-    else:
-        logits, labels = bundle.logits, bundle.labels
+        return bundle.val_logits, bundle.val_labels
+    return bundle.logits, bundle.labels
+
+
+def evaluate_bundle(bundle: Bundle, split: str = "test", n_bins: int = N_BINS,
+                    temperature_scaling: bool = False) -> dict[str, object]:
+    """dataset, split, temperature and the :func:`calibration_report` keys of a bundle's outputs.
+
+    ``split``: see :func:`bundle_outputs`; ``temperature_scaling`` divides the logits by
+    :func:`bundle_temperature` (fitted on the validation outputs) first, else T = 1. ``dataset`` is the
+    bundle's project dataset or None. Raises :class:`~explorer.core.errors.BundleError` when the
+    outputs asked for are absent.
+    """
+    logits, labels = bundle_outputs(bundle, split)
     temperature = bundle_temperature(bundle) if temperature_scaling else 1.0
     return {"dataset": bundle.dataset_name, "split": split, "temperature": temperature,
             **evaluate_outputs(logits, labels, n_bins=n_bins, temperature=temperature)}

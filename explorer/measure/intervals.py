@@ -159,22 +159,54 @@ def bootstrap_difference(probs_a, probs_b, labels, measure: str = "ece", n_bins:
     return difference_intervals(probs_a, probs_b, labels, (measure,), n_bins, n_resamples, seed, level)[measure]
 
 
-def _percentile_intervals(observed: dict[str, float], drawn: dict[str, np.ndarray], level: float) -> dict[str, Interval]:
-    """{measure: Interval(observed, percentile ends of the drawn values)}."""
-    ends = {k: np.quantile(v, [(1 - level) / 2, (1 + level) / 2]) for k, v in drawn.items()}
-    return {k: Interval(float(observed[k]), float(ends[k][0]), float(ends[k][1]), level) for k in drawn}
+BASIC = ("ece", "mce", "adaptive_ece", "classwise_ece")
+"""Measures whose intervals are basic bootstrap intervals, not percentile ones: the binned calibration
+errors. Each is biased upwards (the |gap| of a bin holds its noise), and more so on a resample, whose
+repeated examples make fewer, noisier distinct points: the percentile interval sits above the estimate,
+which sits above the population value, and misses it. The basic interval [2θ̂ − q_high, 2θ̂ − q_low]
+(Davison and Hinkley, "Bootstrap Methods and their Application", 1997, §5.2) moves back by the bias the
+resamples show. By simulation (``benchmarks/coverage_intervals.py``: a 10-class model, 2 000
+examples, 200 data sets, 95 %), the share of intervals holding the population value, basic against
+percentile:
+
+================  ===========================  ==============================
+measure           over-confident (s = 1.1)     under-confident (s = 0.8)
+================  ===========================  ==============================
+ECE               0.89 against 0.62            0.92 against 0.94
+adaptive ECE      0.90 against 0.12            0.85 against 0.86
+classwise ECE     0.20 against 0.00            0.84 against 0.00
+SmoothECE         0.79 against 0.88            0.94 against 0.96
+debiased ECE      0.69 against 0.83            0.80 against 0.92
+================  ===========================  ==============================
+
+so SmoothECE and the debiased ECE keep percentile intervals, as do accuracy, NLL and Brier (0.96-0.98
+either way). Classwise ECE of a nearly calibrated model stays biased beyond what either corrects: read its
+interval as how it moves with the examples. MCE, a maximum over the same bins, is treated as they are (not
+simulated). A basic interval's low end is clipped at 0."""
+
+
+def _bootstrap_intervals(observed: dict[str, float], drawn: dict[str, np.ndarray], level: float,
+                         clip: bool) -> dict[str, Interval]:
+    """{measure: Interval(observed, ends)}: the percentile ends of the drawn values, or for :data:`BASIC`
+    measures the basic ends, their low end clipped at 0 when ``clip`` (a measure, not a difference)."""
+    out = {}
+    for k, values in drawn.items():
+        low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+        if k in BASIC:
+            low, high = 2 * observed[k] - high, 2 * observed[k] - low
+            low = max(low, 0.0) if clip else low
+        out[k] = Interval(float(observed[k]), float(low), float(high), level)
+    return out
 
 
 def metric_intervals(probs, labels, measures: Sequence[str] = tuple(METRICS), n_bins: int = N_BINS,
                      n_resamples: int = N_RESAMPLES, seed: int = 0, level: float = LEVEL) -> dict[str, Interval]:
-    """Each measure of one model with its percentile bootstrap interval over the test examples
-    (Efron and Tibshirani 1993, ch. 13): the measure on ``n_resamples`` resamples of the examples
-    (:func:`explorer.measure.calibration.bootstrap_metrics`), and the (1 ± level)/2 quantiles of those.
-
-    A percentile interval of a binned calibration error sits above the observed value when the model
-    is well calibrated (|gap| is biased upwards, more so on a resample with its repeated examples):
-    read it as how far the measure moves with the examples, not as a bound on the true error; the
-    debiased ECE corrects the bias.
+    """Each measure of one model with its bootstrap interval over the test examples: the measure on
+    ``n_resamples`` resamples of the examples (:func:`explorer.measure.calibration.bootstrap_metrics`)
+    and the (1 ± level)/2 quantiles q of those. The interval is [q_low, q_high] (percentile, Efron and
+    Tibshirani 1993, ch. 13), or for the binned calibration errors of :data:`BASIC`, whose upward bias
+    the percentile interval doubles, [2θ̂ − q_high, 2θ̂ − q_low] clipped at 0 (why, and the coverage
+    measured, in :data:`BASIC`).
 
     Args:
         probs: (N, K) class probabilities, rows summing to 1.
@@ -190,15 +222,16 @@ def metric_intervals(probs, labels, measures: Sequence[str] = tuple(METRICS), n_
     """
     level = _check_level(level)
     drawn = bootstrap_metrics({"": probs}, labels, measures, n_bins, n_resamples, seed)[""]
-    return _percentile_intervals({k: METRICS[k](probs, labels, n_bins) for k in measures}, drawn, level)
+    return _bootstrap_intervals({k: METRICS[k](probs, labels, n_bins) for k in measures}, drawn, level, clip=True)
 
 
 def difference_intervals(probs_a, probs_b, labels, measures: Sequence[str] = tuple(METRICS),
                          n_bins: int = N_BINS, n_resamples: int = N_RESAMPLES, seed: int = 0,
                          level: float = LEVEL) -> dict[str, Interval]:
-    """Measure a − measure b of two models on the same test examples, each measure with the percentile
-    interval of its paired bootstrap: each resample draws the examples once and measures both models
-    on them, so what the examples share cancels (Efron and Tibshirani 1993, ch. 13).
+    """Measure a − measure b of two models on the same test examples, each measure with the interval of
+    its paired bootstrap: each resample draws the examples once and measures both models on them, so
+    what the examples share cancels (Efron and Tibshirani 1993, ch. 13). Percentile intervals, basic
+    ones for the :data:`BASIC` measures (whose biases need not cancel between two models), unclipped.
 
     Args:
         probs_a, probs_b: (N, K) class probabilities of the two models on the same N examples.
@@ -210,7 +243,7 @@ def difference_intervals(probs_a, probs_b, labels, measures: Sequence[str] = tup
     level = _check_level(level)
     drawn = bootstrap_metrics({"a": probs_a, "b": probs_b}, labels, measures, n_bins, n_resamples, seed)
     observed = {k: METRICS[k](probs_a, labels, n_bins) - METRICS[k](probs_b, labels, n_bins) for k in measures}
-    return _percentile_intervals(observed, {k: drawn["a"][k] - drawn["b"][k] for k in measures}, level)
+    return _bootstrap_intervals(observed, {k: drawn["a"][k] - drawn["b"][k] for k in measures}, level, clip=False)
 
 
 @dataclass(frozen=True)

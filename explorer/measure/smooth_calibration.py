@@ -26,6 +26,7 @@ at SIGMA_MIN, σ* = SIGMA_MIN (relplot's floor is the same, 0.001).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,13 +247,18 @@ def smooth_reliability(probs, labels, n_resamples: int = N_RESAMPLES, level: flo
         density = _smooth(_cosine_coefficients(conf, weights, np.ones(n), DIAGRAM_NODES), sigmas, cosines, total)
         hits = _smooth(_cosine_coefficients(conf, weights, correct, DIAGRAM_NODES), sigmas, cosines, total)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return hits / density, density
+            # a ratio of two kernel sums lies in [0, 1]; the truncated series can leave it just outside
+            # where both are nearly 0, and there (no example of this row near t) it means nothing: NaN
+            accuracy = np.clip(hits / density, 0.0, 1.0)
+        accuracy[density < _EMPTY_DENSITY * density.max(axis=1, keepdims=True)] = np.nan
+        return accuracy, density
 
     accuracy, density = (row[0] for row in curves(ones))
-    empty = density < _EMPTY_DENSITY * density.max()
-    accuracy[empty] = np.nan
+    empty = np.isnan(accuracy)
     resampled = np.concatenate([curves(w)[0] for w in resample_counts(n, n_resamples, seed)])
-    low, high = np.quantile(resampled, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    with warnings.catch_warnings():  # a point no resample reaches is all NaN: NaN, as it should be
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(resampled, [(1 - level) / 2, (1 + level) / 2], axis=0)
     low[empty], high[empty] = np.nan, np.nan
     return SmoothReliability(np.linspace(0.0, 1.0, GRID_POINTS), accuracy, density, sigma, float(ece[0]),
                              low, high, level, n_resamples)

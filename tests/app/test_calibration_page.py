@@ -1,4 +1,5 @@
-"""AppTest runs of the calibration page: diagrams, bins, temperature scaling, corruptions, downloads."""
+"""AppTest runs of the calibration page: diagrams with bands, SmoothECE, metrics with intervals, the
+recalibrations, corruptions, downloads, and a bin ringed on the latent maps."""
 
 import json
 import re
@@ -27,18 +28,39 @@ def figure_titles(app: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
 
 
-def test_page_draws_both_diagrams_the_table_and_the_downloads(start):
+CELL = re.compile(r"^([-+]?\d\.\d+) \[([-+]?\d\.\d+), ([-+]?\d\.\d+)\]( ✓)?$")
+
+
+def cells(app: AppTest, measure: str, table: int = 0) -> dict[str, tuple[float, float, float, bool]]:
+    """{column: (value, low, high, told apart)} of a measure's row in the page's metrics (0) or
+    differences (1) table, parsed from its "value [low, high]" cells."""
+    row = app.dataframe[table].value.loc[measure]
+    parsed = {column: CELL.match(cell) for column, cell in row.items()}
+    assert all(parsed.values()), row
+    return {c: (*map(float, m.groups()[:3]), m.group(4) is not None) for c, m in parsed.items()}
+
+
+def test_page_draws_diagrams_smooth_diagrams_metrics_with_intervals_and_downloads(start):
     app = start()
     titles = figure_titles(app)
-    assert len(titles) == 3  # two reliability diagrams, one confidence histogram
+    assert len(titles) == 5  # two reliability diagrams, two smoothed ones, one confidence histogram
     assert titles[0].startswith("Model A: softmax") and titles[1].startswith("Model B: vc")
+    assert all("smECE = " in json.loads(chart.proto.spec)["layout"]["title"]["subtitle"]["text"]
+               for chart in app.get("plotly_chart")[2:4])
     table = app.dataframe[0].value
-    assert list(table.columns[:7]) == ["accuracy", "ECE", "MCE", "adaptive ECE", "classwise ECE",
-                                       "NLL (nats)", "Brier"]
-    assert len(table) == 2 and table.notna().all().all()
-    assert ((table["accuracy"] > 0.9) & (table["ECE"] >= 0) & (table["ECE"] <= 1)).all()
+    assert list(table.index) == ["accuracy", "ECE", "MCE", "adaptive ECE", "classwise ECE", "SmoothECE",
+                                 "debiased L2-ECE", "NLL (nats)", "Brier"]
+    assert [c[:7] for c in table.columns] == ["Model A", "Model B"]
+    for value, low, high, _ in cells(app, "accuracy").values():
+        assert 0.9 < low <= value <= high <= 1
+    for value, low, high, _ in cells(app, "ECE").values():
+        assert 0 <= low <= value <= high <= 1 and high > low
+    difference = cells(app, "ECE", table=1)["A − B"]
+    assert difference[1] <= difference[0] <= difference[2]
+    assert difference[3] == (difference[1] > 0 or difference[2] < 0)
+    assert any("bootstrap resamples of the 450 test examples" in c.value for c in app.caption)
     downloads = app.get("download_button")
-    assert [d.proto.label for d in downloads] == ["Metrics (CSV)", "Reliability bins (CSV)"]
+    assert [d.proto.label for d in downloads] == ["Metrics with intervals (CSV)", "Reliability bins (CSV)"]
     assert any("camera button" in c.value for c in app.caption)
 
 
@@ -58,15 +80,15 @@ def test_bins_slider_redraws_the_diagram_without_predicting_again(start, monkeyp
     assert 1 <= len(accuracy_bars) <= 5
 
 
-def test_temperature_scaling_adds_t_and_keeps_accuracy(start):
+def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on_validation(start):
     app = start()
-    widget(app.toggle, "Temperature scaling").set_value(True).run()
+    widget(app.main.selectbox, "Recalibration").set_value("temperature").run()
     assert not app.exception and not app.error
-    table = app.dataframe[0].value
-    assert "temperature T" in table.columns and len(table) == 4
-    raw, scaled = table.iloc[::2], table.iloc[1::2]
-    assert (raw["temperature T"] == 1).all() and (scaled["temperature T"] > 0).all()
-    assert list(raw["accuracy"]) == list(scaled["accuracy"])
+    accuracy = cells(app, "accuracy")
+    assert len(accuracy) == 4
+    names = list(accuracy)
+    assert "temperature scaling" not in names[0] and names[1].endswith("+ temperature scaling")
+    assert accuracy[names[0]][0] == accuracy[names[1]][0]  # T keeps the argmax
     # T is the one fitted on the checkpoint's own validation split, not on the test split.
     from explorer.core.checkpoints import load_checkpoint
     from explorer.core.config import TrainConfig, config_from_dict
@@ -76,18 +98,40 @@ def test_temperature_scaling_adds_t_and_keeps_accuracy(start):
     model, meta = load_checkpoint(app.session_state["model_a"])
     t = validation_temperature(model, load_dataset("digits", "train"),
                                config_from_dict(TrainConfig, meta["train_config"]))
-    assert scaled["temperature T"].iloc[0] == pytest.approx(t)
-    assert "T = " in figure_titles(app)[0]
+    assert "+ temperature scaling" in figure_titles(app)[0]
+    assert any(c.value.startswith("Fitted on each model's validation split: Model A: T = ") and f"T = {t:.3g}" in c.value
+               for c in app.caption)
+    differences = cells(app, "NLL (nats)", table=1)
+    assert {"A − B", "A after temperature scaling − A", "B − A after temperature scaling"} <= set(differences)
+    assert len(app.get("plotly_chart")) == 5 + 2  # and the NLL and Brier decompositions
+
+
+@pytest.mark.parametrize("fix", ["vector", "matrix", "dirichlet", "histogram", "isotonic"])
+def test_every_recalibration_draws_before_and_after(start, fix):
+    from explorer.app.views.calibration import FIXES
+
+    app = start()
+    widget(app.main.selectbox, "Recalibration").set_value(fix).run()
+    assert not app.exception and not app.error
+    assert f"+ {FIXES[fix]}" in figure_titles(app)[0]
+    assert len(cells(app, "ECE")) == 4
+
+
+def test_the_page_offers_every_recalibration_of_the_library():
+    from explorer.app.views.calibration import FIXES
+    from explorer.measure.recalibration import RECALIBRATORS
+
+    assert list(FIXES) == [None, *RECALIBRATORS]
 
 
 def test_gaussian_noise_lowers_accuracy_and_shows_its_seed(start):
     app = start()
-    clean = app.dataframe[0].value["accuracy"]
+    clean = cells(app, "accuracy")
     widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()
     widget(app.slider, "Severity").set_value(5).run()
     assert not app.exception and not app.error
-    shifted = app.dataframe[0].value["accuracy"]
-    assert (shifted < clean).all()
+    shifted = cells(app, "accuracy")
+    assert all(shifted[side][0] < clean[side][0] for side in clean)
     assert any("gaussian noise, severity 5" in c.value and "seed 0" in c.value for c in app.caption)
 
 
@@ -96,14 +140,15 @@ def test_a_text_set_offers_its_corruptions_and_word_deletion_lowers_accuracy(ope
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
     app = open_page("calibration", state={"dataset": "20newsgroups"})
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 3
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5
     corruption = widget(app.main.selectbox, "Corruption")
     assert tuple(corruption.options) == ("none", *TEXT_CORRUPTIONS)
-    clean = app.dataframe[0].value["accuracy"]
+    clean = cells(app, "accuracy")
     corruption.set_value("word_deletion").run()
     widget(app.slider, "Severity").set_value(5).run()
     assert not app.exception and not app.error
-    assert (app.dataframe[0].value["accuracy"] < clean).all()
+    shifted = cells(app, "accuracy")
+    assert all(shifted[side][0] < clean[side][0] for side in clean)
     assert any("word deletion, severity 5 (share of words 0.9)" in c.value for c in app.caption)
 
 
@@ -140,7 +185,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     app = start()
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.value is None and highlight.options[0] == "none"
-    assert len(app.get("plotly_chart")) == 3  # no maps before a bin is chosen
+    assert len(app.get("plotly_chart")) == 5  # no maps before a bin is chosen
     probs, labels = probs_and_labels(app.session_state["model_b"])
     bins = reliability_bins(probs, labels, 15)
     b = int(np.flatnonzero(bins.count)[-2])  # a bin that holds some, not all, of the test examples
@@ -149,7 +194,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     highlight.set_value(("Model B", b)).run()
     assert not app.exception and not app.error
     charts = app.get("plotly_chart")
-    assert len(charts) == 5  # two diagrams, the two maps, the confidence histogram
+    assert len(charts) == 7  # two diagrams, the two maps, two smoothed diagrams, the confidence histogram
     for index, side in ((2, "Model A"), (3, "Model B")):
         figure = figure_json(app, index)
         assert figure["layout"]["title"]["text"].startswith(side)
@@ -174,10 +219,10 @@ def test_a_bin_that_the_bins_slider_removes_is_reset_to_none(start):
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.options[-1].startswith("Model B: confidence [0.93, 1.00], ")  # bin 14 of 15
     highlight.set_value(("Model B", 14)).run()
-    assert not app.exception and len(app.get("plotly_chart")) == 5
+    assert not app.exception and len(app.get("plotly_chart")) == 7
     widget(app.slider, "Bins").set_value(5).run()  # bin 14 of 5 does not exist
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 3
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
     from explorer.app.views.calibration import bin_range
 
     options = widget(app.main.selectbox, HIGHLIGHT).options
@@ -205,7 +250,7 @@ def test_a_bin_is_forgotten_when_a_model_changes(start):
     app.session_state["model_a"] = app.session_state["model_a"].replace("d2-softmax", "d2-lgm")
     app.run()
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 3
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
 
 
 def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
@@ -213,7 +258,7 @@ def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
     widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()
     widget(app.slider, "Severity").set_value(5).run()
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 7
     caption = next(c.value for c in app.caption if c.value.startswith("Ringed on both maps"))
     assert "gaussian noise, severity 5" in caption
 
@@ -233,7 +278,7 @@ def test_a_bundle_without_latents_gets_a_line_instead_of_a_map(open_page, tmp_pa
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
     assert not app.exception and not app.error
     assert any("Model A (logits.npz) has no latents" in i.value for i in app.info)
-    assert len(app.get("plotly_chart")) == 2 + 1 + 1  # both diagrams, model B's map, the histogram
+    assert len(app.get("plotly_chart")) == 2 + 1 + 2 + 1  # both diagrams, B's map, the smoothed ones, the histogram
 
 
 def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):

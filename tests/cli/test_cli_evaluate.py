@@ -2,6 +2,7 @@
 held out, or with its latent fit; and a predictions bundle's outputs measured with the same keys."""
 
 import json
+import re
 
 import pytest
 
@@ -162,3 +163,52 @@ def test_bad_bundles_give_one_line_and_no_traceback(logistic_bundle, tmp_path, d
         logits[3, 4] = np.nan
         np.savez(path, logits=logits, labels=arrays["labels"])
     assert message in one_line_error(["evaluate", str(path)], capsys)
+
+
+def test_every_metric_comes_with_its_bootstrap_interval(capsys):
+    from explorer.measure.calibration import METRICS
+    from explorer.measure.intervals import LEVEL
+
+    metrics = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--resamples", "200", capsys=capsys)
+    assert set(metrics["intervals"]) == set(METRICS)
+    assert metrics["level"] == LEVEL and metrics["n_resamples"] == 200
+    for k, (low, high) in metrics["intervals"].items():
+        assert 0 <= low < high, k
+    for k in ("accuracy", "nll", "brier"):  # means over the examples; a calibration error's interval may
+        low, high = metrics["intervals"][k]  # leave its biased estimate out (explorer.measure.intervals.BASIC)
+        assert low <= metrics[k] <= high, k
+    assert "intervals" not in evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--resamples", "0", capsys=capsys)
+    assert main(["evaluate", str(SHIPPED_DIR / "digits-mlp-d2-vc.pt"), "--resamples", "100"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"\n\s+ece  0\.\d{4} \[0\.\d{4}, 0\.\d{4}\]\n", table), table
+
+
+def test_recalibrate_fits_on_validation_and_measures_the_test_split(logistic_bundle, capsys):
+    from explorer.measure.calibration import calibration_report
+    from explorer.measure.recalibration import RECALIBRATORS, fit_recalibrator
+
+    folder, arrays = logistic_bundle
+    plain = evaluate_json(folder / "full.npz", "--resamples", "0", capsys=capsys)
+    for name in RECALIBRATORS:
+        fixed = evaluate_json(folder / "full.npz", "--recalibrate", name, "--resamples", "0", capsys=capsys)
+        fitted = fit_recalibrator(name, arrays["val_logits"], arrays["val_labels"])
+        direct = calibration_report(fitted.probs(arrays["logits"]), arrays["labels"])
+        assert {k: fixed[k] for k in direct} == pytest.approx(direct), name
+        assert fixed["recalibration"] == f"{name}: {fitted.describe()}"
+        assert fixed["nll"] < plain["nll"] or name in ("histogram", "isotonic"), name
+    assert evaluate_json(folder / "full.npz", "--temperature-scaling", "--resamples", "0",
+                         capsys=capsys)["recalibration"].startswith("temperature: T = ")
+
+
+def test_recalibrate_refuses_what_it_cannot_do(logistic_bundle, capsys):
+    folder, _ = logistic_bundle
+    err = one_line_error(["evaluate", str(folder / "bare.npz"), "--recalibrate", "vector"], capsys)
+    assert "no val_logits/val_labels" in err
+    err = one_line_error(["evaluate", str(folder / "full.npz"), "--recalibrate", "matrix", "--split", "validation"],
+                         capsys)
+    assert "drop --split validation" in err
+    err = one_line_error(["evaluate", str(folder / "full.npz"), "--recalibrate", "matrix", "--temperature-scaling"],
+                         capsys)
+    assert "choose one" in err
+    err = one_line_error(["evaluate", str(folder / "full.npz"), "--resamples", "1"], capsys)
+    assert "--resamples" in err

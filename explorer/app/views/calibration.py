@@ -1,9 +1,12 @@
 """Calibration page's figures and tables, composed from the library and the cached predictions.
 
 Predictions (the slow part) come from ``cache``; everything here that depends on the number of bins
-is cheap array work, so moving the bins slider redraws without predicting again. A reliability bin
-chosen on a diagram (a click, or the page's selectbox) rings its test examples on both models'
-latent maps (:func:`bin_maps`).
+is array work, so moving the bins slider redraws without predicting again. Every metric comes with a
+bootstrap interval over the test examples, and A against B with a paired bootstrap of the difference
+(:func:`metrics_table`, computed once per predictions and shared, :func:`explorer.app.cache.shared_result`).
+A post-hoc recalibration (:data:`FIXES`) is fitted on each model's validation split and shown before
+and after. A reliability bin chosen on a diagram (a click, or the page's selectbox) rings its test
+examples on both models' latent maps (:func:`bin_maps`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,40 @@ import streamlit as st
 from explorer.app import cache, sources, state
 from explorer.app.views.latent_space import customdata_index, latent_figure
 from explorer.core.config import ProjectionConfig
-from explorer.figures import confidence_histogram, reliability_diagram
-from explorer.measure.calibration import bin_members, calibration_report, reliability_bins
 from explorer.core.data import domain_of
+from explorer.figures import (confidence_histogram, decomposition_figure, reliability_diagram,
+                              smooth_reliability_diagram)
+from explorer.measure.calibration import bin_members, calibration_report, reliability_bins
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptions_for
-from explorer.measure.recalibration import apply_temperature
+from explorer.measure.decompositions import brier_decomposition, nll_decomposition
+from explorer.measure.intervals import (LEVEL, N_RESAMPLES, Interval, difference_intervals, metric_intervals,
+                                        reliability_bands)
+from explorer.measure.recalibration import RECALIBRATORS, apply_temperature
+from explorer.measure.smooth_calibration import smooth_reliability
 
 CLEAN = "none"
 METRICS = {"accuracy": "accuracy", "ece": "ECE", "mce": "MCE", "adaptive_ece": "adaptive ECE",
-           "classwise_ece": "classwise ECE", "nll": "NLL (nats)", "brier": "Brier"}
+           "classwise_ece": "classwise ECE", "smooth_ece": "SmoothECE", "debiased_ece": "debiased L2-ECE",
+           "nll": "NLL (nats)", "brier": "Brier"}
 TEMPERATURE = "temperature T"
+DIAGRAM_CAPTION = (
+    "Bars: accuracy per confidence bin, with its interval; hatched: the gap to the bin's mean confidence (above "
+    "the bar: over-confident); shaded around the diagonal: where a perfectly calibrated model's bins would fall at "
+    "these confidences and counts, so a bar outside it is a deviation these counts can show; faded: bins too sparse "
+    "to read. Below: samples per bin. Click a bin to ring its test examples on both latent maps below. Download any "
+    "figure as PNG with the camera button of its toolbar (hover over the figure).")
+SMOOTH_CAPTION = (
+    "SmoothECE (Błasiok & Nakkiran 2023): the accuracy smoothed over confidence by a kernel whose width is chosen "
+    "by the data, instead of bins whose number changes the answer; shaded: its bootstrap band; below: where the "
+    "confidences lie.")
+DECOMPOSITION_CAPTION = (
+    "Each score is split into a calibration part, which a recalibration can remove, and a refinement part, which "
+    "no map of the outputs can change: how well the model's scores separate the classes. A fix that leaves the "
+    "refinement part as it was and shrinks the calibration part did what a fix can do.")
+FIXES = {None: "none", "temperature": "temperature scaling", "vector": "vector scaling",
+         "matrix": "matrix scaling", "dirichlet": "Dirichlet calibration", "histogram": "histogram binning",
+         "isotonic": "isotonic regression"}
+"""The page's recalibration choices (None: the model's own probabilities) and their names."""
 
 
 def corruption_choices(dataset: str) -> tuple[str, ...]:
@@ -57,28 +84,45 @@ class Shift:
 
 @dataclass(frozen=True)
 class Predictions:
-    """One model's test probabilities under a shift, and the temperature they were scaled by (or None);
-    ``side`` is "Model A" or "Model B", ``name`` that and what the model is."""
+    """One model's test probabilities under a shift, after the post-hoc recalibration ``fix`` (a name of
+    :data:`FIXES`; None: none) described by ``fix_note`` ("T = 1.31"); ``side`` is "Model A" or
+    "Model B", ``name`` that and what the model is. ``temperature`` is T under temperature scaling."""
 
     side: str
     name: str
     probs: np.ndarray
     labels: np.ndarray
-    temperature: float | None
+    fix: str | None = None
+    fix_note: str | None = None
+    temperature: float | None = None
+
+    @property
+    def title(self) -> str:
+        """The name, and the recalibration if any: "Model A: softmax, d = 2 + temperature scaling"."""
+        return self.name if self.fix is None else f"{self.name} + {FIXES[self.fix]}"
 
 
-def predictions(path: Path, prefix: str, shift: Shift, temperature_scaling: bool) -> Predictions:
-    """Probabilities of the checkpoint or bundle at ``path`` on the (shifted) test split, optionally
-    scaled by T.
+def fitted_caption(preds: list[Predictions]) -> str | None:
+    """What each recalibration fitted (its parameters and how they were chosen), or None without one."""
+    fitted = [f"{p.side}: {p.fix_note}" for p in preds if p.fix is not None]
+    return "Fitted on each model's validation split: " + "; ".join(fitted) + "." if fitted else None
 
-    T is fitted on the checkpoint's own validation split (cached per checkpoint), or on a bundle's
-    ``val_logits``, never on test data, and is the same T whatever the shift: temperature scaling is
-    fitted once, before any shift is seen. A bundle's predictions are clean only (a shift runs the model).
+
+def predictions(path: Path, prefix: str, shift: Shift, fix: str | None = None) -> Predictions:
+    """Probabilities of the checkpoint or bundle at ``path`` on the (shifted) test split, recalibrated by
+    ``fix`` (a name of :data:`FIXES`) or not (None).
+
+    The recalibration is fitted on the checkpoint's own validation split (cached per checkpoint), or on a
+    bundle's ``val_logits``, never on test data, and is the same whatever the shift: it is fitted once,
+    before any shift is seen. A bundle's predictions are clean only (a shift runs the model).
     """
     chosen = sources.source(path)
     out = cache.test_logits(path, chosen.dataset, shift.corruption, shift.severity, shift.seed)
-    t = cache.temperature(path) if temperature_scaling else None
-    return Predictions(prefix, chosen.name(prefix), apply_temperature(out["logits"], t or 1.0), out["labels"], t)
+    if fix is None:
+        return Predictions(prefix, chosen.name(prefix), apply_temperature(out["logits"], 1.0), out["labels"])
+    fitted = cache.recalibrator(path, fix)
+    return Predictions(prefix, chosen.name(prefix), fitted.probs(out["logits"]), out["labels"], fix,
+                       fitted.describe(), getattr(fitted, "temperature", None))
 
 
 @cache.shared_figure
@@ -86,9 +130,16 @@ def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] |
     """Reliability diagram (accuracy, gap, counts) of one model's predictions with ``n_bins`` bins;
     the bin of ``chosen`` (side, b) outlined when it is this model's."""
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
-    scaled = f", T = {pred.temperature:.2f}" if pred.temperature is not None else ""
+    bands = reliability_bands(pred.probs, pred.labels, n_bins)
     mine = chosen[1] if chosen is not None and chosen[0] == pred.side else None
-    return reliability_diagram(bins, title=f"{pred.name}{scaled} ({n_bins} bins)", highlight_bin=mine)
+    return reliability_diagram(bins, title=f"{pred.title} ({n_bins} bins)", highlight_bin=mine, bands=bands)
+
+
+@cache.shared_figure
+def smooth_figure(pred: Predictions) -> go.Figure:
+    """The smoothed reliability diagram of one model's predictions, SmoothECE and its band
+    (:func:`explorer.measure.smooth_calibration.smooth_reliability`): no bins to choose."""
+    return smooth_reliability_diagram(smooth_reliability(pred.probs, pred.labels), title=pred.title)
 
 
 def clicked_bin(points: list[dict]) -> int | None:
@@ -152,7 +203,7 @@ def bin_maps(models: list[tuple[str, Path]], preds: list[Predictions], chosen: t
     Membership is :func:`explorer.measure.calibration.bin_members`, the diagrams' own binning. The
     maps are the Latent space page's default (``ProjectionConfig(seed=seed)``, so a shipped model's
     projection is read from disk) and place the clean test latents: a bin of corrupted or
-    temperature-scaled predictions is a set of test examples, drawn where their clean latents lie. A
+    recalibrated predictions is a set of test examples, drawn where their clean latents lie. A
     model without latents (a bundle of logits alone), or whose rows are other examples (a bundle of
     other data whose labels differ), gets a message instead of a map.
     """
@@ -160,12 +211,12 @@ def bin_maps(models: list[tuple[str, Path]], preds: list[Predictions], chosen: t
     pred = next(p for p in preds if p.side == side)
     members = bin_members(pred.probs, n_bins, b)
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
-    scaled = f", temperature-scaled (T = {pred.temperature:.2f})" if pred.temperature is not None else ""
+    scaled = f", after {FIXES[pred.fix]} ({pred.fix_note})" if pred.fix is not None else ""
     caption = (f"Ringed on both maps: the {len(members):,} test examples whose confidence {side}'s predictions "
                f"put in the bin {bin_range(n_bins, b)} (on the {shift.describe()}{scaled}); {side}'s accuracy "
                f"there is {bins.accuracy[b]:.3f} at a mean confidence of {bins.confidence[b]:.3f}. The maps place "
                "each example at its clean test latent, whatever the predictions were measured on: a corruption "
-               "or temperature scaling moves examples between bins, not on the map.")
+               "or a recalibration moves examples between bins, not on the map.")
     maps = []
     for name, path in models:
         chosen_source = sources.source(path)
@@ -208,14 +259,97 @@ def metrics_table(preds: list[Predictions], n_bins: int, unscaled: list[Predicti
     return pd.DataFrame(rows).set_index("model")
 
 
+@cache.shared_result
+def intervals(preds: list[Predictions], n_bins: int) -> pd.DataFrame:
+    """Every metric of every set of predictions with its bootstrap interval, and the paired difference of
+    each pair on the same test examples: a long table (model, measure, value, low, high).
+
+    ``preds`` in the page's order: [A, B], or [A, A fixed, B, B fixed]. Differences: A − B (and A fixed −
+    B fixed), each model's fix against its own predictions (fixed − before), and where both are fixed,
+    B against A fixed (does B beat the recalibrated A?). A pair on different examples (a bundle of other
+    data) is left out. Resamples and level: :data:`~explorer.measure.intervals.N_RESAMPLES`, ``LEVEL``.
+    """
+    rows = []
+    for p in preds:
+        for key, interval in metric_intervals(p.probs, p.labels, tuple(METRICS), n_bins).items():
+            rows.append(_interval_row(p.title, key, interval))
+    for label, a, b in _pairs(preds):
+        if np.array_equal(a.labels, b.labels):
+            for key, interval in difference_intervals(a.probs, b.probs, a.labels, tuple(METRICS), n_bins).items():
+                rows.append(_interval_row(label, key, interval))
+    return pd.DataFrame(rows)
+
+
+def _pairs(preds: list[Predictions]) -> list[tuple[str, Predictions, Predictions]]:
+    """(label, a, b) of the paired differences :func:`intervals` states."""
+    if len(preds) == 2:
+        return [("A − B", *preds)]
+    a, a_fixed, b, b_fixed = preds
+    fix = FIXES[a_fixed.fix]
+    return [("A − B", a, b), (f"A − B, both after {fix}", a_fixed, b_fixed),
+            (f"A after {fix} − A", a_fixed, a), (f"B after {fix} − B", b_fixed, b), (f"B − A after {fix}", b, a_fixed)]
+
+
+def _interval_row(model: str, key: str, interval: Interval) -> dict:
+    return {"model": model, "measure": METRICS[key], "value": interval.mean, "low": interval.low,
+            "high": interval.high, "excludes_zero": interval.excludes_zero}
+
+
+def shown_intervals(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The page's two tables from :func:`intervals`: each model's metrics, "value [low, high]" a cell
+    (metrics as rows, models as columns), and the paired differences, where a difference whose interval
+    excludes 0 is marked with a ✓."""
+    def cell(row) -> str:
+        return f"{row.value:.4f} [{row.low:.4f}, {row.high:.4f}]"
+
+    def difference(row) -> str:
+        return f"{row.value:+.4f} [{row.low:+.4f}, {row.high:+.4f}]" + (" ✓" if row.excludes_zero else "")
+
+    models = [m for m in dict.fromkeys(long["model"]) if not _is_difference(m)]
+    tables = []
+    for names, format_ in ((models, cell), ([m for m in dict.fromkeys(long["model"]) if _is_difference(m)], difference)):
+        part = long[long["model"].isin(names)]
+        tables.append(part.assign(cell=[format_(r) for r in part.itertuples()])
+                      .pivot(index="measure", columns="model", values="cell")
+                      .reindex(index=list(METRICS.values()), columns=names))
+    return tables[0], tables[1]
+
+
+def _is_difference(name: str) -> bool:
+    return " − " in name
+
+
+def interval_caption(n: int) -> str:
+    """What the intervals are, for the line under the tables."""
+    return (f"Brackets: {LEVEL:.0%} percentile intervals from {N_RESAMPLES:,} bootstrap resamples of the {n:,} "
+            "test examples. Differences are paired: each resample draws the examples once and measures both "
+            "sides on them. ✓: the interval excludes 0, a difference these examples tell apart (lower is better "
+            "for every measure but accuracy). The intervals are over test examples only: a model trained again "
+            "with another seed moves too (the report's seed intervals).")
+
+
+@cache.shared_figure
+def decomposition_figures(preds: list[Predictions]) -> tuple[go.Figure, go.Figure]:
+    """NLL and Brier score of each set of predictions split into calibration and refinement
+    (:mod:`explorer.measure.decompositions`): a recalibration can shrink only the first."""
+    parts = [{p.title: decompose(p.probs, p.labels) for p in preds}
+             for decompose in (nll_decomposition, brier_decomposition)]
+    return decomposition_figure(parts[0], score="NLL"), decomposition_figure(parts[1], score="Brier")
+
+
 def bins_table(preds: list[Predictions], n_bins: int) -> pd.DataFrame:
-    """Long table of the bins behind the diagrams: model, bin edges, confidence, accuracy, gap, count."""
+    """Long table of the bins behind the diagrams: model, bin edges, confidence, accuracy, gap, count,
+    the interval on the accuracy, the consistency band and whether the bin is too sparse to read
+    (:func:`explorer.measure.intervals.reliability_bands`)."""
     frames = []
     for p in preds:
         bins = reliability_bins(p.probs, p.labels, n_bins)
-        frames.append(pd.DataFrame({"model": p.name, "bin_low": bins.edges[:-1], "bin_high": bins.edges[1:],
+        bands = reliability_bands(p.probs, p.labels, n_bins)
+        frames.append(pd.DataFrame({"model": p.title, "bin_low": bins.edges[:-1], "bin_high": bins.edges[1:],
                                     "mean_confidence": bins.confidence, "accuracy": bins.accuracy,
-                                    "gap": bins.gap, "count": bins.count}))
+                                    "gap": bins.gap, "count": bins.count, "accuracy_low": bands.low,
+                                    "accuracy_high": bands.high, "calibrated_low": bands.consistency_low,
+                                    "calibrated_high": bands.consistency_high, "sparse": bands.sparse}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -108,8 +108,8 @@ def _norms(history: dict[str, list[float]]) -> go.Figure:
 def _clean_predictions(lesson: Lesson) -> tuple[list[calibration.Predictions], list[calibration.Predictions]]:
     """Both models' predictions on the clean test split, before and after temperature scaling."""
     clean = calibration.Shift(seed=lesson.seed)
-    before = [calibration.predictions(path, side, clean, False) for side, path in lesson.models]
-    after = [calibration.predictions(path, side, clean, True) for side, path in lesson.models]
+    before = [calibration.predictions(path, side, clean) for side, path in lesson.models]
+    after = [calibration.predictions(path, side, clean, "temperature") for side, path in lesson.models]
     return before, after
 
 
