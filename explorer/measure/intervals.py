@@ -33,8 +33,7 @@ import numpy as np
 from explorer.core._validation import check_n_bins
 from explorer.core.config import N_BINS
 from explorer.core.errors import ArgumentError
-from explorer.measure.calibration import (_CHUNK_CELLS, METRICS, _check_n_resamples, _check_probs_labels, _top_label,
-                                          _Weighted, bootstrap_metrics, resample_counts)
+from explorer.measure.calibration import (_CHUNK_CELLS, METRICS, _check_n_resamples, _check_probs_labels, _Weighted, bootstrap_metrics, resample_counts)
 
 LEVEL = 0.95
 """The confidence level of every interval the project states."""

@@ -30,7 +30,7 @@ from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptio
 from explorer.measure.decompositions import brier_decomposition, nll_decomposition
 from explorer.measure.intervals import (LEVEL, N_RESAMPLES, Interval, difference_intervals, metric_intervals,
                                         reliability_bands)
-from explorer.measure.recalibration import RECALIBRATORS, apply_temperature
+from explorer.measure.recalibration import apply_temperature
 from explorer.measure.smooth_calibration import smooth_reliability
 
 CLEAN = "none"
