@@ -158,7 +158,7 @@ def bootstrap_difference(probs_a, probs_b, labels, measure: str = "ece", n_bins:
     return difference_intervals(probs_a, probs_b, labels, (measure,), n_bins, n_resamples, seed, level)[measure]
 
 
-BASIC = ("ece", "mce", "adaptive_ece", "classwise_ece")
+BASIC = ("ece", "adaptive_ece", "classwise_ece")
 """Measures whose intervals are basic bootstrap intervals, not percentile ones: the binned calibration
 errors. Each is biased upwards (the |gap| of a bin holds its noise), and more so on a resample, whose
 repeated examples make fewer, noisier distinct points: the percentile interval sits above the estimate,
@@ -180,20 +180,21 @@ debiased ECE      0.69 against 0.83            0.80 against 0.92
 
 so SmoothECE and the debiased ECE keep percentile intervals, as do accuracy, NLL and Brier (0.96-0.98
 either way). Classwise ECE of a nearly calibrated model stays biased beyond what either corrects: read its
-interval as how it moves with the examples. MCE, a maximum over the same bins, is treated as they are (not
-simulated). A basic interval's low end is clipped at 0."""
+interval as how it moves with the examples. MCE, a maximum over bins that may hold one example, keeps the
+percentile interval (not simulated: its basic ends overran 1 on the shipped MNIST models). A basic
+interval of a measure is clipped to [0, 1], the range of these errors."""
 
 
 def _bootstrap_intervals(observed: dict[str, float], drawn: dict[str, np.ndarray], level: float,
                          clip: bool) -> dict[str, Interval]:
     """{measure: Interval(observed, ends)}: the percentile ends of the drawn values, or for :data:`BASIC`
-    measures the basic ends, their low end clipped at 0 when ``clip`` (a measure, not a difference)."""
+    measures the basic ends, clipped to [0, 1] when ``clip`` (a measure, not a difference)."""
     out = {}
     for k, values in drawn.items():
         low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
         if k in BASIC:
             low, high = 2 * observed[k] - high, 2 * observed[k] - low
-            low = max(low, 0.0) if clip else low
+            low, high = (min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)) if clip else (low, high)
         out[k] = Interval(float(observed[k]), float(low), float(high), level)
     return out
 
@@ -204,7 +205,7 @@ def metric_intervals(probs, labels, measures: Sequence[str] = tuple(METRICS), n_
     ``n_resamples`` resamples of the examples (:func:`explorer.measure.calibration.bootstrap_metrics`)
     and the (1 ± level)/2 quantiles q of those. The interval is [q_low, q_high] (percentile, Efron and
     Tibshirani 1993, ch. 13), or for the binned calibration errors of :data:`BASIC`, whose upward bias
-    the percentile interval doubles, [2θ̂ − q_high, 2θ̂ − q_low] clipped at 0 (why, and the coverage
+    the percentile interval doubles, [2θ̂ − q_high, 2θ̂ − q_low] clipped to [0, 1] (why, and the coverage
     measured, in :data:`BASIC`).
 
     Args:

@@ -321,11 +321,14 @@ def _is_difference(name: str) -> bool:
 
 def interval_caption(n: int) -> str:
     """What the intervals are, for the line under the tables."""
-    return (f"Brackets: {LEVEL:.0%} percentile intervals from {N_RESAMPLES:,} bootstrap resamples of the {n:,} "
-            "test examples. Differences are paired: each resample draws the examples once and measures both "
-            "sides on them. ✓: the interval excludes 0, a difference these examples tell apart (lower is better "
-            "for every measure but accuracy). The intervals are over test examples only: a model trained again "
-            "with another seed moves too (the report's seed intervals).")
+    return (f"Brackets: {LEVEL:.0%} intervals from {N_RESAMPLES:,} bootstrap resamples of the {n:,} test examples. "
+            "Differences are paired: each resample draws the examples once and measures both sides on them. ✓: the "
+            "interval excludes 0, a difference these examples tell apart (lower is better for every measure but "
+            "accuracy). ECE, adaptive and classwise ECE read too high on a finite sample, and higher still on a "
+            "resample: their intervals are corrected for it (basic bootstrap) and can lie below the value measured; "
+            "the others are percentile intervals, and for SmoothECE and the debiased ECE can lie above it. The "
+            "intervals are over test examples only: a model trained again with another seed moves too (the "
+            "report's seed intervals).")
 
 
 @cache.shared_figure
