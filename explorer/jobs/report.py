@@ -28,6 +28,12 @@ from explorer.measure.intervals import LEVEL
 if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
     from explorer.figures.sweeps import SweepPanel
 
+
+def _calls(n: int) -> str:
+    """"1 call", "3 calls"."""
+    return f"{n} call" + ("" if n == 1 else "s")
+
+
 def fmt(values: np.ndarray, digits: int = 3, percent: bool = False) -> str:
     """mean ± std over seeds (sample std); "–" without values."""
     if not len(values):
@@ -115,11 +121,11 @@ def aa_section(results: Results) -> str:
         counts = tally(row[-1] for row in rows)
         calls += counts["wins"] + counts["loses"]
         total += len(rows)
-        parts.append(f"### {suite}\n\n{counts['wins'] + counts['loses']} calls in {len(rows)} comparisons "
+        parts.append(f"### {suite}\n\n{_calls(counts['wins'] + counts['loses'])} in {len(rows)} comparisons "
                      f"(wins {counts['wins']}, ties {counts['ties']}, loses {counts['loses']}).\n\n"
                      + table(["measure", AA_ARM, "softmax", f"{AA_ARM} − softmax [{LEVEL:.0%} interval]", "verdict"],
                              rows))
-    parts.insert(1, f"**{calls} calls in {total} comparisons.**")
+    parts.insert(1, f"**{_calls(calls)} in {total} comparisons.**")
     return "\n\n".join(parts)
 
 
@@ -538,7 +544,7 @@ def readme_block(results: Results, link: str = "docs/results.md") -> str:
     if _has_aa(results):
         aa = [row[-1] for suite in results.suites for row in verdict_rows(results, suite, AA) if row[-1] != NO_VERDICT]
         tallies.append(f"- A/A check (softmax against softmax on other seeds, the same rule): "
-                       f"{sum(v != 'ties' for v in aa)} calls in {len(aa)} comparisons.")
+                       f"{_calls(sum(v != 'ties' for v in aa))} in {len(aa)} comparisons.")
     seeds = len(results.payload.get("plan", {}).get("seeds", [])) or "the"
     return "\n\n".join([
         README_START,

@@ -55,8 +55,8 @@ def test_the_report_runs_the_rule_aa_and_says_when_it_could_not(tmp_path):
     assert "## A/A check" in text and "trained no A/A arm" in text and "over seeds only" in text
     aa = Results({"plan": plan, "rows": base + rows(**{AA_ARM: [0.80, 0.82, 0.81]})})  # a made-up false call
     text = render(aa, tmp_path, "results", write_figures=False)
-    assert "**1 calls in 1 comparisons.**" in text and "trained no A/A arm" not in text
-    assert "A/A check (softmax against softmax on other seeds, the same rule): 1 calls in 1 comparisons." \
+    assert "**1 call in 1 comparisons.**" in text and "trained no A/A arm" not in text
+    assert "A/A check (softmax against softmax on other seeds, the same rule): 1 call in 1 comparisons." \
         in readme_block(aa)
 
 
