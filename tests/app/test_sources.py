@@ -60,13 +60,28 @@ def test_a_bundle_is_model_a_beside_a_vc_model_on_every_page(open_page, digits_b
     assert not app.error and len(app.get("plotly_chart")) == 6  # both maps, χ² and norm histograms
     assert "bundle theirs, d = 2" in texts(figure_json(app)) and "Ellipses" in texts(figure_json(app))
     app = open_page("calibration", state=state)
-    app.toggle[0].set_value(True).run()
-    assert not app.exception and not app.error and "T =" in texts(figure_json(app))
+    next(s for s in app.selectbox if s.label == "Recalibration").set_value("temperature").run()
+    assert not app.exception and not app.error and "+ temperature scaling" in texts(figure_json(app))
+    assert any(c.value.startswith("Fitted on each model's validation split: Model A: T = ") for c in app.caption)
     next(s for s in app.selectbox if s.label == "Corruption").set_value("gaussian_noise").run()
     assert not app.exception and any("corruptions need the model itself" in i.value for i in app.info)
     app = open_page("adversarial", state=state)
     assert not app.exception and any("attacks need the model itself" in i.value for i in app.info)
     assert app.get("plotly_chart")  # model B is still attacked
+
+
+def test_a_bundle_without_validation_outputs_says_no_recalibration_can_be_fitted(open_page, tmp_path, digits_bundle):
+    from explorer.core.bundles import load_bundle
+
+    arrays = load_bundle(digits_bundle).arrays()
+    del arrays["val_logits"], arrays["val_labels"]
+    bare = _shared(tmp_path, "no-val.npz")
+    save_bundle(bare, **arrays)
+    app = open_page("calibration", state={"model_a": bare, "model_b": VC})
+    assert not app.exception and not app.error
+    next(s for s in app.selectbox if s.label == "Recalibration").set_value("isotonic").run()
+    assert not app.exception
+    assert any("no-val.npz: the bundle has no val_logits/val_labels" in e.value for e in app.error)
 
 
 def test_a_bundle_without_its_last_layer_shows_its_latents_alone(open_page, tmp_path, digits_bundle):
