@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--temperature-scaling", action="store_true", help="the same as --recalibrate temperature")
     p.add_argument("--resamples", type=int, default=N_RESAMPLES,
                    help="bootstrap resamples of the evaluated examples behind each metric's "
-                        f"{LEVEL:.0%} interval; 0: no intervals (default: {N_RESAMPLES})")
+                        f"{LEVEL * 100:g} %% interval; 0: no intervals (default: {N_RESAMPLES})")
     p.add_argument("--latent-fit", action="store_true",
                    help="also how the test latents follow the head's class distributions: median r2 over the "
                         "reference law's median (1: as the prior spreads) and the mean KS of the chi2 check "
