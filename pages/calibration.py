@@ -70,7 +70,9 @@ try:
     st.caption(view.SMOOTH_CAPTION)
 
     st.subheader("Metrics")
-    shown = [view.predictions(path, name, shift, f) for name, path in models for f in (None, fix)] if fix else preds
+    # with a fix: each model before it, then the fixed predictions already made for the diagrams
+    shown = [p for (name, path), fixed in zip(models, preds) for p in (view.predictions(path, name, shift), fixed)
+             ] if fix else preds
     long = view.intervals(shown, n_bins)
     per_model, differences = view.shown_intervals(long)
     st.dataframe(per_model, width="stretch")
