@@ -88,7 +88,7 @@ def _post_hoc(method: str) -> str:
 
 def _recalibrated(method: str) -> str:
     """The words for a recalibrated row's map (:data:`~explorer.jobs.results.POST_HOC`)."""
-    return next(words for suffix, words in POST_HOC.items() if method.endswith(suffix))
+    return POST_HOC[_post_hoc(method)]
 
 
 def comparisons(results: Results, suite: str, pair: tuple[str, str] = VC) -> list[Comparison]:
