@@ -70,13 +70,20 @@ def test_a_bundle_is_model_a_beside_a_vc_model_on_every_page(open_page, digits_b
     assert app.get("plotly_chart")  # model B is still attacked
 
 
-def test_a_bundle_without_validation_outputs_says_no_recalibration_can_be_fitted(open_page, tmp_path, digits_bundle):
+def _without(bundle: str, tmp_path, name: str, *fields: str) -> str:
+    """A copy of ``bundle`` in the shared folder, named ``name``, without ``fields``."""
     from explorer.core.bundles import load_bundle
 
-    arrays = load_bundle(digits_bundle).arrays()
-    del arrays["val_logits"], arrays["val_labels"]
-    bare = _shared(tmp_path, "no-val.npz")
-    save_bundle(bare, **arrays)
+    arrays = load_bundle(bundle).arrays()
+    for field in fields:
+        del arrays[field]
+    path = _shared(tmp_path, name)
+    save_bundle(path, **arrays)
+    return path
+
+
+def test_a_bundle_without_validation_outputs_says_no_recalibration_can_be_fitted(open_page, tmp_path, digits_bundle):
+    bare = _without(digits_bundle, tmp_path, "no-val.npz", "val_logits", "val_labels")
     app = open_page("calibration", state={"model_a": bare, "model_b": VC})
     assert not app.exception and not app.error
     next(s for s in app.selectbox if s.label == "Recalibration").set_value("isotonic").run()
@@ -85,12 +92,7 @@ def test_a_bundle_without_validation_outputs_says_no_recalibration_can_be_fitted
 
 
 def test_a_bundle_without_its_last_layer_shows_its_latents_alone(open_page, tmp_path, digits_bundle):
-    from explorer.core.bundles import load_bundle
-
-    arrays = load_bundle(digits_bundle).arrays()
-    del arrays["weight"], arrays["bias"]
-    bare = _shared(tmp_path, "bare.npz")
-    save_bundle(bare, **arrays)
+    bare = _without(digits_bundle, tmp_path, "bare.npz", "weight", "bias")
     app = open_page("latent_space", state={"model_a": bare, "model_b": VC})
     assert not app.exception
     assert "no class Gaussians to draw" in texts(figure_json(app)).replace("<br>", " ")  # the note wraps
