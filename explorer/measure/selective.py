@@ -228,5 +228,44 @@ def aurc_difference(confidence_a, correct_a, confidence_b, correct_b, n_resample
     return _bootstrap_intervals(observed, {k: drawn_a[k] - drawn_b[k] for k in MEASURES}, level, clip=False)
 
 
+def _answered_counts(coverages, n: int) -> np.ndarray:
+    """(G,) ⌈c·n⌉ for each coverage c in (0, 1], as :func:`answered` counts."""
+    coverages = as_array(coverages, "coverages", (None,), finite=True)
+    if (coverages <= 0).any() or (coverages > 1).any():
+        raise ArgumentError(f"coverages must lie in (0, 1], got values in [{coverages.min()}, {coverages.max()}]")
+    return np.ceil(np.round(coverages * n, 9)).astype(np.int64)
+
+
+def risk_coverage_band(confidence, correct, coverages, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                       level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile bootstrap band of the selective risk at each coverage: (G,) low and (G,) high.
+
+    A resample answers its ⌈c·N⌉ most confident copies (the order of :func:`answer_order`); the band at c
+    is the (1 ± level)/2 quantiles of their share of errors over ``n_resamples`` resamples of the examples
+    (:func:`~explorer.measure.calibration.resample_counts`).
+
+    Args:
+        confidence, correct: (N,) as :func:`risk_coverage`.
+        coverages: (G,) coverages in (0, 1].
+        n_resamples, seed, level: as :func:`aurc_intervals`.
+    """
+    level = _check_level(level)
+    n_resamples = _check_n_resamples(n_resamples)
+    confidence, errors = _checked(confidence, correct)
+    n = len(confidence)
+    wanted = _answered_counts(coverages, n)
+    order = answer_order(confidence)
+    e = errors[order]
+    drawn = []
+    for counts in resample_counts(n, n_resamples, seed):
+        w = counts[:, order]
+        copies, wrong = np.cumsum(w, axis=1), np.cumsum(w * e, axis=1)
+        for row_copies, row_wrong in zip(copies, wrong):
+            last = np.searchsorted(row_copies, wanted)  # the example whose copies reach the m-th answer
+            drawn.append((row_wrong[last] - e[last] * (row_copies[last] - wanted)) / wanted)
+    low, high = np.quantile(np.array(drawn), [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return low, high
+
+
 __all__ = ["MEASURES", "RiskCoverage", "answer_order", "answered", "aurc", "aurc_difference", "aurc_intervals",
-           "e_aurc", "oracle_aurc", "risk_coverage", "selective_accuracy", "selective_risk"]
+           "e_aurc", "oracle_aurc", "risk_coverage", "risk_coverage_band", "selective_accuracy", "selective_risk"]

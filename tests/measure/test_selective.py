@@ -135,3 +135,21 @@ def test_rejects_bad_inputs():
         selective_risk(np.ones(3), [1, 1, 0], 0.0)
     with pytest.raises(ArgumentError, match="same examples"):
         aurc_difference(np.ones(3), [1, 1, 0], np.ones(4), [1, 1, 0, 0])
+
+
+def test_risk_band_brackets_the_curve_and_matches_repeated_examples():
+    from explorer.measure.selective import risk_coverage_band
+
+    rng = np.random.default_rng(4)
+    confidence = np.round(rng.random(400), 2)
+    right = rng.random(400) < confidence
+    grid = np.array([0.1, 0.5, 0.9, 1.0])
+    low, high = risk_coverage_band(confidence, right, grid, n_resamples=300)
+    risk = np.array([selective_risk(confidence, right, c) for c in grid])
+    assert (low <= risk + 1e-12).all() and (risk <= high + 1e-12).all() and (high > low).all()
+    # one resample of two: the band's ends are the risks of the two resampled arrays, computed directly
+    low, high = risk_coverage_band(confidence, right, grid, n_resamples=2, seed=5, level=0.5)
+    direct = []
+    for w in resample_counts(400, 2, seed=5).__next__().astype(int):
+        direct.append([selective_risk(np.repeat(confidence, w), np.repeat(right, w), c) for c in grid])
+    np.testing.assert_allclose(np.quantile(direct, [0.25, 0.75], axis=0), [low, high])
