@@ -75,8 +75,9 @@ def coverage_bars(coverage: Mapping[str, tuple], target: float, class_names: Seq
         names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
         if len(names) != k:
             raise ArgumentError(f"class_names must name {k} classes, got {len(names)}")
-        fig.add_trace(go.Bar(x=names, y=values, name=name, marker_color=base.color(i),
-                             error_y=dict(type="data", array=np.asarray(se, dtype=np.float64), visible=True),
+        fig.add_trace(go.Bar(x=names, y=[base.number(v, "coverage") for v in values], name=name,
+                             marker_color=base.color(i), error_y=dict(type="data", visible=True,
+                                                                      array=[base.number(v, "se") for v in se]),
                              hovertemplate="%{x}: coverage %{y:.3f}<extra></extra>"))
     fig.add_hline(y=target, line=base.REFERENCE, annotation_text=f"1 − α = {target:g}",
                   annotation_position="bottom right")

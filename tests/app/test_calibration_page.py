@@ -43,7 +43,8 @@ def cells(app: AppTest, measure: str, table: int = 0) -> dict[str, tuple[float, 
 def test_page_draws_diagrams_smooth_diagrams_metrics_with_intervals_and_downloads(start):
     app = start()
     titles = figure_titles(app)
-    assert len(titles) == 5  # two reliability diagrams, two smoothed ones, one confidence histogram
+    # two reliability diagrams, two smoothed ones, the confidence histogram, risk-coverage, the sets' two figures
+    assert len(titles) == 8
     assert titles[0].startswith("Model A: softmax") and titles[1].startswith("Model B: vc")
     assert all("smECE = " in json.loads(chart.proto.spec)["layout"]["title"]["subtitle"]["text"]
                for chart in app.get("plotly_chart")[2:4])
@@ -278,7 +279,9 @@ def test_a_bundle_without_latents_gets_a_line_instead_of_a_map(open_page, tmp_pa
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
     assert not app.exception and not app.error
     assert any("Model A (logits.npz) has no latents" in i.value for i in app.info)
-    assert len(app.get("plotly_chart")) == 2 + 1 + 2 + 1  # both diagrams, B's map, the smoothed ones, the histogram
+    assert any("Model A: bundle logits (logits.npz) has no val_logits" in i.value for i in app.info)
+    # both diagrams, B's map, the smoothed ones, the histogram, risk-coverage, B's prediction sets
+    assert len(app.get("plotly_chart")) == 2 + 1 + 2 + 1 + 1 + 2
 
 
 def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):
@@ -301,3 +304,64 @@ def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):
     session["reliability_Model A"] = {"selection": {"points": []}}
     view.on_bin_click("Model A")
     assert session["calibration_bin"] is None
+
+
+def test_abstention_draws_both_curves_with_bands_and_their_aurc_with_intervals(start):
+    from explorer.app.views import calibration as view
+
+    app = start()
+    chart = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                 if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Risk–coverage")
+    names = [trace.get("name") for trace in chart["data"]]
+    assert sum(n.endswith(" band") for n in names) == 2
+    assert sum("AURC" in n and not n.endswith(" band") for n in names) == 2
+    table = next(d.value for d in app.dataframe if "AURC" in d.value.columns)
+    assert [i[:7] for i in table.index] == ["Model A", "Model B", "A − B"]
+    for model in ("Model A", "Model B"):
+        row = next(r for i, r in table.iterrows() if i.startswith(model))
+        for measure in ("AURC", "E-AURC"):
+            value, low, high = map(float, CELL.match(row[measure]).groups()[:3])
+            assert 0 <= low <= value <= high < 0.2
+    value, low, high = map(float, CELL.match(table.loc["A − B", "AURC"]).groups()[:3])
+    assert low <= value <= high
+    assert any(c.value == view.ABSTENTION_CAPTION for c in app.caption)
+
+
+def test_prediction_sets_follow_alpha_and_score(start):
+    app = start()
+    widget(app.main.selectbox, "α (miscoverage)").set_value(0.2).run()
+    widget(app.main.selectbox, "Conformity score").set_value("lac").run()
+    assert not app.exception and not app.error
+    titles = figure_titles(app)
+    assert "Coverage per class at α = 0.2" in titles and "Prediction set sizes" in titles
+    bars = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Coverage per class"))
+    assert len(bars["data"]) == 2 and len(bars["data"][0]["x"]) == 10  # A and B, digits' ten classes
+    assert bars["layout"]["shapes"][0]["y0"] == pytest.approx(0.8)
+    for trace in bars["data"]:  # "Model A: softmax, d = 2: 0.812 ± 0.018, mean size 0.85"
+        coverage, se = map(float, re.search(r": (\d\.\d+) ± (\d\.\d+), mean size", trace["name"]).groups())
+        assert abs(coverage - 0.8) < 4 * se + 0.02
+    assert any("LAC (1 − p_y)" in c.value and "α = 0.2" in c.value for c in app.caption)
+
+
+def test_set_sizes_are_the_sizes_of_the_sets_calibrated_on_validation(fresh_app):
+    import numpy as np
+    from scipy.special import softmax
+
+    from explorer.app import cache
+    from explorer.core.checkpoints import SHIPPED_DIR, checkpoint_validation_split, load_checkpoint
+    from explorer.core.data import load_dataset
+    from explorer.measure.conformal import prediction_sets
+    from explorer.measure.inference import predict
+
+    path = SHIPPED_DIR / "digits-mlp-d2-vc.pt"
+    sizes = cache.set_sizes(path, 0.1, "aps")
+    model, meta = load_checkpoint(path)
+    held_out = checkpoint_validation_split(model, meta, load_dataset("digits", "train"))
+    test = load_dataset("digits", "test")
+    cal_probs = softmax(predict(model, held_out.x)[0].double().numpy(), axis=1)
+    probs = softmax(predict(model, test.x)[0].double().numpy(), axis=1)
+    direct = prediction_sets(cal_probs, held_out.y.numpy(), probs, 0.1, "aps").sum(axis=1)
+    assert sizes.shape == (450,) and not sizes.flags.writeable
+    np.testing.assert_array_equal(sizes, direct)
+    assert cache.set_sizes(path, 0.1, "aps") is sizes  # cached

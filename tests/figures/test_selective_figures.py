@@ -5,6 +5,7 @@ import pytest
 
 from explorer.core.errors import ArgumentError
 from explorer.figures import coverage_bars, risk_coverage_figure, set_size_histogram
+from figure_data import assert_clean
 
 
 def test_risk_coverage_draws_a_line_per_model_and_its_band():
@@ -18,6 +19,7 @@ def test_risk_coverage_draws_a_line_per_model_and_its_band():
     np.testing.assert_allclose(fig.data[0].y, [0.04, 0.12, 0.05, 0.01])  # high along, low back
     np.testing.assert_allclose(fig.data[2].y, risk / 2)
     assert fig.layout.title.text == "Risk–coverage" and fig.data[1].line.color != fig.data[2].line.color
+    assert_clean(fig)
 
 
 def test_coverage_bars_carry_binomial_errors_and_the_level():
@@ -25,12 +27,15 @@ def test_coverage_bars_carry_binomial_errors_and_the_level():
     bar = fig.data[0]
     assert list(bar.x) == ["a", "b", "c"] and list(bar.error_y.array[:2]) == [0.01, 0.02]
     assert fig.layout.shapes[0].y0 == 0.9 and "1 − α = 0.9" in fig.layout.annotations[0].text
+    assert bar.y[2] is None  # a class without examples has no bar
+    assert_clean(fig)
 
 
 def test_set_size_histogram_shows_shares():
     fig = set_size_histogram({"A": np.array([1, 3, 0, 0]), "B": np.array([0, 2, 2, 0])})
     np.testing.assert_allclose(fig.data[0].y, [0.25, 0.75, 0, 0])
     assert list(fig.data[1].x) == [0, 1, 2, 3]
+    assert_clean(fig)
 
 
 @pytest.mark.parametrize("build", [
