@@ -53,23 +53,24 @@ def add_parser(subparsers) -> None:
                         "member fitted by maximum likelihood to the validation latents (a bundle's val_latents, "
                         "else its test latents), with a diagonal, isotropic or full covariance, or the identity "
                         f"convention, of arbitrary scale (default: {DEFAULT_COVARIANCE})")
-    p.add_argument("--selective", action="store_true",
-                   help="also selective prediction on the evaluated outputs (the model's own probabilities, before "
-                        "any --recalibrate), ranked by max-softmax probability: AURC and E-AURC (Geifman et al. "
-                        "2019) with their bootstrap intervals, and the selective risk at "
-                        f"coverages {', '.join(f'{c:g}' for c in COVERAGES)}")
-    p.add_argument("--conformal", action="store_true",
-                   help="also split conformal prediction sets of the model's own probabilities, calibrated on its "
-                        "validation split (a bundle: its val_logits/val_labels) and measured on the test split: "
-                        "coverage with its binomial standard error, per class, and the mean set size")
-    p.add_argument("--alpha", type=float, default=ALPHA,
-                   help=f"--conformal's miscoverage: sets meant to hold the label 1 - alpha of the time "
-                        f"(default: {ALPHA})")
-    p.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
-                   help="--conformal's conformity score: lac (1 - p_y), aps or raps (randomised; raps with "
-                        f"lambda {RAPS_LAMBDA}, k_reg {RAPS_K_REG}) (default: {DEFAULT_SCORE})")
-    p.add_argument("--mondrian", action="store_true",
-                   help="--conformal with one threshold per class (class-conditional coverage)")
+    extra = p.add_argument_group("selective prediction and conformal prediction sets")
+    extra.add_argument("--selective", action="store_true",
+                       help="also selective prediction on the evaluated outputs (the model's own probabilities, "
+                            "before any --recalibrate), ranked by max-softmax probability: AURC and E-AURC (Geifman "
+                            "et al. 2019) with their bootstrap intervals, and the selective risk at coverages "
+                            f"{', '.join(f'{c:g}' for c in COVERAGES)}")
+    extra.add_argument("--conformal", action="store_true",
+                       help="also split conformal prediction sets of the model's own probabilities, calibrated on "
+                            "its validation split (a bundle: its val_logits/val_labels) and measured on the test "
+                            "split: coverage with its binomial standard error, per class, and the mean set size")
+    extra.add_argument("--alpha", type=float, default=ALPHA,
+                       help=f"--conformal's miscoverage: sets meant to hold the label 1 - alpha of the time "
+                            f"(default: {ALPHA})")
+    extra.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
+                       help="--conformal's conformity score: lac (1 - p_y), aps or raps (randomised; raps with "
+                            f"lambda {RAPS_LAMBDA}, k_reg {RAPS_K_REG}) (default: {DEFAULT_SCORE})")
+    extra.add_argument("--mondrian", action="store_true",
+                       help="--conformal with one threshold per class (class-conditional coverage)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -19,7 +19,7 @@ def test_quantile_by_hand():
     assert conformal_quantile(shuffled, 0.2) == pytest.approx(0.9)  # ⌈8.8⌉ = 9th
     assert conformal_quantile(shuffled, 0.5) == pytest.approx(0.6)  # ⌈5.5⌉ = 6th
     assert conformal_quantile(shuffled, 0.05) == math.inf  # ⌈10.45⌉ = 11 > n
-    assert conformal_quantile(np.arange(19.0), 0.1) == 17.0  # ⌈20 · 0.9⌉ = 18th smallest, exactly (no float overshoot)
+    assert conformal_quantile(np.arange(19.0), 0.1) == 17.0  # ⌈20 · 0.9⌉ = 18th, not 19th
 
 
 def test_scores_by_hand():
@@ -127,36 +127,25 @@ def test_rejects_bad_arguments():
 
 
 def test_agrees_with_mapie():
-    """MAPIE (requirements-dev.txt) on held-out synthetic outputs: LAC's sets cell for cell; randomised APS,
-    whose draws differ, in coverage and mean size (benchmarks/crosscheck_conformal.py: the shipped models)."""
+    """MAPIE (requirements-dev.txt) around a logistic regression, on held-out examples: LAC's sets cell for
+    cell; randomised APS, whose draws differ, in coverage and mean size (benchmarks/crosscheck_conformal.py:
+    the shipped models)."""
     mapie = pytest.importorskip("mapie.classification")
-    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
 
-    class Stored(ClassifierMixin, BaseEstimator):  # row i of X is example i; its probabilities are stored
-        def __init__(self, probs=None):
-            self.probs = probs
-
-        def fit(self, x, y):
-            return self
-
-        def predict_proba(self, x):
-            return self.probs[np.asarray(x)[:, 0].astype(int)]
-
-        def predict(self, x):
-            return self.predict_proba(x).argmax(axis=1)
-
-    probs, labels = _synthetic(6000, 5, seed=9)
-    model = Stored(probs)
-    model.classes_, model.n_features_in_ = np.arange(5), 1
-    x = np.arange(6000)[:, None]
+    x, y = make_classification(8000, n_features=10, n_informative=6, n_classes=5, random_state=0)
+    model = LogisticRegression(max_iter=1000).fit(x[:2000], y[:2000])
+    cal, test = slice(2000, 4000), slice(4000, None)
+    probs = model.predict_proba(x)
     for score, last in (("lac", None), ("aps", "randomized")):
         theirs = mapie.SplitConformalClassifier(model, confidence_level=0.9, conformity_score=score, prefit=True,
-                                                random_state=0).conformalize(x[:2000], labels[:2000])
-        theirs = theirs.predict_set(x[2000:], conformity_score_params=last and {"include_last_label": last})[1][:, :, 0]
-        ours = prediction_sets(probs[:2000], labels[:2000], probs[2000:], 0.1, score)
+                                                random_state=0).conformalize(x[cal], y[cal])
+        theirs = theirs.predict_set(x[test], conformity_score_params=last and {"include_last_label": last})[1][:, :, 0]
+        ours = prediction_sets(probs[cal], y[cal], probs[test], 0.1, score)
         if score == "lac":
             np.testing.assert_array_equal(ours, theirs)
         else:
-            a, b = set_coverage(ours, labels[2000:]), set_coverage(theirs, labels[2000:])
+            a, b = set_coverage(ours, y[test]), set_coverage(theirs, y[test])
             assert abs(a.coverage - b.coverage) < 3 * np.hypot(a.se, b.se)
             assert abs(a.mean_size - b.mean_size) < 0.1
