@@ -379,7 +379,7 @@ RISK_AT = 0.9
 
 ABSTENTION_CAPTION = (
     f"A model may abstain: at coverage c it answers the share c of test examples it is most confident on (max "
-    f"probability) and leaves the rest. Lines: the error rate among the answered examples; shaded: its {LEVEL:.0%} "
+    f"probability, after the recalibration if one is chosen) and leaves the rest. Lines: the error rate among the answered examples; shaded: its {LEVEL:.0%} "
     f"bootstrap band ({N_RESAMPLES:,} resamples of the test examples). AURC is the mean of the curve over every "
     "coverage, E-AURC the same less the AURC of a perfect ranking with the same errors (Geifman et al. 2019): it "
     "scores the ranking alone, not the error rate. The A − B row is paired (each resample measures both models on "
@@ -401,7 +401,7 @@ def abstention(preds: list[Predictions]) -> tuple[go.Figure, pd.DataFrame]:
         curve = risk_coverage(confidence, correct)
         shown = np.unique(np.linspace(0, len(curve.risk) - 1, CURVE_POINTS).round().astype(int))
         found = aurc_intervals(confidence, correct)
-        name = f"{p.title}: AURC {found['aurc'].mean:.4f}"
+        name = f"{p.title}: AURC {found['aurc'].mean:.5f}"
         curves[name] = (curve.coverage[shown], curve.risk[shown])
         bands[name] = (BAND_COVERAGES, *risk_coverage_band(confidence, correct, BAND_COVERAGES))
         rows.append({"model": p.title, "AURC": _cell(found["aurc"]), "E-AURC": _cell(found["e_aurc"]),
@@ -415,8 +415,8 @@ def abstention(preds: list[Predictions]) -> tuple[go.Figure, pd.DataFrame]:
 
 
 def _cell(interval: Interval, signed: bool = False) -> str:
-    """"0.0123 [0.0101, 0.0150]", or signed with ✓ where a difference's interval excludes 0."""
-    f = "+.4f" if signed else ".4f"
+    """"0.01234 [0.01010, 0.01502]", or signed with ✓ where a difference's interval excludes 0."""
+    f = "+.5f" if signed else ".5f"  # AURC of an accurate model is a few 10⁻⁴
     mark = " ✓" if signed and interval.excludes_zero else ""
     return f"{interval.mean:{f}} [{interval.low:{f}}, {interval.high:{f}}]{mark}"
 
