@@ -15,6 +15,10 @@ from explorer.core.errors import ArgumentError
 from explorer.figures import _style as base
 
 
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.25, x=0, xanchor="left")
+"""A legend under the axes: long model names would squeeze a half-width figure's plot from the side."""
+
+
 def _translucent(hex_color: str, alpha: float = 0.2) -> str:
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r}, {g}, {b}, {alpha})"
@@ -80,26 +84,31 @@ def coverage_bars(coverage: Mapping[str, tuple], target: float, class_names: Seq
                                                                       array=[base.number(v, "se") for v in se]),
                              hovertemplate="%{x}: coverage %{y:.3f}<extra></extra>"))
     fig.add_hline(y=target, line=base.REFERENCE, annotation_text=f"1 − α = {target:g}",
-                  annotation_position="bottom right")
+                  annotation_position="top left")
     fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="coverage (label in its set)")
-    fig.update_yaxes(range=[0, 1.02])
-    return base.style(fig, title or "Coverage per class")
+    fig.update_yaxes(range=[0, 1.08])
+    return base.style(fig, title or "Coverage per class", height=650).update_layout(legend=LEGEND_BELOW)
 
 
 def set_size_histogram(counts: Mapping[str, np.ndarray], title: str = "") -> go.Figure:
-    """Bars of the share of prediction sets holding 0, 1, …, K classes, one series per model.
+    """Bars of the share of prediction sets holding 0, 1, … classes, one series per model, up to the
+    largest size any model's sets reach.
 
     Args:
         counts: legend name → (K + 1,) non-negative counts of sets of each size
             (:attr:`explorer.measure.conformal.SetCoverage.size_counts`).
     """
-    fig = go.Figure()
-    for i, (name, values) in enumerate(base.nonempty(counts, "counts").items()):
+    shares = {}
+    for name, values in base.nonempty(counts, "counts").items():
         values = base.array(values, f"counts[{name!r}]", (None,))
         if (values < 0).any() or values.sum() <= 0:
             raise ArgumentError(f"counts[{name!r}] must be non-negative with a positive total")
-        fig.add_trace(go.Bar(x=np.arange(len(values)), y=values / values.sum(), name=name,
+        shares[name] = values / values.sum()
+    largest = max(int(np.flatnonzero(v)[-1]) for v in shares.values())
+    fig = go.Figure()
+    for i, (name, values) in enumerate(shares.items()):
+        fig.add_trace(go.Bar(x=np.arange(largest + 1), y=values[:largest + 1], name=name,
                              marker_color=base.color(i), hovertemplate="size %{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(barmode="group", xaxis_title="set size (classes)", yaxis_title="share of test examples")
     fig.update_xaxes(dtick=1)
-    return base.style(fig, title or "Prediction set sizes")
+    return base.style(fig, title or "Prediction set sizes", height=650).update_layout(legend=LEGEND_BELOW)
