@@ -28,6 +28,9 @@ def figure_titles(app: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
 
 
+ENDING = 3
+"""Figures of the page's last two sections: the risk-coverage curves, coverage per class, set sizes."""
+
 CELL = re.compile(r"^([-+]?\d\.\d+) \[([-+]?\d\.\d+), ([-+]?\d\.\d+)\]( ✓)?$")
 
 
@@ -43,8 +46,7 @@ def cells(app: AppTest, measure: str, table: int = 0) -> dict[str, tuple[float, 
 def test_page_draws_diagrams_smooth_diagrams_metrics_with_intervals_and_downloads(start):
     app = start()
     titles = figure_titles(app)
-    # two reliability diagrams, two smoothed ones, the confidence histogram, risk-coverage, the sets' two figures
-    assert len(titles) == 8
+    assert len(titles) == 5 + ENDING  # two reliability diagrams, two smoothed ones, the confidence histogram
     assert titles[0].startswith("Model A: softmax") and titles[1].startswith("Model B: vc")
     assert all("smECE = " in json.loads(chart.proto.spec)["layout"]["title"]["subtitle"]["text"]
                for chart in app.get("plotly_chart")[2:4])
@@ -104,7 +106,7 @@ def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on
                for c in app.caption)
     differences = cells(app, "NLL (nats)", table=1)
     assert {"A − B", "A after temperature scaling − A", "B − A after temperature scaling"} <= set(differences)
-    assert len(app.get("plotly_chart")) == 5 + 2  # and the NLL and Brier decompositions
+    assert len(app.get("plotly_chart")) == 5 + 2 + ENDING  # and the NLL and Brier decompositions
 
 
 @pytest.mark.parametrize("fix", ["vector", "matrix", "dirichlet", "histogram", "isotonic"])
@@ -141,7 +143,7 @@ def test_a_text_set_offers_its_corruptions_and_word_deletion_lowers_accuracy(ope
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
     app = open_page("calibration", state={"dataset": "20newsgroups"})
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5 + ENDING
     corruption = widget(app.main.selectbox, "Corruption")
     assert tuple(corruption.options) == ("none", *TEXT_CORRUPTIONS)
     clean = cells(app, "accuracy")
@@ -186,7 +188,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     app = start()
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.value is None and highlight.options[0] == "none"
-    assert len(app.get("plotly_chart")) == 5  # no maps before a bin is chosen
+    assert len(app.get("plotly_chart")) == 5 + ENDING  # no maps before a bin is chosen
     probs, labels = probs_and_labels(app.session_state["model_b"])
     bins = reliability_bins(probs, labels, 15)
     b = int(np.flatnonzero(bins.count)[-2])  # a bin that holds some, not all, of the test examples
@@ -195,7 +197,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     highlight.set_value(("Model B", b)).run()
     assert not app.exception and not app.error
     charts = app.get("plotly_chart")
-    assert len(charts) == 7  # two diagrams, the two maps, two smoothed diagrams, the confidence histogram
+    assert len(charts) == 7 + ENDING  # two diagrams, the two maps, two smoothed diagrams, the confidence histogram
     for index, side in ((2, "Model A"), (3, "Model B")):
         figure = figure_json(app, index)
         assert figure["layout"]["title"]["text"].startswith(side)
@@ -220,10 +222,10 @@ def test_a_bin_that_the_bins_slider_removes_is_reset_to_none(start):
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.options[-1].startswith("Model B: confidence [0.93, 1.00], ")  # bin 14 of 15
     highlight.set_value(("Model B", 14)).run()
-    assert not app.exception and len(app.get("plotly_chart")) == 7
+    assert not app.exception and len(app.get("plotly_chart")) == 7 + ENDING
     widget(app.slider, "Bins").set_value(5).run()  # bin 14 of 5 does not exist
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5 + ENDING
     from explorer.app.views.calibration import bin_range
 
     options = widget(app.main.selectbox, HIGHLIGHT).options
@@ -251,7 +253,7 @@ def test_a_bin_is_forgotten_when_a_model_changes(start):
     app.session_state["model_a"] = app.session_state["model_a"].replace("d2-softmax", "d2-lgm")
     app.run()
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5 + ENDING
 
 
 def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
@@ -259,7 +261,7 @@ def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
     widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()
     widget(app.slider, "Severity").set_value(5).run()
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 7
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 7 + ENDING
     caption = next(c.value for c in app.caption if c.value.startswith("Ringed on both maps"))
     assert "gaussian noise, severity 5" in caption
 
