@@ -92,5 +92,28 @@ try:
 
     st.subheader("Confidence")
     st.plotly_chart(view.confidence_figure(preds, n_bins), width="stretch")
+
+    st.subheader("Abstention")
+    figure, table = view.abstention(preds)
+    st.plotly_chart(figure, width="stretch", key="abstention")
+    st.dataframe(table, width="stretch")
+    st.caption(view.ABSTENTION_CAPTION)
+
+    st.subheader("Prediction sets")
+    settings = st.columns(2)
+    alpha = settings[0].selectbox("α (miscoverage)", view.ALPHAS, index=view.ALPHAS.index(0.1),
+                                  help="Sets meant to hold the true class for a share 1 − α of test examples.")
+    score = settings[1].selectbox("Conformity score", list(view.SCORE_NAMES), format_func=view.SCORE_NAMES.get,
+                                  help="How unusual each class is for an example: LAC 1 − p_y; APS the probability "
+                                       "of the classes ranked above y and a random share of p_y; RAPS also "
+                                       "penalises classes ranked low.")
+    found, left_out = view.set_coverages(models, shift, alpha, score)
+    for line in left_out:
+        st.info(line)
+    if found:
+        classes = sources.source(models[0][1]).class_names
+        for column, figure in zip(st.columns(2), view.set_figures(found, alpha, classes)):
+            column.plotly_chart(figure, width="stretch")
+        st.caption(view.sets_caption(alpha, score, shift))
 except ExplorerError as error:
     st.error(str(error))

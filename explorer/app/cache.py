@@ -36,6 +36,7 @@ from explorer.jobs.runs import low_data_run
 from explorer.jobs.training import Progress
 from explorer.jobs.training_queue import TrainingQueue
 from explorer.measure.attacks import robust_accuracy as _robust_accuracy
+from explorer.measure.conformal import ConformalPredictor, bundle_conformal, checkpoint_conformal
 from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_recalibrator, checkpoint_recalibrator
 from explorer.measure.inference import predict
@@ -287,6 +288,30 @@ def recalibrator(path: Path, name: str) -> Recalibrator:
             raise BundleError(f"{path.name}: {error}") from None
     net, meta = model(path)
     return checkpoint_recalibrator(net, meta, train_split(meta["dataset"]), name)
+
+
+@_per_file(st.cache_resource(show_spinner="Calibrating the prediction sets on the validation split…"))
+def conformal(path: Path, alpha: float, score: str) -> ConformalPredictor:
+    """The split conformal predictor of a checkpoint at miscoverage ``alpha`` with ``score``
+    (:data:`explorer.measure.conformal.SCORES`), calibrated on its own validation split (never test), or
+    of a bundle, on its ``val_logits`` and ``val_labels``."""
+    if is_bundle_path(path):
+        try:
+            return bundle_conformal(bundle(path), alpha, score)
+        except BundleError as error:
+            raise BundleError(f"{path.name}: {error}") from None
+    net, meta = model(path)
+    return checkpoint_conformal(net, meta, train_split(meta["dataset"]), alpha, score)
+
+
+@_per_file(st.cache_resource(show_spinner=False))
+def set_sizes(path: Path, alpha: float, score: str) -> np.ndarray:
+    """(N_test,) int, read-only: how many classes the prediction set of each clean test example of the
+    file's own test split holds (:func:`conformal`), in the rows of :func:`outputs`."""
+    dataset = bundle(path).dataset_name if is_bundle_path(path) else model(path)[1]["dataset"]
+    sizes = conformal(path, alpha, score).sets(outputs(path, dataset)["probs"]).sum(axis=1)
+    sizes.flags.writeable = False
+    return sizes
 
 
 def shared_result(fn: Callable) -> Callable:

@@ -1,5 +1,6 @@
 """``evaluate``: accuracy and calibration of a checkpoint on a test split (optionally shifted, or on the
-validation split it held out), or of a predictions bundle's outputs."""
+validation split it held out), or of a predictions bundle's outputs; with ``--selective`` its
+risk-coverage figures (AURC, E-AURC), with ``--conformal`` its split conformal prediction sets."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from pathlib import Path
 from explorer.cli._common import readable_test, table
 from explorer.core.config import COVARIANCES, DEFAULT_COVARIANCE, DEFAULT_SEVERITY, N_BINS
 from explorer.core.errors import ArgumentError
+from explorer.measure.conformal import ALPHA, DEFAULT_SCORE, RAPS_K_REG, RAPS_LAMBDA, SCORES
 from explorer.measure.intervals import LEVEL, N_RESAMPLES
 from explorer.measure.recalibration import RECALIBRATORS
+
+COVERAGES = (0.5, 0.8, 0.9, 0.95)
+"""The coverages ``--selective`` gives the selective risk at."""
 
 
 def add_parser(subparsers) -> None:
@@ -48,6 +53,24 @@ def add_parser(subparsers) -> None:
                         "member fitted by maximum likelihood to the validation latents (a bundle's val_latents, "
                         "else its test latents), with a diagonal, isotropic or full covariance, or the identity "
                         f"convention, of arbitrary scale (default: {DEFAULT_COVARIANCE})")
+    extra = p.add_argument_group("selective prediction and conformal prediction sets")
+    extra.add_argument("--selective", action="store_true",
+                       help="also selective prediction on the evaluated outputs (the model's own probabilities, "
+                            "before any --recalibrate), ranked by max-softmax probability: AURC and E-AURC (Geifman "
+                            "et al. 2019) with their bootstrap intervals, and the selective risk at coverages "
+                            f"{', '.join(f'{c:g}' for c in COVERAGES)}")
+    extra.add_argument("--conformal", action="store_true",
+                       help="also split conformal prediction sets of the model's own probabilities, calibrated on "
+                            "its validation split (a bundle: its val_logits/val_labels) and measured on the test "
+                            "split: coverage with its binomial standard error, per class, and the mean set size")
+    extra.add_argument("--alpha", type=float, default=ALPHA,
+                       help=f"--conformal's miscoverage: sets meant to hold the label 1 - alpha of the time "
+                            f"(default: {ALPHA})")
+    extra.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
+                       help="--conformal's conformity score: lac (1 - p_y), aps or raps (randomised; raps with "
+                            f"lambda {RAPS_LAMBDA}, k_reg {RAPS_K_REG}) (default: {DEFAULT_SCORE})")
+    extra.add_argument("--mondrian", action="store_true",
+                       help="--conformal with one threshold per class (class-conditional coverage)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -60,6 +83,9 @@ def run(args: argparse.Namespace) -> None:
     from explorer.measure.inference import predict
 
     fix = _recalibration(args)
+    if args.conformal and args.split == "validation":
+        raise ArgumentError("--conformal calibrates on the validation split: measure its sets on the test split "
+                            "(drop --split validation)")
     if is_bundle_path(args.checkpoint):
         _evaluate_bundle(args, fix)
         return
@@ -71,7 +97,7 @@ def run(args: argparse.Namespace) -> None:
                             "(drop --split validation)")
     # the training split, read once where the validation split or the recalibration needs it (the implied
     # Gaussians load it themselves, and only for a softmax layer)
-    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or fix else None
+    train = load_dataset(meta["dataset"], "train") if args.split == "validation" or fix or args.conformal else None
     if args.split == "validation":
         name, test = meta["dataset"], checkpoint_validation_split(model, meta, train)
     else:
@@ -82,6 +108,13 @@ def run(args: argparse.Namespace) -> None:
     metrics = {"dataset": name, "split": args.split, "corruption": args.corruption,
                "severity": args.severity if args.corruption else None,
                **_report(logits.numpy(), test.y.numpy(), recalibrator, args)}
+    if args.conformal:
+        from explorer.measure.conformal import checkpoint_conformal
+
+        predictor = checkpoint_conformal(model, meta, train, args.alpha, args.score, mondrian=args.mondrian)
+        metrics.update(_conformal_metrics(predictor, logits.numpy(), test.y.numpy()))
+    if args.selective:
+        metrics = _with_selective(metrics, logits.numpy(), test.y.numpy(), args.resamples)
     if args.latent_fit:
         from explorer.measure.latents import checkpoint_reference, latent_fit
 
@@ -96,6 +129,8 @@ def _recalibration(args: argparse.Namespace) -> str | None:
     if args.temperature_scaling and args.recalibrate not in (None, "temperature"):
         raise ArgumentError(f"--temperature-scaling and --recalibrate {args.recalibrate} ask for two recalibrations: "
                             "choose one")
+    if not 0 < args.alpha < 1:
+        raise ArgumentError(f"--alpha must lie in (0, 1), got {args.alpha}")
     if args.resamples < 0 or args.resamples == 1:
         raise ArgumentError(f"--resamples must be 0 (no intervals) or at least 2, got {args.resamples}")
     return "temperature" if args.temperature_scaling else args.recalibrate
@@ -111,14 +146,58 @@ def _report(logits, labels, recalibrator, args: argparse.Namespace) -> dict:
             **recalibrated_report(logits, labels, recalibrator, args.bins, args.resamples)}
 
 
+def _with_selective(metrics: dict, logits, labels, n_resamples: int) -> dict:
+    """``metrics`` and the selective figures of the outputs, ranked by their max-softmax probability: aurc,
+    e_aurc (their percentile bootstrap intervals beside the others'), and ``selective_risk`` at
+    :data:`COVERAGES` ({coverage: risk})."""
+    from explorer.measure.calibration import _top_label
+    from explorer.measure.recalibration import apply_temperature
+    from explorer.measure.selective import aurc, aurc_intervals, e_aurc, selective_risk
+
+    confidence, correct = _top_label(apply_temperature(logits, 1.0), labels)
+    out = {**metrics, "aurc": aurc(confidence, correct), "e_aurc": e_aurc(confidence, correct),
+           "selective_risk": {f"{c:g}": selective_risk(confidence, correct, c) for c in COVERAGES}}
+    if n_resamples:
+        found = aurc_intervals(confidence, correct, n_resamples)
+        out["intervals"] = {**metrics["intervals"], **{k: [i.low, i.high] for k, i in found.items()}}
+    return out
+
+
+def _conformal_metrics(predictor, logits, labels) -> dict:
+    """--conformal's figures: how the predictor was calibrated, and its sets' coverage on the test outputs."""
+    from explorer.measure.conformal import set_coverage
+    from explorer.measure.recalibration import apply_temperature
+
+    found = set_coverage(predictor.sets(apply_temperature(logits, 1.0)), labels)
+    raps = {"raps_lambda": predictor.lam, "raps_k_reg": predictor.k_reg} if predictor.score == "raps" else {}
+    return {"conformal": {"alpha": predictor.alpha, "score": predictor.score, "randomized": predictor.randomized,
+                          **raps, "mondrian": predictor.mondrian, "n_calibration": predictor.n_calibration,
+                          "seed": predictor.seed, **found.as_dict()}}
+
+
+def _conformal_rows(found: dict) -> dict:
+    """The table's rows of --conformal: coverage ± its binomial SE, per class, and the sets' sizes."""
+    per_class = " ".join("-" if c is None else f"{c:.3f}" for c in found["per_class_coverage"])
+    how = f"{found['score']}{', mondrian' if found['mondrian'] else ''}, alpha {found['alpha']:g}"
+    return {"conformal": f"{how}, calibrated on {found['n_calibration']} validation examples",
+            "coverage": f"{found['coverage']:.4f} ± {found['coverage_se']:.4f} (binomial SE)",
+            "per-class cov.": per_class, "mean set size": found["mean_set_size"],
+            "set sizes": " ".join(f"{size}:{count}" for size, count in enumerate(found["set_size_counts"]) if count)}
+
+
 def _print(metrics: dict, as_json: bool) -> None:
     """JSON, or a table whose metrics carry their intervals: "ece  0.0213 [0.0180, 0.0251]"."""
     if as_json:
         print(json.dumps(metrics))
         return
     intervals = metrics.pop("intervals", {})
+    risks = metrics.pop("selective_risk", {})
+    conformal = metrics.pop("conformal", None)
     shown = {k: f"{v:.4f} [{intervals[k][0]:.4f}, {intervals[k][1]:.4f}]" if k in intervals else v
              for k, v in metrics.items()}
+    shown.update({f"risk @ {c}": risk for c, risk in risks.items()})
+    if conformal is not None:
+        shown.update(_conformal_rows(conformal))
     print(table(shown))
 
 
@@ -145,8 +224,20 @@ def _evaluate_bundle(args: argparse.Namespace, fix: str | None) -> None:
             raise ArgumentError(f"{Path(args.checkpoint).name} has no weight/bias (its last layer), so the class "
                                 "Gaussians --latent-fit compares the latents with are unknown")
     logits, labels = bundle_outputs(bundle, args.split)
+    predictor = None
+    if args.conformal:
+        from explorer.measure.conformal import bundle_conformal
+
+        if bundle.val_logits is None:
+            raise ArgumentError(f"{Path(args.checkpoint).name} has no val_logits/val_labels, so --conformal has no "
+                                "held-out outputs to calibrate on (export it with --validation)")
+        predictor = bundle_conformal(bundle, args.alpha, args.score, mondrian=args.mondrian)
     recalibrator = bundle_recalibrator(bundle, fix) if fix else None
     metrics = {"dataset": bundle.dataset_name, "split": args.split, **_report(logits, labels, recalibrator, args)}
+    if predictor is not None:
+        metrics.update(_conformal_metrics(predictor, logits, labels))
+    if args.selective:
+        metrics = _with_selective(metrics, logits, labels, args.resamples)
     if head is not None:
         from explorer.measure.latents import fit_latents
 

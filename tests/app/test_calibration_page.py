@@ -28,6 +28,9 @@ def figure_titles(app: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in app.get("plotly_chart")]
 
 
+ENDING = 3
+"""Figures of the page's last two sections: the risk-coverage curves, coverage per class, set sizes."""
+
 CELL = re.compile(r"^([-+]?\d\.\d+) \[([-+]?\d\.\d+), ([-+]?\d\.\d+)\]( ✓)?$")
 
 
@@ -43,7 +46,7 @@ def cells(app: AppTest, measure: str, table: int = 0) -> dict[str, tuple[float, 
 def test_page_draws_diagrams_smooth_diagrams_metrics_with_intervals_and_downloads(start):
     app = start()
     titles = figure_titles(app)
-    assert len(titles) == 5  # two reliability diagrams, two smoothed ones, one confidence histogram
+    assert len(titles) == 5 + ENDING  # two reliability diagrams, two smoothed ones, the confidence histogram
     assert titles[0].startswith("Model A: softmax") and titles[1].startswith("Model B: vc")
     assert all("smECE = " in json.loads(chart.proto.spec)["layout"]["title"]["subtitle"]["text"]
                for chart in app.get("plotly_chart")[2:4])
@@ -103,7 +106,7 @@ def test_temperature_scaling_shows_before_and_after_keeps_accuracy_and_fits_t_on
                for c in app.caption)
     differences = cells(app, "NLL (nats)", table=1)
     assert {"A − B", "A after temperature scaling − A", "B − A after temperature scaling"} <= set(differences)
-    assert len(app.get("plotly_chart")) == 5 + 2  # and the NLL and Brier decompositions
+    assert len(app.get("plotly_chart")) == 5 + 2 + ENDING  # and the NLL and Brier decompositions
 
 
 @pytest.mark.parametrize("fix", ["vector", "matrix", "dirichlet", "histogram", "isotonic"])
@@ -140,7 +143,7 @@ def test_a_text_set_offers_its_corruptions_and_word_deletion_lowers_accuracy(ope
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(data_copy))
     app = open_page("calibration", state={"dataset": "20newsgroups"})
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 5 + ENDING
     corruption = widget(app.main.selectbox, "Corruption")
     assert tuple(corruption.options) == ("none", *TEXT_CORRUPTIONS)
     clean = cells(app, "accuracy")
@@ -185,7 +188,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     app = start()
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.value is None and highlight.options[0] == "none"
-    assert len(app.get("plotly_chart")) == 5  # no maps before a bin is chosen
+    assert len(app.get("plotly_chart")) == 5 + ENDING  # no maps before a bin is chosen
     probs, labels = probs_and_labels(app.session_state["model_b"])
     bins = reliability_bins(probs, labels, 15)
     b = int(np.flatnonzero(bins.count)[-2])  # a bin that holds some, not all, of the test examples
@@ -194,7 +197,7 @@ def test_choosing_a_bin_rings_exactly_its_test_examples_on_both_maps(start):
     highlight.set_value(("Model B", b)).run()
     assert not app.exception and not app.error
     charts = app.get("plotly_chart")
-    assert len(charts) == 7  # two diagrams, the two maps, two smoothed diagrams, the confidence histogram
+    assert len(charts) == 7 + ENDING  # two diagrams, the two maps, two smoothed diagrams, the confidence histogram
     for index, side in ((2, "Model A"), (3, "Model B")):
         figure = figure_json(app, index)
         assert figure["layout"]["title"]["text"].startswith(side)
@@ -219,10 +222,10 @@ def test_a_bin_that_the_bins_slider_removes_is_reset_to_none(start):
     highlight = widget(app.main.selectbox, HIGHLIGHT)
     assert highlight.options[-1].startswith("Model B: confidence [0.93, 1.00], ")  # bin 14 of 15
     highlight.set_value(("Model B", 14)).run()
-    assert not app.exception and len(app.get("plotly_chart")) == 7
+    assert not app.exception and len(app.get("plotly_chart")) == 7 + ENDING
     widget(app.slider, "Bins").set_value(5).run()  # bin 14 of 5 does not exist
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5 + ENDING
     from explorer.app.views.calibration import bin_range
 
     options = widget(app.main.selectbox, HIGHLIGHT).options
@@ -250,7 +253,7 @@ def test_a_bin_is_forgotten_when_a_model_changes(start):
     app.session_state["model_a"] = app.session_state["model_a"].replace("d2-softmax", "d2-lgm")
     app.run()
     assert not app.exception and not app.error
-    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5
+    assert app.session_state["calibration_bin"] is None and len(app.get("plotly_chart")) == 5 + ENDING
 
 
 def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
@@ -258,7 +261,7 @@ def test_a_bin_under_a_corruption_is_drawn_where_the_clean_latents_lie(start):
     widget(app.main.selectbox, "Corruption").set_value("gaussian_noise").run()
     widget(app.slider, "Severity").set_value(5).run()
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 7
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 7 + ENDING
     caption = next(c.value for c in app.caption if c.value.startswith("Ringed on both maps"))
     assert "gaussian noise, severity 5" in caption
 
@@ -278,7 +281,9 @@ def test_a_bundle_without_latents_gets_a_line_instead_of_a_map(open_page, tmp_pa
     widget(app.main.selectbox, HIGHLIGHT).set_value(("Model A", 14)).run()
     assert not app.exception and not app.error
     assert any("Model A (logits.npz) has no latents" in i.value for i in app.info)
-    assert len(app.get("plotly_chart")) == 2 + 1 + 2 + 1  # both diagrams, B's map, the smoothed ones, the histogram
+    assert any("Model A: bundle logits (logits.npz) has no val_logits" in i.value for i in app.info)
+    # both diagrams, B's map, the smoothed ones, the histogram, risk-coverage, B's prediction sets
+    assert len(app.get("plotly_chart")) == 2 + 1 + 2 + 1 + 1 + 2
 
 
 def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):
@@ -301,3 +306,64 @@ def test_a_click_on_any_bar_of_a_diagram_stores_its_bin(monkeypatch):
     session["reliability_Model A"] = {"selection": {"points": []}}
     view.on_bin_click("Model A")
     assert session["calibration_bin"] is None
+
+
+def test_abstention_draws_both_curves_with_bands_and_their_aurc_with_intervals(start):
+    from explorer.app.views import calibration as view
+
+    app = start()
+    chart = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                 if json.loads(c.proto.spec)["layout"]["title"]["text"] == "Risk–coverage")
+    names = [trace.get("name") for trace in chart["data"]]
+    assert sum(n.endswith(" band") for n in names) == 2
+    assert sum("AURC" in n and not n.endswith(" band") for n in names) == 2
+    table = next(d.value for d in app.dataframe if "AURC" in d.value.columns)
+    assert [i[:7] for i in table.index] == ["Model A", "Model B", "A − B"]
+    for model in ("Model A", "Model B"):
+        row = next(r for i, r in table.iterrows() if i.startswith(model))
+        for measure in ("AURC", "E-AURC"):
+            value, low, high = map(float, CELL.match(row[measure]).groups()[:3])
+            assert 0 <= low <= value <= high < 0.2
+    value, low, high = map(float, CELL.match(table.loc["A − B", "AURC"]).groups()[:3])
+    assert low <= value <= high
+    assert any(c.value == view.ABSTENTION_CAPTION for c in app.caption)
+
+
+def test_prediction_sets_follow_alpha_and_score(start):
+    app = start()
+    widget(app.main.selectbox, "α (miscoverage)").set_value(0.2).run()
+    widget(app.main.selectbox, "Conformity score").set_value("lac").run()
+    assert not app.exception and not app.error
+    titles = figure_titles(app)
+    assert "Coverage per class at α = 0.2" in titles and "Prediction set sizes" in titles
+    bars = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Coverage per class"))
+    assert len(bars["data"]) == 2 and len(bars["data"][0]["x"]) == 10  # A and B, digits' ten classes
+    assert bars["layout"]["shapes"][0]["y0"] == pytest.approx(0.8)
+    for trace in bars["data"]:  # "Model A: softmax, d = 2: 0.812 ± 0.018, mean size 0.85"
+        coverage, se = map(float, re.search(r": (\d\.\d+) ± (\d\.\d+), mean size", trace["name"]).groups())
+        assert abs(coverage - 0.8) < 4 * se + 0.02
+    assert any("LAC (1 − p_y)" in c.value and "α = 0.2" in c.value for c in app.caption)
+
+
+def test_set_sizes_are_the_sizes_of_the_sets_calibrated_on_validation(fresh_app):
+    import numpy as np
+    from scipy.special import softmax
+
+    from explorer.app import cache
+    from explorer.core.checkpoints import SHIPPED_DIR, checkpoint_validation_split, load_checkpoint
+    from explorer.core.data import load_dataset
+    from explorer.measure.conformal import prediction_sets
+    from explorer.measure.inference import predict
+
+    path = SHIPPED_DIR / "digits-mlp-d2-vc.pt"
+    sizes = cache.set_sizes(path, 0.1, "aps")
+    model, meta = load_checkpoint(path)
+    held_out = checkpoint_validation_split(model, meta, load_dataset("digits", "train"))
+    test = load_dataset("digits", "test")
+    cal_probs = softmax(predict(model, held_out.x)[0].double().numpy(), axis=1)
+    probs = softmax(predict(model, test.x)[0].double().numpy(), axis=1)
+    direct = prediction_sets(cal_probs, held_out.y.numpy(), probs, 0.1, "aps").sum(axis=1)
+    assert sizes.shape == (450,) and not sizes.flags.writeable
+    np.testing.assert_array_equal(sizes, direct)
+    assert cache.set_sizes(path, 0.1, "aps") is sizes  # cached

@@ -212,3 +212,72 @@ def test_recalibrate_refuses_what_it_cannot_do(logistic_bundle, capsys):
     assert "choose one" in err
     err = one_line_error(["evaluate", str(folder / "full.npz"), "--resamples", "1"], capsys)
     assert "--resamples" in err
+
+
+def test_selective_gives_aurc_with_intervals_and_risks_at_coverages(logistic_bundle, capsys):
+    from scipy.special import softmax
+
+    from explorer.cli.evaluate import COVERAGES
+    from explorer.measure.selective import aurc, e_aurc, selective_risk
+
+    folder, arrays = logistic_bundle
+    metrics = evaluate_json(folder / "full.npz", "--selective", "--resamples", "200", capsys=capsys)
+    probs = softmax(arrays["logits"], axis=1)
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == arrays["labels"]
+    assert metrics["aurc"] == pytest.approx(aurc(confidence, correct))
+    assert metrics["e_aurc"] == pytest.approx(e_aurc(confidence, correct))
+    for k in ("aurc", "e_aurc"):
+        low, high = metrics["intervals"][k]
+        assert low <= metrics[k] <= high
+    assert metrics["selective_risk"] == pytest.approx({f"{c:g}": selective_risk(confidence, correct, c)
+                                                       for c in COVERAGES})
+    assert metrics["selective_risk"]["0.5"] <= metrics["selective_risk"]["0.95"]
+    assert "aurc" not in evaluate_json(folder / "full.npz", "--resamples", "0", capsys=capsys)
+    assert main(["evaluate", str(folder / "full.npz"), "--selective", "--resamples", "100"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"\n\s+e_aurc  -?0\.\d{4} \[-?0\.\d{4}, 0\.\d{4}\]\n", table), table
+    assert "risk @ 0.9" in table
+
+
+def test_selective_on_a_checkpoint(capsys):
+    metrics = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--selective", "--resamples", "0", capsys=capsys)
+    assert 0 <= metrics["e_aurc"] <= metrics["aurc"] <= 1 - metrics["accuracy"] + 0.05
+
+
+def test_conformal_calibrates_on_validation_outputs_and_covers_the_test_split(logistic_bundle, capsys):
+    from scipy.special import softmax
+
+    from explorer.measure.conformal import prediction_sets, set_coverage
+
+    folder, arrays = logistic_bundle
+    for score in ("lac", "aps", "raps"):
+        found = evaluate_json(folder / "full.npz", "--conformal", "--score", score, "--alpha", "0.2",
+                              "--resamples", "0", capsys=capsys)["conformal"]
+        sets = prediction_sets(softmax(arrays["val_logits"], axis=1), arrays["val_labels"],
+                               softmax(arrays["logits"], axis=1), 0.2, score)
+        direct = set_coverage(sets, arrays["labels"])
+        assert found["coverage"] == pytest.approx(direct.coverage) and found["score"] == score
+        assert found["mean_set_size"] == pytest.approx(direct.mean_size)
+        assert found["n_calibration"] == len(arrays["val_labels"]) and len(found["per_class_coverage"]) == 10
+        assert abs(found["coverage"] - 0.8) < 4 * found["coverage_se"] + 0.02
+    assert main(["evaluate", str(folder / "full.npz"), "--conformal", "--resamples", "0"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"coverage  0\.\d{4} ± 0\.\d{4} \(binomial SE\)", table), table
+    assert "per-class cov." in table and "mean set size" in table
+
+
+def test_conformal_on_a_checkpoint_uses_its_validation_split(capsys):
+    found = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--conformal", "--mondrian", "--resamples", "0",
+                          capsys=capsys)["conformal"]
+    assert found["n_calibration"] == 136 and found["mondrian"] and found["n"] == 450
+    assert 0.8 < found["coverage"] <= 1 and found["mean_set_size"] > 0
+
+
+def test_conformal_refuses_what_it_cannot_do(logistic_bundle, capsys):
+    folder, _ = logistic_bundle
+    err = one_line_error(["evaluate", str(folder / "bare.npz"), "--conformal"], capsys)
+    assert "no val_logits/val_labels" in err and "--conformal" in err
+    err = one_line_error(["evaluate", str(folder / "full.npz"), "--conformal", "--split", "validation"], capsys)
+    assert "drop --split validation" in err
+    err = one_line_error(["evaluate", str(folder / "full.npz"), "--conformal", "--alpha", "1.5"], capsys)
+    assert "--alpha" in err

@@ -6,7 +6,8 @@ bootstrap interval over the test examples, and A against B with a paired bootstr
 (:func:`metrics_table`, computed once per predictions and shared, :func:`explorer.app.cache.shared_result`).
 A post-hoc recalibration (:data:`FIXES`) is fitted on each model's validation split and shown before
 and after. A reliability bin chosen on a diagram (a click, or the page's selectbox) rings its test
-examples on both models' latent maps (:func:`bin_maps`).
+examples on both models' latent maps (:func:`bin_maps`). At the end, abstention (the risk–coverage
+curves, AURC and E-AURC: :func:`abstention`) and conformal prediction sets (:func:`set_figures`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from explorer.app import cache, sources, state
 from explorer.app.views.latent_space import customdata_index, latent_figure
 from explorer.core.config import ProjectionConfig
 from explorer.core.data import domain_of
-from explorer.figures import (confidence_histogram, decomposition_figure, reliability_diagram,
-                              smooth_reliability_diagram)
+from explorer.figures import (confidence_histogram, coverage_bars, decomposition_figure, reliability_diagram,
+                              risk_coverage_figure, set_size_histogram, smooth_reliability_diagram)
 from explorer.measure.calibration import bin_members, calibration_report, reliability_bins
+from explorer.measure.conformal import RAPS_K_REG, RAPS_LAMBDA, SetCoverage, set_coverage
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS, corruptions_for
 from explorer.measure.decompositions import brier_decomposition, nll_decomposition
 from explorer.measure.intervals import (LEVEL, N_RESAMPLES, Interval, difference_intervals, metric_intervals,
                                         reliability_bands)
 from explorer.measure.recalibration import apply_temperature
+from explorer.measure.selective import (aurc_difference, aurc_intervals, risk_coverage, risk_coverage_band,
+                                        selective_risk)
 from explorer.measure.smooth_calibration import smooth_reliability
 
 CLEAN = "none"
@@ -359,3 +363,111 @@ def bins_table(preds: list[Predictions], n_bins: int) -> pd.DataFrame:
 def csv(table: pd.DataFrame, shift: Shift) -> bytes:
     """UTF-8 CSV of a table, with a column naming the data it was measured on (shift and seed)."""
     return table.assign(data=shift.describe()).to_csv(index=table.index.name is not None).encode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Abstention: the risk-coverage curves of the predictions the diagrams show
+
+BAND_COVERAGES = np.linspace(0.05, 1.0, 20)
+"""Where the risk–coverage band is drawn: 20 coverages, 0.05 apart."""
+
+CURVE_POINTS = 400
+"""Points of each drawn curve: the exact curve has one per test example, more than a figure can show."""
+
+RISK_AT = 0.9
+"""The coverage whose selective risk the abstention table gives."""
+
+ABSTENTION_CAPTION = (
+    f"A model may abstain: at coverage c it answers the share c of test examples it is most confident on (max "
+    f"probability, after the recalibration if one is chosen) and leaves the rest. Lines: the error rate among the answered examples; shaded: its {LEVEL:.0%} "
+    f"bootstrap band ({N_RESAMPLES:,} resamples of the test examples). AURC is the mean of the curve over every "
+    "coverage, E-AURC the same less the AURC of a perfect ranking with the same errors (Geifman et al. 2019): it "
+    "scores the ranking alone, not the error rate. The A − B row is paired (each resample measures both models on "
+    "the same examples); ✓: its interval excludes 0.")
+
+
+def _confidence_correct(pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    return pred.probs.max(axis=1), pred.probs.argmax(axis=1) == pred.labels
+
+
+@cache.shared_figure
+def abstention(preds: list[Predictions]) -> tuple[go.Figure, pd.DataFrame]:
+    """The risk–coverage curves of the predictions with their bands, and a table: AURC and E-AURC with
+    their bootstrap intervals and the selective risk at :data:`RISK_AT` per model, then A − B (paired)
+    where both are on the same examples."""
+    curves, bands, rows = {}, {}, []
+    for p in preds:
+        confidence, correct = _confidence_correct(p)
+        curve = risk_coverage(confidence, correct)
+        shown = np.unique(np.linspace(0, len(curve.risk) - 1, CURVE_POINTS).round().astype(int))
+        found = aurc_intervals(confidence, correct)
+        name = f"{p.title}: AURC {found['aurc'].mean:.5f}"
+        curves[name] = (curve.coverage[shown], curve.risk[shown])
+        bands[name] = (BAND_COVERAGES, *risk_coverage_band(confidence, correct, BAND_COVERAGES))
+        rows.append({"model": p.title, "AURC": _cell(found["aurc"]), "E-AURC": _cell(found["e_aurc"]),
+                     f"risk at {RISK_AT:.0%} coverage": f"{selective_risk(confidence, correct, RISK_AT):.4f}"})
+    if len(preds) == 2 and np.array_equal(preds[0].labels, preds[1].labels):
+        found = aurc_difference(*_confidence_correct(preds[0]), *_confidence_correct(preds[1]))
+        rows.append({"model": "A − B", "AURC": _cell(found["aurc"], signed=True),
+                     "E-AURC": _cell(found["e_aurc"], signed=True), f"risk at {RISK_AT:.0%} coverage": ""})
+    figure = risk_coverage_figure(curves, bands, title="Risk–coverage")
+    return figure, pd.DataFrame(rows).set_index("model")
+
+
+def _cell(interval: Interval, signed: bool = False) -> str:
+    """"0.01234 [0.01010, 0.01502]", or signed with ✓ where a difference's interval excludes 0."""
+    f = "+.5f" if signed else ".5f"  # AURC of an accurate model is a few 10⁻⁴
+    mark = " ✓" if signed and interval.excludes_zero else ""
+    return f"{interval.mean:{f}} [{interval.low:{f}}, {interval.high:{f}}]{mark}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Prediction sets: split conformal, calibrated on each model's validation split
+
+ALPHAS = (0.01, 0.05, 0.1, 0.2)
+"""The page's miscoverage choices α."""
+
+SCORE_NAMES = {"aps": "APS (randomised)", "raps": f"RAPS (randomised, λ = {RAPS_LAMBDA}, k_reg = {RAPS_K_REG})",
+               "lac": "LAC (1 − p_y)"}
+"""The page's conformity scores, first the default, with what they are."""
+
+
+def sets_caption(alpha: float, score: str, shift: Shift) -> str:
+    return (f"Each model's split conformal prediction sets, {SCORE_NAMES[score]}, calibrated on its own validation "
+            f"split (a bundle: its val_logits) at α = {alpha:g} and measured on the {shift.describe()}: each set "
+            f"is meant to hold the true class for {1 - alpha:.0%} of examples, on average over the classes, when the "
+            "test examples are like the validation ones. Bars: coverage per class with its binomial standard error; "
+            "dashed: 1 − α. A confident, accurate model answers with one class, or with none where it would have "
+            "been right less often than 1 − α asks. The sets read the models' own probabilities: the recalibration "
+            "above was fitted on the same validation split, which calibrates the sets already.")
+
+
+def set_coverages(models: list[tuple[str, Path]], shift: Shift, alpha: float, score: str
+                  ) -> tuple[list[tuple[str, SetCoverage]], list[str]]:
+    """(model's name, its sets' coverage and sizes) of each model's own probabilities on the test split
+    under ``shift``, its predictor calibrated on held-out outputs (:func:`explorer.app.cache.conformal`);
+    and a line for each bundle left out because it holds no validation outputs to calibrate on."""
+    found, left_out = [], []
+    for side, path in models:
+        chosen = sources.source(path)
+        if chosen.is_bundle and cache.bundle(path).val_logits is None:
+            left_out.append(f"{chosen.name(side)} ({path.name}) has no val_logits/val_labels: no held-out outputs "
+                            "to calibrate its prediction sets on (export it with --validation).")
+            continue
+        out = cache.test_logits(path, chosen.dataset, shift.corruption, shift.severity, shift.seed)
+        sets = cache.conformal(path, alpha, score).sets(apply_temperature(out["logits"], 1.0))
+        found.append((chosen.name(side), set_coverage(sets, out["labels"])))
+    return found, left_out
+
+
+@cache.shared_figure
+def set_figures(found: list[tuple[str, SetCoverage]], alpha: float, class_names: tuple[str, ...]
+                ) -> tuple[go.Figure, go.Figure]:
+    """Coverage per class (bars with binomial errors, the 1 − α line) and the set-size histogram of each
+    model's sets; the legends give the marginal coverage ± its binomial SE and the mean set size."""
+    names = {name: f"{name}: {c.coverage:.3f} ± {c.se:.3f}, mean size {c.mean_size:.2f}" for name, c in found}
+    bars = coverage_bars({names[name]: (c.per_class, c.per_class_se) for name, c in found}, 1 - alpha,
+                         class_names if len(class_names) == len(found[0][1].per_class) else None,
+                         title=f"Coverage per class at α = {alpha:g}")
+    sizes = set_size_histogram({names[name]: c.size_counts for name, c in found}, title="Prediction set sizes")
+    return bars, sizes
