@@ -6,8 +6,8 @@ e_j = confidence_j − correct_j:
 
     gap_i = Σ_j w_ij e_j / Σ_j w_ij,   w_ij = 1 if ‖z_i − r_j‖ ≤ h_i, else 0
 
-over reference latents r_j (all of them up to :data:`MAX_REFERENCES`, else a seeded random sample of
-that many): > 0 where the model is over-confident, < 0 where it is under-confident, in units of
+over reference latents r_j (all N of them while N² ≤ :data:`MAX_PAIRS`, else a seeded random sample of
+M = max(:data:`MIN_REFERENCES`, MAX_PAIRS / N)): > 0 where the model is over-confident, < 0 where it is under-confident, in units of
 probability. It is computed in the d-dimensional latent space itself, not on a 2-D projection of it,
 and describes the split it is computed on (the test split, on the map): its labels enter the gap, so
 the map says where this model was miscalibrated on these examples, not a claim about new ones.
@@ -33,8 +33,10 @@ calibrated model (:attr:`LocalGap.significant`); the map fades it. The null's va
 residuals', because a neighbourhood where every answer is right at confidence 0.99 has residuals
 that barely vary yet is what a calibrated model gives a third of the time.
 
-Every query latent is compared with every reference latent, a block of rows at a time: N × M
-distances, never N × N, so 10⁵ latents against 5 000 references take seconds.
+Every query latent is compared with every reference latent, a block of rows at a time, in float32:
+N × M ≤ max(10⁸, 2 000 N) distances, never N × N, so 10 000 latents are averaged over all 10 000 and
+10⁵ over a sample of 2 000 (5 % of them: each estimate then spans more of the map, and the rule says
+so).
 """
 
 from __future__ import annotations
@@ -49,11 +51,14 @@ from explorer.core.errors import ArgumentError
 
 NEIGHBOURS = 100
 """k: each latent's gap is the mean over its k nearest reference latents."""
-MAX_REFERENCES = 5000
-"""Latents the gap is averaged over: all of them up to this many, else a seeded random sample."""
+MAX_PAIRS = 10 ** 8
+"""Query–reference distances computed at most (above :data:`MIN_REFERENCES` references): all N
+latents are references while N² stays under this, else a seeded sample of MAX_PAIRS / N of them."""
+MIN_REFERENCES = 2000
+"""References kept however many latents there are."""
 SIGNIFICANCE_Z = 2.0
 """A gap is told apart from 0 when |gap| > this many standard errors (about 5 % two-sided)."""
-_BLOCK = 2048  # query rows per block: 2048 × 5000 float64 distances, 80 MB
+_BLOCK = 1024  # query rows per block: 1024 × 10 000 float32 distances, 40 MB
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class LocalGap:
 
 
 def local_miscalibration(latents, confidence, correct, bandwidth: float | None = None,
-                         neighbours: int = NEIGHBOURS, max_references: int = MAX_REFERENCES,
+                         neighbours: int = NEIGHBOURS, max_references: int | None = None,
                          seed: int = 0) -> LocalGap:
     """The locally smoothed signed gap between confidence and correctness around each latent (module
     docstring).
@@ -93,7 +98,8 @@ def local_miscalibration(latents, confidence, correct, bandwidth: float | None =
         bandwidth: one h > 0 for every latent, in latent units; default: the k-nearest-neighbour rule,
             h_i the distance to the ``neighbours``-th nearest reference.
         neighbours: k of that rule (at most the number of references).
-        max_references: latents averaged over; a seeded sample of this many when there are more.
+        max_references: latents averaged over, a seeded sample of this many when there are more;
+            default max(:data:`MIN_REFERENCES`, :data:`MAX_PAIRS` / N).
         seed: the reference sample's seed.
     """
     z = as_array(latents, "latents", (None, None), finite=True)
@@ -104,6 +110,8 @@ def local_miscalibration(latents, confidence, correct, bandwidth: float | None =
     correct = np.asarray(correct)
     if correct.shape != (n,) or not (correct.dtype == bool or np.isin(correct, (0, 1)).all()):
         raise ArgumentError(f"correct must be ({n},) bools or 0/1, got shape {correct.shape} of {correct.dtype}")
+    if max_references is None:
+        max_references = max(MIN_REFERENCES, MAX_PAIRS // max(n, 1))
     check_positive(neighbours=neighbours, max_references=max_references)
     if bandwidth is not None:
         check_positive(bandwidth=bandwidth)
@@ -112,18 +120,20 @@ def local_miscalibration(latents, confidence, correct, bandwidth: float | None =
     if n < 2:
         raise ArgumentError("the local gap needs at least 2 latents")
     k = min(int(neighbours), len(refs))
-    r = z[refs]
+    z32 = (z - z.mean(0)).astype(np.float32)  # centred: the float32 distances lose less to cancellation
+    r = z32[refs]
     error = (confidence - correct.astype(np.float64))[refs]
     variance = (confidence * (1 - confidence))[refs]
     gap, se, effective, radius = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     r_sq = np.square(r).sum(1)
     for start in range(0, n, _BLOCK):
-        q = z[start:start + _BLOCK]
+        q = z32[start:start + _BLOCK]
         rows = slice(start, start + len(q))
-        distance = np.sqrt(np.maximum(np.square(q).sum(1)[:, None] + r_sq[None, :] - 2 * q @ r.T, 0.0))
-        h = np.full(len(q), float(bandwidth)) if bandwidth is not None else np.partition(distance, k - 1, axis=1)[:, k - 1]
-        radius[rows] = h
-        w = (distance <= h[:, None]).astype(np.float64)  # ties at h all count
+        d2 = np.maximum(np.square(q).sum(1)[:, None] + r_sq[None, :] - 2 * q @ r.T, 0.0)
+        h2 = (np.full(len(q), float(bandwidth) ** 2, dtype=np.float32) if bandwidth is not None
+              else np.partition(d2, k - 1, axis=1)[:, k - 1])
+        radius[rows] = np.sqrt(h2)
+        w = (d2 <= h2[:, None]).astype(np.float64)  # ties at h all count
         total = w.sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
             gap[rows] = w @ error / total
@@ -183,4 +193,4 @@ def _dtype(head: torch.nn.Module) -> torch.dtype:
 
 
 __all__ = ["LocalGap", "local_miscalibration", "gaussian_confidence", "gaussian_confidence_gap", "NEIGHBOURS",
-           "MAX_REFERENCES", "SIGNIFICANCE_Z"]
+           "MAX_PAIRS", "MIN_REFERENCES", "SIGNIFICANCE_Z"]
