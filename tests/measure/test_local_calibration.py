@@ -54,7 +54,7 @@ def test_recovers_a_known_field(d):
     # Neighbouring estimates share most of their neighbours, so a region's share of false alarms
     # varies far more than the 5 % a single point's test has.
     assert local.significant[calibrated].mean() < 0.3
-    np.testing.assert_array_equal(local.effective_n, NEIGHBOURS)
+    assert (local.effective_n >= NEIGHBOURS).all() and np.median(local.effective_n) == NEIGHBOURS  # ties all count
     assert f"each latent's {NEIGHBOURS} nearest of 4,000" in local.rule
 
 
