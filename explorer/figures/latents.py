@@ -86,7 +86,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         faded: (N,) bool, points drawn at :data:`FADED` opacity in their colour (e.g. a value not told
             apart from 0).
         abstained: (N,) bool, points drawn in :data:`GREY` in a trace of their own (legend
-            ``"{abstained_name} (count)"``, under the others, keeping their ``customdata``) instead of in
+            ``"{abstained_name} (count drawn)"``, under the others, keeping their ``customdata``) instead of in
             their colour.
         density_values: (M,) finite numbers: the density image takes the mean colour of its points' values
             on the markers' colour scale and range instead of their classes' (with a continuous ``color``).
@@ -146,7 +146,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             x=prior_points[:, 0], y=prior_points[:, 1], mode="markers", name="prior samples",
             hoverinfo="skip", marker=dict(size=4, opacity=0.3, color=[base.color(y) for y in prior_labels])))
     if grey.any():  # under the answered points
-        traces.append(points_trace(grey, name=f"{abstained_name} ({int(grey.sum()):,})", hover_name=abstained_name,
+        traces.append(points_trace(grey, name=f"{abstained_name} ({int(grey.sum()):,} drawn)", hover_name=abstained_name,
                                    marker=dict(size=size, opacity=0.6, color=GREY)))
     colorscale, value_range = base.COLORSCALE, None
     if color is None:
@@ -211,6 +211,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                              sizing="stretch", layer="below", opacity=1.0 if bright is None else 0.35)
         fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
+    if legend_title is None and (grey.any() or bright is not None):  # a legend beside the colour bar: above the plot
+        fig.update_layout(legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom"))
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))
     if axis_range is not None:

@@ -145,10 +145,10 @@ def local_miscalibration(latents, confidence, correct, bandwidth: float | None =
     if bandwidth is not None:
         rule = f"h = {h_median:.3g}, given, for every latent"
     else:
-        rule = (f"the mean over each latent's {k} nearest of {len(refs):,} latents in the {z.shape[1]}-dimensional "
-                f"latent space (median distance to the {k}th: {h_median:.3g}; chosen from the latents alone, no labels)")
+        rule = (f"{k} nearest of {len(refs):,} latents in the {z.shape[1]}-dimensional latent space (median "
+                f"distance to the {k}th {h_median:.3g}; set by the latents alone, no labels)")
     if len(refs) < n:
-        rule += f"; the latents averaged over are a random sample of {len(refs):,} of the {n:,} (seed {seed})"
+        rule += f"; those {len(refs):,} are a random sample of the {n:,} (seed {seed})"
     return LocalGap(gap, se, effective, h_median, rule, len(refs))
 
 

@@ -190,9 +190,21 @@ def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(op
     note = figure["layout"]["annotations"][0]["text"].replace("<br>", " ")
     assert f"All {n:,} test points drawn" in note, note
     assert f"{MAX_MARKERS:,} of them, a random sample, are markers" in note
-    assert figure["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    image = figure["layout"]["images"][0]["source"]
+    assert image.startswith("data:image/png;base64,")
     shown = sorted(i for t in figure["data"] if t.get("mode") == "markers" for i in array(t["customdata"]))
     assert len(shown) == MAX_MARKERS and len(set(shown)) == MAX_MARKERS
+    # The image takes the colour of each point's local gap, and greys the abstentions, as the markers do.
+    next(r for r in app.radio if r.label == "Colour by").set_value("miscalibration").run()
+    next(s for s in app.slider if s.label == "Coverage (%)").set_value(90).run()
+    next(s for s in app.selectbox if s.label == "Points drawn (at most)").select_index(3).run()  # AppTest forgot it
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    note = figure["layout"]["annotations"][0]["text"].replace("<br>", " ")
+    assert f"All {n:,} test points drawn" in note and "mean colour of the local miscalibration values" in note, note
+    assert "local miscalibration" in note and f"2,000 are a random sample of the {n:,}" in note
+    assert f"abstains on the {n - int(np.ceil(0.9 * n)):,} least confident" in note
+    assert figure["layout"]["images"][0]["source"] != image, note
 
 
 def test_local_miscalibration_is_a_diverging_colour_with_its_rule_in_the_note(open_page):
@@ -201,7 +213,7 @@ def test_local_miscalibration_is_a_diverging_colour_with_its_rule_in_the_note(op
     assert not app.exception and not app.error, [e.value for e in app.error]
     figure = figure_json(app)
     note = texts(figure).replace("<br>", " ")
-    assert "Colour: the local miscalibration" in note and "nearest of" in note and "no labels" in note
+    assert "Colour: local miscalibration" in note and "100 nearest of" in note and "no labels" in note
     coloured = next(t for t in figure["data"] if "colorscale" in t.get("marker", {}))
     marker = coloured["marker"]
     assert marker["cmin"] == pytest.approx(-marker["cmax"]) and marker["cmax"] > 0  # symmetric about 0
@@ -251,12 +263,12 @@ def test_the_coverage_slider_greys_out_the_abstentions_and_gives_the_answered_ac
     probs, labels = probs_and_labels(app.session_state["model_a"])  # the default pair's softmax model
     answers = answered(probs.max(1), 0.9)
     grey = next(t for t in figure["data"] if t.get("name", "").startswith("abstained"))
-    assert grey["name"] == f"abstained ({(~answers).sum():,})"
+    assert grey["name"] == f"abstained ({(~answers).sum():,} drawn)"  # all 360 are drawn
     assert sorted(array(grey["customdata"])) == np.flatnonzero(~answers).tolist()  # every test point is drawn
     note = texts(figure).replace("<br>", " ")
     right = probs.argmax(1) == labels
     assert f"abstains on the {(~answers).sum():,} least confident" in note
-    assert f"accuracy on the {answers.sum():,} it answers {right[answers].mean():.3f}" in note
+    assert f"accuracy on the {answers.sum():,} answered {right[answers].mean():.3f}" in note
 
 
 # ---------------------------------------------------------------------------------------------------

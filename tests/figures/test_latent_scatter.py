@@ -253,7 +253,7 @@ def test_abstained_points_are_grey_in_their_own_trace_under_every_colouring(colo
     values = np.linspace(-1, 1, 8)
     colours = {None: None, "correct": labels == 0, "value": values}[color]
     fig = F.latent_scatter(points, labels, CLASSES, color=colours, abstained=abstained, abstained_name="abstained")
-    grey = next(t for t in fig.data if t.name == "abstained (3)")
+    grey = next(t for t in fig.data if t.name == "abstained (3 drawn)")
     assert grey.marker.color == F.latents.GREY and list(grey.customdata) == [1, 4, 7]
     others = [i for t in fig.data if t is not grey for i in t.customdata]
     assert sorted(others) == [0, 2, 3, 5, 6]  # each point once, the abstained in grey alone

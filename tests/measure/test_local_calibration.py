@@ -55,7 +55,7 @@ def test_recovers_a_known_field(d):
     # varies far more than the 5 % a single point's test has.
     assert local.significant[calibrated].mean() < 0.3
     assert (local.effective_n >= NEIGHBOURS).all() and np.median(local.effective_n) == NEIGHBOURS  # ties all count
-    assert f"each latent's {NEIGHBOURS} nearest of 4,000" in local.rule
+    assert f"{NEIGHBOURS} nearest of 4,000 latents in the {d}-dimensional latent space" in local.rule
 
 
 def test_the_rule_follows_the_latents_scale():
@@ -69,7 +69,7 @@ def test_a_reference_sample_agrees_with_all_references():
     z, confidence, correct = _half_space_field()
     whole = local_miscalibration(z, confidence, correct)
     sampled = local_miscalibration(z, confidence, correct, max_references=1000, seed=3)
-    assert sampled.references == 1000 and "random sample of 1,000 of the 4,000" in sampled.rule
+    assert sampled.references == 1000 and "1,000 are a random sample of the 4,000" in sampled.rule
     assert sampled.gap.shape == sampled.se.shape == sampled.effective_n.shape == (4000,)
     assert np.median(np.abs(sampled.gap - whole.gap)) < 0.05
 

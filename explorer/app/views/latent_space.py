@@ -90,8 +90,10 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
                    "density_values": None if values is None else values[keep],
                    "density_abstained": None if abstained is None else abstained[keep]}
         markers = subset_indices(len(keep), MAX_MARKERS, seed)
-        drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the true "
-                  f"classes of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
+        of = "true classes" if values is None else f"{COLOR_BY[color_by]} values"
+        of += "" if abstained is None else " (grey for an abstention)"
+        drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the {of} "
+                  f"of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
                   "are markers to hover and click. ")
         keep, placed_points = keep[markers], placed_points[markers]
     labels, probs = out["labels"][keep], out["probs"][keep]
@@ -145,19 +147,15 @@ def _colouring(path: Path, dataset: str, color_by: str, out: dict, implied: str
         local = cache.local_gap(path, dataset)
         told = local.significant
         return local.gap, ~told, (
-            "Colour: the local miscalibration, the mean of confidence − correct (1 or 0) over the point's "
-            f"neighbours in the d-dimensional latent space, not on this map: red over-confident, blue "
-            f"under-confident; faded where it is within 2 standard errors of 0 (as a calibrated model would "
-            f"give), as {int((~told).sum()):,} of the {len(told):,} are. Neighbours: {local.rule}. It describes this "
-            "test split, whose labels it reads. ")
+            "Colour: local miscalibration, the mean of confidence − correct (1 or 0) over the point's "
+            f"{local.rule}: red over-confident, blue under-confident, faded within 2 standard errors of 0 "
+            f"({int((~told).sum()):,} of {len(told):,}). It describes this test split, whose labels it reads. ")
     if color_by == "gaussian gap":
         gap = cache.gaussian_gap(path, dataset, implied)
         return gap, None, (
-            "Colour: the model's confidence minus the confidence its class Gaussians give at the same latent "
-            "(red: the model is surer), with the class prior held to the test split's class frequencies: "
-            "under a head's own prior the two agree by construction (for softmax, every member of its "
-            f"implied family gives its predictions). |gap| is at most {np.abs(gap).max():.3g}, median "
-            f"{np.median(np.abs(gap)):.3g}. ")
+            "Colour: confidence − the confidence the class Gaussians give at the latent (red: the model is surer), "
+            "their class prior held to the test split's class frequencies (under the head's own prior the two agree "
+            f"by construction); |gap| at most {np.abs(gap).max():.3g}, median {np.median(np.abs(gap)):.3g}. ")
     return None, None, ""
 
 
@@ -168,9 +166,9 @@ def _abstentions(out: dict, coverage: float) -> tuple[np.ndarray | None, str]:
     probs, labels = out["probs"], out["labels"]
     answers = answered(probs.max(1), coverage)
     right = probs.argmax(1) == labels
-    return ~answers, (f"Coverage {coverage:.0%}: the model abstains on the {int((~answers).sum()):,} least confident "
-                      f"of the {len(labels):,} test points (grey); accuracy on the {int(answers.sum()):,} it "
-                      f"answers {right[answers].mean():.3f} (on all: {right.mean():.3f}). ")
+    return ~answers, (f"Coverage {coverage:.0%}: abstains on the {int((~answers).sum()):,} least confident of "
+                      f"{len(labels):,} (grey); accuracy on the {int(answers.sum()):,} answered "
+                      f"{right[answers].mean():.3f} (all: {right.mean():.3f}). ")
 
 
 def class_names(path: Path) -> list[str]:
