@@ -211,7 +211,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                              sizing="stretch", layer="below", opacity=1.0 if bright is None else 0.35)
         fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
-    if legend_title is None and (grey.any() or bright is not None):  # a legend beside the colour bar: above the plot
+    if legend_title is None and (grey.any() or bright is not None or prior_points is not None):
+        # a legend entry beside the colour bar would cover it: the legend goes above the plot
         fig.update_layout(legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom"))
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))

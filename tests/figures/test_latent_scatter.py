@@ -300,3 +300,14 @@ def _decoded(source: str) -> np.ndarray:
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     raw = zlib.decompressobj().decompress(png[png.index(b"IDAT") + 4:])
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + 4 * width)[:, 1:].reshape(height, width, 4)
+
+
+def test_beside_a_colour_bar_the_legend_goes_above_the_plot():
+    points, labels = np.random.default_rng(0).normal(size=(4, 2)), np.zeros(4, dtype=int)
+    values = np.array([0.1, 0.2, 0.3, 0.4])
+    alone = F.latent_scatter(points, labels, CLASSES, color=values)
+    assert alone.layout.legend.orientation is None  # no legend entry: nothing to move
+    with_prior = F.latent_scatter(points, labels, CLASSES, color=values, prior_points=points, prior_labels=labels)
+    assert with_prior.layout.legend.orientation == "h" and with_prior.layout.legend.yanchor == "bottom"
+    by_class = F.latent_scatter(points, labels, CLASSES, prior_points=points, prior_labels=labels)
+    assert by_class.layout.legend.orientation is None  # no colour bar: the legend stays at the side
