@@ -21,7 +21,7 @@ models = [("Model A", selected.model_a), ("Model B", selected.model_b)]
 
 @st.fragment
 def latent_maps() -> None:
-    controls = st.columns(5)
+    controls = st.columns(6)
     color_by = controls[0].radio("Colour by", list(views.COLOR_BY), format_func=views.COLOR_BY.get,
                                  horizontal=True)
     zoom = controls[1].radio("Axes when d = 2", ["all latents", "the Gaussians"], horizontal=True,
@@ -41,6 +41,10 @@ def latent_maps() -> None:
         help="A seeded random sample of the test points when there are more. Maps from 5,000 points on are "
              f"drawn with WebGL; beyond {MAX_MARKERS:,}, a density image of all of them under a sample of "
              f"{MAX_MARKERS:,} markers.")
+    coverage = controls[5].slider(
+        "Coverage (%)", 50, 100, 100, step=5,
+        help="Each model answers this share of the test points, those it is most confident on, and abstains "
+             "on the rest, drawn grey (the same rule as the risk–coverage curve).") / 100
     projection = ProjectionConfig(method=method, n_neighbors=n_neighbors, min_dist=min_dist,
                                   seed=selected.seed)
     region = state.region(selected.pair)  # None when drawn on other models
@@ -51,7 +55,7 @@ def latent_maps() -> None:
             with st.spinner("Placing the latents with UMAP (the first fit in a process compiles for a minute)…"
                             if method == "umap" else "Placing the latents…"):
                 figure, keep = views.latent_figure(path, color_by, projection, selected.seed, name, zoom, points,
-                                                   implied=selected.implied, **ring)
+                                                   implied=selected.implied, coverage=coverage, **ring)
         except ExplorerError as error:
             column.error(f"{name}: {error}")
             continue

@@ -41,6 +41,7 @@ from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_recalibrator, checkpoint_recalibrator
 from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, checkpoint_reference, fit_latents
+from explorer.measure.local_calibration import LocalGap, gaussian_confidence_gap, local_miscalibration
 from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores
 from explorer.measure.projection import Projection, fit_projection
 from explorer.measure.recalibration import Recalibrator
@@ -235,6 +236,33 @@ def fit(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) -> LatentFi
         return fit_latents(_head(path, found, implied), found.latents, found.labels)
     data = outputs(path, dataset)
     return fit_latents(gaussians(path, implied), data["latents"], data["labels"])
+
+
+@_per_file(st.cache_resource(show_spinner="Smoothing confidence − correctness over the latents…"))
+def local_gap(path: Path, dataset: str) -> LocalGap:
+    """The local miscalibration of the test split (:func:`explorer.measure.local_calibration.local_miscalibration`)
+    around each test latent, from the confidence and correctness of the file's own predictions."""
+    data = outputs(path, dataset)
+    if data["latents"] is None:
+        raise BundleError(f"{path.name} has no latents: no neighbourhoods to measure calibration in")
+    probs = data["probs"]
+    return local_miscalibration(data["latents"], probs.max(1), probs.argmax(1) == data["labels"])
+
+
+@_per_file(st.cache_resource(show_spinner=False))
+def gaussian_gap(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) -> np.ndarray:
+    """(N,) each test example's confidence minus its class Gaussians' (:func:`gaussians`) at its latent,
+    with the class prior held to the test split's class frequencies
+    (:func:`explorer.measure.local_calibration.gaussian_confidence_gap`: under each head's own prior
+    the gap is 0 by construction)."""
+    data = outputs(path, dataset)
+    head = gaussians(path, implied)
+    if data["latents"] is None or head is None:
+        raise BundleError(f"{path.name} has no latents with the weight and bias of the layer they enter: no class "
+                          "Gaussians to compare its confidence with")
+    frequencies = np.bincount(data["labels"], minlength=data["probs"].shape[1]) / len(data["labels"])
+    with np.errstate(divide="ignore"):  # an absent class gets log 0: never the Gaussians' answer
+        return gaussian_confidence_gap(data["probs"], data["latents"], head, np.log(frequencies))
 
 
 @_per_file(st.cache_resource(show_spinner="Fitting a PCA to the latents…"))

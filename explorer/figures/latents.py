@@ -21,7 +21,13 @@ WEBGL_FROM = 5000
 DENSITY_PIXELS = 500
 """Width and height, in pixels, of the density image drawn under a map's markers."""
 FADED = 0.15
-"""Marker opacity of the points a highlight leaves out: still there to hover, clearly behind."""
+"""Marker opacity of the points a highlight leaves out, or a ``faded`` mask names: still there to hover,
+clearly behind."""
+DIVERGING = ((0.0, "#2166AC"), (0.25, "#67A9CF"), (0.5, "#F7F7F7"), (0.75, "#EF8A62"), (1.0, "#B2182B"))
+"""Colour scale of a signed value centred on 0 (ColorBrewer's RdBu, colour-blind safe): blue below 0,
+near-white at 0, red above."""
+GREY = "#BBBBBB"
+"""Colour of the points an ``abstained`` mask names (a model's abstentions at a coverage)."""
 
 
 def latent_scatter(points, labels, class_names: Sequence[str], color=None, color_label: str = "class",
@@ -30,7 +36,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
                    title: str = "", axis_titles: tuple[str, str] = ("z₁", "z₂"),
                    axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
                    density_points=None, density_labels=None, highlight=None,
-                   highlight_name: str | None = None) -> go.Figure:
+                   highlight_name: str | None = None, diverging: bool = False, faded=None, abstained=None,
+                   abstained_name: str = "abstained", density_values=None, density_abstained=None) -> go.Figure:
     """Scatter of 2-D latents (or a 2-D projection of them), optionally with the class priors' contours
     and samples overlaid.
 
@@ -74,6 +81,16 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             other points fade to :data:`FADED` opacity (the density image, if any, fades too).
         highlight_name: legend name of the highlight, e.g. how many points it holds in all when
             ``points`` are a sample.
+        diverging: colour a continuous ``color`` on :data:`DIVERGING`, centred on 0 over the symmetric
+            range ±max |color| (a signed gap), instead of the sequential scale.
+        faded: (N,) bool, points drawn at :data:`FADED` opacity in their colour (e.g. a value not told
+            apart from 0).
+        abstained: (N,) bool, points drawn in :data:`GREY` in a trace of their own (legend
+            ``"{abstained_name} (count drawn)"``, under the others, keeping their ``customdata``) instead of in
+            their colour.
+        density_values: (M,) finite numbers: the density image takes the mean colour of its points' values
+            on the markers' colour scale and range instead of their classes' (with a continuous ``color``).
+        density_abstained: (M,) bool: those points count in :data:`GREY` in the density image.
     """
     points = base.array(points, "points", (None, 2))
     n, k = len(points), len(class_names)
@@ -81,6 +98,8 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     if hover_text is not None and len(hover_text) != n:
         raise ArgumentError(f"hover_text must have one entry per point ({n}), got {len(hover_text)}")
     bright = None if highlight is None else _highlight_mask(highlight, n)
+    dim, grey = _mask(faded, n, "faded"), _mask(abstained, n, "abstained")
+    lit = None if bright is None and not dim.any() else (np.ones(n, dtype=bool) if bright is None else bright) & ~dim
     large = n >= WEBGL_FROM
     index = np.arange(n)
     by_correctness = color is not None and np.asarray(color).dtype == bool
@@ -98,9 +117,14 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     def points_trace(mask, hover_name: str | None = None, **kwargs) -> go.Scatter:
         name = f"{hover_name or kwargs['name']}<br>" if large and color is None else ""
         hover = f"{name if large else '%{text}<br>'}(%{{x:.2f}}, %{{y:.2f}})<br>index %{{customdata}}<extra></extra>"
-        if bright is not None and hover_name is None:  # fade what is not highlighted
+        if hover_name is None and grey.any():  # abstentions are drawn grey in their own trace
+            whole, mask = mask, mask & ~grey
             marker = kwargs["marker"]
-            kwargs["marker"] = {**marker, "opacity": np.where(bright[mask], marker.get("opacity", 1.0), FADED)}
+            if isinstance(marker.get("color"), np.ndarray):
+                kwargs["marker"] = {**marker, "color": marker["color"][mask[whole]]}
+        if lit is not None and hover_name is None:  # fade what is not highlighted, or is marked faded
+            marker = kwargs["marker"]
+            kwargs["marker"] = {**marker, "opacity": np.where(lit[mask], marker.get("opacity", 1.0), FADED)}
             if kwargs.get("showlegend", True):
                 # plotly draws a legend symbol at the mean of an opacity array, which the fading makes
                 # nearly invisible: the entry moves to a point-less trace of the unfaded marker, in the
@@ -121,6 +145,10 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         traces.append(scatter(
             x=prior_points[:, 0], y=prior_points[:, 1], mode="markers", name="prior samples",
             hoverinfo="skip", marker=dict(size=4, opacity=0.3, color=[base.color(y) for y in prior_labels])))
+    if grey.any():  # under the answered points
+        traces.append(points_trace(grey, name=f"{abstained_name} ({int(grey.sum()):,} drawn)", hover_name=abstained_name,
+                                   marker=dict(size=size, opacity=0.6, color=GREY)))
+    colorscale, value_range = base.COLORSCALE, None
     if color is None:
         traces += [points_trace(labels == c, name=class_names[c], legendgroup=class_names[c],
                                 marker=dict(size=size, opacity=0.75, color=base.color(c), symbol=base.symbol(c)))
@@ -136,8 +164,14 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
     else:
         values = base.array(color, "color", (n,))
         colorbar = dict(title=dict(text=color_label, side="right"), tickfont_size=base.TICK_SIZE)
+        if diverging:  # symmetric about 0, so white is 0 and equal gaps either way look equally strong
+            span = float(np.abs(values).max()) or 1.0
+            colorscale, value_range = [list(stop) for stop in DIVERGING], (-span, span)
+        else:
+            value_range = (float(values.min()), float(values.max()))
         traces.append(points_trace(np.ones(n, dtype=bool), name=color_label, showlegend=False, marker=dict(
-            size=size, opacity=0.8, color=values, colorscale=base.COLORSCALE, colorbar=colorbar)))
+            size=size, opacity=0.8, color=values, colorscale=colorscale, colorbar=colorbar,
+            cmin=value_range[0], cmax=value_range[1])))
     for c, n_std, boundary in ellipses or []:
         if not 0 <= c < k:
             raise ArgumentError(f"ellipse class index must be in [0, {k}), got {c}")
@@ -166,11 +200,20 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         density_labels = check_labels(density_labels, len(density_points), k, "density_labels")
         everything = np.vstack([density_points, points])
         (x0, y0), (x1, y1) = everything.min(0), everything.max(0)
-        image = density_image(density_points, density_labels, k, (x0, x1), (y0, y1))
+        m = len(density_points)
+        if density_values is not None and value_range is not None:
+            rgb = scale_colors(base.array(density_values, "density_values", (m,)), colorscale, value_range)
+        else:
+            rgb = _class_rgb(k)[density_labels]
+        rgb[_mask(density_abstained, m, "density_abstained")] = _rgb(GREY)
+        image = colour_image(density_points, rgb, (x0, x1), (y0, y1))
         fig.add_layout_image(source=_png(image), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
                              sizing="stretch", layer="below", opacity=1.0 if bright is None else 0.35)
         fig.update_layout(xaxis_range=[x0, x1], yaxis_range=[y0, y1])
     legend_title = color_label if color is None or by_correctness else None  # else: the colour bar's
+    if legend_title is None and (grey.any() or bright is not None or prior_points is not None):
+        # a legend entry beside the colour bar would cover it: the legend goes above the plot
+        fig.update_layout(legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom"))
     fig.update_layout(legend_title_text=legend_title, xaxis_title=axis_titles[0],
                       yaxis=dict(title=axis_titles[1], scaleanchor="x", scaleratio=1))
     if axis_range is not None:
@@ -204,22 +247,65 @@ def _highlight_mask(highlight, n: int) -> np.ndarray:
 
 def density_image(points: np.ndarray, labels: np.ndarray, k: int, x_range: tuple[float, float],
                   y_range: tuple[float, float], pixels: int = DENSITY_PIXELS) -> np.ndarray:
-    """Points (M, 2) of classes ``labels`` binned into a pixels × pixels RGBA image (uint8, row 0 at the
-    top) over ``x_range`` × ``y_range``: each pixel takes the mean colour of the classes of its points
-    and an opacity that grows with the logarithm of their count; empty pixels are transparent. One
-    pass over the points (a bincount), so 10⁶ points take a fraction of a second.
+    """Points (M, 2) of classes ``labels`` binned into a pixels × pixels RGBA image in their classes'
+    colours (:func:`colour_image`)."""
+    return colour_image(points, _class_rgb(k)[labels], x_range, y_range, pixels)
+
+
+def colour_image(points: np.ndarray, rgb: np.ndarray, x_range: tuple[float, float],
+                 y_range: tuple[float, float], pixels: int = DENSITY_PIXELS) -> np.ndarray:
+    """Points (M, 2) of colours ``rgb`` (M, 3) in [0, 255] binned into a pixels × pixels RGBA image (uint8,
+    row 0 at the top) over ``x_range`` × ``y_range``: each pixel takes the mean colour of its points and
+    an opacity that grows with the logarithm of their count; empty pixels are transparent. One pass
+    over the points per channel (a bincount), so 10⁶ points take a fraction of a second.
     """
     (x0, x1), (y0, y1) = x_range, y_range
     width, height = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
     col = np.clip(((points[:, 0] - x0) / width * pixels).astype(np.int64), 0, pixels - 1)
     row = np.clip(((y1 - points[:, 1]) / height * pixels).astype(np.int64), 0, pixels - 1)  # y grows upwards
-    counts = np.bincount((labels * pixels + row) * pixels + col, minlength=k * pixels * pixels)
-    counts = counts.reshape(k, pixels, pixels).astype(np.float64)
-    total = counts.sum(0)
-    rgb = np.array([[int(base.color(c)[i:i + 2], 16) for i in (1, 3, 5)] for c in range(k)], dtype=np.float64)
-    mean = np.einsum("khw,kc->hwc", counts, rgb) / np.maximum(total, 1)[..., None]
+    cell, size = row * pixels + col, pixels * pixels
+    total = np.bincount(cell, minlength=size).astype(np.float64)
+    mean = np.stack([np.bincount(cell, weights=rgb[:, c], minlength=size) for c in range(3)], axis=1)
+    mean = (mean / np.maximum(total, 1)[:, None]).reshape(pixels, pixels, 3)
+    total = total.reshape(pixels, pixels)
     alpha = np.where(total > 0, 0.25 + 0.75 * np.log1p(total) / np.log1p(max(total.max(), 1)), 0.0)
     return np.concatenate([mean, 255 * alpha[..., None]], axis=2).round().astype(np.uint8)
+
+
+def scale_colors(values: np.ndarray, colorscale, value_range: tuple[float, float]) -> np.ndarray:
+    """(M,) values as (M, 3) RGB in [0, 255] on ``colorscale`` (a plotly scale's name, or its
+    [[position, colour], ...] stops) over ``value_range``, clipped at its ends, interpolated linearly
+    between stops as plotly draws them."""
+    from plotly.colors import get_colorscale  # here: only the density image needs it
+
+    stops = get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    positions = np.array([float(p) for p, _ in stops])
+    colours = np.array([_rgb(c) for _, c in stops])
+    lo, hi = value_range
+    t = np.clip((np.asarray(values, dtype=np.float64) - lo) / ((hi - lo) or 1.0), 0.0, 1.0)
+    return np.stack([np.interp(t, positions, colours[:, c]) for c in range(3)], axis=1)
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    """"#RRGGBB" or "rgb(r, g, b)" as three numbers in [0, 255]."""
+    if colour.startswith("#"):
+        return tuple(float(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    return tuple(float(part) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+
+
+def _class_rgb(k: int) -> np.ndarray:
+    """(K, 3) the classes' colours in [0, 255]."""
+    return np.array([_rgb(base.color(c)) for c in range(k)])
+
+
+def _mask(mask, n: int, name: str) -> np.ndarray:
+    """(n,) bool: ``mask`` checked, or all False for None."""
+    if mask is None:
+        return np.zeros(n, dtype=bool)
+    mask = np.asarray(mask)
+    if mask.shape != (n,) or mask.dtype != bool:
+        raise ArgumentError(f"{name} must be a ({n},) bool mask, got shape {mask.shape} of {mask.dtype}")
+    return mask
 
 
 def _png(rgba: np.ndarray) -> str:

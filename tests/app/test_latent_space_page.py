@@ -18,7 +18,7 @@ def test_latent_page_draws_both_models_and_the_chi2_check(open_page):
     assert len(app.metric) == 2 and not app.error
 
 
-@pytest.mark.parametrize("color_by", ["prediction", "confidence", "correct"])
+@pytest.mark.parametrize("color_by", ["prediction", "confidence", "correct", "miscalibration", "gaussian gap"])
 def test_latent_page_colour_options(open_page, color_by):
     app = open_page("latent_space")
     app.radio[0].set_value(color_by).run()
@@ -190,9 +190,85 @@ def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(op
     note = figure["layout"]["annotations"][0]["text"].replace("<br>", " ")
     assert f"All {n:,} test points drawn" in note, note
     assert f"{MAX_MARKERS:,} of them, a random sample, are markers" in note
-    assert figure["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    image = figure["layout"]["images"][0]["source"]
+    assert image.startswith("data:image/png;base64,")
     shown = sorted(i for t in figure["data"] if t.get("mode") == "markers" for i in array(t["customdata"]))
     assert len(shown) == MAX_MARKERS and len(set(shown)) == MAX_MARKERS
+    # The image takes the colour of each point's local gap, and greys the abstentions, as the markers do.
+    next(r for r in app.radio if r.label == "Colour by").set_value("miscalibration").run()
+    next(s for s in app.slider if s.label == "Coverage (%)").set_value(90).run()
+    next(s for s in app.selectbox if s.label == "Points drawn (at most)").select_index(3).run()  # AppTest forgot it
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    note = figure["layout"]["annotations"][0]["text"].replace("<br>", " ")
+    assert f"All {n:,} test points drawn" in note and "mean colour of the local miscalibration values" in note, note
+    assert "local miscalibration" in note and f"2,000 are a random sample of the {n:,}" in note
+    assert f"abstains on the {n - int(np.ceil(0.9 * n)):,} least confident" in note
+    assert figure["layout"]["images"][0]["source"] != image, note
+
+
+def test_local_miscalibration_is_a_diverging_colour_with_its_rule_in_the_note(open_page):
+    app = open_page("latent_space")  # the shipped d = 2 pair
+    next(r for r in app.radio if r.label == "Colour by").set_value("miscalibration").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    note = texts(figure).replace("<br>", " ")
+    assert "Colour: local miscalibration" in note and "100 nearest of" in note and "no labels" in note
+    coloured = next(t for t in figure["data"] if "colorscale" in t.get("marker", {}))
+    marker = coloured["marker"]
+    assert marker["cmin"] == pytest.approx(-marker["cmax"]) and marker["cmax"] > 0  # symmetric about 0
+    assert marker["colorscale"][2][1] == "#F7F7F7"  # white at the middle: 0
+
+
+def test_the_gaussian_gap_of_a_bundle_without_a_last_layer_is_refused_in_words(open_page, tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import save_bundle
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "runs" / "shared"
+    folder.mkdir(parents=True)
+    labels = rng.integers(0, 3, 300)
+    latents = rng.normal(size=(300, 2)) + labels[:, None]
+    weight = rng.normal(size=(3, 2))
+    save_bundle(folder / "with.npz", logits=latents @ weight.T, labels=labels, latents=latents, weight=weight,
+                bias=np.zeros(3))
+    save_bundle(folder / "without.npz", logits=latents @ weight.T, labels=labels, latents=latents)
+    app = open_page("latent_space", query={"dataset": "own data"},
+                    state={"model_a": str(folder / "with.npz"), "model_b": str(folder / "without.npz")})
+    chi2 = [e.value for e in app.error]  # the χ² check of model B says why it has none
+    assert len(chi2) == 1 and "no class Gaussians to check them against" in chi2[0]
+    colour = next(r for r in app.radio if r.label == "Colour by")
+    colour.set_value("miscalibration").run()
+    assert not app.exception and [e.value for e in app.error] == chi2  # both have latents
+    colour.set_value("gaussian gap").run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["Model B: without.npz has no latents with the weight and bias of the "
+                                            "layer they enter: no class Gaussians to compare its confidence with",
+                                            *chi2]
+    assert "confidence gap to the Gaussians" in texts(figure_json(app))
+
+
+@pytest.mark.parametrize("color_by", ["class", "miscalibration"])
+def test_the_coverage_slider_greys_out_the_abstentions_and_gives_the_answered_accuracy(open_page, color_by):
+    import numpy as np
+
+    from explorer.measure.selective import answered
+
+    app = open_page("latent_space")
+    next(r for r in app.radio if r.label == "Colour by").set_value(color_by).run()
+    next(s for s in app.slider if s.label == "Coverage (%)").set_value(90).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    probs, labels = probs_and_labels(app.session_state["model_a"])  # the default pair's softmax model
+    answers = answered(probs.max(1), 0.9)
+    grey = next(t for t in figure["data"] if t.get("name", "").startswith("abstained"))
+    assert grey["name"] == f"abstained ({(~answers).sum():,} drawn)"  # all 360 are drawn
+    assert sorted(array(grey["customdata"])) == np.flatnonzero(~answers).tolist()  # every test point is drawn
+    note = texts(figure).replace("<br>", " ")
+    right = probs.argmax(1) == labels
+    assert f"abstains on the {(~answers).sum():,} least confident" in note
+    assert f"accuracy on the {answers.sum():,} answered {right[answers].mean():.3f}" in note
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -221,3 +221,93 @@ def test_latent_replay_has_one_frame_per_epoch_on_fixed_axes():
         F.latent_replay(points, labels, CLASSES)  # (N, 2): not a sequence of epochs
     with pytest.raises(ArgumentError, match=r"labels must have shape \(N,\) = \(30,\), got \(29,\)"):
         F.latent_replay(snapshots, labels[:29], CLASSES)
+
+
+def test_a_signed_value_is_drawn_on_a_diverging_scale_symmetric_about_zero():
+    points, labels = np.random.default_rng(0).normal(size=(6, 2)), np.zeros(6, dtype=int)
+    gap = np.array([-0.1, 0.3, 0.0, 0.05, -0.2, 0.1])
+    fig = F.latent_scatter(points, labels, CLASSES, color=gap, color_label="gap", diverging=True)
+    marker = fig.data[0].marker
+    assert (marker.cmin, marker.cmax) == (-0.3, 0.3)  # symmetric: 0 is the middle of the scale
+    assert [tuple(stop) for stop in marker.colorscale] == list(F.latents.DIVERGING)
+    sequential = F.latent_scatter(points, labels, CLASSES, color=gap, color_label="gap").data[0].marker
+    assert (sequential.cmin, sequential.cmax) == (-0.2, 0.3)
+
+
+def test_faded_points_keep_their_colour_at_low_opacity():
+    points, labels = np.random.default_rng(0).normal(size=(4, 2)), np.zeros(4, dtype=int)
+    faded = np.array([True, False, False, True])
+    fig = F.latent_scatter(points, labels, CLASSES, color=np.array([0.1, -0.2, 0.3, 0.0]), diverging=True,
+                           faded=faded)
+    np.testing.assert_allclose(fig.data[0].marker.opacity, [F.latents.FADED, 0.8, 0.8, F.latents.FADED])
+    np.testing.assert_allclose(fig.data[0].marker.color, [0.1, -0.2, 0.3, 0.0])
+    with pytest.raises(ValueError, match=r"faded must be a \(4,\) bool mask"):
+        F.latent_scatter(points, labels, CLASSES, faded=np.array([0, 1, 0, 1]))
+
+
+@pytest.mark.parametrize("color", [None, "correct", "value"])
+def test_abstained_points_are_grey_in_their_own_trace_under_every_colouring(color):
+    rng = np.random.default_rng(0)
+    points, labels = rng.normal(size=(8, 2)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    abstained = np.array([False, True, False, False, True, False, False, True])
+    values = np.linspace(-1, 1, 8)
+    colours = {None: None, "correct": labels == 0, "value": values}[color]
+    fig = F.latent_scatter(points, labels, CLASSES, color=colours, abstained=abstained, abstained_name="abstained")
+    grey = next(t for t in fig.data if t.name == "abstained (3 drawn)")
+    assert grey.marker.color == F.latents.GREY and list(grey.customdata) == [1, 4, 7]
+    others = [i for t in fig.data if t is not grey for i in t.customdata]
+    assert sorted(others) == [0, 2, 3, 5, 6]  # each point once, the abstained in grey alone
+    if color == "value":
+        coloured = next(t for t in fig.data if t is not grey)
+        np.testing.assert_allclose(coloured.marker.color, values[~abstained])
+
+
+def test_a_value_density_image_takes_the_mean_colour_of_its_values_and_greys_abstentions():
+    from explorer.figures.latents import DIVERGING, GREY, colour_image, scale_colors
+
+    assert scale_colors(np.array([-2.0, 0.0, 1.0]), [list(s) for s in DIVERGING], (-1.0, 1.0)).tolist() == [
+        [0x21, 0x66, 0xAC], [0xF7, 0xF7, 0xF7], [0xB2, 0x18, 0x2B]]  # clipped at the ends, white at 0
+    viridis = scale_colors(np.array([0.0, 1.0]), "Viridis", (0.0, 1.0))
+    np.testing.assert_allclose(viridis, [[0x44, 0x01, 0x54], [0xFD, 0xE7, 0x25]])
+    points = np.array([[0.05, 0.95], [0.05, 0.95], [0.95, 0.05]])
+    rgb = np.array([[0.0, 0.0, 0.0], [200.0, 100.0, 50.0], [1.0, 2.0, 3.0]])
+    image = colour_image(points, rgb, (0.0, 1.0), (0.0, 1.0), pixels=10)
+    np.testing.assert_array_equal(image[0, 0, :3], [100, 50, 25])  # the mean of its two points
+    np.testing.assert_array_equal(image[9, 9, :3], [1, 2, 3])
+    rng = np.random.default_rng(0)
+    everything = rng.normal(size=(3000, 2))
+    values = np.where(everything[:, 0] > 0, 1.0, -1.0)
+    fig = F.latent_scatter(everything[:50], np.zeros(50, dtype=int), CLASSES, color=values[:50], diverging=True,
+                           density_points=everything, density_labels=np.zeros(3000, dtype=int),
+                           density_values=values, density_abstained=everything[:, 1] > 1.5)
+    drawn = _decoded(fig.layout.images[0].source)
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    column, row = np.meshgrid((np.arange(drawn.shape[1]) + 0.5) / drawn.shape[1] * (x1 - x0) + x0,
+                              y1 - (np.arange(drawn.shape[0]) + 0.5) / drawn.shape[0] * (y1 - y0))
+    seen = drawn[..., 3] > 0
+    right, left, top = seen & (column > 0.2) & (row < 1.4), seen & (column < -0.2) & (row < 1.4), seen & (row > 1.6)
+    assert (drawn[right, 0].astype(int) - drawn[right, 2] > 100).all()  # red: a value of +1
+    assert (drawn[left, 2].astype(int) - drawn[left, 0] > 100).all()  # blue: −1
+    np.testing.assert_array_equal(drawn[top, :3], np.full((top.sum(), 3), int(GREY[1:3], 16)))
+
+
+def _decoded(source: str) -> np.ndarray:
+    """A PNG data URI of an (H, W, 4) image as latents._png writes it (filter type 0 on every row)."""
+    import base64
+    import zlib
+
+    png = base64.b64decode(source.split(",", 1)[1])
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    raw = zlib.decompressobj().decompress(png[png.index(b"IDAT") + 4:])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + 4 * width)[:, 1:].reshape(height, width, 4)
+
+
+def test_beside_a_colour_bar_the_legend_goes_above_the_plot():
+    points, labels = np.random.default_rng(0).normal(size=(4, 2)), np.zeros(4, dtype=int)
+    values = np.array([0.1, 0.2, 0.3, 0.4])
+    alone = F.latent_scatter(points, labels, CLASSES, color=values)
+    assert alone.layout.legend.orientation is None  # no legend entry: nothing to move
+    with_prior = F.latent_scatter(points, labels, CLASSES, color=values, prior_points=points, prior_labels=labels)
+    assert with_prior.layout.legend.orientation == "h" and with_prior.layout.legend.yanchor == "bottom"
+    by_class = F.latent_scatter(points, labels, CLASSES, prior_points=points, prior_labels=labels)
+    assert by_class.layout.legend.orientation is None  # no colour bar: the legend stays at the side

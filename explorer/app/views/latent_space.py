@@ -26,17 +26,21 @@ from explorer.measure.calibration import accuracy, expected_calibration_error, r
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse, ks_critical_value
 from explorer.measure.recalibration import apply_temperature
+from explorer.measure.selective import answered
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
-            "correct": "correctness"}
+            "correct": "correctness", "miscalibration": "local miscalibration",
+            "gaussian gap": "confidence gap to the Gaussians"}
+SIGNED = ("miscalibration", "gaussian gap")
+"""Colourings of a signed value, drawn on a diverging scale centred on 0."""
 
 
 @cache.shared_figure_of_file
 def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed: int,
                   title_prefix: str, zoom_to_gaussians: bool = False,
                   points: int | None = MAX_POINTS, highlight: np.ndarray | None = None,
-                  highlight_label: str = "highlighted", implied: str = DEFAULT_COVARIANCE
-                  ) -> tuple[go.Figure, np.ndarray]:
+                  highlight_label: str = "highlighted", implied: str = DEFAULT_COVARIANCE,
+                  coverage: float = 1.0) -> tuple[go.Figure, np.ndarray]:
     """The model's test latents (at most ``points``, drawn with ``seed``; None: all; the note says how
     many of how many) against its class Gaussians. More than ``MAX_MARKERS`` are drawn as a density
     image under a seeded sample of that many markers.
@@ -53,6 +57,12 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     ``highlight``: (H,) test-split indices to ring on the map, the other points faded
     (:func:`explorer.figures.latent_scatter`); those the map does not draw (a sample) are counted in
     the legend entry, ``"{highlight_label}: H test points"`` and how many of them are drawn.
+
+    ``color_by`` "miscalibration" colours each point by the local gap between confidence and correctness
+    around its latent (:func:`explorer.app.cache.local_gap`), faded where it is not told apart from 0;
+    "gaussian gap" by its confidence minus its class Gaussians' (:func:`explorer.app.cache.gaussian_gap`).
+    ``coverage`` < 1 greys out the points the model abstains on, :func:`explorer.measure.selective.answered`
+    on the whole test split; the note says how many and the accuracy on the rest.
     """
     chosen = sources.source(path)
     out = cache.outputs(path, chosen.dataset)
@@ -70,25 +80,33 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
         keep = placed.keep
     drawn = (f"All {total:,} test points drawn. " if len(keep) == total else
              f"{len(keep):,} of the {total:,} test points drawn (a random sample, seed {seed}). ")
+    values, faded, colouring = _colouring(path, chosen.dataset, color_by, out, implied)
+    abstained, abstaining = _abstentions(out, coverage)
+    drawn += colouring + abstaining
     placed_points = placed.projection.points if d != 2 else out["latents"][keep]
     density = {}
     if len(keep) > MAX_MARKERS:  # every placed point in the image, a sample of them as markers
-        density = {"density_points": placed_points, "density_labels": out["labels"][keep]}
+        density = {"density_points": placed_points, "density_labels": out["labels"][keep],
+                   "density_values": None if values is None else values[keep],
+                   "density_abstained": None if abstained is None else abstained[keep]}
         markers = subset_indices(len(keep), MAX_MARKERS, seed)
-        drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the true "
-                  f"classes of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
+        of = "true classes" if values is None else f"{COLOR_BY[color_by]} values"
+        of += "" if abstained is None else " (grey for an abstention)"
+        drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the {of} "
+                  f"of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
                   "are markers to hover and click. ")
         keep, placed_points = keep[markers], placed_points[markers]
     labels, probs = out["labels"][keep], out["probs"][keep]
     predicted = probs.argmax(1)
-    color = {"class": None, "prediction": None, "confidence": probs.max(1),
-             "correct": predicted == labels}[color_by]
+    color = predicted == labels if color_by == "correct" else None if values is None else values[keep]
     shown = predicted if color_by == "prediction" else labels
     names = chosen.class_names
     hover = None if len(keep) >= WEBGL_FROM else [  # larger maps hover with one template (figures/latents.py)
         f"#{i}: label {names[y]}, predicted {names[p]}" for i, y, p in zip(keep, labels, predicted)]
     common = {"class_names": list(names), "color": color, "color_label": COLOR_BY[color_by],
-              "hover_text": hover, "title": chosen.name(title_prefix), **density}
+              "hover_text": hover, "title": chosen.name(title_prefix), "diverging": color_by in SIGNED,
+              "faded": None if faded is None else faded[keep],
+              "abstained": None if abstained is None else abstained[keep], **density}
     if highlight is not None:
         wanted = np.unique(np.asarray(highlight, dtype=np.int64))
         rows = np.flatnonzero(np.isin(keep, wanted))
@@ -117,6 +135,40 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     zoom = tuple(zip(box.min(0) - pad, box.max(0) + pad)) if zoom_to_gaussians else None
     return latent_scatter(placed_points, shown, ellipses=ellipses, note=note, axis_range=zoom,
                           **common), keep
+
+
+def _colouring(path: Path, dataset: str, color_by: str, out: dict, implied: str
+               ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """A continuous colouring's values on the whole test split (N,) (None when the colours are classes
+    or correctness), the points to fade (N,) bool or None, and what the colour means, for the note."""
+    if color_by == "confidence":
+        return out["probs"].max(1), None, ""
+    if color_by == "miscalibration":
+        local = cache.local_gap(path, dataset)
+        told = local.significant
+        return local.gap, ~told, (
+            "Colour: local miscalibration, the mean of confidence − correct (1 or 0) over the point's "
+            f"{local.rule}: red over-confident, blue under-confident, faded within 2 standard errors of 0 "
+            f"({int((~told).sum()):,} of {len(told):,}). It describes this test split, whose labels it reads. ")
+    if color_by == "gaussian gap":
+        gap = cache.gaussian_gap(path, dataset, implied)
+        return gap, None, (
+            "Colour: confidence − the confidence the class Gaussians give at the latent (red: the model is surer), "
+            "their class prior held to the test split's class frequencies (under the head's own prior the two agree "
+            f"by construction); |gap| at most {np.abs(gap).max():.3g}, median {np.median(np.abs(gap)):.3g}. ")
+    return None, None, ""
+
+
+def _abstentions(out: dict, coverage: float) -> tuple[np.ndarray | None, str]:
+    """(N,) True where the model abstains at ``coverage`` (None at full coverage), and the note's words."""
+    if coverage >= 1.0:
+        return None, ""
+    probs, labels = out["probs"], out["labels"]
+    answers = answered(probs.max(1), coverage)
+    right = probs.argmax(1) == labels
+    return ~answers, (f"Coverage {coverage:.0%}: abstains on the {int((~answers).sum()):,} least confident of "
+                      f"{len(labels):,} (grey); accuracy on the {int(answers.sum()):,} answered "
+                      f"{right[answers].mean():.3f} (all: {right.mean():.3f}). ")
 
 
 def class_names(path: Path) -> list[str]:
