@@ -333,10 +333,9 @@ def conformal(path: Path, alpha: float, score: str) -> ConformalPredictor:
 
 
 @_per_file(st.cache_resource(show_spinner=False))
-def set_sizes(path: Path, alpha: float, score: str) -> np.ndarray:
-    """(N_test,) int, read-only: how many classes the prediction set of each clean test example of the
-    file's own test split holds (:func:`conformal`), in the rows of :func:`outputs`."""
-    dataset = bundle(path).dataset_name if is_bundle_path(path) else model(path)[1]["dataset"]
+def set_sizes(path: Path, dataset: str, alpha: float, score: str) -> np.ndarray:
+    """(N_test,) int, read-only: how many classes the prediction set of each clean test example holds
+    (:func:`conformal`), in the rows of :func:`outputs` of ``dataset``."""
     sizes = conformal(path, alpha, score).sets(outputs(path, dataset)["probs"]).sum(axis=1)
     sizes.flags.writeable = False
     return sizes

@@ -357,7 +357,7 @@ def test_set_sizes_are_the_sizes_of_the_sets_calibrated_on_validation(fresh_app)
     from explorer.measure.inference import predict
 
     path = SHIPPED_DIR / "digits-mlp-d2-vc.pt"
-    sizes = cache.set_sizes(path, 0.1, "aps")
+    sizes = cache.set_sizes(path, "digits", 0.1, "aps")
     model, meta = load_checkpoint(path)
     held_out = checkpoint_validation_split(model, meta, load_dataset("digits", "train"))
     test = load_dataset("digits", "test")
@@ -366,4 +366,4 @@ def test_set_sizes_are_the_sizes_of_the_sets_calibrated_on_validation(fresh_app)
     direct = prediction_sets(cal_probs, held_out.y.numpy(), probs, 0.1, "aps").sum(axis=1)
     assert sizes.shape == (450,) and not sizes.flags.writeable
     np.testing.assert_array_equal(sizes, direct)
-    assert cache.set_sizes(path, 0.1, "aps") is sizes  # cached
+    assert cache.set_sizes(path, "digits", 0.1, "aps") is sizes  # cached

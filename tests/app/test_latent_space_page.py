@@ -18,7 +18,8 @@ def test_latent_page_draws_both_models_and_the_chi2_check(open_page):
     assert len(app.metric) == 2 and not app.error
 
 
-@pytest.mark.parametrize("color_by", ["prediction", "confidence", "correct", "miscalibration", "gaussian gap"])
+@pytest.mark.parametrize("color_by", ["prediction", "confidence", "correct", "miscalibration", "gaussian gap",
+                                      "set size"])
 def test_latent_page_colour_options(open_page, color_by):
     app = open_page("latent_space")
     app.radio[0].set_value(color_by).run()
@@ -218,6 +219,21 @@ def test_local_miscalibration_is_a_diverging_colour_with_its_rule_in_the_note(op
     marker = coloured["marker"]
     assert marker["cmin"] == pytest.approx(-marker["cmax"]) and marker["cmax"] > 0  # symmetric about 0
     assert marker["colorscale"][2][1] == "#F7F7F7"  # white at the middle: 0
+
+
+def test_set_size_colours_each_point_by_its_conformal_set_calibrated_on_validation(open_page):
+    import numpy as np
+
+    from explorer.app import cache
+
+    app = open_page("latent_space")  # the shipped digits d = 2 pair: every test point drawn
+    next(r for r in app.radio if r.label == "Colour by").set_value("set size").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    figure = figure_json(app)
+    coloured = next(t for t in figure["data"] if "colorscale" in t.get("marker", {}))
+    sizes = cache.set_sizes(SHIPPED_DIR / "digits-mlp-d2-softmax.pt", "digits", 0.1, "aps")
+    np.testing.assert_array_equal(array(coloured["marker"]["color"]), sizes[array(coloured["customdata"])])
+    assert "conformal prediction set holds at 90% coverage (APS" in texts(figure).replace("<br>", " ")
 
 
 def test_the_gaussian_gap_of_a_bundle_without_a_last_layer_is_refused_in_words(open_page, tmp_path):

@@ -23,6 +23,7 @@ from explorer.figures import (chi2_histogram, image_row, latent_scatter, norm_hi
                               reliability_diagram)
 from explorer.figures.latents import WEBGL_FROM
 from explorer.measure.calibration import accuracy, expected_calibration_error, reliability_bins
+from explorer.measure.conformal import ALPHA, DEFAULT_SCORE
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse, ks_critical_value
 from explorer.measure.recalibration import apply_temperature
@@ -30,7 +31,7 @@ from explorer.measure.selective import answered
 
 COLOR_BY = {"class": "true label", "prediction": "prediction", "confidence": "confidence",
             "correct": "correctness", "miscalibration": "local miscalibration",
-            "gaussian gap": "confidence gap to the Gaussians"}
+            "gaussian gap": "confidence gap to the Gaussians", "set size": "prediction-set size"}
 SIGNED = ("miscalibration", "gaussian gap")
 """Colourings of a signed value, drawn on a diverging scale centred on 0."""
 
@@ -156,6 +157,12 @@ def _colouring(path: Path, dataset: str, color_by: str, out: dict, implied: str
             "Colour: confidence − the confidence the class Gaussians give at the latent (red: the model is surer), "
             "their class prior held to the test split's class frequencies (under the head's own prior the two agree "
             f"by construction); |gap| at most {np.abs(gap).max():.3g}, median {np.median(np.abs(gap)):.3g}. ")
+    if color_by == "set size":
+        sizes = cache.set_sizes(path, dataset, ALPHA, DEFAULT_SCORE)
+        return sizes.astype(np.float64), None, (
+            f"Colour: how many classes the point's conformal prediction set holds at {1 - ALPHA:.0%} coverage "
+            f"({DEFAULT_SCORE.upper()}, randomised, calibrated on the validation split; 0: an empty set), a mean "
+            f"of {sizes.mean():.2f}. The Calibration page's Prediction sets measure their coverage. ")
     return None, None, ""
 
 
