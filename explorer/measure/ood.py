@@ -21,7 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from explorer.core._validation import as_array
-from explorer.core.errors import ArgumentError
+from explorer.core.bundles import Bundle
+from explorer.core.data import subset_indices
+from explorer.core.errors import ArgumentError, BundleError
 from explorer.core.models import LinearHead
 from explorer.measure.calibration import _CHUNK_CELLS, resample_counts
 from explorer.measure.inference import predict
@@ -222,6 +224,30 @@ def ood_comparison(model: nn.Module, x_in: Tensor, x_out: Tensor, reference: nn.
     return compare_scores(ood_scores(model, x_in, reference), ood_scores(model, x_out, reference))
 
 
+def bundle_comparison(found: Bundle, head: nn.Module | None, n: int | None = None, seed: int = 0
+                      ) -> dict[str, dict[str, object]]:
+    """:func:`ood_comparison` of a predictions bundle: at most n of its rows (its ``logits``, and
+    ``latents`` where it has them) against at most n of its ``ood_logits`` (and ``ood_latents``), each
+    drawn with ``seed`` (:func:`explorer.core.data.subset_indices`; None: all). ``head``: the Gaussians
+    the latents are scored under (:meth:`Bundle.implied_gaussians <explorer.core.bundles.Bundle.implied_gaussians>`),
+    or None for the scores of the logits alone."""
+    if found.ood_logits is None:
+        raise BundleError("has no ood_logits: no out-of-distribution outputs to compare")
+    keep, away = subset_indices(len(found.logits), n, seed), subset_indices(len(found.ood_logits), n, seed)
+    inside = output_scores(found.logits[keep], None if found.latents is None else found.latents[keep], head)
+    outside = output_scores(found.ood_logits[away], None if found.ood_latents is None else found.ood_latents[away],
+                            head)
+    return compare_scores(inside, outside)
+
+
+def comparison_intervals(comparison: dict[str, dict[str, object]], n_resamples: int = N_RESAMPLES, seed: int = 0,
+                         level: float = LEVEL) -> dict[str, dict[str, Interval]]:
+    """{score: {metric: Interval}}: :func:`score_intervals` of every score of a comparison
+    (:func:`ood_comparison`, :func:`bundle_comparison`), the same resamples for each score."""
+    return {name: score_intervals(result["in"], result["out"], n_resamples, seed, level)
+            for name, result in comparison.items()}
+
+
 def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.ndarray]
                    ) -> dict[str, dict[str, object]]:
     """:func:`ood_comparison`'s result from scores already computed (:func:`output_scores`), for the
@@ -230,5 +256,5 @@ def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.nd
                    "auroc": auroc(scores_in[name], scores_out[name])} for name in scores_in if name in scores_out}
 
 
-__all__ = ["METRICS", "SCORES", "TPR", "auroc", "class_r2", "compare_scores", "detection_metrics", "noise_images",
+__all__ = ["METRICS", "SCORES", "TPR", "auroc", "bundle_comparison", "class_r2", "compare_scores", "comparison_intervals", "detection_metrics", "noise_images",
            "ood_comparison", "ood_scores", "output_scores", "score_intervals"]

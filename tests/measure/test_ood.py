@@ -19,6 +19,8 @@ def test_ood_scores_keys_and_shapes():
     assert all(s.shape == (7,) and np.isfinite(s).all() for s in scores.values())
     assert (scores["neg_entropy"] <= 0).all() and (scores["neg_entropy"] >= -np.log(3) - 1e-9).all()
     assert (scores["energy"] >= scores["max_logit"]).all()  # logsumexp ≥ max
+    # VC's logits are log p(z | k) + log π_k: its energy is log p(z) itself.
+    np.testing.assert_allclose(scores["energy"], scores["log_density"], rtol=1e-5)
     assert ((scores["max_softmax"] >= 1 / 3) & (scores["max_softmax"] <= 1)).all()
 
 
