@@ -15,6 +15,7 @@ there is none.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -206,6 +207,72 @@ def _average_precision(tp: np.ndarray, cum_tp: np.ndarray, cum_fp: np.ndarray, p
     return (tp / p * precision).sum(1)
 
 
+PLACEMENT = {"norm": "median |z|", "centre_distance": "median distance to the class means' centre",
+             "r2_nearest": "median r² to the nearest class", "closer_than_typical": "share nearer a class than "
+             "the r² law's median", "nearest_log_det": "mean −½ log det Σ of the nearest class (nats)",
+             "log_density": "median log p(z) (nats)"}
+"""What :func:`latent_placement` measures of a set of latents, in words."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where in- and out-of-distribution latents land among the class Gaussians (:func:`latent_placement`).
+
+    ``inside`` and ``outside``: {measure of :data:`PLACEMENT`: value}; ``typical_r2``: the median of the
+    r² law (χ²_d for Gaussians), the r² of a typical in-class latent; ``nearest_classes``: {class index:
+    share of the OOD latents nearest it}, the three largest; ``auroc``: {score: AUROC} of ``"log_density"``,
+    ``"mahalanobis"`` and ``"norm"`` (|z|, higher = in), in-distribution positive; ``d``: the latent dimension.
+    """
+
+    inside: dict[str, float]
+    outside: dict[str, float]
+    typical_r2: float
+    nearest_classes: dict[int, float]
+    auroc: dict[str, float]
+    d: int
+
+
+def latent_placement(head: nn.Module, z_in, z_out) -> Placement:
+    """Where the OOD latents z_out (M, d) land relative to the class Gaussians of ``head``, beside the
+    in-distribution latents z_in (N, d): their norms, their distance to the centre of the class means,
+    their r² to the nearest class against the r² law's median, the height of the nearest class's
+    density (−½ log det Σ_k: a tighter class is denser at the same r²) and log p(z).
+
+    Why log p(z) can rank OOD inputs above in-distribution ones: a latent drawn from its class Gaussian
+    lies near r² ≈ d (the typical set), not at the mean, where the density is highest. OOD latents that
+    land nearer a mean than that, or between overlapping classes, or on a tight class, score higher.
+    """
+    like = head.class_means()
+    z_in, z_out = (torch.as_tensor(as_array(z, name, (None, like.shape[1])), dtype=like.dtype)
+                   for z, name in ((z_in, "z_in"), (z_out, "z_out")))
+    typical = float(head.r2_law().median())
+    (inside, _, scores_in), (outside, nearest, scores_out) = (_placed(head, z, typical) for z in (z_in, z_out))
+    shares = np.bincount(nearest, minlength=len(like)) / len(nearest)
+    top = np.argsort(-shares, kind="stable")[:3]
+    return Placement(inside, outside, typical, {int(k): float(shares[k]) for k in top},
+                     {k: auroc(scores_in[k], scores_out[k]) for k in scores_in}, int(like.shape[1]))
+
+
+def _placed(head: nn.Module, z: Tensor, typical: float) -> tuple[dict[str, float], np.ndarray, dict[str, np.ndarray]]:
+    """One side of :func:`latent_placement`: its :data:`PLACEMENT` figures, each latent's nearest class
+    (N,), and its scores {"log_density", "mahalanobis", "norm"} (N,) each."""
+    with torch.no_grad():
+        means = head.class_means().detach()
+        r2 = class_r2(head, z).min(dim=1)
+        log_density = head.log_marginal(z).detach()
+        half_log_det = -0.5 * torch.logdet(head.covariances().detach())  # (K,)
+        norms = z.norm(dim=1)
+        figures = {"norm": norms.median().item(),
+                   "centre_distance": (z - means.mean(dim=0)).norm(dim=1).median().item(),
+                   "r2_nearest": r2.values.median().item(),
+                   "closer_than_typical": (r2.values < typical).double().mean().item(),
+                   "nearest_log_det": half_log_det[r2.indices].mean().item(),
+                   "log_density": log_density.median().item()}
+    scores = {"log_density": log_density.double().numpy(), "mahalanobis": -r2.values.double().numpy(),
+              "norm": norms.double().numpy()}
+    return figures, r2.indices.numpy(), scores
+
+
 def noise_images(like: Tensor, n: int, seed: int = 0) -> Tensor:
     """Uniform-noise images in [0, 1] shaped like ``like`` (N, C, H, W): an out-of-distribution set
     for datasets with no natural counterpart (digits)."""
@@ -256,5 +323,6 @@ def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.nd
                    "auroc": auroc(scores_in[name], scores_out[name])} for name in scores_in if name in scores_out}
 
 
-__all__ = ["METRICS", "SCORES", "TPR", "auroc", "bundle_comparison", "class_r2", "compare_scores", "comparison_intervals", "detection_metrics", "noise_images",
+__all__ = ["METRICS", "PLACEMENT", "SCORES", "TPR", "Placement", "auroc", "bundle_comparison", "class_r2",
+           "compare_scores", "comparison_intervals", "detection_metrics", "latent_placement", "noise_images",
            "ood_comparison", "ood_scores", "output_scores", "score_intervals"]
