@@ -351,17 +351,19 @@ def ood_intervals(path: Path, dataset: str, n: int, seed: int, implied: str = DE
 
 
 @_per_file(st.cache_resource(show_spinner="Computing the OOD latents…"))
-def ood_latents(path: Path, dataset: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The latents behind :func:`ood`'s scores: (n, d) in-distribution and (n, d) OOD, the same inputs
-    (for a bundle, its ``latents`` and ``ood_latents`` rows); None for a bundle without both."""
+def ood_latents(path: Path, dataset: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The latents behind :func:`ood`'s scores, the same inputs: in-distribution (n, d) with their labels
+    (n,), and OOD (n, d) (for a bundle, its ``latents`` and ``ood_latents`` rows); None for a bundle
+    without both."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         if found.latents is None or found.ood_latents is None:
             return None
-        return (found.latents[subset_indices(len(found.latents), n, seed)],
-                found.ood_latents[subset_indices(len(found.ood_latents), n, seed)])
+        keep = subset_indices(len(found.latents), n, seed)
+        return found.latents[keep], found.labels[keep], found.ood_latents[subset_indices(len(found.ood_latents), n, seed)]
     net, _ = model(path)
-    return tuple(predict(net, x)[1].numpy() for x in _ood_inputs(net, dataset, n, seed))
+    x_in, x_out = _ood_inputs(net, dataset, n, seed)
+    return predict(net, x_in)[1].numpy(), test_sample(dataset, n, seed).y.numpy(), predict(net, x_out)[1].numpy()
 
 
 @st.cache_resource(show_spinner=False)
