@@ -119,7 +119,8 @@ def out_of_distribution() -> None:
         map_column.plotly_chart(figure, width="stretch")
         map_column.caption(placement)
     if rows:
-        table_area.dataframe(pd.DataFrame(rows).set_index(["model", "score"]), width="stretch")
+        table_area.dataframe(pd.DataFrame(rows).set_index(["model", "score"]), width="stretch",
+                             height=40 * (len(rows) + 1))  # every row, no scrolling
         table_area.caption(view.ood_table_note(N_RESAMPLES, selected.seed))
 
 

@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 from explorer.figures._style import array
 from explorer.figures.latents import WEBGL_FROM, latent_scatter
 
-OOD_MARKER = dict(symbol="x-thin", size=7, color="#000000", line=dict(width=1.5, color="#000000"), opacity=0.55)
-"""How OOD points are drawn: black thin crosses, apart from every class's coloured circles."""
+OOD_MARKER = dict(symbol="x-thin", size=7, color="#EE7733", line=dict(width=1.5, color="#EE7733"), opacity=0.6)
+"""How OOD points are drawn: orange thin crosses (Paul Tol's vibrant orange, in no class's palette), apart from
+every class's circles."""
 
 
 def ood_scatter(points, labels, class_names: Sequence[str], ood_points, ood_name: str, **latent_kwargs) -> go.Figure:

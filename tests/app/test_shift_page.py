@@ -54,7 +54,8 @@ def test_at_d16_the_ood_map_is_a_pca_of_latents_ood_latents_and_prior_samples(op
     for index in (0, 1):
         words = texts(figure_json(app, index)).replace("<br>", " ")  # the note is broken into lines
         assert "PCA (" in words and "PC 1" in words
-        assert f"fitted on the 450 test latents, the 450 OOD latents and {view.PRIOR_PER_CLASS} samples" in words
+        assert "fitted jointly on 900 latents" in words and "the 450 test latents and the 450 OOD latents" in words
+        assert f"its prior samples: {view.PRIOR_PER_CLASS} of each class Gaussian" in words
 
 
 def test_changing_the_measure_and_corruptions_redraws(open_page):

@@ -120,8 +120,9 @@ def ood_map(path: Path, dataset: str, n: int, seed: int, implied: str, title: st
                                 extra_name="prior samples")
         points, ood_points = placed.points[:len(z_in)], placed.points[len(z_in):]
         extra |= {"prior_points": placed.extra_points, "prior_labels": prior_y, "axis_titles": ("PC 1", "PC 2")}
-        how = (f"{placed.note}, fitted on the {len(z_in):,} test latents, the {len(z_out):,} OOD latents"
-               + (f" and {PRIOR_PER_CLASS} samples of each class Gaussian (faint)" if head is not None else ""))
+        how = (f"{placed.note}; its latents: the {len(z_in):,} test latents and the {len(z_out):,} OOD latents"
+               + (f"; its prior samples: {PRIOR_PER_CLASS} of each class Gaussian, drawn faint" if head is not None
+                  else ""))
     missing = "" if head is not None else ". This bundle has no weight and bias: no class Gaussians"
     fig = ood_scatter(points, labels, list(chosen.class_names), ood_points, ood_name, title=title,
                       note=f"{how}{missing}. Crosses: the OOD inputs.", **extra)
