@@ -254,7 +254,7 @@ def placement_note(results: Results, suite: str) -> str:
             "at the mean, where the density peaks, so an OOD latent that lands nearer a mean than that, or on a "
             "tighter class, scores higher than the in-distribution latents do; latents gathered at their means "
             f"(r² ≪ d) leave no such room. Where the {out} latents land among each shipped model's class Gaussians, "
-            f"beside {into}'s (test latents of the shipped checkpoints, not the seeds above; "
+            f"beside the {into} latents (test latents of the shipped checkpoints, not the seeds above; "
             f"`{results.payload[OOD_PLACEMENT]['command']}`; each cell {into} → {out}):")
     rows = [[f"{row['file']} ({row['gaussians']})", _pair(row, "norm", 2), _pair(row, "centre_distance", 2),
              _pair(row, "r2_nearest", 2) + f" (χ²_{row['d']} median {row['typical_r2']:.2f})",
@@ -268,7 +268,7 @@ def placement_note(results: Results, suite: str) -> str:
     below = [row["file"] for row in placed if row["auroc"]["log_density"] < 0.5]
     if below:
         said.append(f"Below chance ({', '.join(below)}): there the {out} latents are the denser, nearer the means "
-                    f"than {into}'s.")
+                    f"than the {into} latents.")
     return "\n\n".join(said)
 
 

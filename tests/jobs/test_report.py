@@ -268,7 +268,7 @@ def test_the_placement_note_is_written_from_the_stored_figures_and_absent_withou
     assert note.count("| m.pt (its prior) |") == 1
     assert "| m.pt (its prior) | 3.25 → 1.12 | 3.75 → 1.62 | 1.50 → 0.50 (χ²_2 median 1.39) | 50% → 88% | " \
            "-4.50 → -3.25 | 0.125 | one 50% |" in note
-    assert "Below chance (m.pt): there the t latents are the denser" in note
+    assert "Below chance (m.pt): there the t latents are the denser, nearer the means than the s latents." in note
     above = {**model, "auroc": {**model["auroc"], "log_density": 0.75}}
     assert "Below chance" not in placement_note(Results({"plan": plan, "rows": rows_, OOD_PLACEMENT: {
         "command": "c", "models": [above]}}), "s d=16")
