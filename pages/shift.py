@@ -10,6 +10,8 @@ from explorer.core.data import OWN_DATA, domain_of
 from explorer.core.errors import ExplorerError
 from explorer.figures import accuracy_vs, score_histograms
 from explorer.measure.corruptions import corruptions_for
+from explorer.measure.intervals import N_RESAMPLES
+from explorer.measure.ood import SCORES
 
 st.title("Shift, low data and out-of-distribution")
 selected = state.models_or_stop()
@@ -91,20 +93,35 @@ def low_data() -> None:
 
 def out_of_distribution() -> None:
     st.caption(view.ood_caption(dataset, drawn, selected.seed, bundles=len(models) < len(chosen)))
-    table = {}
-    for column, (side, path) in zip(st.columns(2), paths.items()):
+    table_area = st.container()  # filled last, shown first
+    map_columns, histogram_columns = st.columns(2), st.columns(2)
+    shown = histogram_columns[0].multiselect("Score histograms", list(SCORES), default=list(view.HISTOGRAMS),
+                                             format_func=SCORES.get)
+    rows = []
+    for map_column, column, (side, path) in zip(map_columns, histogram_columns, paths.items()):
         try:
             results = cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed, selected.implied)
+            rows += view.ood_rows(names[side], cache.ood_intervals(path, dataset, view.SHIFT_POINTS, selected.seed,
+                                                                   selected.implied))
         except ExplorerError as error:
-            column.error(f"Model {side}: {error}")
+            map_column.error(f"Model {side}: {error}")
             continue
-        for score, result in results.items():
-            name = view.SCORES[score]
-            table.setdefault(name, {})[names[side]] = result["auroc"]
-            column.plotly_chart(score_histograms(result["in"], result["out"], name, auroc=result["auroc"],
-                                                 title=f"{names[side]}: {name}"), width="stretch")
-    if table:
-        st.dataframe(pd.DataFrame(table).T.style.format("{:.3f}"))
+        for score in (s for s in shown if s in results):
+            result = results[score]
+            column.plotly_chart(score_histograms(result["in"], result["out"], SCORES[score], auroc=result["auroc"],
+                                                 title=f"{names[side]}: {SCORES[score]}"), width="stretch")
+        try:
+            figure, placement = view.ood_map(path, dataset, view.SHIFT_POINTS, selected.seed, selected.implied,
+                                             f"{names[side]}: OOD latents over its class Gaussians")
+        except ExplorerError as error:
+            map_column.info(f"Model {side}: {error}")
+            continue
+        map_column.plotly_chart(figure, width="stretch")
+        map_column.caption(placement)
+    if rows:
+        table_area.dataframe(pd.DataFrame(rows).set_index(["model", "score"]), width="stretch",
+                             height=40 * (len(rows) + 1))  # every row, no scrolling
+        table_area.caption(view.ood_table_note(N_RESAMPLES, selected.seed))
 
 
 for tab, draw in ((shift_tab, shift), (low_tab, low_data), (ood_tab, out_of_distribution)):

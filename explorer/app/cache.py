@@ -41,8 +41,9 @@ from explorer.measure.corruptions import corrupt
 from explorer.measure.evaluation import bundle_recalibrator, checkpoint_recalibrator
 from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, checkpoint_reference, fit_latents
+from explorer.measure.intervals import Interval
 from explorer.measure.local_calibration import LocalGap, gaussian_confidence_gap, local_miscalibration
-from explorer.measure.ood import compare_scores, noise_images, ood_comparison, output_scores
+from explorer.measure.ood import bundle_comparison, comparison_intervals, noise_images, ood_comparison
 from explorer.measure.projection import Projection, fit_projection
 from explorer.measure.recalibration import Recalibrator
 from explorer.measure.robustness import shift_curves
@@ -376,19 +377,45 @@ def ood(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVA
     :func:`gaussians` (for a linear layer: the ``implied`` member)."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
-        if found.ood_logits is None:
-            raise BundleError(f"{path.name} has no ood_logits: no out-of-distribution outputs to compare")
-        head = gaussians(path, implied)
-        keep, away = subset_indices(len(found.logits), n, seed), subset_indices(len(found.ood_logits), n, seed)
-        inside = output_scores(found.logits[keep], None if found.latents is None else found.latents[keep], head)
-        outside = output_scores(found.ood_logits[away],
-                                None if found.ood_latents is None else found.ood_latents[away], head)
-        return compare_scores(inside, outside)
+        try:
+            return bundle_comparison(found, gaussians(path, implied), n, seed)
+        except BundleError as error:
+            raise BundleError(f"{path.name} {error}") from None
     net, _ = model(path)
-    x_in = readable_by(test_sample(dataset, n, seed), net).x
-    other = dataset_info(dataset).ood  # a text set's documents in the model's own vocabulary
-    x_out = readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
+    x_in, x_out = _ood_inputs(net, dataset, n, seed)
     return ood_comparison(net, x_in, x_out, gaussians(path, implied))
+
+
+def _ood_inputs(net: Classifier, dataset: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n test inputs of ``dataset`` and as many of its OOD set (or noise), drawn with ``seed``, as ``net``
+    reads them (a text set's documents in the model's own vocabulary)."""
+    x_in = readable_by(test_sample(dataset, n, seed), net).x
+    other = dataset_info(dataset).ood
+    return x_in, readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
+
+
+@_per_file(st.cache_resource(show_spinner="Bootstrapping the OOD metrics…"))
+def ood_intervals(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVARIANCE
+                  ) -> dict[str, dict[str, Interval]]:
+    """{score: {metric: Interval}} of :func:`ood`'s scores (:func:`explorer.measure.ood.comparison_intervals`,
+    resamples drawn with ``seed``)."""
+    return comparison_intervals(ood(path, dataset, n, seed, implied), seed=seed)
+
+
+@_per_file(st.cache_resource(show_spinner="Computing the OOD latents…"))
+def ood_latents(path: Path, dataset: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The latents behind :func:`ood`'s scores, the same inputs: in-distribution (n, d) with their labels
+    (n,), and OOD (n, d) (for a bundle, its ``latents`` and ``ood_latents`` rows); None for a bundle
+    without both."""
+    if is_bundle_path(path):
+        found = _bundle_rows(path, dataset)
+        if found.latents is None or found.ood_latents is None:
+            return None
+        keep = subset_indices(len(found.latents), n, seed)
+        return found.latents[keep], found.labels[keep], found.ood_latents[subset_indices(len(found.ood_latents), n, seed)]
+    net, _ = model(path)
+    x_in, x_out = _ood_inputs(net, dataset, n, seed)
+    return predict(net, x_in)[1].numpy(), test_sample(dataset, n, seed).y.numpy(), predict(net, x_out)[1].numpy()
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,4 +1,4 @@
-"""Command line: ``vc-explorer {train,evaluate,export,attack,compare,project,benchmark,app} ...``.
+"""Command line: ``vc-explorer {train,evaluate,export,attack,compare,ood,project,benchmark,app} ...``.
 
 The same runs as ``python -m explorer``. One module per subcommand, each with ``add_parser(subparsers)``
 and ``run(args)``; what several share is in :mod:`explorer.cli._common`. Flags and their defaults derive
@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from explorer.cli import app, attack, benchmark, compare, evaluate, export, project, train
+from explorer.cli import app, attack, benchmark, compare, evaluate, export, ood, project, train
 from explorer.cli._common import Parser
 from explorer.core.errors import ExplorerError
 
 COMMAND = "vc-explorer"
 """The console script that pyproject.toml installs (``[project.scripts]``)."""
 COMMANDS = {"train": train, "evaluate": evaluate, "export": export, "attack": attack, "compare": compare,
-            "project": project, "benchmark": benchmark, "app": app}
+            "ood": ood, "project": project, "benchmark": benchmark, "app": app}
 """Subcommand -> its module, in the order ``--help`` lists them."""
 
 

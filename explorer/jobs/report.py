@@ -24,6 +24,7 @@ from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, HEADLINE, POST_HOC, R
 from explorer.jobs.verdicts import AA, NAMES, NO_VERDICT, RULE, VC, Verdict, judged, tally
 from explorer.measure.recalibration import N_FOLDS, RECALIBRATORS
 from explorer.measure.intervals import LEVEL
+from explorer.measure.ood import SCORES
 
 if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
     from explorer.figures.sweeps import SweepPanel
@@ -222,13 +223,58 @@ def low_data_table(results: Results, suite: str) -> str:
 
 
 def ood_table(results: Results, suite: str) -> str:
-    """AUROC per out-of-distribution set and method, of the max probability and of log p(z)."""
-    rows = []
-    for c in results.conditions(suite, "ood:"):
-        for m in (m for m in _trained(results, suite) if not post_hoc(m)):
-            rows.append([c.split(":")[1], m, fmt(results.get(suite, m, c, "auroc_max_softmax"), 3),
-                         fmt(results.get(suite, m, c, "auroc_log_density"), 3)])
-    return table(["out-of-distribution set", "method", "AUROC, max probability", "AUROC, log p(z)"], rows)
+    """AUROC per out-of-distribution set and method for every score of
+    :data:`explorer.measure.ood.SCORES` the results hold (``auroc_<score>`` rows: results written before
+    the other scores hold max probability and log p(z) alone)."""
+    conditions = results.conditions(suite, "ood:")
+    methods = [m for m in _trained(results, suite) if not post_hoc(m)]
+    scores = [k for k in SCORES if any(len(results.get(suite, m, c, f"auroc_{k}")) for m in methods for c in conditions)]
+    rows = [[c.split(":")[1], m, *(fmt(results.get(suite, m, c, f"auroc_{k}"), 3) for k in scores)]
+            for c in conditions for m in methods]
+    return table(["out-of-distribution set", "method", *(f"AUROC, {SCORES[k]}" for k in scores)], rows)
+
+
+OOD_PLACEMENT = "ood_placement"
+"""The key of ``results.json`` that holds where a dataset's OOD latents land among the class Gaussians of
+shipped models (written by ``benchmarks/explain_ood.py --into``; :func:`placement_note` reads it)."""
+
+
+def placement_note(results: Results, suite: str) -> str:
+    """Why VC's log p(z) ranks the suite's OOD set as it does, from where the OOD latents land among the
+    class Gaussians of the models ``results.json`` holds under :data:`OOD_PLACEMENT` for the suite's
+    dataset; "" without them."""
+    dataset = results.plan_of(suite).get("dataset")
+    placed = [row for row in results.payload.get(OOD_PLACEMENT, {}).get("models", []) if row["in"] == dataset]
+    if not placed:
+        return ""
+    out, into = placed[0]["out"], placed[0]["in"]
+    vc = results.get(suite, "vc", f"ood:{out}", "auroc_log_density")
+    lead = (f"How to read VC's log p(z) AUROC against {out} ({fmt(vc, 3)} above): a latent drawn from its class "
+            "Gaussian lies near r² ≈ d from its mean (the typical set, r² below the χ²_d median half the time), not "
+            "at the mean, where the density peaks, so an OOD latent that lands nearer a mean than that, or on a "
+            "tighter class, scores higher than the in-distribution latents do; latents gathered at their means "
+            f"(r² ≪ d) leave no such room. Where the {out} latents land among each shipped model's class Gaussians, "
+            f"beside the {into} latents (test latents of the shipped checkpoints, not the seeds above; "
+            f"`{results.payload[OOD_PLACEMENT]['command']}`; each cell {into} → {out}):")
+    rows = [[f"{row['file']} ({row['gaussians']})", _pair(row, "norm", 2), _pair(row, "centre_distance", 2),
+             _pair(row, "r2_nearest", 2) + f" (χ²_{row['d']} median {row['typical_r2']:.2f})",
+             f"{row['inside']['closer_than_typical']:.0%} → {row['outside']['closer_than_typical']:.0%}",
+             _pair(row, "log_density", 2), f"{row['auroc']['log_density']:.3f}",
+             ", ".join(f"{k} {v:.0%}" for k, v in row["nearest_classes"].items())] for row in placed]
+    header = ["model (its Gaussians)", "median \\|z\\|", "median distance to the means' centre",
+              "median r² to the nearest class", "share nearer than a typical latent", "median log p(z) (nats)",
+              "log p(z) AUROC", f"{out} nearest"]
+    said = [lead, table(header, rows)]
+    below = [row["file"] for row in placed if row["auroc"]["log_density"] < 0.5]
+    if below:
+        said.append(f"Below chance ({', '.join(below)}): there the {out} latents are the denser, nearer the means "
+                    f"than the {into} latents.")
+    return "\n\n".join(said)
+
+
+def _pair(row: dict, key: str, digits: int) -> str:
+    """A placement measure in → out: "3.10 → 1.06"."""
+    return f"{row['inside'][key]:.{digits}f} → {row['outside'][key]:.{digits}f}"
 
 
 def implied_note(results: Results) -> str:
@@ -394,6 +440,8 @@ SECTION_NOTES = {
 """Text under a section's title: how to read its numbers."""
 IMPLIED_SECTIONS = ("Out-of-distribution detection", "Latent fit")
 """Sections whose softmax rows depend on which implied Gaussians they use (:func:`implied_note`)."""
+AFTER = {"Out-of-distribution detection": (placement_note,)}
+"""Paragraphs a section prints after a suite's table, each ``f(results, suite) -> str`` ("": none)."""
 
 
 def _sizing(plan: dict, wall_seconds: float, kept: int = 0) -> str:
@@ -505,7 +553,8 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
                               ("Out-of-distribution detection", lambda s: ood_table(results, s)),
                               ("Latent fit", lambda s: fit_table(results, s))):
         tables = {s: render_one(s) for s in results.suites}
-        chunks = [f"### {s}\n\n{text}" for s, text in tables.items() if text.count("\n") > 1]  # rows, not a header
+        chunks = ["\n\n".join(filter(None, [f"### {s}", text, *(after(results, s) for after in AFTER.get(title, ()))]))
+                  for s, text in tables.items() if text.count("\n") > 1]  # rows, not a header
         if chunks:
             notes = [SECTION_NOTES[title]] if title in SECTION_NOTES else []
             if title in IMPLIED_SECTIONS:

@@ -226,3 +226,20 @@ def test_the_bundles_metrics_are_step_fours_table_beside_the_chi2_check(lesson):
         fit = steps.fit_numbers(path, lesson.dataset)
         assert metrics["mean KS (χ² check)"].iloc[row: row + 2].tolist() == [fit["mean_ks"]] * 2
         assert metrics["median distance (σ)"].iloc[row: row + 2].tolist() == [fit["median_sigma"]] * 2
+
+
+def test_step_six_says_where_the_ood_latents_land_and_why_log_p_z_ranks_them_so(lesson, monkeypatch):
+    import dataclasses
+
+    from explorer.app.views.lesson import steps as view
+    from explorer.measure import ood
+
+    text = view.shift(lesson).text
+    assert "Out of distribution (uniform-noise images (seed 0))" in text
+    assert text.count("from the nearest class mean") == 2 and "log p(z) AUROC" in text
+    measured = ood.latent_placement
+    monkeypatch.setattr(view, "latent_placement", lambda *a: dataclasses.replace(
+        m := measured(*a), outside={**m.outside, "r2_nearest": m.inside["r2_nearest"] / 2},
+        auroc={**m.auroc, "log_density": 0.2}))
+    text = view.ood_text(lesson)
+    assert text.count("nearer than its test latents'") == 2 and "AUROC below 0.5" in text

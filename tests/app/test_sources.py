@@ -108,7 +108,7 @@ def test_a_bundle_of_other_data_is_listed_under_own_data_with_its_images(open_pa
     app = open_page("shift", query={"dataset": OWN_DATA})
     assert not app.exception and any("corruptions need the model itself" in i.value for i in app.info)
     app = open_page("shift", query={"dataset": OWN_DATA}, state={"shift_tab": "Out-of-distribution"})
-    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 4
+    assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6  # 2 OOD maps, 4 histograms
 
 
 def test_an_uploaded_bundle_becomes_model_a_and_a_bad_one_leaves_nothing(tmp_path, digits_bundle):

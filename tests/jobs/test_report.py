@@ -221,3 +221,54 @@ def test_the_report_names_the_best_recalibrator_comparisons_and_the_winners_and_
     assert "softmax' against best-recalibrated softmax" not in text  # no A/A null: two methods
     assert "| softmax+best | – | – | – | 0.2550 ± 0.0071 | – |" in headline_table(results, "s d=16")
     assert "seconds per model: s d=16 11.2 ± 1.2." in text
+
+
+def _ood_rows(measures: dict[str, dict[str, list[float]]]) -> list[dict]:
+    """OOD rows of suite "s d=16" against "t": measures[method][measure] = per-seed values."""
+    return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "ood:t", "measure": k,
+             "value": v} for m, by in measures.items() for k, vs in by.items() for i, v in enumerate(vs)]
+
+
+def test_the_ood_table_shows_every_score_the_results_hold_and_old_results_their_two():
+    from explorer.jobs.report import ood_table
+
+    old = Results({"rows": _ood_rows({"softmax": {"auroc_max_softmax": [0.9, 0.92], "auroc_log_density": [0.6, 0.62]},
+                                      "vc": {"auroc_max_softmax": [0.95, 0.97], "auroc_log_density": [0.4, 0.44]}})})
+    lines = ood_table(old, "s d=16").splitlines()
+    assert lines[0] == ("| out-of-distribution set | method | AUROC, max-softmax probability | "
+                        "AUROC, latent density log p(z) |")
+    assert "| t | vc | 0.960 ± 0.014 | 0.420 ± 0.028 |" in lines
+    new = Results({"rows": _ood_rows({"vc": {"auroc_max_softmax": [0.9], "auroc_energy": [0.5],
+                                             "auroc_mahalanobis": [0.7], "auroc_log_density": [0.4]}})})
+    lines = ood_table(new, "s d=16").splitlines()
+    assert lines[0] == ("| out-of-distribution set | method | AUROC, max-softmax probability | AUROC, energy (T = 1) | "
+                        "AUROC, Mahalanobis, max_k −r²_k | AUROC, latent density log p(z) |")
+    assert lines[2] == "| t | vc | 0.900 | 0.500 | 0.700 | 0.400 |"
+
+
+def test_the_placement_note_is_written_from_the_stored_figures_and_absent_without_them():
+    from explorer.jobs.report import OOD_PLACEMENT, placement_note
+
+    rows_ = _ood_rows({"vc": {"auroc_max_softmax": [0.9, 0.92], "auroc_log_density": [0.4, 0.44]}})
+    plan = {"suites": [{"dataset": "s", "latent_dim": 16}]}
+    assert placement_note(Results({"plan": plan, "rows": rows_}), "s d=16") == ""
+
+    def side(norm, r2, share, log_density):
+        return {"norm": norm, "centre_distance": norm + 0.5, "r2_nearest": r2, "closer_than_typical": share,
+                "nearest_log_det": 0.0, "log_density": log_density}
+
+    model = {"file": "m.pt", "method": "vc", "in": "s", "out": "t", "n_in": 10, "n_out": 10, "gaussians": "its prior",
+             "inside": side(3.25, 1.5, 0.5, -4.5), "outside": side(1.125, 0.5, 0.875, -3.25), "typical_r2": 1.39,
+             "nearest_classes": {"one": 0.5}, "auroc": {"log_density": 0.125, "mahalanobis": 0.25, "norm": 0.875},
+             "d": 2}
+    other = {**model, "in": "u"}  # another dataset's: not this suite's
+    stored = {OOD_PLACEMENT: {"command": "python benchmarks/explain_ood.py", "models": [model, other]}}
+    note = placement_note(Results({"plan": plan, "rows": rows_, **stored}), "s d=16")
+    assert "AUROC against t (0.420 ± 0.028 above)" in note and "`python benchmarks/explain_ood.py`" in note
+    assert note.count("| m.pt (its prior) |") == 1
+    assert "| m.pt (its prior) | 3.25 → 1.12 | 3.75 → 1.62 | 1.50 → 0.50 (χ²_2 median 1.39) | 50% → 88% | " \
+           "-4.50 → -3.25 | 0.125 | one 50% |" in note
+    assert "Below chance (m.pt): there the t latents are the denser, nearer the means than the s latents." in note
+    above = {**model, "auroc": {**model["auroc"], "log_density": 0.75}}
+    assert "Below chance" not in placement_note(Results({"plan": plan, "rows": rows_, OOD_PLACEMENT: {
+        "command": "c", "models": [above]}}), "s d=16")

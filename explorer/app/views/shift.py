@@ -6,10 +6,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from explorer.app import cache
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from explorer.app import cache, sources
+from explorer.core.config import ProjectionConfig
 from explorer.core.data import OWN_DATA, dataset_info, domain_of
+from explorer.core.errors import BundleError
+from explorer.figures.ood import ood_scatter
 from explorer.jobs.training import Progress
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS
+from explorer.measure.intervals import Interval
+from explorer.measure.latent_map import PRIOR_PER_CLASS
+from explorer.measure.latents import gaussian_ellipse, prior_samples
+from explorer.measure.ood import METRICS, SCORES, Placement, latent_placement
+from explorer.measure.projection import fit_projection
 
 SHIFT_POINTS = 1000
 """Test images (drawn with the seed) behind the shift curves and the OOD scores: seconds, not minutes."""
@@ -22,8 +34,8 @@ LOW_DATA_NOTE = ("afresh on 1 %, 5 %, 10 % and 100 % of the training split (stra
                  "as many optimisation steps as its own run (a smaller share, more epochs), so "
                  "the curve measures scarce data, not shorter training.")
 """What the low-data tab trains, said before it does."""
-SCORES = {"max_softmax": "max-softmax probability", "log_density": "latent density log p(z)"}
-"""Out-of-distribution scores of :func:`explorer.measure.ood.ood_scores`, as the page names them."""
+HISTOGRAMS = ("max_softmax", "log_density")
+"""The scores whose in- and out-of-distribution histograms the OOD tab starts with."""
 
 
 def examples(dataset: str) -> str:
@@ -54,6 +66,80 @@ def ood_caption(dataset: str, drawn: str, seed: int, bundles: bool = False) -> s
     mine = " A bundle's are its ood_logits (and ood_latents), as many drawn with the seed." if bundles else ""
     return (f"In-distribution: {drawn} of {dataset}. Out-of-distribution: as many {versus}.{mine} "
             "AUROC 0.5: the score cannot tell them apart; 1: it always can.")
+
+
+def ood_rows(model: str, intervals: dict[str, dict[str, Interval]]) -> list[dict[str, str]]:
+    """One model's rows of the OOD table: per score, each metric as "0.959 [0.951, 0.966]"."""
+    return [{"model": model, "score": SCORES[score],
+             **{METRICS[m]: f"{i.mean:.3f} [{i.low:.3f}, {i.high:.3f}]" for m, i in metrics.items()}}
+            for score, metrics in intervals.items()]
+
+
+def ood_table_note(n_resamples: int, seed: int) -> str:
+    """How the OOD table's figures and intervals were made."""
+    return (f"In-distribution is the positive class: AUROC, AUPR-in (in-distribution positive), AUPR-out (OOD "
+            "positive, the score negated) and the FPR at 95 % TPR (the share of OOD inputs scoring at or above "
+            "the threshold that keeps 95 % of the in-distribution ones: lower is better). [95 % percentile "
+            f"bootstrap interval: {n_resamples} resamples, the two sets resampled independently, seed {seed}.] "
+            "Mahalanobis: max_k −r²_k under each class's covariance; it and log p(z) are under the class Gaussians "
+            "(VC: its prior; softmax: the member of its implied family fitted to its validation latents). For VC, "
+            "energy is log p(z): its logits are log p(z | k) + log π_k.")
+
+
+@cache.shared_figure_of_file
+def ood_map(path: Path, dataset: str, n: int, seed: int, implied: str, title: str) -> tuple[go.Figure, str]:
+    """A model's in-distribution test latents by class and the OOD latents of :func:`explorer.app.cache.ood`'s
+    inputs over its class Gaussians, and a caption of where the OOD latents land
+    (:func:`explorer.measure.ood.latent_placement`; "" without Gaussians).
+
+    d = 2: the latents themselves with each class's 1σ and 2σ ellipses. d > 2: one PCA fitted on the
+    in-distribution latents ∪ the OOD latents ∪ :data:`PRIOR_PER_CLASS` samples of each class Gaussian
+    (drawn faint), so all three are placed by the same map.
+    """
+    found = cache.ood_latents(path, dataset, n, seed)
+    if found is None:
+        raise BundleError(f"{path.name} has no latents and ood_latents: no out-of-distribution map to draw")
+    z_in, labels, z_out = found
+    head = cache.gaussians(path, implied)
+    chosen = sources.source(path)
+    other = dataset_info(dataset).ood if dataset != OWN_DATA else None
+    ood_name = f"OOD: {other or ('its ood_latents' if dataset == OWN_DATA else 'noise')} ({len(z_out):,})"
+    extra: dict = {}
+    if z_in.shape[1] == 2:
+        points, ood_points = z_in, z_out
+        how = "The latents themselves (d = 2)"
+        if head is not None:
+            with torch.no_grad():
+                means, covariances = head.class_means().double().numpy(), head.covariances().double().numpy()
+            extra["ellipses"] = [(k, s, gaussian_ellipse(means[k], covariances[k], s)) for k in range(len(means))
+                                 for s in (1.0, 2.0)]
+            how += "; ellipses: 1σ and 2σ of each class Gaussian"
+    else:
+        prior_z, prior_y = prior_samples(head, PRIOR_PER_CLASS, seed=seed) if head is not None else (None, None)
+        placed = fit_projection(np.vstack([z_in, z_out]), ProjectionConfig("pca", seed=seed), extra=prior_z,
+                                extra_name="prior samples")
+        points, ood_points = placed.points[:len(z_in)], placed.points[len(z_in):]
+        extra |= {"prior_points": placed.extra_points, "prior_labels": prior_y, "axis_titles": ("PC 1", "PC 2")}
+        how = (f"{placed.note}; its latents: the {len(z_in):,} test latents and the {len(z_out):,} OOD latents"
+               + (f"; its prior samples: {PRIOR_PER_CLASS} of each class Gaussian, drawn faint" if head is not None
+                  else ""))
+    missing = "" if head is not None else ". This bundle has no weight and bias: no class Gaussians"
+    fig = ood_scatter(points, labels, list(chosen.class_names), ood_points, ood_name, title=title,
+                      note=f"{how}{missing}. Crosses: the OOD inputs.", **extra)
+    caption = "" if head is None else placement_caption(latent_placement(head, z_in, z_out),
+                                                        list(chosen.class_names))
+    return fig, caption
+
+
+def placement_caption(placed: Placement, class_names: list[str]) -> str:
+    """Where the OOD latents land, in → out, in one line under the map."""
+    i, o = placed.inside, placed.outside
+    nearest = ", ".join(f"{class_names[k]} {share:.0%}" for k, share in placed.nearest_classes.items())
+    return (f"In-distribution → OOD: median |z| {i['norm']:.3g} → {o['norm']:.3g}; median r² to the nearest class "
+            f"{i['r2_nearest']:.3g} → {o['r2_nearest']:.3g} (a typical in-class latent's, the median of its "
+            f"law: {placed.typical_r2:.3g} at d = {placed.d}); nearer a mean than that {i['closer_than_typical']:.0%} → "
+            f"{o['closer_than_typical']:.0%}; median log p(z) {i['log_density']:.2f} → {o['log_density']:.2f} nats "
+            f"(log p(z) AUROC {placed.auroc['log_density']:.3f}). OOD nearest: {nearest}.")
 
 
 def _bar_updates(bar, start: float, share: float, text: str) -> Callable[[Progress], None]:

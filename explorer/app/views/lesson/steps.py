@@ -23,11 +23,12 @@ from explorer.app.views.lesson.choice import Lesson
 from explorer.app.views.lesson.quotes import claims_table, claims_text, wins_elsewhere
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
 from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, N_BINS, ProjectionConfig
-from explorer.core.data import domain_of
+from explorer.core.data import dataset_info, domain_of
 from explorer.core.errors import ArgumentError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.measure.calibration import accuracy, calibration_report
 from explorer.measure.intervals import Interval, bootstrap_difference
+from explorer.measure.ood import latent_placement
 
 ATTACK = AttackConfig(attack="pgd", eps=0.1, steps=10, seed=0)
 """Step 5's attack: the Adversarial page's default PGD."""
@@ -274,10 +275,31 @@ def shift(lesson: Lesson) -> Step:
         f"severity 5, model A's accuracy is {a['accuracy'][-1]:.1%} (ECE {a['ece'][-1]:.3f}) and model B's "
         f"{b['accuracy'][-1]:.1%} (ECE {b['ece'][-1]:.3f}).\n\n"
         + (report or f"The results report has no measurements on {lesson.dataset}.") + wins_elsewhere(lesson.dataset)
-        + "\n\nThe Shift page also trains on a fraction of the data and scores out-of-distribution inputs.")
+        + "\n\n" + ood_text(lesson)
+        + "\n\nThe Shift page also trains on a fraction of the data and draws the OOD inputs on the latent map.")
     table = claims_table(lesson.dataset, REPORT_CLAIMS)
     return Step("Shift and out-of-distribution: what the measurements say", text, figures, "shift",
                 "Open the Shift, low data and OOD page on these models", table=table)
+
+
+def ood_text(lesson: Lesson) -> str:
+    """Where each model's out-of-distribution latents land among its class Gaussians, and so how its
+    log p(z) ranks them (:func:`explorer.measure.ood.latent_placement`), measured on the Shift page's inputs."""
+    other = dataset_info(lesson.dataset).ood
+    said, below = [], False
+    for side, path in lesson.models:
+        z_in, _, z_out = cache.ood_latents(path, lesson.dataset, SHIFT_POINTS, lesson.seed)
+        placed = latent_placement(cache.gaussians(path, DEFAULT_COVARIANCE), z_in, z_out)
+        nearer = placed.outside["r2_nearest"] < placed.inside["r2_nearest"]
+        below |= placed.auroc["log_density"] < 0.5
+        said.append(f"{sources.source(path).name(side)}'s land a median r² {placed.outside['r2_nearest']:.2f} from "
+                    f"the nearest class mean, {'nearer' if nearer else 'farther'} than its test latents' "
+                    f"{placed.inside['r2_nearest']:.2f} (log p(z) AUROC {placed.auroc['log_density']:.2f})")
+    versus = f"{other} test images" if other else f"uniform-noise images (seed {lesson.seed})"
+    return (f"Out of distribution ({versus}): {'; '.join(said)}. A latent drawn from its class Gaussian lies near "
+            "r² ≈ d, not at the mean where the density peaks"
+            + (", so OOD latents that fall nearer a mean look more in-distribution than test latents: AUROC below "
+               "0.5." if below else "; OOD latents that fall nearer a mean than that would score higher."))
 
 
 STEPS: tuple[Callable[[Lesson], Step], ...] = (spokes, mismatch, variational, reliability, attack, shift)
