@@ -10,7 +10,7 @@ notebooks (``fig.show()``). Drawing-only arithmetic stays: histogram bar heights
 curve, closing an ellipse.
 
 One module per family of figures (``distributions``, ``calibration``, ``latents``, ``curves``,
-``sweeps``, ``examples``, ``selective``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the
+``sweeps``, ``examples``, ``selective``, ``ood``) and one shared style (:mod:`explorer.figures._style`: fonts, palette, the
 checks at the boundary); figures as files in ``export`` (HTML, a zip) and ``static`` (PNG). A ``title``
 left empty gives the builder's default title. This tier imports plotly, numpy, scipy (for the χ²
 density a histogram is drawn against) and choreographer (how ``static`` finds the browser plotly's
@@ -24,12 +24,13 @@ from explorer.figures.curves import TRAINING_PANELS, accuracy_vs, training_curve
 from explorer.figures.distributions import chi2_histogram, confidence_histogram, norm_histogram, score_histograms
 from explorer.figures.examples import image_row, probability_bars
 from explorer.figures.latents import latent_replay, latent_scatter
+from explorer.figures.ood import ood_scatter
 from explorer.figures.selective import coverage_bars, risk_coverage_figure, set_size_histogram
 from explorer.figures.sweeps import SweepPanel, sweep_panels
 
 __all__ = [
     "PALETTE", "SweepPanel", "TRAINING_PANELS", "accuracy_vs", "chi2_histogram", "confidence_histogram",
-    "decomposition_figure", "image_row", "latent_replay", "latent_scatter", "norm_histogram", "probability_bars",
-    "reliability_diagram", "score_histograms", "smooth_reliability_diagram", "sweep_panels", "training_curves",
-    "coverage_bars", "risk_coverage_figure", "set_size_histogram",
+    "coverage_bars", "decomposition_figure", "image_row", "latent_replay", "latent_scatter", "norm_histogram",
+    "ood_scatter", "probability_bars", "reliability_diagram", "risk_coverage_figure", "score_histograms",
+    "set_size_histogram", "smooth_reliability_diagram", "sweep_panels", "training_curves",
 ]

@@ -21,7 +21,7 @@ def test_hand_worked_three_points():
     correct = np.array([False, True, True])  # confidence − correct: 0.9, −0.5, −0.2
     local = local_miscalibration(z, confidence, correct, neighbours=2)
     np.testing.assert_allclose(local.gap, [0.2, 0.2, -0.35])
-    variance = confidence * (1 - confidence)  # 0.09, 0.25, 0.16
+    # as if calibrated there: each point's variance c(1 − c) is 0.09, 0.25, 0.16
     np.testing.assert_allclose(local.se, [math.sqrt(0.09 + 0.25) / 2, math.sqrt(0.09 + 0.25) / 2,
                                           math.sqrt(0.16 + 0.25) / 2])
     np.testing.assert_allclose(local.effective_n, 2.0)

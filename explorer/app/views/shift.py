@@ -14,7 +14,7 @@ from explorer.app import cache, sources
 from explorer.core.config import ProjectionConfig
 from explorer.core.data import OWN_DATA, dataset_info, domain_of
 from explorer.core.errors import BundleError
-from explorer.figures.ood import ood_scatter
+from explorer.figures import ood_scatter
 from explorer.jobs.training import Progress
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS
 from explorer.measure.intervals import Interval
