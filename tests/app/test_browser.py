@@ -102,7 +102,8 @@ def test_linked_a_clicked_reliability_bin_is_ringed_on_both_latent_maps(server, 
     page.goto(f"{server}/calibration?dataset=digits")
     page.wait_for_selector(guide.PLOT, timeout=120_000)
     _settled(page)
-    assert page.locator(CHARTS).count() == 5  # two diagrams, two smoothed ones, the confidence histogram
+    # two diagrams, two smoothed ones, the confidence histogram, the risk-coverage curves, coverage and set sizes
+    assert page.locator(CHARTS).count() == 8
     diagram = page.locator(CHARTS).nth(1)  # model B's
     bars = diagram.locator(".barlayer .trace").first.locator(".point path")  # the accuracy bars, by bin
     # Three bins below the top one: a handful of examples (the top bin holds most of the test split,
@@ -111,7 +112,7 @@ def test_linked_a_clicked_reliability_bin_is_ringed_on_both_latent_maps(server, 
     page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
     page.get_by_text("Ringed on both maps").wait_for(timeout=120_000)
     _settled(page)
-    assert page.locator(CHARTS).count() == 7  # the two maps are drawn under the diagrams
+    assert page.locator(CHARTS).count() == 10  # the two maps are drawn under the diagrams
     legends = page.locator(CHARTS).nth(2).locator(".legend").text_content() + \
         page.locator(CHARTS).nth(3).locator(".legend").text_content()
     assert legends.count("test points") == 2  # both maps' ring traces, named after the bin
