@@ -17,9 +17,9 @@ reference (k = :data:`NEIGHBOURS`; itself included when it is a reference), so e
 mean over its k nearest, a box kernel of adaptive width. Distance kernels fail in d = 16, where
 distances concentrate: one fixed h holds either nearly every latent or nearly none. Over the k nearest
 their distances are all close to h_i, so a tapering kernel either barely tapers or is all taper: on
-4 000 Gaussian latents in d = 16 and k = 100, a Gaussian kernel of width h_i gave an effective n of
-about 99 (nearly the box), LOESS's tricube 9.3 (its weight on the first few). The box keeps the
-effective n at k in every dimension. The
+4 000 Gaussian latents in d = 16 and k = 100, a Gaussian kernel of width h_i over the k nearest gave
+an effective n of about 99 (nearly the box; over all 4 000, about 3 700: not local), LOESS's tricube
+9.3 (its weight on the first few). The box keeps the effective n at k in every dimension. The
 rule reads the latents alone, never the correctness it then smooths, so nothing is tuned on the
 values it reports (a bandwidth chosen by cross-validating the prediction of correctness would be fitted
 on the very test labels the map then shows); it follows the latents' scale (a softmax layer's latents
