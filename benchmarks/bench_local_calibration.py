@@ -2,10 +2,13 @@
 Latent space page with the new colours, cold (the first session) and warm (a second AppTest session in the
 same process, everything cached).
 
-    EXPLORER_DATA_DIR=... python benchmarks/bench_local_calibration.py [--sizes 10000 100000] [--skip-pages]
+    EXPLORER_DATA_DIR=... python benchmarks/bench_local_calibration.py [--sizes 10000 100000] [--fields 20] [--skip-pages]
 
 1. :func:`explorer.measure.local_calibration.local_miscalibration` on N 16-dimensional latents of 10
    Gaussian classes (``bench_maps.latents``), seconds.
+   Also the shares of the points it flags as over- and under-confident under calibrated models
+   (correct ~ Bernoulli(confidence), ``--fields`` seeded fields of 5 000 standard normal latents, confidence
+   U(0.5, 1) and U(0.98, 1)), by its simulated null and by the normal approximation |gap| > 2 se.
 2. The page (AppTest, Home then Latent space, the colour chosen, the coverage slider moved) on the shipped
    MNIST pairs at d = 2 and d = 16 (PCA), and on a bundle of 100 000 such latents with a last layer as
    models A and B ("own data", at most 100 000 points drawn). Each is timed twice: the first session
@@ -36,7 +39,9 @@ def latents(n: int):
     return gaussian_classes(n, d=16)
 
 
-def local_gap_seconds(n: int) -> tuple[float, str]:
+def local_gap_seconds(n: int) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one local gap on n latents (CPU time: less moved by other work on the
+    machine), and its rule."""
     import numpy as np
 
     from explorer.measure.local_calibration import local_miscalibration
@@ -44,9 +49,29 @@ def local_gap_seconds(n: int) -> tuple[float, str]:
     z, labels = latents(n)
     rng = np.random.default_rng(1)
     confidence = rng.uniform(0.5, 1.0, n)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     local = local_miscalibration(z, confidence, rng.random(n) < confidence)
-    return time.perf_counter() - started, local.rule
+    return time.perf_counter() - started, time.process_time() - cpu, local.rule
+
+
+def flagged_shares(low: float, fields: int, n: int = 5000) -> str:
+    """Mean shares of n calibrated latents flagged over- and under-confident, over ``fields`` seeded fields."""
+    import numpy as np
+
+    from explorer.measure.local_calibration import local_miscalibration
+
+    shares = []
+    for seed in range(fields):
+        rng = np.random.default_rng(100 + seed)
+        z = rng.normal(size=(n, 16))
+        confidence = rng.uniform(low, 1.0, n)
+        local = local_miscalibration(z, confidence, rng.random(n) < confidence, seed=seed)
+        normal = np.abs(local.gap) > 2 * local.se
+        shares.append([(flags & side).mean() for flags in (local.significant, normal)
+                       for side in (local.gap > 0, local.gap < 0)])
+    over, under, normal_over, normal_under = np.mean(shares, axis=0)
+    return (f"simulated null {over:.2%} over, {under:.2%} under; |gap| > 2 se {normal_over:.2%} over, "
+            f"{normal_under:.2%} under")
 
 
 def page_seconds(query: dict, state: dict, color_by: str, coverage: int, points: int | None = None) -> float:
@@ -92,12 +117,16 @@ def big_bundle(folder: Path, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
+    parser.add_argument("--fields", type=int, default=20, help="calibrated fields behind the flagged shares")
     parser.add_argument("--skip-pages", action="store_true")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs", flush=True)
     for n in args.sizes:
-        seconds, rule = local_gap_seconds(n)
-        print(f"local gap, {n:>7,} latents (d = 16): {seconds:6.2f} s  ({rule})", flush=True)
+        seconds, cpu, rule = local_gap_seconds(n)
+        print(f"local gap, {n:>7,} latents (d = 16): {seconds:6.2f} s, CPU {cpu:6.2f} s  ({rule})", flush=True)
+    for low in (0.5, 0.98):
+        print(f"calibrated, confidence ~ U({low}, 1), {args.fields} fields of 5,000 (d = 16) flagged: "
+              f"{flagged_shares(low, args.fields)}", flush=True)
     if args.skip_pages:
         return
     from explorer.core.checkpoints import SHIPPED_DIR

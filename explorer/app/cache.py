@@ -242,18 +242,23 @@ def fit(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) -> LatentFi
 @_per_file(st.cache_resource(show_spinner="Smoothing confidence − correctness over the latents…"))
 def local_gap(path: Path, dataset: str) -> LocalGap:
     """The local miscalibration of the test split (:func:`explorer.measure.local_calibration.local_miscalibration`)
-    around each test latent, from the confidence and correctness of the file's own predictions."""
+    around each test latent, from the confidence and correctness of the file's own predictions. Read-only."""
     data = outputs(path, dataset)
     if data["latents"] is None:
         raise BundleError(f"{path.name} has no latents: no neighbourhoods to measure calibration in")
     probs = data["probs"]
-    return local_miscalibration(data["latents"], probs.max(1), probs.argmax(1) == data["labels"])
+    local = local_miscalibration(data["latents"], probs.max(1), probs.argmax(1) == data["labels"])
+    for field in dataclasses.fields(local):  # every session shares it
+        value = getattr(local, field.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return local
 
 
 @_per_file(st.cache_resource(show_spinner=False))
 def gaussian_gap(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) -> np.ndarray:
-    """(N,) each test example's confidence minus its class Gaussians' (:func:`gaussians`) at its latent,
-    with the class prior held to the test split's class frequencies
+    """(N,) read-only: each test example's confidence minus its class Gaussians' (:func:`gaussians`) at its
+    latent, with the class prior held to the class frequencies :func:`class_frequencies` gives
     (:func:`explorer.measure.local_calibration.gaussian_confidence_gap`: under each head's own prior
     the gap is 0 by construction)."""
     data = outputs(path, dataset)
@@ -261,9 +266,25 @@ def gaussian_gap(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) ->
     if data["latents"] is None or head is None:
         raise BundleError(f"{path.name} has no latents with the weight and bias of the layer they enter: no class "
                           "Gaussians to compare its confidence with")
-    frequencies = np.bincount(data["labels"], minlength=data["probs"].shape[1]) / len(data["labels"])
+    frequencies, _ = class_frequencies(path, dataset)
     with np.errstate(divide="ignore"):  # an absent class gets log 0: never the Gaussians' answer
-        return gaussian_confidence_gap(data["probs"], data["latents"], head, np.log(frequencies))
+        gap = gaussian_confidence_gap(data["probs"], data["latents"], head, np.log(frequencies))
+    gap.flags.writeable = False
+    return gap
+
+
+def class_frequencies(path: Path, dataset: str) -> tuple[np.ndarray, str]:
+    """(K,) the class prior π of METHOD.md §1, the class frequencies of the labels a model trained on, and
+    which labels they are, in words: a checkpoint's training split; a bundle's ``val_labels`` (its
+    held-out split, the nearest it has to its training labels) if it has them, else its test labels."""
+    k = outputs(path, dataset)["probs"].shape[1]
+    if not is_bundle_path(path):
+        labels, words = train_split(model(path)[1]["dataset"]).y.numpy(), "the training split's"
+    elif (held_out := bundle(path).val_labels) is not None:
+        labels, words = held_out, "the bundle's validation labels'"
+    else:
+        labels, words = outputs(path, dataset)["labels"], "the test split's (the bundle has no val_labels)"
+    return np.bincount(labels, minlength=k)[:k] / len(labels), words
 
 
 @_per_file(st.cache_resource(show_spinner="Fitting a PCA to the latents…"))

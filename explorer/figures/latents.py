@@ -112,7 +112,7 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
         if hover_text is not None:
             text = text + "<br>" + np.asarray(hover_text, dtype=object)
 
-    legend_keys = []  # with a highlight: one marker per legend entry, unfaded (see points_trace)
+    legend_keys = []  # with a highlight or faded points: one marker per legend entry, unfaded (see points_trace)
 
     def points_trace(mask, hover_name: str | None = None, **kwargs) -> go.Scatter:
         name = f"{hover_name or kwargs['name']}<br>" if large and color is None else ""
@@ -184,10 +184,10 @@ def latent_scatter(points, labels, class_names: Sequence[str], color=None, color
             legendgroup=class_names[c], showlegend=False, hoverinfo="name",
             line=dict(color=base.color(c), width=base.LINE_WIDTH, dash=dash)))
 
+    traces += legend_keys  # the unfaded legend markers of faded traces (see points_trace)
     if bright is not None:
         # Rings on top of the faded points: visible over any class colour, and the trace on top takes
         # the click, so it keeps the points' customdata.
-        traces += legend_keys
         traces.append(points_trace(
             bright, name=highlight_name or f"highlighted ({int(bright.sum())})", hover_name="highlighted",
             marker=dict(size=size + 5, symbol="circle-open", color="#000000", line=dict(width=2, color="#000000"))))

@@ -79,6 +79,37 @@ _toy_map.built = 0
 toy_map = cache.shared_figure_of_file(_toy_map)
 
 
+def test_the_local_and_gaussian_gaps_are_read_only_for_every_session():
+    path = SHIPPED_DIR / "digits-mlp-d2-softmax.pt"
+    local = cache.local_gap(path, "digits")
+    for array in (local.gap, local.se, local.effective_n, local.null_low, local.null_high):
+        assert not array.flags.writeable
+    gap = cache.gaussian_gap(path, "digits")
+    assert not gap.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        gap[0] = 1.0
+
+
+def test_the_class_prior_is_counted_on_the_training_labels_where_there_are_some(tmp_path):
+    from explorer.core.bundles import save_bundle
+
+    path = SHIPPED_DIR / "digits-mlp-d2-softmax.pt"
+    frequencies, words = cache.class_frequencies(path, "digits")
+    train = cache.train_split("digits").y.numpy()
+    np.testing.assert_allclose(frequencies, np.bincount(train, minlength=10) / len(train))
+    assert words == "the training split's"
+    rng = np.random.default_rng(0)
+    logits, labels, held_out = rng.normal(size=(40, 3)), np.arange(40) % 3, np.array([0, 0, 0, 1])
+    save_bundle(tmp_path / "held.npz", logits=logits, labels=labels, val_logits=logits[:4], val_labels=held_out)
+    save_bundle(tmp_path / "bare.npz", logits=logits, labels=labels)
+    frequencies, words = cache.class_frequencies(tmp_path / "held.npz", "own data")
+    np.testing.assert_allclose(frequencies, [0.75, 0.25, 0.0])
+    assert "validation" in words
+    frequencies, words = cache.class_frequencies(tmp_path / "bare.npz", "own data")
+    np.testing.assert_allclose(frequencies, [14 / 40, 13 / 40, 13 / 40])
+    assert "test split's (the bundle has no val_labels)" in words
+
+
 def test_a_figure_of_a_file_is_built_once_shared_prepared_and_built_again_when_the_file_changes(tmp_path):
     from explorer.figures.prepared import Prepared
 

@@ -208,6 +208,36 @@ def test_more_points_than_markers_are_drawn_as_a_density_image_under_a_sample(op
     assert figure["layout"]["images"][0]["source"] != image, note
 
 
+def test_the_density_image_draws_a_gap_not_told_apart_from_0_as_0(tmp_path, monkeypatch):
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from explorer.app import cache
+    from explorer.app.views import latent_space
+    from explorer.core.bundles import save_bundle
+    from explorer.core.config import ProjectionConfig
+    from explorer.measure.latent_map import MAX_MARKERS
+
+    n = MAX_MARKERS + 500
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(n, 2))
+    logits = 3 * latents @ rng.normal(size=(3, 2)).T
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    labels = (rng.random((n, 1)) > probs.cumsum(1)).sum(1)  # drawn from the model's own probabilities
+    labels[latents[:, 0] > 1] = 0  # and one region where it is wrong more often than it says
+    path = tmp_path / "many.npz"
+    save_bundle(path, logits=logits, labels=labels, latents=latents)
+    drawn = {}
+    monkeypatch.setattr(latent_space, "latent_scatter", lambda *args, **kwargs: drawn.update(kwargs) or go.Figure())
+    latent_space.latent_figure(path, "miscalibration", ProjectionConfig(), 0, "A", points=None)
+    local = cache.local_gap(path, "own data")
+    faded = ~local.significant
+    assert 0 < faded.sum() < n  # both kinds are drawn
+    np.testing.assert_array_equal(drawn["density_values"], np.where(faded, 0.0, local.gap))  # every point, in order
+    assert "0 (white) for a faded one" in drawn["note"]
+
+
 def test_local_miscalibration_is_a_diverging_colour_with_its_rule_in_the_note(open_page):
     app = open_page("latent_space")  # the shipped d = 2 pair
     next(r for r in app.radio if r.label == "Colour by").set_value("miscalibration").run()

@@ -245,6 +245,19 @@ def test_faded_points_keep_their_colour_at_low_opacity():
         F.latent_scatter(points, labels, CLASSES, faded=np.array([0, 1, 0, 1]))
 
 
+def test_faded_points_coloured_by_class_keep_an_unfaded_legend_entry_per_class():
+    points, labels = points_and_labels()
+    faded = np.arange(30) % 2 == 0
+    fig = F.latent_scatter(points, labels, CLASSES, faded=faded)
+    drawn = [t for t in fig.data if t.customdata is not None]
+    keys = [t for t in fig.data if t.customdata is None]
+    assert all(t.showlegend is False for t in drawn)  # the faded traces' own symbols would be dim
+    assert [k.name for k in keys] == CLASSES and all(k.showlegend is not False for k in keys)
+    for key, trace in zip(keys, drawn):
+        assert key.legendgroup == trace.legendgroup and key.marker.color == trace.marker.color
+        assert np.ndim(key.marker.opacity) == 0  # one unfaded opacity, not the points' array
+
+
 @pytest.mark.parametrize("color", [None, "correct", "value"])
 def test_abstained_points_are_grey_in_their_own_trace_under_every_colouring(color):
     rng = np.random.default_rng(0)

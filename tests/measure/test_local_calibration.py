@@ -2,6 +2,7 @@
 to the Gaussians."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ import torch
 from explorer.core.errors import ArgumentError
 from explorer.core.implied import fit_implied
 from explorer.core.models import GaussianHead, LinearHead
-from explorer.measure.local_calibration import (NEIGHBOURS, gaussian_confidence_gap,
-                                                local_miscalibration)
+from explorer.measure.local_calibration import (NEIGHBOURS, NULL_DRAWS, SIGNIFICANCE_LEVEL, SIGNIFICANCE_WORDS,
+                                                gaussian_confidence_gap, local_miscalibration)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hand_worked_three_points():
@@ -27,6 +30,10 @@ def test_hand_worked_three_points():
     np.testing.assert_allclose(local.effective_n, 2.0)
     assert local.bandwidth == 1.0 and local.references == 3  # median of the distances 1, 1, 9
     assert local.significant.tolist() == [False, False, False]
+    # two neighbours: the null's gaps are (Σc − right answers) / 2 with 0, 1 or 2 right, never beyond them
+    low, high = (0.9 + 0.5 - 2) / 2, (0.9 + 0.5) / 2
+    assert (local.null_low[:2] >= low - 1e-12).all() and (local.null_high[:2] <= high + 1e-12).all()
+    assert (local.null_low <= local.gap).all() and (local.gap <= local.null_high).all()
     fixed = local_miscalibration(z, confidence, correct, bandwidth=1.5)  # 10 has no neighbour within 1.5
     np.testing.assert_allclose(fixed.gap, [0.2, 0.2, -0.2])
     np.testing.assert_allclose(fixed.effective_n, [2.0, 2.0, 1.0])
@@ -81,6 +88,46 @@ def test_a_calibrated_model_is_mostly_not_significant():
     local = local_miscalibration(z, confidence, rng.random(3000) < confidence)
     assert local.significant.mean() < 0.2
     assert np.isfinite(local.gap).all() and (local.se > 0).all()
+
+
+@pytest.mark.parametrize("low", [0.5, 0.98])
+def test_a_calibrated_model_is_flagged_at_most_the_level_in_each_direction(low):
+    # correct ~ Bernoulli(confidence): the gap is a mean of skewed terms (at confidence 0.99, −0.01 or
+    # +0.99), which |gap| > 2 se flags as over-confident about 5 % of the time at U(0.98, 1) and as
+    # under-confident never. A region's flags are shared by its neighbours, so one field's share varies
+    # several-fold: the mean over fields is what the level bounds.
+    over, under = [], []
+    for seed in range(8):
+        rng = np.random.default_rng(100 + seed)
+        z = rng.normal(size=(2000, 16))
+        confidence = rng.uniform(low, 1.0, 2000)
+        local = local_miscalibration(z, confidence, rng.random(2000) < confidence, seed=seed)
+        over.append((local.significant & (local.gap > 0)).mean())
+        under.append((local.significant & (local.gap < 0)).mean())
+    tail = SIGNIFICANCE_LEVEL / 2
+    assert 0.2 * tail < np.mean(over) < 1.5 * tail
+    if low == 0.5:
+        assert 0.4 * tail < np.mean(under) < 1.5 * tail
+    else:
+        # Nearly every answer right: "all right" is most of the null, so no count is below its lower tail
+        # and no test at this level can call such a neighbourhood under-confident.
+        assert np.mean(under) == 0.0
+
+
+def test_the_null_is_seeded_and_simulated_per_point():
+    z, confidence, correct = _half_space_field(n=1000)
+    first, again, other = (local_miscalibration(z, confidence, correct, seed=s) for s in (0, 0, 1))
+    np.testing.assert_array_equal(first.null_low, again.null_low)
+    assert not np.array_equal(first.null_high, other.null_high)
+    # the central 95 % of a mean of 100 terms of ±(0.8, 0.2) spread: about ±1.96 · 0.04 around 0
+    assert np.median(first.null_high) == pytest.approx(1.96 * 0.04, abs=0.02)
+    assert np.median(first.null_low) == pytest.approx(-1.96 * 0.04, abs=0.02)
+    assert NULL_DRAWS >= 100
+
+
+def test_the_readme_states_the_significance_rule_in_the_modules_words():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert SIGNIFICANCE_WORDS in readme
 
 
 @pytest.mark.parametrize("kwargs, message", [

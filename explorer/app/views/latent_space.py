@@ -26,6 +26,7 @@ from explorer.measure.calibration import accuracy, expected_calibration_error, r
 from explorer.measure.conformal import ALPHA, DEFAULT_SCORE
 from explorer.measure.latent_map import MAX_MARKERS, MAX_POINTS, latent_map
 from explorer.measure.latents import gaussian_ellipse, ks_critical_value
+from explorer.measure.local_calibration import SIGNIFICANCE_WORDS
 from explorer.measure.recalibration import apply_temperature
 from explorer.measure.selective import answered
 
@@ -88,10 +89,11 @@ def latent_figure(path: Path, color_by: str, projection: ProjectionConfig, seed:
     density = {}
     if len(keep) > MAX_MARKERS:  # every placed point in the image, a sample of them as markers
         density = {"density_points": placed_points, "density_labels": out["labels"][keep],
-                   "density_values": None if values is None else values[keep],
+                   "density_values": None if values is None else _unfaded(values, faded)[keep],
                    "density_abstained": None if abstained is None else abstained[keep]}
         markers = subset_indices(len(keep), MAX_MARKERS, seed)
-        of = "true classes" if values is None else f"{COLOR_BY[color_by]} values"
+        of = "true classes" if values is None else f"{COLOR_BY[color_by]} values" + (
+            "" if faded is None else ", 0 (white) for a faded one")
         of += "" if abstained is None else " (grey for an abstention)"
         drawn += (f"The image shows the density of all {len(keep):,} (each pixel in the mean colour of the {of} "
                   f"of its points, opaquer where they are many); {MAX_MARKERS:,} of them, a random sample, "
@@ -149,13 +151,14 @@ def _colouring(path: Path, dataset: str, color_by: str, out: dict, implied: str
         told = local.significant
         return local.gap, ~told, (
             "Colour: local miscalibration, the mean of confidence − correct (1 or 0) over the point's "
-            f"{local.rule}: red over-confident, blue under-confident, faded within 2 standard errors of 0 "
+            f"{local.rule}: red over-confident, blue under-confident, faded where {SIGNIFICANCE_WORDS} "
             f"({int((~told).sum()):,} of {len(told):,}). It describes this test split, whose labels it reads. ")
     if color_by == "gaussian gap":
         gap = cache.gaussian_gap(path, dataset, implied)
+        _, counted_on = cache.class_frequencies(path, dataset)
         return gap, None, (
             "Colour: confidence − the confidence the class Gaussians give at the latent (red: the model is surer), "
-            "their class prior held to the test split's class frequencies (under the head's own prior the two agree "
+            f"their class prior held to {counted_on} class frequencies (under the head's own prior the two agree "
             f"by construction); |gap| at most {np.abs(gap).max():.3g}, median {np.median(np.abs(gap)):.3g}. ")
     if color_by == "set size":
         sizes = cache.set_sizes(path, dataset, ALPHA, DEFAULT_SCORE)
@@ -164,6 +167,12 @@ def _colouring(path: Path, dataset: str, color_by: str, out: dict, implied: str
             f"({DEFAULT_SCORE.upper()}, randomised, calibrated on the validation split; 0: an empty set), a mean "
             f"of {sizes.mean():.2f}. The Calibration page's Prediction sets measure their coverage. ")
     return None, None, ""
+
+
+def _unfaded(values: np.ndarray, faded: np.ndarray | None) -> np.ndarray:
+    """(N,) the values with the faded ones at 0: markers fade by opacity, but the density image averages
+    colours, so a value not told apart from 0 enters it as 0 (white on the diverging scale)."""
+    return values if faded is None else np.where(faded, 0.0, values)
 
 
 def _abstentions(out: dict, coverage: float) -> tuple[np.ndarray | None, str]:
