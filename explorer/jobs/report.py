@@ -261,12 +261,12 @@ def placement_note(results: Results, suite: str) -> str:
     if len(vc) and np.mean(vc) < 0.5 and shipped_vc and all(r["auroc"]["log_density"] >= 0.5 for r in shipped_vc):
         said.append(f"The shipped VC checkpoint does not reproduce the seeds' below-chance {fmt(vc, 3)}: its {out} "
                     "latents score lower than its test latents, so the figures above do not explain the seeds' "
-                    "figure; the seeds' own checkpoints are not stored.")
+                    "figure.")
     measured = {results.plan_of(s).get("latent_dim") for s in results.suites
                 if results.plan_of(s).get("dataset") == dataset}
     for other in sorted({row["d"] for row in of_dataset} - measured):
         rows = [row for row in of_dataset if row["d"] == other]
-        said += [f"At d = {other}, where no suite above measures {into}, the shipped models show:",
+        said += [f"At d = {other} (no suite of this report measures {into} at d = {other}), the shipped models show:",
                  _placement_table(rows, rows[0]["out"]), _causes(rows)]
     return "\n\n".join(said)
 
