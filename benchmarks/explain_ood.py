@@ -7,7 +7,8 @@ softmax: the member of its implied family fitted to its validation latents, ``--
 model and side, the median |z|, the median distance to the centre of the class means, the median r² to
 the nearest class beside the r² law's median (a typical in-class latent's), the share nearer a class
 than that, the mean −½ log det Σ of the nearest class, the median log p(z), the classes the OOD latents
-land nearest, and the AUROC of log p(z), of the Mahalanobis score and of |z| (in-distribution positive).
+land nearest, the AUROC of log p(z), of the Mahalanobis score and of |z| (in-distribution positive), and
+what of these lets log p(z) rank the OOD set as it does (:func:`explorer.measure.ood.cause_sentence`).
 ``--into RESULTS`` also stores them in a results file under ``"ood_placement"``: the results report's
 OOD section explains the log p(z) AUROC from them (:func:`explorer.jobs.report.placement_note`); a new
 benchmark run writes its results afresh, so run this again after it.
@@ -36,7 +37,7 @@ from explorer.core.data import dataset_info, load_dataset, readable_by
 from explorer.jobs.report import OOD_PLACEMENT
 from explorer.measure.inference import predict
 from explorer.measure.latents import checkpoint_reference
-from explorer.measure.ood import PLACEMENT, latent_placement
+from explorer.measure.ood import PLACEMENT, cause_sentence, latent_placement
 
 SHIPPED = [*(SHIPPED_DIR / f"mnist-cnn-{d}-{m}.pt" for d in ("d2", "d16") for m in ("vc", "softmax")),
            SHIPPED_DIR / "mnist-cnn-d16-lgm.pt",
@@ -71,6 +72,7 @@ def _print(row: dict) -> None:
     print(f"  r² law's median (a typical in-class latent): {row['typical_r2']:.2f}")
     print("  OOD latents nearest: " + ", ".join(f"{k} {v:.0%}" for k, v in row["nearest_classes"].items()))
     print("  AUROC (in-distribution positive): " + ", ".join(f"{k} {v:.3f}" for k, v in row["auroc"].items()))
+    print(f"  {cause_sentence(row['inside'], row['outside'], row['auroc'])}")
 
 
 def main(argv: list[str] | None = None) -> None:

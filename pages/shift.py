@@ -1,6 +1,5 @@
 """Shift, low data and out-of-distribution: models A and B under conditions they were not trained for."""
 
-import pandas as pd
 import streamlit as st
 
 from explorer.app import cache, sources, state
@@ -97,12 +96,13 @@ def out_of_distribution() -> None:
     map_columns, histogram_columns = st.columns(2), st.columns(2)
     shown = histogram_columns[0].multiselect("Score histograms", list(SCORES), default=list(view.HISTOGRAMS),
                                              format_func=SCORES.get)
-    rows = []
+    rows, scored = [], {}
     for map_column, column, (side, path) in zip(map_columns, histogram_columns, paths.items()):
         try:
             results = cache.ood(path, dataset, view.SHIFT_POINTS, selected.seed, selected.implied)
             rows += view.ood_rows(names[side], cache.ood_intervals(path, dataset, view.SHIFT_POINTS, selected.seed,
                                                                    selected.implied))
+            scored[names[side]] = path
         except ExplorerError as error:
             map_column.error(f"Model {side}: {error}")
             continue
@@ -119,9 +119,9 @@ def out_of_distribution() -> None:
         map_column.plotly_chart(figure, width="stretch")
         map_column.caption(placement)
     if rows:
-        table_area.dataframe(pd.DataFrame(rows).set_index(["model", "score"]), width="stretch",
-                             height=40 * (len(rows) + 1))  # every row, no scrolling
-        table_area.caption(view.ood_table_note(N_RESAMPLES, selected.seed))
+        frame, height = view.ood_table(rows)
+        table_area.dataframe(frame, width="stretch", height=height)
+        table_area.caption(view.ood_table_note(N_RESAMPLES, selected.seed, scored, selected.implied))
 
 
 for tab, draw in ((shift_tab, shift), (low_tab, low_data), (ood_tab, out_of_distribution)):

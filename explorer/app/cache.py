@@ -43,7 +43,7 @@ from explorer.measure.inference import predict
 from explorer.measure.latents import LatentFit, checkpoint_reference, fit_latents
 from explorer.measure.intervals import Interval
 from explorer.measure.local_calibration import LocalGap, gaussian_confidence_gap, local_miscalibration
-from explorer.measure.ood import bundle_comparison, comparison_intervals, noise_images, ood_comparison
+from explorer.measure.ood import bundle_comparison, compare_scores, comparison_intervals, noise_images, output_scores
 from explorer.measure.projection import Projection, fit_projection
 from explorer.measure.recalibration import Recalibrator
 from explorer.measure.robustness import shift_curves
@@ -395,16 +395,22 @@ def low_data_point(path: Path, fraction: float, seed: int, _progress: Callable[[
 def ood(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVARIANCE) -> dict[str, dict[str, object]]:
     """OOD scores and AUROC of n test examples against as many of the dataset's OOD set (or noise); for
     a bundle, n of its rows against n of its ``ood_logits`` (and ``ood_latents``). log p(z) is under
-    :func:`gaussians` (for a linear layer: the ``implied`` member)."""
+    :func:`gaussians` (for a linear layer: the ``implied`` member). The score arrays are read-only:
+    every session shares them."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         try:
-            return bundle_comparison(found, gaussians(path, implied), n, seed)
+            compared = bundle_comparison(found, gaussians(path, implied), n, seed)
         except BundleError as error:
             raise BundleError(f"{path.name} {error}") from None
-    net, _ = model(path)
-    x_in, x_out = _ood_inputs(net, dataset, n, seed)
-    return ood_comparison(net, x_in, x_out, gaussians(path, implied))
+    else:
+        inside, outside = ood_outputs(path, dataset, n, seed)
+        head = gaussians(path, implied)
+        compared = compare_scores(output_scores(inside["logits"], inside["latents"], head),
+                                  output_scores(outside["logits"], outside["latents"], head))
+    for result in compared.values():
+        _read_only(result["in"], result["out"])
+    return compared
 
 
 def _ood_inputs(net: Classifier, dataset: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -415,28 +421,50 @@ def _ood_inputs(net: Classifier, dataset: str, n: int, seed: int) -> tuple[torch
     return x_in, readable_by(test_sample(other, n, seed), net).x if other else noise_images(x_in, len(x_in), seed=seed)
 
 
+@_per_file(st.cache_resource(show_spinner="Running the model on in- and out-of-distribution images…"))
+def ood_outputs(path: Path, dataset: str, n: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A checkpoint's outputs on :func:`ood`'s inputs, each side {"logits": (n, K), "latents": (n, d)},
+    the in-distribution side with its "labels" (n,): run once for the scores and the OOD map alike.
+    Read-only: every session shares them."""
+    net, _ = model(path)
+    x_in, x_out = _ood_inputs(net, dataset, n, seed)
+    (logits_in, z_in), (logits_out, z_out) = predict(net, x_in), predict(net, x_out)
+    inside = {"logits": logits_in.numpy(), "latents": z_in.numpy(), "labels": test_sample(dataset, n, seed).y.numpy()}
+    outside = {"logits": logits_out.numpy(), "latents": z_out.numpy()}
+    _read_only(*inside.values(), *outside.values())
+    return inside, outside
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    """Mark arrays a cache shares between sessions read-only: a view that changed one would change it for all."""
+    for array in arrays:
+        array.flags.writeable = False
+
+
 @_per_file(st.cache_resource(show_spinner="Bootstrapping the OOD metrics…"))
 def ood_intervals(path: Path, dataset: str, n: int, seed: int, implied: str = DEFAULT_COVARIANCE
                   ) -> dict[str, dict[str, Interval]]:
     """{score: {metric: Interval}} of :func:`ood`'s scores (:func:`explorer.measure.ood.comparison_intervals`,
-    resamples drawn with ``seed``)."""
+    resamples drawn with ``seed``); Intervals are tuples: nothing in them can be changed."""
     return comparison_intervals(ood(path, dataset, n, seed, implied), seed=seed)
 
 
 @_per_file(st.cache_resource(show_spinner="Computing the OOD latents…"))
 def ood_latents(path: Path, dataset: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The latents behind :func:`ood`'s scores, the same inputs: in-distribution (n, d) with their labels
-    (n,), and OOD (n, d) (for a bundle, its ``latents`` and ``ood_latents`` rows); None for a bundle
-    without both."""
+    (n,), and OOD (n, d) (for a bundle, its ``latents`` and ``ood_latents`` rows; for a checkpoint,
+    :func:`ood_outputs`'s); None for a bundle without both. Read-only: every session shares them."""
     if is_bundle_path(path):
         found = _bundle_rows(path, dataset)
         if found.latents is None or found.ood_latents is None:
             return None
         keep = subset_indices(len(found.latents), n, seed)
-        return found.latents[keep], found.labels[keep], found.ood_latents[subset_indices(len(found.ood_latents), n, seed)]
-    net, _ = model(path)
-    x_in, x_out = _ood_inputs(net, dataset, n, seed)
-    return predict(net, x_in)[1].numpy(), test_sample(dataset, n, seed).y.numpy(), predict(net, x_out)[1].numpy()
+        placed = found.latents[keep], found.labels[keep], found.ood_latents[subset_indices(len(found.ood_latents), n,
+                                                                                              seed)]
+        _read_only(*placed)
+        return placed
+    inside, outside = ood_outputs(path, dataset, n, seed)
+    return inside["latents"], inside["labels"], outside["latents"]
 
 
 @st.cache_resource(show_spinner=False)

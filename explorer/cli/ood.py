@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from explorer.core.config import COVARIANCES, DEFAULT_COVARIANCE
-from explorer.core.errors import ArgumentError
+from explorer.core.errors import ArgumentError, BundleError
 from explorer.measure.intervals import LEVEL, N_RESAMPLES
 
 
@@ -61,7 +62,10 @@ def _compare(path: str, args: argparse.Namespace) -> tuple[dict, dict]:
 
     if is_bundle_path(path):
         found = load_bundle(path)
-        comparison = bundle_comparison(found, found.implied_gaussians(args.implied), args.n, args.seed)
+        try:
+            comparison = bundle_comparison(found, found.implied_gaussians(args.implied), args.n, args.seed)
+        except BundleError as error:  # the message says what the bundle lacks, not which bundle
+            raise BundleError(f"{Path(path).name} {error}") from None
         said = {"in": found.dataset_name or "its rows", "out": "its ood_logits"}
     else:
         model, meta = load_checkpoint(path)

@@ -24,7 +24,7 @@ from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, HEADLINE, POST_HOC, R
 from explorer.jobs.verdicts import AA, NAMES, NO_VERDICT, RULE, VC, Verdict, judged, tally
 from explorer.measure.recalibration import N_FOLDS, RECALIBRATORS
 from explorer.measure.intervals import LEVEL
-from explorer.measure.ood import SCORES
+from explorer.measure.ood import SCORES, cause_sentence
 
 if TYPE_CHECKING:  # the figures tier loads plotly: imported where a figure is drawn, not with the report
     from explorer.figures.sweeps import SweepPanel
@@ -242,34 +242,53 @@ shipped models (written by ``benchmarks/explain_ood.py --into``; :func:`placemen
 def placement_note(results: Results, suite: str) -> str:
     """Why VC's log p(z) ranks the suite's OOD set as it does, from where the OOD latents land among the
     class Gaussians of the models ``results.json`` holds under :data:`OOD_PLACEMENT` for the suite's
-    dataset; "" without them."""
-    dataset = results.plan_of(suite).get("dataset")
-    placed = [row for row in results.payload.get(OOD_PLACEMENT, {}).get("models", []) if row["in"] == dataset]
+    dataset and latent dimension; "" without them. Stored models of the dataset at a d no suite of the
+    results measures follow in a paragraph of their own, named by their d."""
+    plan = results.plan_of(suite)
+    dataset, d = plan.get("dataset"), plan.get("latent_dim")
+    stored = results.payload.get(OOD_PLACEMENT, {})
+    of_dataset = [row for row in stored.get("models", []) if row["in"] == dataset]
+    placed = [row for row in of_dataset if row["d"] == d]
     if not placed:
         return ""
     out, into = placed[0]["out"], placed[0]["in"]
     vc = results.get(suite, "vc", f"ood:{out}", "auroc_log_density")
-    lead = (f"How to read VC's log p(z) AUROC against {out} ({fmt(vc, 3)} above): a latent drawn from its class "
-            "Gaussian lies near r² ≈ d from its mean (the typical set, r² below the χ²_d median half the time), not "
-            "at the mean, where the density peaks, so an OOD latent that lands nearer a mean than that, or on a "
-            "tighter class, scores higher than the in-distribution latents do; latents gathered at their means "
-            f"(r² ≪ d) leave no such room. Where the {out} latents land among each shipped model's class Gaussians, "
-            f"beside the {into} latents (test latents of the shipped checkpoints, not the seeds above; "
-            f"`{results.payload[OOD_PLACEMENT]['command']}`; each cell {into} → {out}):")
-    rows = [[f"{row['file']} ({row['gaussians']})", _pair(row, "norm", 2), _pair(row, "centre_distance", 2),
-             _pair(row, "r2_nearest", 2) + f" (χ²_{row['d']} median {row['typical_r2']:.2f})",
-             f"{row['inside']['closer_than_typical']:.0%} → {row['outside']['closer_than_typical']:.0%}",
-             _pair(row, "log_density", 2), f"{row['auroc']['log_density']:.3f}",
-             ", ".join(f"{k} {v:.0%}" for k, v in row["nearest_classes"].items())] for row in placed]
+    said = [f"Where the {out} latents land among each shipped d = {d} model's class Gaussians, beside the {into} "
+            f"latents (test latents of the shipped checkpoints, not the seeds above; `{stored['command']}`; each "
+            f"cell {into} → {out}), and what that does to log p(z), whose AUROC for VC's seeds is {fmt(vc, 3)} "
+            "above:", _placement_table(placed, out), _causes(placed)]
+    shipped_vc = [row for row in placed if row.get("method") == "vc"]
+    if len(vc) and np.mean(vc) < 0.5 and shipped_vc and all(r["auroc"]["log_density"] >= 0.5 for r in shipped_vc):
+        said.append(f"The shipped VC checkpoint does not reproduce the seeds' below-chance {fmt(vc, 3)}: its {out} "
+                    "latents score lower than its test latents, so the figures above do not explain the seeds' "
+                    "figure.")
+    measured = {results.plan_of(s).get("latent_dim") for s in results.suites
+                if results.plan_of(s).get("dataset") == dataset}
+    for other in sorted({row["d"] for row in of_dataset} - measured):
+        rows = [row for row in of_dataset if row["d"] == other]
+        said += [f"At d = {other} (no suite of this report measures {into} at d = {other}), the shipped models show:",
+                 _placement_table(rows, rows[0]["out"]), _causes(rows)]
+    return "\n\n".join(said)
+
+
+def _placement_table(rows: list[dict], out: str) -> str:
+    """The stored placement figures of :data:`OOD_PLACEMENT` rows, one model a line."""
     header = ["model (its Gaussians)", "median \\|z\\|", "median distance to the means' centre",
               "median r² to the nearest class", "share nearer than a typical latent", "median log p(z) (nats)",
-              "log p(z) AUROC", f"{out} nearest"]
-    said = [lead, table(header, rows)]
-    below = [row["file"] for row in placed if row["auroc"]["log_density"] < 0.5]
-    if below:
-        said.append(f"Below chance ({', '.join(below)}): there the {out} latents are the denser, nearer the means "
-                    f"than the {into} latents.")
-    return "\n\n".join(said)
+              "log p(z) AUROC", "\\|z\\| AUROC", f"{out} nearest"]
+    def shares(row: dict) -> str:
+        return f"{row['inside']['closer_than_typical']:.0%} → {row['outside']['closer_than_typical']:.0%}"
+    return table(header, ([f"{row['file']} ({row['gaussians']})", _pair(row, "norm", 2),
+                           _pair(row, "centre_distance", 2),
+                           _pair(row, "r2_nearest", 2) + f" (χ²_{row['d']} median {row['typical_r2']:.2f})",
+                           shares(row), _pair(row, "log_density", 2), f"{row['auroc']['log_density']:.3f}",
+                           f"{row['auroc']['norm']:.3f}",
+                           ", ".join(f"{k} {v:.0%}" for k, v in row["nearest_classes"].items())] for row in rows))
+
+
+def _causes(rows: list[dict]) -> str:
+    """Per stored model, why its log p(z) ranks the OOD set as it does (:func:`explorer.measure.ood.cause_sentence`)."""
+    return "\n".join(f"- {row['file']}: {cause_sentence(row['inside'], row['outside'], row['auroc'])}." for row in rows)
 
 
 def _pair(row: dict, key: str, digits: int) -> str:

@@ -238,9 +238,8 @@ def latent_placement(head: nn.Module, z_in, z_out) -> Placement:
     their r² to the nearest class against the r² law's median, the height of the nearest class's
     density (−½ log det Σ_k: a tighter class is denser at the same r²) and log p(z).
 
-    Why log p(z) can rank OOD inputs above in-distribution ones: a latent drawn from its class Gaussian
-    lies near r² ≈ d (the typical set), not at the mean, where the density is highest. OOD latents that
-    land nearer a mean than that, or between overlapping classes, or on a tight class, score higher.
+    Which of these lets log p(z) rank OOD inputs above in-distribution ones differs by model and by d:
+    :func:`placement_causes` reads it from the figures.
     """
     like = head.class_means()
     z_in, z_out = (torch.as_tensor(as_array(z, name, (None, like.shape[1])), dtype=like.dtype)
@@ -251,6 +250,52 @@ def latent_placement(head: nn.Module, z_in, z_out) -> Placement:
     top = np.argsort(-shares, kind="stable")[:3]
     return Placement(inside, outside, typical, {int(k): float(shares[k]) for k in top},
                      {k: auroc(scores_in[k], scores_out[k]) for k in scores_in}, int(like.shape[1]))
+
+
+COLLAPSE = 0.5
+"""OOD latents have collapsed toward the centre (:func:`placement_causes`' ``"collapse"``) when their median
+distance to the centre of the class means is at most this share of the in-distribution latents'."""
+CAUSES = {"nearer": "they land nearer a class mean than the test latents do (median r² to the nearest class {r2})",
+          "collapse": "they collapse toward the centre of the class means (median distance {centre}, |z| {norm}), "
+                      "where the overlapping class Gaussians add up; |z| alone tells the sets apart there (AUROC "
+                      "{norm_auroc})",
+          "tight": "they land on tighter classes (mean −½ log det Σ of the nearest class {log_det} nats)"}
+"""The causes :func:`placement_causes` can read from a placement, in words, with the figures that show them."""
+
+
+def placement_causes(inside: dict[str, float], outside: dict[str, float]) -> list[str]:
+    """Which of :data:`CAUSES` the placement figures of :func:`latent_placement` (``Placement.inside`` and
+    ``.outside``, :data:`PLACEMENT`'s keys) show, in its order: ``"nearer"`` when the OOD latents' median r² to
+    the nearest class is below the in-distribution latents'; ``"collapse"`` when their median distance to the
+    means' centre is at most :data:`COLLAPSE` of the in-distribution latents'; ``"tight"`` when their nearest
+    classes are tighter on average (larger −½ log det Σ). Each is a reason log p(z) can score the OOD set
+    higher; whether it does is its AUROC's to say (:func:`cause_sentence`)."""
+    shown = {"nearer": outside["r2_nearest"] < inside["r2_nearest"],
+             "collapse": outside["centre_distance"] <= COLLAPSE * inside["centre_distance"],
+             "tight": outside["nearest_log_det"] > inside["nearest_log_det"]}
+    return [k for k in CAUSES if shown[k]]
+
+
+def cause_sentence(inside: dict[str, float], outside: dict[str, float], aurocs: dict[str, float]) -> str:
+    """Why log p(z) ranks the OOD latents as it does, from the figures of :func:`latent_placement`
+    (``inside``, ``outside`` and ``aurocs``: a :class:`Placement`'s ``auroc``) and :func:`placement_causes`: below
+    chance, the causes the figures show (each with its in → out figures); at or above chance, that the OOD
+    latents score lower and, where they land farther from the nearest mean, that they do."""
+    def pair(key: str) -> str:
+        return f"{inside[key]:.2f} → {outside[key]:.2f}"
+    auroc_log_density = aurocs["log_density"]
+    figures = {"r2": pair("r2_nearest"), "centre": pair("centre_distance"), "norm": pair("norm"),
+               "log_det": pair("nearest_log_det"), "norm_auroc": f"{aurocs['norm']:.2f}"}
+    if auroc_log_density < 0.5:
+        causes = placement_causes(inside, outside)
+        if not causes:
+            return (f"log p(z) ranks the OOD latents above the test latents (AUROC {auroc_log_density:.3f}), "
+                    "though none of nearer, collapsed or tighter shows in these medians")
+        return (f"log p(z) ranks the OOD latents above the test latents (AUROC {auroc_log_density:.3f}): "
+                + "; ".join(CAUSES[k].format(**figures) for k in causes))
+    farther = outside["r2_nearest"] >= inside["r2_nearest"]
+    return (f"log p(z) ranks the OOD latents below the test latents (AUROC {auroc_log_density:.3f})"
+            + (f": they land farther from the nearest class mean (median r² {figures['r2']})" if farther else ""))
 
 
 def _placed(head: nn.Module, z: Tensor, typical: float) -> tuple[dict[str, float], np.ndarray, dict[str, np.ndarray]]:
@@ -323,6 +368,7 @@ def compare_scores(scores_in: dict[str, np.ndarray], scores_out: dict[str, np.nd
                    "auroc": auroc(scores_in[name], scores_out[name])} for name in scores_in if name in scores_out}
 
 
-__all__ = ["METRICS", "PLACEMENT", "SCORES", "TPR", "Placement", "auroc", "bundle_comparison", "class_r2",
-           "compare_scores", "comparison_intervals", "detection_metrics", "latent_placement", "noise_images",
-           "ood_comparison", "ood_scores", "output_scores", "score_intervals"]
+__all__ = ["CAUSES", "COLLAPSE", "METRICS", "PLACEMENT", "SCORES", "TPR", "Placement", "auroc", "bundle_comparison",
+           "cause_sentence", "class_r2", "compare_scores", "comparison_intervals", "detection_metrics",
+           "latent_placement", "noise_images", "ood_comparison", "ood_scores", "output_scores", "placement_causes",
+           "score_intervals"]

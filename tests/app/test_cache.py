@@ -134,3 +134,24 @@ def test_a_figure_of_arrays_is_keyed_by_their_values():
     first = shared(np.array([1.0, 2.0]))
     assert shared(np.array([1.0, 2.0])) is first and len(made) == 1
     assert shared(np.array([1.0, 3.0])) is not first
+
+
+def test_the_ood_scores_and_latents_share_one_run_of_the_model_and_are_read_only(monkeypatch):
+    from explorer.measure import ood
+    from explorer.measure.inference import predict
+
+    runs = []
+    for home in (cache, ood):  # wherever the model would be run
+        monkeypatch.setattr(home, "predict", lambda *a: runs.append(1) or predict(*a))
+    path, seed = SHIPPED_DIR / "digits-mlp-d2-vc.pt", 12345  # a seed no other test draws: nothing cached yet
+    compared = cache.ood(path, "digits", 60, seed)
+    z_in, labels, z_out = cache.ood_latents(path, "digits", 60, seed)
+    assert len(runs) == 2  # one run a side, for the scores and the latents alike
+    assert z_in.shape == z_out.shape == (60, 2) and labels.shape == (60,)
+    arrays = [z_in, labels, z_out, *(r[side] for r in compared.values() for side in ("in", "out"))]
+    assert not any(a.flags.writeable for a in arrays)  # shared by every session: nobody may change them
+    net, _ = cache.model(path)
+    direct = ood.ood_comparison(net, *cache._ood_inputs(net, "digits", 60, seed), cache.gaussians(path))
+    for name, result in direct.items():  # the same scores as the model run on the inputs afresh
+        np.testing.assert_allclose(compared[name]["in"], result["in"], rtol=1e-5)
+        np.testing.assert_allclose(compared[name]["out"], result["out"], rtol=1e-5)

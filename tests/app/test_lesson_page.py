@@ -236,10 +236,30 @@ def test_step_six_says_where_the_ood_latents_land_and_why_log_p_z_ranks_them_so(
 
     text = view.shift(lesson).text
     assert "Out of distribution (uniform-noise images (seed 0))" in text
-    assert text.count("from the nearest class mean") == 2 and "log p(z) AUROC" in text
+    assert text.count("log p(z) ranks the OOD latents") == 2 and "For Model A (softmax, d = 2), log p(z)" in text
     measured = ood.latent_placement
+    # below chance with the OOD latents nearer a mean: the cause is said; above chance: no cause
     monkeypatch.setattr(view, "latent_placement", lambda *a: dataclasses.replace(
         m := measured(*a), outside={**m.outside, "r2_nearest": m.inside["r2_nearest"] / 2},
         auroc={**m.auroc, "log_density": 0.2}))
     text = view.ood_text(lesson)
-    assert text.count("nearer than its test latents'") == 2 and "AUROC below 0.5" in text
+    assert text.count("above the test latents (AUROC 0.200): they land nearer a class mean") == 2
+    monkeypatch.setattr(view, "latent_placement", lambda *a: dataclasses.replace(
+        m := measured(*a), outside={**m.outside, "r2_nearest": m.inside["r2_nearest"] / 2},
+        auroc={**m.auroc, "log_density": 0.7}))
+    text = view.ood_text(lesson)
+    assert text.count("below the test latents (AUROC 0.700).") == 2 and "nearer" not in text
+
+
+def test_step_six_stands_without_the_ood_sets_files(lesson, monkeypatch):
+    from explorer.app import cache
+    from explorer.app.views.lesson import steps as view
+    from explorer.core.errors import DatasetUnavailableError
+
+    def missing(*args):
+        raise DatasetUnavailableError("dataset 'fashion-mnist' not found")
+
+    monkeypatch.setattr(cache, "ood_latents", missing)
+    text = view.shift(lesson).text
+    assert "Out of distribution: the uniform-noise images (seed 0) are unavailable here" in text
+    assert "severity 5" in text

@@ -97,3 +97,22 @@ def test_a_text_set_offers_the_text_corruptions_and_the_other_text_set_as_ood(op
     open_tab(app, "Out-of-distribution")
     assert not app.exception and not app.error and len(app.get("plotly_chart")) == 6
     assert "reuters-r8 test documents, in each model's own vocabulary" in app.caption[0].value
+
+
+def test_the_ood_table_note_names_each_models_gaussians_and_the_interval_level():
+    from explorer.core.checkpoints import SHIPPED_DIR
+    from explorer.measure.intervals import LEVEL
+
+    models = {"Model A": SHIPPED_DIR / "digits-mlp-d2-softmax.pt", "Model B": SHIPPED_DIR / "digits-mlp-d2-vc.pt"}
+    fitted = view.ood_table_note(1000, 0, models, "diagonal")
+    assert "(Model A: fitted, diagonal Σ, on " in fitted and "; Model B: its learnt prior)" in fitted
+    assert f"[{LEVEL:.0%} percentile bootstrap interval: 1000 resamples" in fitted
+    identity = view.ood_table_note(1000, 0, models, "identity")  # the convention is not fitted to anything
+    assert "(Model A: Σ = I, a convention; Model B: its learnt prior)" in identity and "fitted" not in identity
+
+
+def test_the_ood_table_shows_every_row_without_scrolling():
+    frame, height = view.ood_table([{"model": "A", "score": "s", "AUROC": "0.5"},
+                                    {"model": "A", "score": "t", "AUROC": "0.6"}])
+    assert list(frame.index.names) == ["model", "score"] and list(frame.columns) == ["AUROC"]
+    assert height == 40 * 3

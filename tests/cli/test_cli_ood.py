@@ -58,6 +58,6 @@ def test_a_bundle_is_scored_on_its_ood_outputs(logistic_bundle, tmp_path, capsys
 
 def test_refusals(logistic_bundle, capsys):
     folder, _ = logistic_bundle
-    assert "has no ood_logits" in one_line_error(["ood", str(folder / "bare.npz")], capsys)
+    assert "bare.npz has no ood_logits" in one_line_error(["ood", str(folder / "bare.npz")], capsys)
     assert "--n must be at least 1" in one_line_error(["ood", str(folder / "bare.npz"), "--n", "0"], capsys)
     assert "--resamples" in one_line_error(["ood", str(folder / "bare.npz"), "--resamples", "1"], capsys)

@@ -246,29 +246,43 @@ def test_the_ood_table_shows_every_score_the_results_hold_and_old_results_their_
     assert lines[2] == "| t | vc | 0.900 | 0.500 | 0.700 | 0.400 |"
 
 
-def test_the_placement_note_is_written_from_the_stored_figures_and_absent_without_them():
+def test_the_placement_note_is_written_from_the_stored_figures_of_the_suites_dataset_and_d():
     from explorer.jobs.report import OOD_PLACEMENT, placement_note
 
     rows_ = _ood_rows({"vc": {"auroc_max_softmax": [0.9, 0.92], "auroc_log_density": [0.4, 0.44]}})
     plan = {"suites": [{"dataset": "s", "latent_dim": 16}]}
     assert placement_note(Results({"plan": plan, "rows": rows_}), "s d=16") == ""
 
-    def side(norm, r2, share, log_density):
+    def side(norm, r2, share, log_density, log_det=0.0):
         return {"norm": norm, "centre_distance": norm + 0.5, "r2_nearest": r2, "closer_than_typical": share,
-                "nearest_log_det": 0.0, "log_density": log_density}
+                "nearest_log_det": log_det, "log_density": log_density}
 
-    model = {"file": "m.pt", "method": "vc", "in": "s", "out": "t", "n_in": 10, "n_out": 10, "gaussians": "its prior",
-             "inside": side(3.25, 1.5, 0.5, -4.5), "outside": side(1.125, 0.5, 0.875, -3.25), "typical_r2": 1.39,
-             "nearest_classes": {"one": 0.5}, "auroc": {"log_density": 0.125, "mahalanobis": 0.25, "norm": 0.875},
-             "d": 2}
-    other = {**model, "in": "u"}  # another dataset's: not this suite's
-    stored = {OOD_PLACEMENT: {"command": "python benchmarks/explain_ood.py", "models": [model, other]}}
+    low = {"file": "low.pt", "method": "vc", "in": "s", "out": "t", "n_in": 10, "n_out": 10, "gaussians": "its prior",
+           "inside": side(3.25, 1.5, 0.5, -4.5), "outside": side(1.125, 0.5, 0.875, -3.25), "typical_r2": 1.39,
+           "nearest_classes": {"one": 0.5}, "auroc": {"log_density": 0.125, "mahalanobis": 0.25, "norm": 0.875},
+           "d": 2}
+    high = {**low, "file": "high.pt", "d": 16, "typical_r2": 15.34, "inside": side(4.75, 14.5, 0.5, -24.0),
+            "outside": side(4.5, 17.75, 0.375, -25.0),
+            "auroc": {"log_density": 0.625, "mahalanobis": 0.625, "norm": 0.625}}
+    other = {**high, "in": "u"}  # another dataset's: not this suite's
+    only_low = {OOD_PLACEMENT: {"command": "c", "models": [low, other]}}
+    # the suite's d has no stored rows: no note, the d = 2 model's figures are not the d = 16 suite's
+    assert placement_note(Results({"plan": plan, "rows": rows_, **only_low}), "s d=16") == ""
+
+    stored = {OOD_PLACEMENT: {"command": "python benchmarks/explain_ood.py", "models": [low, high, other]}}
     note = placement_note(Results({"plan": plan, "rows": rows_, **stored}), "s d=16")
-    assert "AUROC against t (0.420 ± 0.028 above)" in note and "`python benchmarks/explain_ood.py`" in note
-    assert note.count("| m.pt (its prior) |") == 1
-    assert "| m.pt (its prior) | 3.25 → 1.12 | 3.75 → 1.62 | 1.50 → 0.50 (χ²_2 median 1.39) | 50% → 88% | " \
-           "-4.50 → -3.25 | 0.125 | one 50% |" in note
-    assert "Below chance (m.pt): there the t latents are the denser, nearer the means than the s latents." in note
-    above = {**model, "auroc": {**model["auroc"], "log_density": 0.75}}
-    assert "Below chance" not in placement_note(Results({"plan": plan, "rows": rows_, OOD_PLACEMENT: {
-        "command": "c", "models": [above]}}), "s d=16")
+    ours, _, at_two = note.partition("At d = 2")
+    assert "`python benchmarks/explain_ood.py`" in ours and "0.420 ± 0.028" in ours
+    assert ours.count("| high.pt (its prior) |") == 1 and "low.pt" not in ours
+    assert "| high.pt (its prior) | 4.75 → 4.50 | 5.25 → 5.00 | 14.50 → 17.75 (χ²_16 median 15.34) | 50% → 38% | " \
+           "-24.00 → -25.00 | 0.625 | 0.625 | one 50% |" in ours
+    assert "high.pt: log p(z) ranks the OOD latents below the test latents (AUROC 0.625): they land farther from " \
+           "the nearest class mean (median r² 14.50 → 17.75)." in ours
+    assert "does not reproduce the seeds' below-chance 0.420 ± 0.028" in ours
+    # the d = 2 model in its own paragraph, its cause read from its figures: nearer and collapsed
+    assert at_two.count("| low.pt (its prior) |") == 1
+    assert "low.pt: log p(z) ranks the OOD latents above the test latents (AUROC 0.125): they land nearer" in at_two
+    assert "collapse toward the centre of the class means (median distance 3.75 → 1.62" in at_two
+    assert "tighter" not in at_two  # equal log det: not shown
+    seeds_above = _ood_rows({"vc": {"auroc_log_density": [0.6, 0.64]}})
+    assert "does not reproduce" not in placement_note(Results({"plan": plan, "rows": seeds_above, **stored}), "s d=16")

@@ -171,3 +171,37 @@ def test_intervals_hold_the_value_and_resample_both_sides():
     assert perfect["auroc"] == (1.0, 1.0, 1.0, 0.95) and perfect["fpr95"].high == 0.0
     with pytest.raises(ValueError, match="n_resamples"):
         diag.score_intervals([1.0], [0.0], n_resamples=1)
+
+
+def _side(r2, centre, log_det, norm=3.0):
+    return {"norm": norm, "centre_distance": centre, "r2_nearest": r2, "closer_than_typical": 0.5,
+            "nearest_log_det": log_det, "log_density": -4.0}
+
+
+def test_placement_causes_are_read_from_the_figures():
+    inside = _side(r2=1.2, centre=3.1, log_det=0.1)
+    assert diag.placement_causes(inside, inside) == []
+    assert diag.placement_causes(inside, _side(r2=0.5, centre=0.9, log_det=0.3)) == ["nearer", "collapse", "tight"]
+    # centre at 0.69 of the in-distribution latents': nearer it, not collapsed (COLLAPSE = 0.5)
+    assert diag.placement_causes(inside, _side(r2=1.5, centre=0.69 * 3.1, log_det=0.1)) == []
+    assert diag.placement_causes(inside, _side(r2=1.5, centre=diag.COLLAPSE * 3.1, log_det=0.1)) == ["collapse"]
+
+
+def test_the_cause_is_said_only_below_chance():
+    inside, nearer = _side(r2=14.2, centre=4.8, log_det=0.16), _side(r2=11.8, centre=3.3, log_det=0.15)
+    said = diag.cause_sentence(inside, nearer, {"log_density": 0.355, "norm": 0.88})
+    assert said == ("log p(z) ranks the OOD latents above the test latents (AUROC 0.355): they land nearer a class "
+                    "mean than the test latents do (median r² to the nearest class 14.20 → 11.80)")
+    above = diag.cause_sentence(inside, nearer, {"log_density": 0.6, "norm": 0.88})
+    assert above == "log p(z) ranks the OOD latents below the test latents (AUROC 0.600)"
+    farther = diag.cause_sentence(inside, _side(r2=17.7, centre=4.5, log_det=0.47),
+                                  {"log_density": 0.597, "norm": 0.64})
+    assert farther.endswith("they land farther from the nearest class mean (median r² 14.20 → 17.70)")
+    collapsed = diag.cause_sentence(_side(r2=1.2, centre=3.1, log_det=0.1, norm=3.1),
+                                    _side(r2=1.3, centre=0.9, log_det=0.1, norm=1.06),
+                                    {"log_density": 0.135, "norm": 0.891})
+    assert "collapse toward the centre of the class means (median distance 3.10 → 0.90, |z| 3.10 → 1.06)" \
+        in collapsed
+    assert "AUROC 0.89" in collapsed and "nearer" not in collapsed
+    unexplained = diag.cause_sentence(inside, inside, {"log_density": 0.4, "norm": 0.5})
+    assert "none of nearer, collapsed or tighter shows" in unexplained

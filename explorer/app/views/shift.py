@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import torch
 
@@ -17,10 +18,10 @@ from explorer.core.errors import BundleError
 from explorer.figures import ood_scatter
 from explorer.jobs.training import Progress
 from explorer.measure.corruptions import SEVERITIES, TEXT_CORRUPTIONS
-from explorer.measure.intervals import Interval
+from explorer.measure.intervals import LEVEL, Interval
 from explorer.measure.latent_map import PRIOR_PER_CLASS
 from explorer.measure.latents import gaussian_ellipse, prior_samples
-from explorer.measure.ood import METRICS, SCORES, Placement, latent_placement
+from explorer.measure.ood import METRICS, SCORES, TPR, Placement, latent_placement
 from explorer.measure.projection import fit_projection
 
 SHIFT_POINTS = 1000
@@ -75,15 +76,31 @@ def ood_rows(model: str, intervals: dict[str, dict[str, Interval]]) -> list[dict
             for score, metrics in intervals.items()]
 
 
-def ood_table_note(n_resamples: int, seed: int) -> str:
-    """How the OOD table's figures and intervals were made."""
+def ood_table(rows: list[dict[str, str]]) -> tuple[pd.DataFrame, int]:
+    """The OOD table of every model's :func:`ood_rows`, indexed by model and score, and the height in pixels
+    that shows every row without scrolling."""
+    return pd.DataFrame(rows).set_index(["model", "score"]), 40 * (len(rows) + 1)
+
+
+def ood_table_note(n_resamples: int, seed: int, models: dict[str, Path], implied: str) -> str:
+    """How the OOD table's figures and intervals were made; ``models``: {name: file} of the models in the
+    table, whose class Gaussians (:func:`explorer.app.cache.gaussians` with ``implied``) it names."""
+    under = "; ".join(f"{name}: {_gaussians_words(path, implied)}" for name, path in models.items())
     return (f"In-distribution is the positive class: AUROC, AUPR-in (in-distribution positive), AUPR-out (OOD "
-            "positive, the score negated) and the FPR at 95 % TPR (the share of OOD inputs scoring at or above "
-            "the threshold that keeps 95 % of the in-distribution ones: lower is better). [95 % percentile "
-            f"bootstrap interval: {n_resamples} resamples, the two sets resampled independently, seed {seed}.] "
-            "Mahalanobis: max_k −r²_k under each class's covariance; it and log p(z) are under the class Gaussians "
-            "(VC: its prior; softmax: the member of its implied family fitted to its validation latents). For VC, "
-            "energy is log p(z): its logits are log p(z | k) + log π_k.")
+            f"positive, the score negated) and the FPR at {TPR:.0%} TPR (the share of OOD inputs scoring at or above "
+            f"the threshold that keeps {TPR:.0%} of the in-distribution ones: lower is better). [{LEVEL:.0%} "
+            f"percentile bootstrap interval: {n_resamples} resamples, the two sets resampled independently, seed "
+            f"{seed}.] Mahalanobis: max_k −r²_k under each class's covariance; it and log p(z) are under the class "
+            f"Gaussians ({under}). For VC, energy is log p(z): its logits are log p(z | k) + log π_k.")
+
+
+def _gaussians_words(path: Path, implied: str) -> str:
+    """A file's class Gaussians in words: a linear layer's implied member as its own ``description`` says
+    (the Σ = I convention is not fitted), a learnt head's prior, or none."""
+    head = cache.gaussians(path, implied)
+    if head is None:
+        return "none, no weight and bias"
+    return getattr(head, "description", "its learnt prior")
 
 
 @cache.shared_figure_of_file

@@ -24,11 +24,11 @@ from explorer.app.views.lesson.quotes import claims_table, claims_text, wins_els
 from explorer.app.views.shift import DEFAULT_CORRUPTIONS, SHIFT_POINTS
 from explorer.core.config import AttackConfig, DEFAULT_COVARIANCE, N_BINS, ProjectionConfig
 from explorer.core.data import dataset_info, domain_of
-from explorer.core.errors import ArgumentError
+from explorer.core.errors import ArgumentError, DatasetUnavailableError
 from explorer.figures import accuracy_vs, latent_replay
 from explorer.measure.calibration import accuracy, calibration_report
 from explorer.measure.intervals import Interval, bootstrap_difference
-from explorer.measure.ood import latent_placement
+from explorer.measure.ood import cause_sentence, latent_placement
 
 ATTACK = AttackConfig(attack="pgd", eps=0.1, steps=10, seed=0)
 """Step 5's attack: the Adversarial page's default PGD."""
@@ -284,22 +284,21 @@ def shift(lesson: Lesson) -> Step:
 
 def ood_text(lesson: Lesson) -> str:
     """Where each model's out-of-distribution latents land among its class Gaussians, and so how its
-    log p(z) ranks them (:func:`explorer.measure.ood.latent_placement`), measured on the Shift page's inputs."""
+    log p(z) ranks them (:func:`explorer.measure.ood.latent_placement`, :func:`explorer.measure.ood.cause_sentence`:
+    a cause only where the figures show it), measured on the Shift page's inputs; a sentence saying the OOD
+    set is unavailable where its files are missing (the rest of the step stands without it)."""
     other = dataset_info(lesson.dataset).ood
-    said, below = [], False
-    for side, path in lesson.models:
-        z_in, _, z_out = cache.ood_latents(path, lesson.dataset, SHIFT_POINTS, lesson.seed)
-        placed = latent_placement(cache.gaussians(path, DEFAULT_COVARIANCE), z_in, z_out)
-        nearer = placed.outside["r2_nearest"] < placed.inside["r2_nearest"]
-        below |= placed.auroc["log_density"] < 0.5
-        said.append(f"{sources.source(path).name(side)}'s land a median r² {placed.outside['r2_nearest']:.2f} from "
-                    f"the nearest class mean, {'nearer' if nearer else 'farther'} than its test latents' "
-                    f"{placed.inside['r2_nearest']:.2f} (log p(z) AUROC {placed.auroc['log_density']:.2f})")
     versus = f"{other} test images" if other else f"uniform-noise images (seed {lesson.seed})"
-    return (f"Out of distribution ({versus}): {'; '.join(said)}. A latent drawn from its class Gaussian lies near "
-            "r² ≈ d, not at the mean where the density peaks"
-            + (", so OOD latents that fall nearer a mean look more in-distribution than test latents: AUROC below "
-               "0.5." if below else "; OOD latents that fall nearer a mean than that would score higher."))
+    said = []
+    for side, path in lesson.models:
+        try:
+            z_in, _, z_out = cache.ood_latents(path, lesson.dataset, SHIFT_POINTS, lesson.seed)
+        except DatasetUnavailableError:
+            return f"Out of distribution: the {versus} are unavailable here, so this step does not place them."
+        placed = latent_placement(cache.gaussians(path, DEFAULT_COVARIANCE), z_in, z_out)
+        said.append(f"For {side} ({sources.source(path).label}), "
+                    f"{cause_sentence(placed.inside, placed.outside, placed.auroc)}.")
+    return f"Out of distribution ({versus}), each model's OOD latents among its class Gaussians. " + " ".join(said)
 
 
 STEPS: tuple[Callable[[Lesson], Step], ...] = (spokes, mismatch, variational, reliability, attack, shift)
