@@ -169,17 +169,16 @@ def _conformal_metrics(predictor, logits, labels) -> dict:
     from explorer.measure.recalibration import apply_temperature
 
     found = set_coverage(predictor.sets(apply_temperature(logits, 1.0)), labels)
-    raps = {"raps_lambda": predictor.lam, "raps_k_reg": predictor.k_reg} if predictor.score == "raps" else {}
-    return {"conformal": {"alpha": predictor.alpha, "score": predictor.score, "randomized": predictor.randomized,
-                          **raps, "mondrian": predictor.mondrian, "n_calibration": predictor.n_calibration,
-                          "seed": predictor.seed, **found.as_dict()}}
+    return {"conformal": {**predictor.as_dict(), **found.as_dict(), "warning": predictor.warning()}}
 
 
 def _conformal_rows(found: dict) -> dict:
-    """The table's rows of --conformal: coverage ± its binomial SE, per class, and the sets' sizes."""
+    """The table's rows of --conformal: coverage ± its binomial SE, per class, and the sets' sizes, after a
+    WARNING row where a threshold is +inf (:meth:`~explorer.measure.conformal.ConformalPredictor.warning`)."""
     per_class = " ".join("-" if c is None else f"{c:.3f}" for c in found["per_class_coverage"])
     how = f"{found['score']}{', mondrian' if found['mondrian'] else ''}, alpha {found['alpha']:g}"
-    return {"conformal": f"{how}, calibrated on {found['n_calibration']} validation examples",
+    warning = {"WARNING": found["warning"]} if found.get("warning") else {}
+    return {"conformal": f"{how}, calibrated on {found['n_calibration']} validation examples", **warning,
             "coverage": f"{found['coverage']:.4f} ± {found['coverage_se']:.4f} (binomial SE)",
             "per-class cov.": per_class, "mean set size": found["mean_set_size"],
             "set sizes": " ".join(f"{size}:{count}" for size, count in enumerate(found["set_size_counts"]) if count)}

@@ -33,7 +33,7 @@ from explorer.measure.decompositions import brier_decomposition, nll_decompositi
 from explorer.measure.intervals import (LEVEL, N_RESAMPLES, Interval, difference_intervals, metric_intervals,
                                         reliability_bands)
 from explorer.measure.recalibration import apply_temperature
-from explorer.measure.selective import (aurc_difference, aurc_intervals, risk_coverage, risk_coverage_band,
+from explorer.measure.selective import (aurc_comparison, aurc_intervals, risk_coverage, risk_coverage_band,
                                         selective_risk)
 from explorer.measure.smooth_calibration import smooth_reliability
 
@@ -394,22 +394,26 @@ def _confidence_correct(pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
 def abstention(preds: list[Predictions]) -> tuple[go.Figure, pd.DataFrame]:
     """The risk–coverage curves of the predictions with their bands, and a table: AURC and E-AURC with
     their bootstrap intervals and the selective risk at :data:`RISK_AT` per model, then A − B (paired)
-    where both are on the same examples."""
+    where both are on the same examples: one bootstrap of both models gives all three
+    (:func:`~explorer.measure.selective.aurc_comparison`)."""
     curves, bands, rows = {}, {}, []
-    for p in preds:
+    paired = len(preds) == 2 and np.array_equal(preds[0].labels, preds[1].labels)
+    if paired:
+        *each, difference = aurc_comparison(*_confidence_correct(preds[0]), *_confidence_correct(preds[1]))
+    else:
+        each = [aurc_intervals(*_confidence_correct(p)) for p in preds]
+    for p, found in zip(preds, each):
         confidence, correct = _confidence_correct(p)
         curve = risk_coverage(confidence, correct)
         shown = np.unique(np.linspace(0, len(curve.risk) - 1, CURVE_POINTS).round().astype(int))
-        found = aurc_intervals(confidence, correct)
         name = f"{p.title}: AURC {found['aurc'].mean:.5f}"
         curves[name] = (curve.coverage[shown], curve.risk[shown])
         bands[name] = (BAND_COVERAGES, *risk_coverage_band(confidence, correct, BAND_COVERAGES))
         rows.append({"model": p.title, "AURC": _cell(found["aurc"]), "E-AURC": _cell(found["e_aurc"]),
                      f"risk at {RISK_AT:.0%} coverage": f"{selective_risk(confidence, correct, RISK_AT):.4f}"})
-    if len(preds) == 2 and np.array_equal(preds[0].labels, preds[1].labels):
-        found = aurc_difference(*_confidence_correct(preds[0]), *_confidence_correct(preds[1]))
-        rows.append({"model": "A − B", "AURC": _cell(found["aurc"], signed=True),
-                     "E-AURC": _cell(found["e_aurc"], signed=True), f"risk at {RISK_AT:.0%} coverage": ""})
+    if paired:
+        rows.append({"model": "A − B", "AURC": _cell(difference["aurc"], signed=True),
+                     "E-AURC": _cell(difference["e_aurc"], signed=True), f"risk at {RISK_AT:.0%} coverage": ""})
     figure = risk_coverage_figure(curves, bands, title="Risk–coverage")
     return figure, pd.DataFrame(rows).set_index("model")
 
