@@ -103,3 +103,10 @@ def test_a_figure_of_arrays_is_keyed_by_their_values():
     first = shared(np.array([1.0, 2.0]))
     assert shared(np.array([1.0, 2.0])) is first and len(made) == 1
     assert shared(np.array([1.0, 3.0])) is not first
+
+
+def test_the_shared_conformal_predictor_cannot_be_changed():
+    predictor = cache.conformal(SHIPPED_DIR / "digits-mlp-d2-vc.pt", 0.1, "aps")
+    assert cache.conformal(SHIPPED_DIR / "digits-mlp-d2-vc.pt", 0.1, "aps") is predictor  # one, shared
+    with pytest.raises(ValueError, match="read-only"):
+        predictor.threshold[...] = np.inf
