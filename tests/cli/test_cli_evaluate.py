@@ -295,3 +295,12 @@ def test_conformal_flags_an_infinite_threshold(capsys):
     found = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--conformal", "--resamples", "0",
                           capsys=capsys)["conformal"]
     assert not found["infinite_threshold"] and found["warning"] is None
+
+
+def test_conformal_keep_top_leaves_no_set_empty(logistic_bundle, capsys):
+    folder, _ = logistic_bundle
+    args = ("--conformal", "--score", "aps", "--alpha", "0.2", "--resamples", "0")
+    plain = evaluate_json(folder / "full.npz", *args, capsys=capsys)["conformal"]
+    kept = evaluate_json(folder / "full.npz", *args, "--keep-top", capsys=capsys)["conformal"]
+    assert kept["keep_top"] and not plain["keep_top"] and kept["set_size_counts"][0] == 0
+    assert kept["coverage"] >= plain["coverage"]

@@ -178,3 +178,18 @@ def test_an_infinite_threshold_is_flagged():
     assert mondrian.warning(("cat", "dog", "bird")).startswith("threshold +inf for class bird:")
     found = mondrian.as_dict()
     assert found["infinite_threshold_classes"] == [2] and found["threshold"][2] is None
+
+
+def test_keep_top_fills_the_empty_sets_with_the_top_class_and_only_them():
+    probs, labels = _synthetic(2000, 5, seed=10)
+    plain = fit_conformal(probs[:1000], labels[:1000], 0.2, "aps")
+    kept = fit_conformal(probs[:1000], labels[:1000], 0.2, "aps", keep_top=True)
+    assert kept.keep_top and not plain.keep_top and kept.threshold == plain.threshold  # calibrated alike
+    before, after = plain.sets(probs[1000:]), kept.sets(probs[1000:])
+    empty = ~before.any(axis=1)
+    assert empty.any() and after.any(axis=1).all()
+    top = probs[1000:].argmax(axis=1)
+    assert (after[empty].sum(axis=1) == 1).all() and after[empty, top[empty]].all()
+    assert (after | before == after).all() and (after.sum() - before.sum()) == (~before[np.arange(1000), top]).sum()
+    assert set_coverage(after, labels[1000:]).coverage >= set_coverage(before, labels[1000:]).coverage
+    assert kept.as_dict()["keep_top"] is True
