@@ -325,7 +325,7 @@ def risk_coverage_band(confidence, correct, coverages, n_resamples: int = N_RESA
         w = counts[:, order]
         e = _tie_mean(errors[order], w, starts)
         copies, wrong = np.cumsum(w, axis=1), np.cumsum(w * e, axis=1)
-        # one search over all rows at once: row r's cumulative copies (1…n) shifted by r·(n + 1) keep the
+        # one search over all rows at once: row r's cumulative copies (0…n) shifted by r·(n + 1) keep the
         # flattened array sorted, and the m-th answer of row r is found at m + r·(n + 1)
         rows = np.arange(len(w))[:, None]
         shift = rows * (n + 1)
