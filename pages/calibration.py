@@ -107,13 +107,15 @@ try:
                                   help="How unusual each class is for an example: LAC 1 − p_y; APS the probability "
                                        "of the classes ranked above y and a random share of p_y; RAPS also "
                                        "penalises classes ranked low.")
-    found, left_out = view.set_coverages(models, shift, alpha, score)
+    found, left_out, warnings, empties = view.set_coverages(models, shift, alpha, score)
     for line in left_out:
         st.info(line)
+    for line in warnings:
+        st.warning(line)
     if found:
         classes = sources.source(models[0][1]).class_names
         for column, figure in zip(st.columns(2), view.set_figures(found, alpha, classes)):
             column.plotly_chart(figure, width="stretch")
-        st.caption(view.sets_caption(alpha, score, shift))
+        st.caption(view.sets_caption(alpha, score, shift) + (" " + " ".join(empties) if empties else ""))
 except ExplorerError as error:
     st.error(str(error))

@@ -344,7 +344,8 @@ def recalibrator(path: Path, name: str) -> Recalibrator:
 def conformal(path: Path, alpha: float, score: str) -> ConformalPredictor:
     """The split conformal predictor of a checkpoint at miscoverage ``alpha`` with ``score``
     (:data:`explorer.measure.conformal.SCORES`), calibrated on its own validation split (never test), or
-    of a bundle, on its ``val_logits`` and ``val_labels``."""
+    of a bundle, on its ``val_logits`` and ``val_labels``. Shared by every session: its ``threshold`` is
+    read-only (:class:`~explorer.measure.conformal.ConformalPredictor` freezes it)."""
     if is_bundle_path(path):
         try:
             return bundle_conformal(bundle(path), alpha, score)

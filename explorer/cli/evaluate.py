@@ -71,6 +71,9 @@ def add_parser(subparsers) -> None:
                             f"lambda {RAPS_LAMBDA}, k_reg {RAPS_K_REG}) (default: {DEFAULT_SCORE})")
     extra.add_argument("--mondrian", action="store_true",
                        help="--conformal with one threshold per class (class-conditional coverage)")
+    extra.add_argument("--keep-top", action="store_true",
+                       help="--conformal with the top class in every set: never an empty set, coverage at least "
+                            "as high (randomised aps and raps otherwise leave some confident examples' sets empty)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     if args.conformal:
         from explorer.measure.conformal import checkpoint_conformal
 
-        predictor = checkpoint_conformal(model, meta, train, args.alpha, args.score, mondrian=args.mondrian)
+        predictor = checkpoint_conformal(model, meta, train, args.alpha, args.score, mondrian=args.mondrian, keep_top=args.keep_top)
         metrics.update(_conformal_metrics(predictor, logits.numpy(), test.y.numpy()))
     if args.selective:
         metrics = _with_selective(metrics, logits.numpy(), test.y.numpy(), args.resamples)
@@ -169,17 +172,17 @@ def _conformal_metrics(predictor, logits, labels) -> dict:
     from explorer.measure.recalibration import apply_temperature
 
     found = set_coverage(predictor.sets(apply_temperature(logits, 1.0)), labels)
-    raps = {"raps_lambda": predictor.lam, "raps_k_reg": predictor.k_reg} if predictor.score == "raps" else {}
-    return {"conformal": {"alpha": predictor.alpha, "score": predictor.score, "randomized": predictor.randomized,
-                          **raps, "mondrian": predictor.mondrian, "n_calibration": predictor.n_calibration,
-                          "seed": predictor.seed, **found.as_dict()}}
+    return {"conformal": {**predictor.as_dict(), **found.as_dict(), "warning": predictor.warning()}}
 
 
 def _conformal_rows(found: dict) -> dict:
-    """The table's rows of --conformal: coverage ± its binomial SE, per class, and the sets' sizes."""
+    """The table's rows of --conformal: coverage ± its binomial SE, per class, and the sets' sizes, after a
+    WARNING row where a threshold is +inf (:meth:`~explorer.measure.conformal.ConformalPredictor.warning`)."""
     per_class = " ".join("-" if c is None else f"{c:.3f}" for c in found["per_class_coverage"])
-    how = f"{found['score']}{', mondrian' if found['mondrian'] else ''}, alpha {found['alpha']:g}"
-    return {"conformal": f"{how}, calibrated on {found['n_calibration']} validation examples",
+    how = (f"{found['score']}{', mondrian' if found['mondrian'] else ''}{', keep top' if found['keep_top'] else ''}, "
+           f"alpha {found['alpha']:g}")
+    warning = {"WARNING": found["warning"]} if found.get("warning") else {}
+    return {"conformal": f"{how}, calibrated on {found['n_calibration']} validation examples", **warning,
             "coverage": f"{found['coverage']:.4f} ± {found['coverage_se']:.4f} (binomial SE)",
             "per-class cov.": per_class, "mean set size": found["mean_set_size"],
             "set sizes": " ".join(f"{size}:{count}" for size, count in enumerate(found["set_size_counts"]) if count)}
@@ -231,7 +234,7 @@ def _evaluate_bundle(args: argparse.Namespace, fix: str | None) -> None:
         if bundle.val_logits is None:
             raise ArgumentError(f"{Path(args.checkpoint).name} has no val_logits/val_labels, so --conformal has no "
                                 "held-out outputs to calibrate on (export it with --validation)")
-        predictor = bundle_conformal(bundle, args.alpha, args.score, mondrian=args.mondrian)
+        predictor = bundle_conformal(bundle, args.alpha, args.score, mondrian=args.mondrian, keep_top=args.keep_top)
     recalibrator = bundle_recalibrator(bundle, fix) if fix else None
     metrics = {"dataset": bundle.dataset_name, "split": args.split, **_report(logits, labels, recalibrator, args)}
     if predictor is not None:

@@ -15,7 +15,13 @@ Scores (:data:`SCORES`), p the model's probabilities:
 - ``aps``: the probability mass of the classes ranked above y, plus U·p_y (Romano, Sesia and Candès
   2020), U ~ Uniform(0, 1) per example when ``randomized``, else U = 1. Randomised by default: with U = 1
   a confident model's true-label scores all sit near 1 and its sets grow to hold most classes; the
-  randomised sets cover exactly 1 − α in expectation (they may be empty).
+  randomised scores have no ties, so their sets cover between 1 − α and 1 − α + 1/(n + 1) in expectation
+  over calibration and test examples (n calibration examples; Romano et al. 2020, Theorem 1). They may be
+  empty: the top class's score is U·p_top, and where that exceeds q̂ the set holds nothing, which happens
+  most to the most confident examples (a large p_top), not to doubtful ones. ``keep_top`` puts the top
+  class in every set (Angelopoulos et al.'s ``allow_zero_sets=False``): no empty sets, coverage at least
+  as high, so still at least 1 − α, but no longer bounded above by 1 − α + 1/(n + 1). Off by default, so
+  the sets are the ones the guarantee and MAPIE describe.
 - ``raps``: APS plus λ·max(0, o_y − k_reg), o_y the rank of y (1 = top), which penalises long tails of
   unlikely classes (Angelopoulos, Bates, Malik and Jordan 2021). λ = :data:`RAPS_LAMBDA` and
   k_reg = :data:`RAPS_K_REG` unless given: fixed choices, not fitted, and named wherever RAPS is shown.
@@ -106,7 +112,9 @@ class ConformalPredictor:
 
     Attributes:
         score, alpha, randomized, lam, k_reg, seed: how it was calibrated (see the module's docstring).
-        threshold: () q̂, or (K,) one q̂ per class for the Mondrian variant.
+        keep_top: the top class is in every set, which is then never empty.
+        threshold: () q̂, or (K,) one q̂ per class for the Mondrian variant; read-only (a cached predictor
+            is shared). +inf where too few calibration examples for α: see :attr:`infinite_classes`.
         n_calibration: the calibration examples it was fitted on.
     """
 
@@ -118,10 +126,56 @@ class ConformalPredictor:
     k_reg: int
     seed: int
     n_calibration: int
+    keep_top: bool = False
+
+    def __post_init__(self):
+        threshold = np.array(self.threshold, dtype=np.float64)  # a copy: the caller's array stays writable
+        threshold.flags.writeable = False
+        object.__setattr__(self, "threshold", threshold)
 
     @property
     def mondrian(self) -> bool:
         return self.threshold.ndim == 1
+
+    @property
+    def infinite(self) -> bool:
+        """Whether a threshold is +inf: too few calibration examples for α (overall, or in a Mondrian class),
+        so the sets hold every class there and cover by construction, saying nothing."""
+        return bool(np.isinf(self.threshold).any())
+
+    @property
+    def infinite_classes(self) -> tuple[int, ...] | None:
+        """The Mondrian classes whose threshold is +inf (their label is in every set); None for the one
+        marginal threshold, see :attr:`infinite`."""
+        return tuple(int(y) for y in np.flatnonzero(np.isinf(self.threshold))) if self.mondrian else None
+
+    def warning(self, class_names=None) -> str | None:
+        """One line saying which threshold is +inf and what that does to the sets, or None when none is.
+        ``class_names`` (K,) name the Mondrian classes (else their indices)."""
+        if not self.infinite:
+            return None
+        if not self.mondrian:
+            return (f"threshold +inf: {self.n_calibration} calibration examples are too few for alpha = "
+                    f"{self.alpha:g}, so every set holds every class and its coverage of 1 says nothing")
+        names = [str(y) if class_names is None else str(class_names[y]) for y in self.infinite_classes]
+        return (f"threshold +inf for class{'es' if len(names) > 1 else ''} {', '.join(names)}: too few calibration "
+                f"examples of them for alpha = {self.alpha:g}, so those labels are in every set and their "
+                "coverage of 1 says nothing")
+
+    def as_dict(self) -> dict:
+        """How it was calibrated, plain values for JSON: the thresholds (None for +inf) and the flags of
+        :attr:`infinite` and :attr:`infinite_classes`."""
+        def plain(value):
+            return None if np.isinf(value) else float(value)
+
+        raps = {"raps_lambda": self.lam, "raps_k_reg": self.k_reg} if self.score == "raps" else {}
+        threshold = [plain(v) for v in self.threshold] if self.mondrian else plain(self.threshold)
+        classes = self.infinite_classes
+        return {"alpha": self.alpha, "score": self.score, "randomized": self.randomized, **raps,
+                "mondrian": self.mondrian, "keep_top": self.keep_top, "n_calibration": self.n_calibration,
+                "seed": self.seed,
+                "threshold": threshold, "infinite_threshold": self.infinite,
+                "infinite_threshold_classes": None if classes is None else list(classes)}
 
     def scores(self, probs, stream: int = 1) -> np.ndarray:
         """(N, K) every class's score, randomised from the seed's ``stream`` (0: calibration, 1: test)."""
@@ -130,17 +184,21 @@ class ConformalPredictor:
         return class_scores(probs, self.score, u, self.lam, self.k_reg)
 
     def sets(self, probs) -> np.ndarray:
-        """(N, K) bool: class y is in example i's set when s(x_i, y) ≤ q̂ (q̂_y for Mondrian)."""
+        """(N, K) bool: class y is in example i's set when s(x_i, y) ≤ q̂ (q̂_y for Mondrian), and with
+        ``keep_top`` when y is the top class (the first of equal probabilities)."""
         probs = _check_probs(probs)
         if self.mondrian and probs.shape[1] != len(self.threshold):
             raise ArgumentError(f"probs have {probs.shape[1]} classes, the predictor was calibrated on "
                                 f"{len(self.threshold)}")
-        return self.scores(probs) <= self.threshold
+        sets = self.scores(probs) <= self.threshold
+        if self.keep_top:
+            sets[np.arange(len(probs)), probs.argmax(axis=1)] = True
+        return sets
 
 
 def fit_conformal(probs, labels, alpha: float = ALPHA, score: str = DEFAULT_SCORE, *, mondrian: bool = False,
-                  randomized: bool = True, lam: float = RAPS_LAMBDA, k_reg: int = RAPS_K_REG, seed: int = 0
-                  ) -> ConformalPredictor:
+                  randomized: bool = True, lam: float = RAPS_LAMBDA, k_reg: int = RAPS_K_REG, seed: int = 0,
+                  keep_top: bool = False) -> ConformalPredictor:
     """Calibrate a split conformal predictor on held-out outputs (never the test split).
 
     Args:
@@ -153,6 +211,8 @@ def fit_conformal(probs, labels, alpha: float = ALPHA, score: str = DEFAULT_SCOR
         randomized: APS and RAPS with U ~ Uniform(0, 1) (else U = 1); LAC ignores it.
         lam, k_reg: RAPS's λ and k_reg.
         seed: seed of U.
+        keep_top: put the top class in every set (no empty sets; coverage only grows). The threshold is
+            calibrated as without it.
     """
     alpha = _check_alpha(alpha)
     probs = _check_probs(probs)
@@ -166,7 +226,8 @@ def fit_conformal(probs, labels, alpha: float = ALPHA, score: str = DEFAULT_SCOR
                               for y in range(probs.shape[1])])
     else:
         threshold = np.array(conformal_quantile(true, alpha))
-    return ConformalPredictor(score, alpha, threshold, randomized, float(lam), int(k_reg), int(seed), len(labels))
+    return ConformalPredictor(score, alpha, threshold, randomized, float(lam), int(k_reg), int(seed), len(labels),
+                              bool(keep_top))
 
 
 def prediction_sets(cal_probs, cal_labels, probs, alpha: float = ALPHA, score: str = DEFAULT_SCORE, **options

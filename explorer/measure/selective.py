@@ -1,8 +1,20 @@
 """Selective prediction: a classifier that may abstain, answering only where it is most confident.
 
 At coverage c the model answers the ⌈c·N⌉ test examples of highest confidence (max-softmax
-probability) and abstains on the rest. Every view of abstention uses :func:`answered`, so the points the
-latent map greys out at 90 % coverage are exactly those the risk–coverage curve leaves out at 0.9.
+probability) and abstains on the rest. Which examples answer is :func:`answered`'s rule: one fixed set,
+ties broken by index. The latent map greys out the examples :func:`answered` leaves out on the clean test
+split's raw probabilities; on the Calibration page the curve is of the predictions shown there, so the two
+leave out the same examples only when those are the clean split's raw probabilities, or a recalibration
+that keeps their order (temperature scaling does; histogram binning and isotonic regression tie or reorder
+them, and a corruption changes them).
+
+Confidences that tie (saturated at 1.0, or flattened by histogram binning or isotonic regression) have no
+order, so the curve and its areas must not depend on the one :func:`answered` picks: within each group
+of tied confidences every example counts the group's mean error. That is the expected curve, and the
+expected AURC, over the orders a random tie-break would give (both are linear in the errors at each
+position, and each position of the group holds the group's mean error on average); without ties it is the
+curve of :func:`answer_order`. :func:`selective_risk` is of the fixed set :func:`answered` picks, so at a
+coverage that splits a tie group it may differ from the curve there.
 
 The risk–coverage curve (:func:`risk_coverage`) and its area, AURC and E-AURC (:func:`aurc`,
 :func:`e_aurc`), follow Geifman, Uziel and El-Yaniv, "Bias-reduced uncertainty estimation for deep neural
@@ -86,14 +98,41 @@ class RiskCoverage(NamedTuple):
     risk: np.ndarray
 
 
+def _tie_starts(confidence: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """(G,) int: where each group of equal confidences begins in ``order`` (G groups, the first at 0)."""
+    ranked = confidence[order]
+    return np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+
+
+def _tie_mean(errors: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(R, N) each position's errors replaced by the weighted mean error of its tie group.
+
+    Args:
+        errors: (N,) 0/1 errors in answer order.
+        weights: (R, N) copies of each example (1 for the test set itself, counts for a resample).
+        starts: (G,) the groups' first positions (:func:`_tie_starts`).
+    """
+    if len(starts) == len(errors):  # no ties: nothing to average
+        return np.broadcast_to(errors, weights.shape)
+    copies = np.add.reduceat(weights, starts, axis=1)
+    wrong = np.add.reduceat(weights * errors, starts, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(copies > 0, wrong / copies, 0.0)  # a group drawn no copy adds nothing
+    return np.repeat(mean, np.diff(np.r_[starts, len(errors)]), axis=1)
+
+
 def risk_coverage(confidence, correct) -> RiskCoverage:
     """The risk–coverage curve of a model whose confidence (N,) ranks its predictions, correct (N,)
     bool or 0/1: coverage k/N and selective risk at each answered count k = 1…N, in
-    :func:`answer_order` (point k answers exactly ``answered(confidence, k / N)``)."""
+    :func:`answer_order`, each example of a tie group counting the group's mean error (the expected
+    curve over random tie-breaks, see the module's docstring). Without ties point k answers exactly
+    ``answered(confidence, k / N)``."""
     confidence, errors = _checked(confidence, correct)
     n = len(confidence)
     k = np.arange(1, n + 1)
-    return RiskCoverage(k / n, np.cumsum(errors[answer_order(confidence)]) / k)
+    order = answer_order(confidence)
+    ranked = _tie_mean(errors[order], np.ones((1, n)), _tie_starts(confidence, order))[0]
+    return RiskCoverage(k / n, np.cumsum(ranked) / k)
 
 
 def selective_risk(confidence, correct, coverage: float) -> float:
@@ -142,18 +181,19 @@ def _harmonic(n: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1))])
 
 
-def _resampled_areas(errors: np.ndarray, order: np.ndarray, weights: np.ndarray, harmonic: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _resampled_areas(errors: np.ndarray, order: np.ndarray, weights: np.ndarray, harmonic: np.ndarray,
+                     starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(R,) AURC and (R,) E-AURC on R resamples given as counts (R, N) (example i drawn w_i times).
 
     A resample answers its copies in the same order, the w_j copies of example j one after another at
     positions a + 1…b (a = copies answered before, b = a + w_j), each adding e_j to the errors. Their risks
     sum to E·(H_b − H_a) + e_j·((b − a) − a·(H_b − H_a)), E the errors answered before them, so the whole
-    curve costs two cumulative sums, not N·R risks.
+    curve costs two cumulative sums, not N·R risks. With ``starts`` (:func:`_tie_starts` of ``order``),
+    e_j is the mean error of the copies in j's tie group in that resample, as :func:`risk_coverage` counts it.
     """
     n = len(errors)
     w = weights[:, order]
-    e = errors[order]
+    e = errors[order] if starts is None else _tie_mean(errors[order], w, starts)
     after = np.cumsum(w, axis=1)
     before = after - w
     span = harmonic[after.astype(np.int64)] - harmonic[before.astype(np.int64)]
@@ -171,12 +211,13 @@ def _bootstrap(models: list[tuple[np.ndarray, np.ndarray]], n_resamples: int, se
     n = len(models[0][1])
     harmonic = _harmonic(n)
     orders = [answer_order(confidence) for confidence, _ in models]
+    starts = [_tie_starts(confidence, order) for (confidence, _), order in zip(models, orders)]
     drawn = [{k: [] for k in MEASURES} for _ in models]
     block = max(1, _BLOCK_CELLS // n)
     for counts in resample_counts(n, n_resamples, seed):
         for first in range(0, len(counts), block):
-            for (_, errors), order, out in zip(models, orders, drawn):
-                area, excess = _resampled_areas(errors, order, counts[first:first + block], harmonic)
+            for (_, errors), order, ties, out in zip(models, orders, starts, drawn):
+                area, excess = _resampled_areas(errors, order, counts[first:first + block], harmonic, ties)
                 out["aurc"].append(area)
                 out["e_aurc"].append(excess)
     return [{k: np.concatenate(v) for k, v in out.items()} for out in drawn]
@@ -199,16 +240,16 @@ def aurc_intervals(confidence, correct, n_resamples: int = N_RESAMPLES, seed: in
     level = _check_level(level)
     confidence, errors = _checked(confidence, correct)
     drawn = _bootstrap([(confidence, errors)], n_resamples, seed)[0]
-    observed = {"aurc": aurc(confidence, 1 - errors), "e_aurc": e_aurc(confidence, 1 - errors)}
-    return _bootstrap_intervals(observed, drawn, level, clip=False)
+    return _bootstrap_intervals(_observed(confidence, errors), drawn, level, clip=False)
 
 
 def aurc_difference(confidence_a, correct_a, confidence_b, correct_b, n_resamples: int = N_RESAMPLES,
                     seed: int = 0, level: float = LEVEL) -> dict[str, Interval]:
     """AURC and E-AURC of model A minus model B on the same N test examples, each with the percentile
     interval of its paired bootstrap: each resample draws the examples once and measures both models on
-    them, so what the examples share cancels (Efron and Tibshirani 1993, ch. 13). Negative: A ranks its
-    errors better (lower risk at the same coverage).
+    them, so what the examples share cancels (Efron and Tibshirani 1993, ch. 13). A negative E-AURC
+    difference: A ranks its errors better; a negative AURC difference: A has lower risk over the
+    coverages, from a better ranking, fewer errors or both.
 
     Args:
         confidence_a, correct_a, confidence_b, correct_b: (N,) each, as :func:`aurc_intervals`.
@@ -217,15 +258,37 @@ def aurc_difference(confidence_a, correct_a, confidence_b, correct_b, n_resample
     Returns:
         {"aurc": Interval(observed a − b, low, high, level), "e_aurc": Interval(...)}.
     """
+    return aurc_comparison(confidence_a, correct_a, confidence_b, correct_b, n_resamples, seed, level)[2]
+
+
+def aurc_comparison(confidence_a, correct_a, confidence_b, correct_b, n_resamples: int = N_RESAMPLES,
+                    seed: int = 0, level: float = LEVEL
+                    ) -> tuple[dict[str, Interval], dict[str, Interval], dict[str, Interval]]:
+    """:func:`aurc_intervals` of A, of B, and :func:`aurc_difference` A − B, all three from one bootstrap
+    of both models (the same resamples each of those draws with the same seed), so a page that shows all
+    three pays for one.
+
+    Args and units: as :func:`aurc_difference`.
+
+    Returns:
+        (A's intervals, B's intervals, A − B's intervals), each {"aurc": Interval, "e_aurc": Interval}.
+    """
     level = _check_level(level)
     a = _checked(confidence_a, correct_a)
     b = _checked(confidence_b, correct_b)
     if len(a[0]) != len(b[0]):
         raise ArgumentError(f"models A and B must be measured on the same examples, got {len(a[0])} and {len(b[0])}")
     drawn_a, drawn_b = _bootstrap([a, b], n_resamples, seed)
-    observed = {"aurc": aurc(a[0], 1 - a[1]) - aurc(b[0], 1 - b[1]),
-                "e_aurc": e_aurc(a[0], 1 - a[1]) - e_aurc(b[0], 1 - b[1])}
-    return _bootstrap_intervals(observed, {k: drawn_a[k] - drawn_b[k] for k in MEASURES}, level, clip=False)
+    found_a, found_b = (_bootstrap_intervals(_observed(*model), drawn, level, clip=False)
+                        for model, drawn in ((a, drawn_a), (b, drawn_b)))
+    observed = {k: found_a[k].mean - found_b[k].mean for k in MEASURES}
+    difference = _bootstrap_intervals(observed, {k: drawn_a[k] - drawn_b[k] for k in MEASURES}, level, clip=False)
+    return found_a, found_b, difference
+
+
+def _observed(confidence: np.ndarray, errors: np.ndarray) -> dict[str, float]:
+    """{measure: its value on the test examples themselves}, from :func:`_checked`'s arrays."""
+    return {"aurc": aurc(confidence, 1 - errors), "e_aurc": e_aurc(confidence, 1 - errors)}
 
 
 def _answered_counts(coverages, n: int) -> np.ndarray:
@@ -240,8 +303,9 @@ def risk_coverage_band(confidence, correct, coverages, n_resamples: int = N_RESA
                        level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """The percentile bootstrap band of the selective risk at each coverage: (G,) low and (G,) high.
 
-    A resample answers its ⌈c·N⌉ most confident copies (the order of :func:`answer_order`); the band at c
-    is the (1 ± level)/2 quantiles of their share of errors over ``n_resamples`` resamples of the examples
+    A resample answers its ⌈c·N⌉ most confident copies (the order of :func:`answer_order`, each copy of a
+    tie group counting the group's mean error in that resample, as :func:`risk_coverage` does); the band at
+    c is the (1 ± level)/2 quantiles of their share of errors over ``n_resamples`` resamples of the examples
     (:func:`~explorer.measure.calibration.resample_counts`).
 
     Args:
@@ -255,17 +319,22 @@ def risk_coverage_band(confidence, correct, coverages, n_resamples: int = N_RESA
     n = len(confidence)
     wanted = _answered_counts(coverages, n)
     order = answer_order(confidence)
-    e = errors[order]
+    starts = _tie_starts(confidence, order)
     drawn = []
     for counts in resample_counts(n, n_resamples, seed):
         w = counts[:, order]
+        e = _tie_mean(errors[order], w, starts)
         copies, wrong = np.cumsum(w, axis=1), np.cumsum(w * e, axis=1)
-        for row_copies, row_wrong in zip(copies, wrong):
-            last = np.searchsorted(row_copies, wanted)  # the example whose copies reach the m-th answer
-            drawn.append((row_wrong[last] - e[last] * (row_copies[last] - wanted)) / wanted)
-    low, high = np.quantile(np.array(drawn), [(1 - level) / 2, (1 + level) / 2], axis=0)
+        # one search over all rows at once: row r's cumulative copies (0…n) shifted by r·(n + 1) keep the
+        # flattened array sorted, and the m-th answer of row r is found at m + r·(n + 1)
+        rows = np.arange(len(w))[:, None]
+        shift = rows * (n + 1)
+        last = np.searchsorted((copies + shift).ravel(), (wanted + shift).ravel()).reshape(len(w), -1) - rows * n
+        drawn.append((wrong[rows, last] - e[rows, last] * (copies[rows, last] - wanted)) / wanted)
+    low, high = np.quantile(np.concatenate(drawn), [(1 - level) / 2, (1 + level) / 2], axis=0)
     return low, high
 
 
-__all__ = ["MEASURES", "RiskCoverage", "answer_order", "answered", "aurc", "aurc_difference", "aurc_intervals",
-           "e_aurc", "oracle_aurc", "risk_coverage", "risk_coverage_band", "selective_accuracy", "selective_risk"]
+__all__ = ["MEASURES", "RiskCoverage", "answer_order", "answered", "aurc", "aurc_comparison", "aurc_difference",
+           "aurc_intervals", "e_aurc", "oracle_aurc", "risk_coverage", "risk_coverage_band", "selective_accuracy",
+           "selective_risk"]

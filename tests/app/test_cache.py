@@ -155,3 +155,10 @@ def test_the_ood_scores_and_latents_share_one_run_of_the_model_and_are_read_only
     for name, result in direct.items():  # the same scores as the model run on the inputs afresh
         np.testing.assert_allclose(compared[name]["in"], result["in"], rtol=1e-5)
         np.testing.assert_allclose(compared[name]["out"], result["out"], rtol=1e-5)
+
+
+def test_the_shared_conformal_predictor_cannot_be_changed():
+    predictor = cache.conformal(SHIPPED_DIR / "digits-mlp-d2-vc.pt", 0.1, "aps")
+    assert cache.conformal(SHIPPED_DIR / "digits-mlp-d2-vc.pt", 0.1, "aps") is predictor  # one, shared
+    with pytest.raises(ValueError, match="read-only"):
+        predictor.threshold[...] = np.inf

@@ -367,3 +367,28 @@ def test_set_sizes_are_the_sizes_of_the_sets_calibrated_on_validation(fresh_app)
     assert sizes.shape == (450,) and not sizes.flags.writeable
     np.testing.assert_array_equal(sizes, direct)
     assert cache.set_sizes(path, "digits", 0.1, "aps") is sizes  # cached
+
+
+def test_an_infinite_threshold_is_warned_of_and_empty_sets_are_placed(open_page, tmp_path):
+    import numpy as np
+
+    from explorer.core.bundles import save_bundle
+    from explorer.core.checkpoints import SHIPPED_DIR
+
+    probs, labels = probs_and_labels(SHIPPED_DIR / "digits-mlp-d2-softmax.pt")
+    folder = tmp_path / "runs" / "shared"
+    folder.mkdir(parents=True)
+    # 20 validation examples: too few for α = 0.01 (⌈21 · 0.99⌉ = 21 > 20), so the threshold is +inf
+    save_bundle(folder / "few.npz", logits=np.log(probs), labels=labels, val_logits=np.log(probs[:20]),
+                val_labels=labels[:20], dataset="digits")
+    app = open_page("calibration", state={"model_a": str(folder / "few.npz"),
+                                          "model_b": str(SHIPPED_DIR / "digits-mlp-d2-vc.pt")})
+    assert not app.exception and not app.error
+    assert not app.warning
+    caption = next(c.value for c in app.caption if c.value.startswith("Each model's split conformal"))
+    assert "over the test examples" in caption and "most confident examples" in caption
+    widget(app.main.selectbox, "α (miscoverage)").set_value(0.01).run()
+    assert not app.exception and not app.error
+    warned = [w.value for w in app.warning]
+    assert len(warned) == 1 and warned[0].startswith("Model A: bundle few")
+    assert "20 calibration examples are too few for alpha = 0.01" in warned[0]

@@ -281,3 +281,26 @@ def test_conformal_refuses_what_it_cannot_do(logistic_bundle, capsys):
     assert "drop --split validation" in err
     err = one_line_error(["evaluate", str(folder / "full.npz"), "--conformal", "--alpha", "1.5"], capsys)
     assert "--alpha" in err
+
+
+def test_conformal_flags_an_infinite_threshold(capsys):
+    # 136 validation examples, about 14 a class: too few for a class's threshold at alpha 0.05 (19 needed)
+    found = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--conformal", "--mondrian", "--alpha", "0.05",
+                          "--resamples", "0", capsys=capsys)["conformal"]
+    assert found["infinite_threshold"] and found["infinite_threshold_classes"]
+    assert None in found["threshold"] and "threshold +inf for class" in found["warning"]
+    assert main(["evaluate", str(SHIPPED_DIR / "digits-mlp-d2-vc.pt"), "--conformal", "--mondrian", "--alpha",
+                 "0.05", "--resamples", "0"]) == 0
+    assert re.search(r"WARNING\s+threshold \+inf for class", capsys.readouterr().out)
+    found = evaluate_json(SHIPPED_DIR / "digits-mlp-d2-vc.pt", "--conformal", "--resamples", "0",
+                          capsys=capsys)["conformal"]
+    assert not found["infinite_threshold"] and found["warning"] is None
+
+
+def test_conformal_keep_top_leaves_no_set_empty(logistic_bundle, capsys):
+    folder, _ = logistic_bundle
+    args = ("--conformal", "--score", "aps", "--alpha", "0.2", "--resamples", "0")
+    plain = evaluate_json(folder / "full.npz", *args, capsys=capsys)["conformal"]
+    kept = evaluate_json(folder / "full.npz", *args, "--keep-top", capsys=capsys)["conformal"]
+    assert kept["keep_top"] and not plain["keep_top"] and kept["set_size_counts"][0] == 0
+    assert kept["coverage"] >= plain["coverage"]

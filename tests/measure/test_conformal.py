@@ -149,3 +149,47 @@ def test_agrees_with_mapie():
             a, b = set_coverage(ours, y[test]), set_coverage(theirs, y[test])
             assert abs(a.coverage - b.coverage) < 3 * np.hypot(a.se, b.se)
             assert abs(a.mean_size - b.mean_size) < 0.1
+
+
+def test_threshold_is_read_only_and_the_callers_array_is_not():
+    probs, labels = _synthetic(100, 3, seed=9)
+    predictor = fit_conformal(probs, labels, 0.1, "lac", mondrian=True)
+    with pytest.raises(ValueError, match="read-only"):
+        predictor.threshold[0] = 0.0  # a cached predictor is shared by every session
+    mine = np.array([0.5, 0.6, 0.7])
+    again = type(predictor)("lac", 0.1, mine, False, 0.0, 0, 0, 100)
+    assert mine.flags.writeable and not again.threshold.flags.writeable and again.threshold is not mine
+
+
+def test_an_infinite_threshold_is_flagged():
+    import json
+
+    probs, labels = _synthetic(100, 3, seed=8)
+    finite = fit_conformal(probs, labels, 0.1, "lac")
+    assert not finite.infinite and finite.infinite_classes is None and finite.warning() is None
+    assert finite.as_dict()["infinite_threshold"] is False and finite.as_dict()["threshold"] > 0
+    too_few = fit_conformal(probs[:5], labels[:5], 0.1, "lac")  # ⌈6 · 0.9⌉ = 6 > 5 examples
+    assert too_few.infinite and too_few.sets(probs).all()
+    assert "5 calibration examples are too few for alpha = 0.1" in too_few.warning()
+    assert too_few.as_dict()["threshold"] is None and json.loads(json.dumps(too_few.as_dict()))["infinite_threshold"]
+    labels[labels == 2] = 0
+    mondrian = fit_conformal(probs, labels, 0.1, "lac", mondrian=True)
+    assert mondrian.infinite and mondrian.infinite_classes == (2,)
+    assert mondrian.warning(("cat", "dog", "bird")).startswith("threshold +inf for class bird:")
+    found = mondrian.as_dict()
+    assert found["infinite_threshold_classes"] == [2] and found["threshold"][2] is None
+
+
+def test_keep_top_fills_the_empty_sets_with_the_top_class_and_only_them():
+    probs, labels = _synthetic(2000, 5, seed=10)
+    plain = fit_conformal(probs[:1000], labels[:1000], 0.2, "aps")
+    kept = fit_conformal(probs[:1000], labels[:1000], 0.2, "aps", keep_top=True)
+    assert kept.keep_top and not plain.keep_top and kept.threshold == plain.threshold  # calibrated alike
+    before, after = plain.sets(probs[1000:]), kept.sets(probs[1000:])
+    empty = ~before.any(axis=1)
+    assert empty.any() and after.any(axis=1).all()
+    top = probs[1000:].argmax(axis=1)
+    assert (after[empty].sum(axis=1) == 1).all() and after[empty, top[empty]].all()
+    assert (after | before == after).all() and (after.sum() - before.sum()) == (~before[np.arange(1000), top]).sum()
+    assert set_coverage(after, labels[1000:]).coverage >= set_coverage(before, labels[1000:]).coverage
+    assert kept.as_dict()["keep_top"] is True

@@ -6,9 +6,9 @@ import pytest
 
 from explorer.core.errors import ArgumentError
 from explorer.measure.calibration import resample_counts
-from explorer.measure.selective import (_harmonic, _resampled_areas, answer_order, answered, aurc, aurc_difference,
-                                        aurc_intervals, e_aurc, oracle_aurc, risk_coverage, selective_accuracy,
-                                        selective_risk)
+from explorer.measure.selective import (_harmonic, _resampled_areas, _tie_starts, answer_order, answered, aurc,
+                                        aurc_comparison, aurc_difference, aurc_intervals, e_aurc, oracle_aurc,
+                                        risk_coverage, selective_accuracy, selective_risk)
 
 
 def test_answers_the_most_confident_share():
@@ -95,9 +95,11 @@ def test_oracle_and_worst_rankings():
     assert oracle_aurc(5, 0) == 0 and oracle_aurc(5, 5) == 1
 
 
-def test_ties_follow_answer_order():
+def test_ties_answer_by_index_but_the_curve_averages_them():
     assert answer_order(np.ones(3)).tolist() == [0, 1, 2]
-    np.testing.assert_allclose(risk_coverage(np.ones(2), [0, 1]).risk, [1, 0.5])
+    assert selective_risk(np.ones(2), [0, 1], 0.5) == 1  # the fixed set answered() picks: example 0
+    np.testing.assert_allclose(risk_coverage(np.ones(2), [0, 1]).risk, [0.5, 0.5])
+    np.testing.assert_allclose(risk_coverage(np.ones(2), [1, 0]).risk, [0.5, 0.5])
 
 
 def test_resampled_areas_equal_the_areas_of_repeated_examples():
@@ -107,7 +109,8 @@ def test_resampled_areas_equal_the_areas_of_repeated_examples():
     right = rng.random(n) < 0.7
     errors = (~right).astype(float)
     counts = next(resample_counts(n, 5, seed=3))
-    area, excess = _resampled_areas(errors, answer_order(confidence), counts, _harmonic(n))
+    order = answer_order(confidence)
+    area, excess = _resampled_areas(errors, order, counts, _harmonic(n), _tie_starts(confidence, order))
     for r, w in enumerate(counts.astype(int)):
         assert area[r] == pytest.approx(aurc(np.repeat(confidence, w), np.repeat(right, w)))
         assert excess[r] == pytest.approx(e_aurc(np.repeat(confidence, w), np.repeat(right, w)))
@@ -151,5 +154,65 @@ def test_risk_band_brackets_the_curve_and_matches_repeated_examples():
     low, high = risk_coverage_band(confidence, right, grid, n_resamples=2, seed=5, level=0.5)
     direct = []
     for w in resample_counts(400, 2, seed=5).__next__().astype(int):
-        direct.append([selective_risk(np.repeat(confidence, w), np.repeat(right, w), c) for c in grid])
+        risk = risk_coverage(np.repeat(confidence, w), np.repeat(right, w)).risk  # ties counted as the band does
+        direct.append(risk[np.ceil(grid * 400).astype(int) - 1])
     np.testing.assert_allclose(np.quantile(direct, [0.25, 0.75], axis=0), [low, high])
+
+
+# --- ties: the curve and its areas are the expectation over random tie-breaks, whatever the order
+
+# six examples, two tie groups: confidence 0.9 holds one error among three, 0.5 two errors among three
+TIED_CONF = np.array([0.9, 0.9, 0.9, 0.5, 0.5, 0.5])
+TIED_RIGHT = np.array([1, 1, 0, 1, 0, 0], dtype=bool)
+
+
+def test_tied_curve_counts_each_groups_mean_error_by_hand():
+    # each position of the first group holds 1/3 error on average, of the second 2/3:
+    # cumulative errors 1/3, 2/3, 1, 5/3, 7/3, 3 over k = 1…6
+    np.testing.assert_allclose(risk_coverage(TIED_CONF, TIED_RIGHT).risk, [1 / 3, 1 / 3, 1 / 3, 5 / 12, 7 / 15, 1 / 2])
+    assert aurc(TIED_CONF, TIED_RIGHT) == pytest.approx((1 / 3 * 3 + 5 / 12 + 7 / 15 + 1 / 2) / 6)
+
+
+def test_tied_aurc_is_the_same_in_every_order_and_the_mean_over_random_tie_breaks():
+    from itertools import permutations
+
+    expected = aurc(TIED_CONF, TIED_RIGHT)
+    broken = []  # AURC of every strict order within the groups: a tie-break, written as distinct confidences
+    for first in set(permutations(TIED_RIGHT[:3])):
+        for second in set(permutations(TIED_RIGHT[3:])):
+            right = np.array(first + second)
+            broken.append(aurc(np.arange(6, 0, -1.0), right))
+            # the same examples shuffled into that order give the same tied AURC
+            assert aurc(TIED_CONF, right) == pytest.approx(expected)
+    assert len(broken) == 9 and min(broken) < expected < max(broken)
+    assert expected == pytest.approx(np.mean(broken))  # every order of a group is equally likely: 3 × 3 orders
+    assert e_aurc(TIED_CONF, TIED_RIGHT[[2, 0, 1, 5, 3, 4]]) == pytest.approx(e_aurc(TIED_CONF, TIED_RIGHT))
+
+
+def test_tied_bootstrap_does_not_depend_on_the_order_of_the_examples():
+    rng = np.random.default_rng(6)
+    confidence = np.round(rng.random(300), 1)
+    right = rng.random(300) < confidence
+    correct_first = np.lexsort((~right, -confidence))  # within each tie group, right answers first
+    errors_first = np.lexsort((right, -confidence))
+    assert aurc(confidence[correct_first], right[correct_first]) == pytest.approx(
+        aurc(confidence[errors_first], right[errors_first]))
+    # the same resamples of the same examples, listed in the two orders: each row's counts follow the examples
+    counts = next(resample_counts(300, 4, seed=7))
+    areas = []
+    for o in (correct_first, errors_first):
+        order = answer_order(confidence[o])
+        areas.append(_resampled_areas((~right[o]).astype(float), order, counts[:, o], _harmonic(300),
+                                      _tie_starts(confidence[o], order)))
+    np.testing.assert_allclose(areas[0], areas[1])
+
+
+def test_comparison_is_both_intervals_and_the_difference_from_one_bootstrap():
+    rng = np.random.default_rng(8)
+    confidence_a, confidence_b = rng.random(400), np.round(rng.random(400), 1)
+    right = rng.random(400) < confidence_a
+    found_a, found_b, difference = aurc_comparison(confidence_a, right, confidence_b, right, n_resamples=100)
+    assert found_a == aurc_intervals(confidence_a, right, n_resamples=100)
+    assert found_b == aurc_intervals(confidence_b, right, n_resamples=100)
+    assert difference == aurc_difference(confidence_a, right, confidence_b, right, n_resamples=100)
+    assert difference["aurc"].mean == pytest.approx(aurc(confidence_a, right) - aurc(confidence_b, right))

@@ -33,7 +33,7 @@ from explorer.measure.decompositions import brier_decomposition, nll_decompositi
 from explorer.measure.intervals import (LEVEL, N_RESAMPLES, Interval, difference_intervals, metric_intervals,
                                         reliability_bands)
 from explorer.measure.recalibration import apply_temperature
-from explorer.measure.selective import (aurc_difference, aurc_intervals, risk_coverage, risk_coverage_band,
+from explorer.measure.selective import (aurc_comparison, aurc_intervals, risk_coverage, risk_coverage_band,
                                         selective_risk)
 from explorer.measure.smooth_calibration import smooth_reliability
 
@@ -382,8 +382,11 @@ ABSTENTION_CAPTION = (
     f"probability, after the recalibration if one is chosen) and leaves the rest. Lines: the error rate among the answered examples; shaded: its {LEVEL:.0%} "
     f"bootstrap band ({N_RESAMPLES:,} resamples of the test examples). AURC is the mean of the curve over every "
     "coverage, E-AURC the same less the AURC of a perfect ranking with the same errors (Geifman et al. 2019): it "
-    "scores the ranking alone, not the error rate. The A − B row is paired (each resample measures both models on "
-    "the same examples); ✓: its interval excludes 0.")
+    "scores the ranking alone, not the error rate. Tied confidences (saturated, or after histogram binning or "
+    "isotonic regression) have no order: each counts its tie group's mean error, the curve a random tie-break "
+    f"gives on average; the risk at {RISK_AT:.0%} is of the one set the latent map greys out the rest of (ties "
+    "broken by index). The A − B row is paired (each resample measures both models on the same examples); ✓: its "
+    "interval excludes 0.")
 
 
 def _confidence_correct(pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
@@ -394,22 +397,26 @@ def _confidence_correct(pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
 def abstention(preds: list[Predictions]) -> tuple[go.Figure, pd.DataFrame]:
     """The risk–coverage curves of the predictions with their bands, and a table: AURC and E-AURC with
     their bootstrap intervals and the selective risk at :data:`RISK_AT` per model, then A − B (paired)
-    where both are on the same examples."""
+    where both are on the same examples: one bootstrap of both models gives all three
+    (:func:`~explorer.measure.selective.aurc_comparison`)."""
     curves, bands, rows = {}, {}, []
-    for p in preds:
+    paired = len(preds) == 2 and np.array_equal(preds[0].labels, preds[1].labels)
+    if paired:
+        *each, difference = aurc_comparison(*_confidence_correct(preds[0]), *_confidence_correct(preds[1]))
+    else:
+        each = [aurc_intervals(*_confidence_correct(p)) for p in preds]
+    for p, found in zip(preds, each):
         confidence, correct = _confidence_correct(p)
         curve = risk_coverage(confidence, correct)
         shown = np.unique(np.linspace(0, len(curve.risk) - 1, CURVE_POINTS).round().astype(int))
-        found = aurc_intervals(confidence, correct)
         name = f"{p.title}: AURC {found['aurc'].mean:.5f}"
         curves[name] = (curve.coverage[shown], curve.risk[shown])
         bands[name] = (BAND_COVERAGES, *risk_coverage_band(confidence, correct, BAND_COVERAGES))
         rows.append({"model": p.title, "AURC": _cell(found["aurc"]), "E-AURC": _cell(found["e_aurc"]),
                      f"risk at {RISK_AT:.0%} coverage": f"{selective_risk(confidence, correct, RISK_AT):.4f}"})
-    if len(preds) == 2 and np.array_equal(preds[0].labels, preds[1].labels):
-        found = aurc_difference(*_confidence_correct(preds[0]), *_confidence_correct(preds[1]))
-        rows.append({"model": "A − B", "AURC": _cell(found["aurc"], signed=True),
-                     "E-AURC": _cell(found["e_aurc"], signed=True), f"risk at {RISK_AT:.0%} coverage": ""})
+    if paired:
+        rows.append({"model": "A − B", "AURC": _cell(difference["aurc"], signed=True),
+                     "E-AURC": _cell(difference["e_aurc"], signed=True), f"risk at {RISK_AT:.0%} coverage": ""})
     figure = risk_coverage_figure(curves, bands, title="Risk–coverage")
     return figure, pd.DataFrame(rows).set_index("model")
 
@@ -432,22 +439,45 @@ SCORE_NAMES = {"aps": "APS (randomised)", "raps": f"RAPS (randomised, λ = {RAPS
 """The page's conformity scores, first the default, with what they are."""
 
 
+EMPTY_SETS = {
+    "lac": "A set is empty where no class's probability reaches 1 − q̂ (q̂ the threshold): the least confident "
+           "examples.",
+    "randomised": "A set can be empty: the top class's score is a random share U of its probability, and where that "
+                  "share lies above the threshold the set holds nothing. That befalls the most confident examples "
+                  "most, so an empty set here is not doubt: it is how the randomisation brings the coverage down to "
+                  "1 − α."}
+"""Where empty sets fall, by score: LAC's and the randomised APS and RAPS sets' are different examples."""
+
+
 def sets_caption(alpha: float, score: str, shift: Shift) -> str:
     return (f"Each model's split conformal prediction sets, {SCORE_NAMES[score]}, calibrated on its own validation "
             f"split (a bundle: its val_logits) at α = {alpha:g} and measured on the {shift.describe()}: each set "
-            f"is meant to hold the true class for {1 - alpha:.0%} of examples, on average over the classes, when the "
-            "test examples are like the validation ones. Bars: coverage per class with its binomial standard error; "
-            "dashed: 1 − α. A confident, accurate model answers with one class, or with none where it would have "
-            "been right less often than 1 − α asks. The sets read the models' own probabilities: the recalibration "
-            "above was fitted on the same validation split, which calibrates the sets already.")
+            f"is meant to hold the true class for {1 - alpha:.0%} of examples, on average over the test examples "
+            "(marginal coverage: a class may get less or more), when the test examples are like the validation "
+            "ones. Bars: coverage per class with its binomial standard error; dashed: 1 − α. "
+            f"{EMPTY_SETS['lac' if score == 'lac' else 'randomised']} The sets read the models' own probabilities: the "
+            "recalibration above was fitted on the same validation split, which calibrates the sets already.")
+
+
+def empty_sets_line(name: str, sets: np.ndarray, probs: np.ndarray) -> str | None:
+    """Where one model's empty sets (N, K) bool fall: their share and mean confidence (max probability of
+    ``probs`` (N, K)) against the other sets'; None when no set is empty."""
+    empty = ~sets.any(axis=1)
+    if not empty.any():
+        return None
+    confidence = probs.max(axis=1)
+    rest = f", against {confidence[~empty].mean():.3f} for the others" if (~empty).any() else ""
+    return f"{name}: {empty.mean():.1%} of the sets are empty, at a mean confidence of {confidence[empty].mean():.3f}{rest}."
 
 
 def set_coverages(models: list[tuple[str, Path]], shift: Shift, alpha: float, score: str
-                  ) -> tuple[list[tuple[str, SetCoverage]], list[str]]:
+                  ) -> tuple[list[tuple[str, SetCoverage]], list[str], list[str], list[str]]:
     """(model's name, its sets' coverage and sizes) of each model's own probabilities on the test split
     under ``shift``, its predictor calibrated on held-out outputs (:func:`explorer.app.cache.conformal`);
-    and a line for each bundle left out because it holds no validation outputs to calibrate on."""
-    found, left_out = [], []
+    a line for each bundle left out because it holds no validation outputs to calibrate on; a warning for
+    each model with an infinite threshold (too few calibration examples for α: those sets hold every
+    class); and where each model's empty sets fall (:func:`empty_sets_line`)."""
+    found, left_out, warnings, empties = [], [], [], []
     for side, path in models:
         chosen = sources.source(path)
         if chosen.is_bundle and cache.bundle(path).val_logits is None:
@@ -455,9 +485,15 @@ def set_coverages(models: list[tuple[str, Path]], shift: Shift, alpha: float, sc
                             "to calibrate its prediction sets on (export it with --validation).")
             continue
         out = cache.test_logits(path, chosen.dataset, shift.corruption, shift.severity, shift.seed)
-        sets = cache.conformal(path, alpha, score).sets(apply_temperature(out["logits"], 1.0))
-        found.append((chosen.name(side), set_coverage(sets, out["labels"])))
-    return found, left_out
+        predictor = cache.conformal(path, alpha, score)
+        probs = apply_temperature(out["logits"], 1.0)
+        sets = predictor.sets(probs)
+        name = chosen.name(side)
+        found.append((name, set_coverage(sets, out["labels"])))
+        if predictor.infinite:
+            warnings.append(f"{name}: {predictor.warning(chosen.class_names or None)}.")
+        empties.append(empty_sets_line(name, sets, probs))
+    return found, left_out, warnings, [line for line in empties if line]
 
 
 @cache.shared_figure
