@@ -248,10 +248,7 @@ def local_gap(path: Path, dataset: str) -> LocalGap:
         raise BundleError(f"{path.name} has no latents: no neighbourhoods to measure calibration in")
     probs = data["probs"]
     local = local_miscalibration(data["latents"], probs.max(1), probs.argmax(1) == data["labels"])
-    for field in dataclasses.fields(local):  # every session shares it
-        value = getattr(local, field.name)
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False
+    _read_only(*(value for value in vars(local).values() if isinstance(value, np.ndarray)))
     return local
 
 
@@ -269,7 +266,7 @@ def gaussian_gap(path: Path, dataset: str, implied: str = DEFAULT_COVARIANCE) ->
     frequencies, _ = class_frequencies(path, dataset)
     with np.errstate(divide="ignore"):  # an absent class gets log 0: never the Gaussians' answer
         gap = gaussian_confidence_gap(data["probs"], data["latents"], head, np.log(frequencies))
-    gap.flags.writeable = False
+    _read_only(gap)
     return gap
 
 
@@ -360,7 +357,7 @@ def set_sizes(path: Path, dataset: str, alpha: float, score: str) -> np.ndarray:
     """(N_test,) int, read-only: how many classes the prediction set of each clean test example holds
     (:func:`conformal`), in the rows of :func:`outputs` of ``dataset``."""
     sizes = conformal(path, alpha, score).sets(outputs(path, dataset)["probs"]).sum(axis=1)
-    sizes.flags.writeable = False
+    _read_only(sizes)
     return sizes
 
 
