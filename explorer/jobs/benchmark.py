@@ -127,6 +127,11 @@ class Plan:
     implied_covariance: str = DEFAULT_COVARIANCE
     """The member of a softmax layer's implied family (:mod:`explorer.core.implied`) that its latent fit
     and log p(z) use, fitted on the model's validation latents."""
+    post_hoc_only: bool = False
+    """Train only the arms of :data:`SCALED` and measure only what their rows hold before the attacks:
+    training (epochs, per-epoch NLL), clean, validation and corrupted calibration with every post-hoc map,
+    and the paired bootstrap; no attack, latent fit, out-of-distribution set, low-data run or text
+    reference. What :func:`add_post_hoc` runs to add recalibrated rows to results made before them."""
 
 
 _LONG = ("softmax", "lgm", "vc", "vc-released")
@@ -262,6 +267,8 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
             rows += [r for r in _calibration_rows(suite, seed, f"{name}:{severity}",
                                                   _scaled(arm, shifted.numpy(), post_hoc), y_sub)
                      if r["measure"] in ("accuracy", "ece")]
+    if plan.post_hoc_only:
+        return rows, clean
 
     keep = torch.from_numpy(subset_indices(len(y), plan.attack_points, seed=0))
     x, y_att = test.x[keep], test.y[keep]
@@ -328,14 +335,15 @@ def run_unit(plan: Plan, suite: Suite, seed: int, log: Callable[[str], None] = p
     rows: list[dict] = []
     train_data, test = load_dataset(suite.dataset, "train"), load_dataset(suite.dataset, "test")
     other = DATASETS[suite.dataset].ood
-    ood_test = load_dataset(other, "test") if other else None
-    if _text(suite) and seed == plan.seeds[0]:  # deterministic: one fit per suite
+    ood_test = load_dataset(other, "test") if other and not plan.post_hoc_only else None
+    if _text(suite) and seed == plan.seeds[0] and not plan.post_hoc_only:  # deterministic: one fit per suite
         reference = text_reference(train_data, test)
         rows += _rows(suite, REFERENCE, seed, "clean", {k: reference[k] for k in (*TEXT_CALIBRATION, "seconds")})
         log(f"{suite.name} {REFERENCE}: {reference['seconds']:.0f} s")
     clean: dict[str, np.ndarray] = {}
     seeds: dict[str, int] = {}
-    for arm in (*(suite.arms or plan.arms), *((AA_ARM,) if plan.aa_seeds else ())):
+    arms = (*(suite.arms or plan.arms), *((AA_ARM,) if plan.aa_seeds else ()))
+    for arm in (a for a in arms if a in SCALED) if plan.post_hoc_only else arms:
         method, settings = ARMS[arm]
         started = time.perf_counter()
         trained_seed = plan.aa_seeds[plan.seeds.index(seed)] if arm == AA_ARM else seed
@@ -356,7 +364,7 @@ def run_unit(plan: Plan, suite: Suite, seed: int, log: Callable[[str], None] = p
         rows += measured
         clean.update(probs)
         seeds.update(dict.fromkeys(probs, trained_seed))
-        if arm in suite.low_data or (arm == AA_ARM and "softmax" in suite.low_data):
+        if not plan.post_hoc_only and (arm in suite.low_data or (arm == AA_ARM and "softmax" in suite.low_data)):
             fractions = [f for f in plan.fractions if f < suite.train_fraction]
             sweep = low_data_sweep(train_data, test, suite.dataset, [method], fractions, equal_steps=True, **common)
             for fraction, accuracy, ece in zip(*(sweep[method][k] for k in ("fraction", "accuracy", "ece"))):
@@ -587,16 +595,79 @@ def add_note(path: Path, note: str) -> None:
     path.write_text(json.dumps(payload, indent=0))
 
 
-def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float, kept: int = 0) -> None:
-    """``results.json`` (rows, performance, plan, wall time, and how many units an earlier, stopped run
-    had finished: ``seconds`` leaves their time out) and ``results.csv`` (the rows)."""
+TIMES = ("epoch_seconds", "images_per_second", "seconds_per_1000", "recalibration_seconds", "seconds")
+"""Measures that are times: a pass that measures again cannot repeat them, so :func:`merge_rows` never
+compares them."""
+RTOL, ATOL = 1e-4, 1e-6
+"""How far a number measured again may lie from the one in the file (:func:`merge_rows`): float32
+rounding on the same machine, nowhere near what another model would give."""
+
+
+def _key(row: dict) -> tuple:
+    return row["suite"], row["method"], row["seed"], row["condition"], row["measure"]
+
+
+def merge_rows(kept: list[dict], again: list[dict]) -> tuple[list[dict], dict[str, float]]:
+    """``kept`` with the rows of ``again`` it lacks appended (in ``again``'s order, so that the i-th value
+    of each new row still comes from the plan's i-th unit), and what was checked: {"checked": rows of
+    ``again`` that ``kept`` holds too, times aside; "added"; "largest_difference": the largest
+    |again − kept| among the checked}.
+
+    Raises an ArgumentError naming the first few rows whose values differ by more than
+    :data:`RTOL` / :data:`ATOL`: the models trained again are not the models of ``kept``, and rows of
+    the two could not be paired."""
+    values = {_key(row): row["value"] for row in kept}
+    shared = [(row, values[_key(row)]) for row in again if _key(row) in values and row["measure"] not in TIMES]
+    differ = [(row, value) for row, value in shared
+              if not np.isclose(row["value"], value, rtol=RTOL, atol=ATOL, equal_nan=True)]
+    if differ:
+        shown = "; ".join(f"{row['suite']} {row['method']} seed {row['seed']} {row['condition']} {row['measure']}: "
+                          f"{value:.6g} in the file, {row['value']:.6g} now" for row, value in differ[:5])
+        raise ArgumentError(f"{len(differ)} of {len(shared)} numbers measured again differ from the results "
+                            f"file, so the models trained again are not its models: {shown}")
+    added = [row for row in again if _key(row) not in values]
+    largest = max((abs(row["value"] - value) for row, value in shared if np.isfinite(row["value"])), default=0.0)
+    return kept + added, {"checked": len(shared), "added": len(added), "largest_difference": float(largest)}
+
+
+def add_post_hoc(out_dir: Path, log: Callable[[str], None] = print) -> dict[str, float]:
+    """Add to ``out_dir/results.json`` the recalibrated rows (``"<arm>+best"``, with their paired bootstrap)
+    of results made before them, without running their attacks, latent fits and low-data runs again: the
+    arms of :data:`SCALED` are trained again with the file's plan and seeds and measured as
+    :attr:`Plan.post_hoc_only` says, every number the file already holds is checked against it
+    (:func:`merge_rows`: the same models, or an error and the file untouched), and the rest is added.
+    Units are kept under ``out_dir/units`` as :func:`run` keeps them. Records the pass in the file's
+    ``post_hoc_pass`` and returns it."""
+    path = out_dir / "results.json"
+    if not path.is_file():
+        raise ArgumentError(f"{path}: no results to add to; run the benchmark first")
+    payload = json.loads(path.read_text())
+    plan = dataclasses.replace(plan_from_description(payload["plan"]), post_hoc_only=True)
+    started = time.perf_counter()
+    rows = run(plan, log=log, units_dir=out_dir / "units")
+    merged, checked = merge_rows(payload["rows"], rows)
+    record = {**checked, "wall_seconds": time.perf_counter() - started, "arms": list(SCALED)}
+    payload.update(rows=merged, post_hoc_pass=record)
+    with atomic_write(path) as f:
+        f.write(json.dumps(payload, indent=0).encode())
+    _write_csv(out_dir, merged)
+    return record
+
+
+def _write_csv(out_dir: Path, rows: list[dict]) -> None:
     import csv
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"plan": plan_description(plan), "wall_seconds": seconds, "kept_units": kept, "performance": perf,
-               "rows": rows}
-    (out_dir / "results.json").write_text(json.dumps(payload, indent=0))
     with open(out_dir / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_results(out_dir: Path, rows: list[dict], perf: dict, plan: Plan, seconds: float, kept: int = 0) -> None:
+    """``results.json`` (rows, performance, plan, wall time, and how many units an earlier, stopped run
+    had finished: ``seconds`` leaves their time out) and ``results.csv`` (the rows)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"plan": plan_description(plan), "wall_seconds": seconds, "kept_units": kept, "performance": perf,
+               "rows": rows}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=0))
+    _write_csv(out_dir, rows)

@@ -505,6 +505,19 @@ def _sizing(plan: dict, wall_seconds: float, kept: int = 0) -> str:
     return text + f"Wall time of this run: {wall_seconds / 60:.0f} minutes."
 
 
+def _post_hoc_pass(payload: dict) -> str:
+    """How the recalibrated rows were added after the run (:func:`explorer.jobs.benchmark.add_post_hoc`),
+    if they were; "" otherwise."""
+    done = payload.get("post_hoc_pass")
+    if not done:
+        return ""
+    return (f" The *+best* rows were measured in a separate pass (`benchmark --add-post-hoc`, "
+            f"{done['wall_seconds'] / 60:.0f} minutes), which trained {', '.join(done['arms'])} again with this "
+            f"plan and these seeds and measured only their calibration: the {done['checked']:,} numbers it "
+            f"measured again (times aside) matched this file's, the largest difference "
+            f"{done['largest_difference']:.1g}, so its rows are of the same models.")
+
+
 def _own_vc(plan: dict) -> str:
     """The suites' datasets whose VC default differs from the objective's own (DatasetInfo.paper_vc)."""
     names = dict.fromkeys(suite["dataset"] for suite in plan.get("suites", []))
@@ -532,7 +545,8 @@ def render(results: Results, figure_dir: Path, figure_link: str, write_figures: 
         f"{OBJECTIVE_DEFAULTS['released']['lambda_kl']:g}), kept for comparison; *+ts*: temperature-scaled"
         + (f"; {BEST_WORDS}." if _has_best(results) else "."))]
     suites = plan.get("suites", [])
-    parts.append(_sizing(plan, results.payload.get("wall_seconds", 0), results.payload.get("kept_units", 0)))
+    parts.append(_sizing(plan, results.payload.get("wall_seconds", 0), results.payload.get("kept_units", 0))
+                 + _post_hoc_pass(results.payload))
     scope = ("The clean rows' intervals include the paired bootstrap over test examples." if _bootstrapped(results)
              else "This run stored no bootstrap over test examples (it predates it): every interval is over "
                   "seeds only, and the clean rows' are narrower than they should be.")

@@ -190,3 +190,52 @@ def test_a_stopped_run_goes_on_where_it_stopped(tmp_path, monkeypatch):
     assert benchmark.kept_units(other, tmp_path) == 0
     next(tmp_path.rglob("*seed0.json")).write_text('{"rows": [')  # cut short
     assert benchmark.kept_units(plan, tmp_path) == 1
+
+
+def test_add_post_hoc_puts_back_the_recalibrated_rows_of_the_same_models(quick, tmp_path):
+    """Results made before the +best rows get them from a pass that trains only the recalibrated arms: the
+    rows come back as the full run measured them, every number measured again is checked, the report
+    says so."""
+    import shutil
+
+    out = tmp_path / "older"
+    shutil.copytree(quick, out, ignore=shutil.ignore_patterns("units"))
+    path = out / "results" / "results.json"
+    full = json.loads(path.read_text())
+    older = [r for r in full["rows"] if "+best" not in r["method"] + r["condition"]]
+    path.write_text(json.dumps({**full, "rows": older}))
+
+    assert main(["benchmark", "--add-post-hoc", "--out-dir", str(out)]) == 0
+    after = json.loads(path.read_text())
+    key = benchmark._key
+    assert after["rows"][:len(older)] == older  # what the file held stays, in its order
+    assert sorted(map(key, after["rows"])) == sorted(map(key, full["rows"]))
+    measured = {key(r): r["value"] for r in full["rows"]}
+    added = after["rows"][len(older):]
+    assert added and all(np.isclose(r["value"], measured[key(r)], rtol=1e-4, atol=1e-6) for r in added
+                         if r["measure"] not in benchmark.TIMES)
+    done = after["post_hoc_pass"]
+    assert done["added"] == len(added) and done["checked"] > 100 and done["largest_difference"] <= 1e-4
+    # only the recalibrated arms were trained again, and nothing past the corruptions was measured
+    assert not any(r["method"] in ("gaussian", "lgm", "vc-released") for r in added)
+    assert "separate pass (`benchmark --add-post-hoc`" in (out / "results.md").read_text()
+
+
+def test_add_post_hoc_refuses_models_that_are_not_the_file_s(tmp_path, monkeypatch):
+    from explorer.core.errors import ArgumentError
+
+    row = {"suite": "s", "method": "softmax", "seed": 0, "condition": "clean", "measure": "ece", "value": 0.05}
+    best = {**row, "method": "softmax+best", "value": 0.01}
+    kept = [row, {**row, "measure": "epoch_seconds", "value": 3.0}]
+    merged, checked = benchmark.merge_rows(kept, [{**row, "value": 0.05000001}, {**kept[1], "value": 9.0}, best])
+    assert merged == [*kept, best] and checked["checked"] == 1 and checked["added"] == 1  # times never compared
+    with pytest.raises(ArgumentError, match="1 of 1 numbers measured again differ.*softmax seed 0 clean ece: 0.05"):
+        benchmark.merge_rows(kept, [{**row, "value": 0.06}, best])
+
+    path = tmp_path / "results" / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"plan": benchmark.plan_description(benchmark.QUICK), "rows": kept}))
+    monkeypatch.setattr(benchmark, "run", lambda plan, log, units_dir: [{**row, "value": 0.06}, best])
+    assert main(["benchmark", "--add-post-hoc", "--out-dir", str(tmp_path)]) == 1
+    assert json.loads(path.read_text())["rows"] == kept  # the file untouched
+    assert main(["benchmark", "--add-post-hoc", "--out-dir", str(tmp_path / "none")]) == 1
