@@ -55,10 +55,9 @@ def run(args: argparse.Namespace) -> None:
     if args.performance_only:
         benchmark.remeasure_performance(raw, log=say)
     elif args.add_post_hoc:
-        check_writable(raw / "results.json")
         added = benchmark.add_post_hoc(raw, log=say)
         say(f"added {added['added']} rows; {added['checked']} numbers measured again matched the file's "
-            f"(largest difference {added['largest_difference']:.2g})")
+            f"(largest relative difference {added['largest_difference']:.2g})")
     elif not args.report_only:
         plan = (benchmark.QUICK if args.quick else benchmark.CIFAR10 if args.cifar10 else
                 benchmark.TEXT if args.text else benchmark.FULL)

@@ -43,8 +43,8 @@ from explorer.core.checkpoints import validation_split
 from explorer.core.errors import ArgumentError
 from explorer.core.data import DATASETS, Dataset, dataset_info, load_dataset, readable_by, subset_indices
 from explorer.core.implied import reference_head
-from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, RECALIBRATOR, REFERENCE, TS
-from explorer.jobs.runs import low_data_sweep
+from explorer.jobs.results import AA_ARM, BEST, BOOTSTRAP, RECALIBRATOR, REFERENCE, TS, Results
+from explorer.jobs.runs import check_writable, low_data_sweep
 from explorer.jobs.training import Progress, train
 from explorer.jobs.verdicts import AA, VC, clean_pairs
 from explorer.measure.attacks import robust_accuracy
@@ -129,9 +129,10 @@ class Plan:
     and log p(z) use, fitted on the model's validation latents."""
     post_hoc_only: bool = False
     """Train only the arms of :data:`SCALED` and measure only what their rows hold before the attacks:
-    training (epochs, per-epoch NLL), clean, validation and corrupted calibration with every post-hoc map,
-    and the paired bootstrap; no attack, latent fit, out-of-distribution set, low-data run or text
-    reference. What :func:`add_post_hoc` runs to add recalibrated rows to results made before them."""
+    training (epoch times and NLLs), clean, validation and corrupted calibration with every post-hoc map,
+    the fit of the validation latents, and the paired bootstrap; no attack, test latent fit,
+    out-of-distribution set, low-data run or text reference. What :func:`add_post_hoc` runs to add
+    recalibrated rows to results made before them."""
 
 
 _LONG = ("softmax", "lgm", "vc", "vc-released")
@@ -234,7 +235,7 @@ def measure_model(model, suite: Suite, arm: str, seed: int, plan: Plan, train_da
                   test: Dataset, train_config, ood_test: Dataset | None) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Every measurement of one trained model, as rows (see :func:`run`), and its clean test
     probabilities, {row name (the arm, ``"<arm>+ts"`` and ``"<arm>+best"``): (N, K)}, for
-    :func:`bootstrap_rows`."""
+    :func:`bootstrap_rows`. With :attr:`Plan.post_hoc_only`, nothing after the corruptions."""
     model.eval()
     test, ood_test = readable_by(test, model), ood_test if ood_test is None else readable_by(ood_test, model)
     y = test.y.numpy()
@@ -431,7 +432,8 @@ def _keep_unit(folder: Path | None, suite: Suite, seed: int, rows: list[dict]) -
             f.write(json.dumps({"rows": rows}).encode())
 
 
-def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None = None) -> list[dict]:
+def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None = None,
+        check: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Train every (suite, seed, arm) of ``plan`` and measure it.
 
     Returns rows ``{"suite", "dataset", "d", "method", "seed", "condition", "measure", "value"}``
@@ -451,6 +453,10 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
 
     ``units_dir``: each finished unit's rows are kept there, and a unit already kept for this very plan
     is read back instead of run again, so a run that was stopped goes on where it stopped.
+
+    ``check``: called with each unit's rows as it finishes or is read back, before it is kept; what it
+    raises stops the run (units not yet started are cancelled), so that a run bound to fail fails early.
+    With :attr:`Plan.post_hoc_only` the run trains and measures only what that field says.
     """
     check_plan(plan)
     folder = _units_folder(units_dir, plan)  # hashed now: the code this run imported, not a later edit
@@ -458,11 +464,15 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
     done: dict[int, list[dict]] = {}
     for i, (suite, seed) in enumerate(units):
         if (kept := _kept_unit(folder, suite, seed)) is not None:
+            if check is not None:
+                check(kept)
             done[i] = kept
             log(f"{suite.name} seed {seed}: kept from an earlier run")
     todo = [i for i in range(len(units)) if i not in done]
 
     def finished(i: int, rows: list[dict]) -> None:
+        if check is not None:
+            check(rows)
         done[i] = rows
         _keep_unit(folder, *units[i], rows)
         log(f"{units[i][0].name} seed {units[i][1]}: done ({len(done)} of {len(units)} units)")
@@ -477,8 +487,13 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited torch threads
     with ProcessPoolExecutor(plan.workers, mp_context=context) as pool:
         futures = {pool.submit(_run_unit_alone, plan, *units[i]): i for i in todo}
-        for future in as_completed(futures):
-            finished(futures[future], future.result())
+        try:
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+        except BaseException:  # leaving the pool waits for its units: only for those already running
+            for future in futures:
+                future.cancel()
+            raise
     return [row for i in range(len(units)) for row in done[i]]
 
 
@@ -598,24 +613,33 @@ def add_note(path: Path, note: str) -> None:
 TIMES = ("epoch_seconds", "images_per_second", "seconds_per_1000", "recalibration_seconds", "seconds")
 """Measures that are times: a pass that measures again cannot repeat them, so :func:`merge_rows` never
 compares them."""
-RTOL, ATOL = 1e-4, 1e-6
-"""How far a number measured again may lie from the one in the file (:func:`merge_rows`): float32
-rounding on the same machine, nowhere near what another model would give."""
+RTOL, ATOL = 1e-4, 1e-12
+"""How far a number measured again may lie from the one in the file (:func:`merge_rows`). The same code,
+seeds and thread count reproduce a model's numbers exactly on one machine; 1e-4 relative leaves room for
+a different order of float32 sums, nowhere near the difference another model makes. No absolute slack
+to speak of: the bootstrap variances are 1e-6 to 1e-4."""
 
 
 def _key(row: dict) -> tuple:
     return row["suite"], row["method"], row["seed"], row["condition"], row["measure"]
 
 
-def merge_rows(kept: list[dict], again: list[dict]) -> tuple[list[dict], dict[str, float]]:
-    """``kept`` with the rows of ``again`` it lacks appended (in ``again``'s order, so that the i-th value
-    of each new row still comes from the plan's i-th unit), and what was checked: {"checked": rows of
-    ``again`` that ``kept`` holds too, times aside; "added"; "largest_difference": the largest
-    |again − kept| among the checked}.
+def _recalibrated(row: dict) -> bool:
+    """Whether ``row`` is one the ``"+best"`` recalibration adds: a best-recalibrated method's, or a
+    paired bootstrap against one."""
+    return row["method"].endswith(BEST) or row["condition"].endswith(BEST)
 
-    Raises an ArgumentError naming the first few rows whose values differ by more than
-    :data:`RTOL` / :data:`ATOL`: the models trained again are not the models of ``kept``, and rows of
-    the two could not be paired."""
+
+def merge_rows(kept: list[dict], again: list[dict]) -> tuple[list[dict], dict[str, float]]:
+    """``kept`` with the best-recalibrated rows of ``again`` (:func:`_recalibrated`) it lacks appended, in
+    ``again``'s order (so that the i-th value of each new row still comes from the plan's i-th unit), and
+    what was checked: {"checked": rows of ``again`` that ``kept`` holds too, times aside; "added";
+    "largest_difference": the largest relative difference |again − kept| / |kept| among the checked}.
+
+    Raises an ArgumentError, and so adds nothing, where the rows measured again cannot be the models of
+    ``kept``: a value differs by more than :data:`RTOL`; a row other than a best-recalibrated one is
+    missing from ``kept`` (another plan, or names changed since); or a model behind an added row had
+    none of its numbers checked."""
     values = {_key(row): row["value"] for row in kept}
     shared = [(row, values[_key(row)]) for row in again if _key(row) in values and row["measure"] not in TIMES]
     differ = [(row, value) for row, value in shared
@@ -625,26 +649,47 @@ def merge_rows(kept: list[dict], again: list[dict]) -> tuple[list[dict], dict[st
                           f"{value:.6g} in the file, {row['value']:.6g} now" for row, value in differ[:5])
         raise ArgumentError(f"{len(differ)} of {len(shared)} numbers measured again differ from the results "
                             f"file, so the models trained again are not its models: {shown}")
+    missing = [row for row in again if _key(row) not in values and not _recalibrated(row)]
+    if missing:
+        shown = "; ".join(" ".join(map(str, _key(row))) for row in missing[:5])
+        raise ArgumentError(f"the results file lacks {len(missing)} rows measured again that are not "
+                            f"best-recalibrated ones, so it was made with another plan or other names: {shown}")
     added = [row for row in again if _key(row) not in values]
-    largest = max((abs(row["value"] - value) for row, value in shared if np.isfinite(row["value"])), default=0.0)
+    checked_models = {(row["suite"], row["method"], row["seed"]) for row, _ in shared}
+    unchecked = {(row["suite"], row["method"].removesuffix(BEST), row["seed"]) for row in added} - checked_models
+    if unchecked:
+        raise ArgumentError(f"no number of {len(unchecked)} models was measured again to check them against the "
+                            f"results file: {sorted(unchecked)[:5]}")
+    largest = max((abs(row["value"] - value) / abs(value) for row, value in shared if value and np.isfinite(value)),
+                  default=0.0)
     return kept + added, {"checked": len(shared), "added": len(added), "largest_difference": float(largest)}
 
 
 def add_post_hoc(out_dir: Path, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Add to ``out_dir/results.json`` the recalibrated rows (``"<arm>+best"``, with their paired bootstrap)
-    of results made before them, without running their attacks, latent fits and low-data runs again: the
-    arms of :data:`SCALED` are trained again with the file's plan and seeds and measured as
-    :attr:`Plan.post_hoc_only` says, every number the file already holds is checked against it
-    (:func:`merge_rows`: the same models, or an error and the file untouched), and the rest is added.
-    Units are kept under ``out_dir/units`` as :func:`run` keeps them. Records the pass in the file's
-    ``post_hoc_pass`` and returns it."""
+    """Add to ``out_dir/results.json`` the best-recalibrated rows (``"<arm>+best"``, with their paired
+    bootstrap) of results made before them, without running their attacks, latent fits and low-data runs
+    again: the arms of :data:`SCALED` are trained again with the file's plan and seeds and measured as
+    :attr:`Plan.post_hoc_only` says, every number the file already holds is checked against it as each
+    unit finishes (:func:`merge_rows`: the same models, or an error and the file untouched), and the
+    new rows are added. Units are kept under ``out_dir/units`` as :func:`run` keeps them. Records the pass
+    in the file's ``post_hoc_pass`` and returns it."""
     path = out_dir / "results.json"
     if not path.is_file():
         raise ArgumentError(f"{path}: no results to add to; run the benchmark first")
-    payload = json.loads(path.read_text())
-    plan = dataclasses.replace(plan_from_description(payload["plan"]), post_hoc_only=True)
+    payload = Results.load(path).payload
+    if any(_recalibrated(row) for row in payload["rows"]):
+        raise ArgumentError(f"{path} already holds best-recalibrated rows: nothing to add")
+    try:
+        plan = dataclasses.replace(plan_from_description(payload["plan"]), post_hoc_only=True)
+    except (KeyError, TypeError) as error:
+        raise ArgumentError(f"{path}: its plan is not one this version can run ({error})") from None
+    check_writable(path)
+    made_with = payload.get("performance", {}).get("machine", {}).get("torch")
+    if made_with and made_with != torch.__version__:
+        log(f"note: {path} was made with torch {made_with}, this is {torch.__version__}: its numbers may not "
+            "be reproduced, and then nothing is added")
     started = time.perf_counter()
-    rows = run(plan, log=log, units_dir=out_dir / "units")
+    rows = run(plan, log=log, units_dir=out_dir / "units", check=lambda unit: merge_rows(payload["rows"], unit))
     merged, checked = merge_rows(payload["rows"], rows)
     record = {**checked, "wall_seconds": time.perf_counter() - started, "arms": list(SCALED)}
     payload.update(rows=merged, post_hoc_pass=record)

@@ -354,7 +354,9 @@ def performance_section(results: Results) -> str:
         [[], *(results.get(suite, m, "validation", "recalibration_seconds") for m in results.methods(suite, aa=True))]))}
     if selection:
         lines.append(f"Choosing the *+best* recalibrator ({N_FOLDS}-fold cross-validation of {len(RECALIBRATORS)} "
-                     "recalibrators on the validation logits, then the winner's refit), seconds per model: "
+                     "recalibrators on the validation logits, then the winner's refit), seconds per model"
+                     + (" (in the separate pass that added them)" if results.payload.get("post_hoc_pass") else "")
+                     + ": "
                      + "; ".join(f"{suite} {fmt(seconds, 1)}" for suite, seconds in selection.items()) + ".")
     umap = perf.get("umap") or []
     if umap:
@@ -514,7 +516,7 @@ def _post_hoc_pass(payload: dict) -> str:
     return (f" The *+best* rows were measured in a separate pass (`benchmark --add-post-hoc`, "
             f"{done['wall_seconds'] / 60:.0f} minutes), which trained {', '.join(done['arms'])} again with this "
             f"plan and these seeds and measured only their calibration: the {done['checked']:,} numbers it "
-            f"measured again (times aside) matched this file's, the largest difference "
+            f"measured again (times aside) matched this file's, the largest relative difference "
             f"{done['largest_difference']:.1g}, so its rows are of the same models.")
 
 
