@@ -334,14 +334,14 @@ def decomposition_figure(parts: Mapping[str, Parts], score: str = "NLL", title: 
                           f"(%{{customdata:.0%}} of it)<br>{meaning[part][1]}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=total, y=names, mode="text", text=[f" {t:.3f}" for t in total], textposition="middle right",
-        name=score, showlegend=False, textfont_size=base.TICK_SIZE,
+        name=score, showlegend=False, textfont_size=base.TICK_SIZE, cliponaxis=False,  # a label may reach the margin
         hovertemplate=f"%{{y}}<br>{score} %{{x:.4f}}{unit} = calibration + refinement<extra></extra>"))
     reach = max(values.max(), 0.0)
     fig.update_layout(barmode="relative", bargap=0.35,
                       # above the bars, under the title: a fixed place in pixels whatever the number of rows
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"))
     fig.update_xaxes(title_text=f"{score} ({SCORE_UNITS[score] or 'no unit'})", showgrid=True, gridcolor="#e5e5e5",
-                     range=[min(values.min(), 0.0) * 1.1, reach * 1.2 or 1.0])  # room for the total's label
+                     range=[min(values.min(), 0.0) * 1.1, reach * 1.35 or 1.0])  # room for the total's label
     fig.update_yaxes(autorange="reversed", automargin=True)
     base.style(fig, title or f"{score}: calibration and refinement", height=240 + 70 * len(names))
     return fig.update_layout(width=WIDTH, margin_t=150)

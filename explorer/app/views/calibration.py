@@ -136,7 +136,7 @@ def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] |
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
     bands = reliability_bands(pred.probs, pred.labels, n_bins)
     mine = chosen[1] if chosen is not None and chosen[0] == pred.side else None
-    return reliability_diagram(bins, title=f"{pred.title} ({n_bins} bins)", highlight_bin=mine, bands=bands)
+    return reliability_diagram(bins, title=f"{pred.title}<br>({n_bins} bins)", highlight_bin=mine, bands=bands)
 
 
 @cache.shared_figure
