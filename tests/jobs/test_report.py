@@ -223,6 +223,22 @@ def test_the_report_names_the_best_recalibrator_comparisons_and_the_winners_and_
     assert "seconds per model: s d=16 11.2 ± 1.2." in text
 
 
+def test_the_report_says_where_the_chosen_recalibrator_did_worse_on_test_than_temperature_scaling():
+    from explorer.jobs.report import recalibrator_note
+
+    nll = [{**r, "measure": "nll"} for r in rows(**{"softmax+best": [0.25, 0.40], "softmax+ts": [0.30, 0.31],
+                                                    "vc+best": [0.20, 0.21], "vc+ts": [0.20, 0.21]})]
+    picks = [{"suite": "s d=16", "method": method, "seed": seed, "condition": "validation",
+              "measure": f"recalibrator:{name}", "value": 1.0}
+             for method, seed, name in (("softmax+best", 0, "vector"), ("softmax+best", 1, "isotonic"),
+                                        ("vc+best", 0, "temperature"), ("vc+best", 1, "temperature"))]
+    note = recalibrator_note(Results({"rows": nll + picks}), "s d=16")
+    assert note.endswith("Test NLL of the chosen recalibrator against temperature scaling of the same model: lower "
+                         "for 1, the same for 2 (temperature chosen), higher for 1 of 4 models (most: softmax seed 1, "
+                         "isotonic 0.400 against 0.310).")
+    assert recalibrator_note(Results({"rows": nll}), "s d=16") == ""  # no choice recorded: nothing to say
+
+
 def _ood_rows(measures: dict[str, dict[str, list[float]]]) -> list[dict]:
     """OOD rows of suite "s d=16" against "t": measures[method][measure] = per-seed values."""
     return [{"suite": "s d=16", "dataset": "s", "d": 16, "method": m, "seed": i, "condition": "ood:t", "measure": k,
