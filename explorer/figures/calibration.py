@@ -281,7 +281,7 @@ def smooth_reliability_diagram(smooth: Smooth, title: str = "") -> go.Figure:
     fig.update_yaxes(title_text="density", rangemode="tozero", row=2, col=1)
     base.style(fig, title or "Smoothed reliability diagram", height=720)
     fig.update_layout(
-        width=WIDTH, margin_t=110,
+        width=WIDTH, margin_t=110 + 24 * title.count("<br>"),  # the subtitle goes under every line of the title
         title_subtitle=dict(text=f"smECE = {smece:.3f}, kernel bandwidth σ = {bandwidth:.3f}",
                             font_size=base.TICK_SIZE + 2),
         legend=dict(orientation="h", x=0, xanchor="left", y=-0.13, yanchor="top"))

@@ -105,6 +105,11 @@ class Predictions:
         """The name, and the recalibration if any: "Model A: softmax, d = 2 + temperature scaling"."""
         return self.name if self.fix is None else f"{self.name} + {FIXES[self.fix]}"
 
+    @property
+    def figure_title(self) -> str:
+        """:attr:`title` with the recalibration on a line of its own, for a figure's narrow title or axis."""
+        return self.name if self.fix is None else f"{self.name}<br>+ {FIXES[self.fix]}"
+
 
 def fitted_caption(preds: list[Predictions]) -> str | None:
     """What each recalibration fitted (its parameters and how they were chosen), or None without one."""
@@ -136,14 +141,14 @@ def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] |
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
     bands = reliability_bands(pred.probs, pred.labels, n_bins)
     mine = chosen[1] if chosen is not None and chosen[0] == pred.side else None
-    return reliability_diagram(bins, title=f"{pred.title}<br>({n_bins} bins)", highlight_bin=mine, bands=bands)
+    return reliability_diagram(bins, title=pred.figure_title + (f" ({n_bins} bins)" if pred.fix else f"<br>({n_bins} bins)"), highlight_bin=mine, bands=bands)
 
 
 @cache.shared_figure
 def smooth_figure(pred: Predictions) -> go.Figure:
     """The smoothed reliability diagram of one model's predictions, SmoothECE and its band
     (:func:`explorer.measure.smooth_calibration.smooth_reliability`): no bins to choose."""
-    return smooth_reliability_diagram(smooth_reliability(pred.probs, pred.labels), title=pred.title)
+    return smooth_reliability_diagram(smooth_reliability(pred.probs, pred.labels), title=pred.figure_title)
 
 
 def clicked_bin(points: list[dict]) -> int | None:
@@ -339,7 +344,7 @@ def interval_caption(n: int) -> str:
 def decomposition_figures(preds: list[Predictions]) -> tuple[go.Figure, go.Figure]:
     """NLL and Brier score of each set of predictions split into calibration and refinement
     (:mod:`explorer.measure.decompositions`): a recalibration can shrink only the first."""
-    parts = [{p.title: decompose(p.probs, p.labels) for p in preds}
+    parts = [{p.figure_title: decompose(p.probs, p.labels) for p in preds}
              for decompose in (nll_decomposition, brier_decomposition)]
     return decomposition_figure(parts[0], score="NLL"), decomposition_figure(parts[1], score="Brier")
 
