@@ -455,7 +455,8 @@ def run(plan: Plan, log: Callable[[str], None] = print, units_dir: Path | None =
     is read back instead of run again, so a run that was stopped goes on where it stopped.
 
     ``check``: called with each unit's rows as it finishes or is read back, before it is kept; what it
-    raises stops the run (units not yet started are cancelled), so that a run bound to fail fails early.
+    raises stops the run, so that a run bound to fail fails early: units not yet handed to a worker are
+    cancelled, and those already running (or queued for a worker, at most one more each) finish first.
     With :attr:`Plan.post_hoc_only` the run trains and measures only what that field says.
     """
     check_plan(plan)
@@ -691,7 +692,8 @@ def add_post_hoc(out_dir: Path, log: Callable[[str], None] = print) -> dict[str,
     started = time.perf_counter()
     rows = run(plan, log=log, units_dir=out_dir / "units", check=lambda unit: merge_rows(payload["rows"], unit))
     merged, checked = merge_rows(payload["rows"], rows)
-    record = {**checked, "wall_seconds": time.perf_counter() - started, "arms": list(SCALED)}
+    ran = {row["method"] for row in rows}
+    record = {**checked, "wall_seconds": time.perf_counter() - started, "arms": [a for a in SCALED if a in ran]}
     payload.update(rows=merged, post_hoc_pass=record)
     with atomic_write(path) as f:
         f.write(json.dumps(payload, indent=0).encode())

@@ -95,28 +95,35 @@ def recalibrator_note(results: Results, suite: str) -> str:
 
 def _against_ts(results: Results, suite: str) -> str:
     """How the chosen recalibrators did on the test split against temperature scaling of the same models
-    (test NLL, model by model), with the worst case: a choice made on a small validation split can be
-    worse on test than the simplest map."""
-    pairs = []  # (difference, method, seed, recalibrator, best NLL, ts NLL)
+    (test NLL, model by model, joined on the seed), with the worst case: a choice made on a small
+    validation split can be worse on test than the simplest map. A model whose choice was temperature
+    scaling is the same map; one missing either NLL is left out."""
+    def clean_nll(method: str) -> dict[int, float]:
+        return {row["seed"]: row["value"] for row in results.payload["rows"] if row["suite"] == suite
+                and row["method"] == method and row["condition"] == "clean" and row["measure"] == "nll"}
+
+    same, lower, higher = 0, 0, []  # higher: (difference, arm, seed, recalibrator, best NLL, ts NLL)
     for method in results.methods(suite, aa=True):
         if not method.endswith(BEST):
             continue
         arm = method.removesuffix(BEST)
-        best, ts = (results.get(suite, m, "clean", "nll") for m in (method, f"{arm}{TS}"))
-        picks = results.recalibrators(suite, method)
-        if len(best) == len(ts) == len(picks):
-            pairs += [(b - t, arm, seed, name, b, t) for b, t, (seed, name) in zip(best, ts, picks)]
-    if not pairs:
+        best, ts = clean_nll(method), clean_nll(f"{arm}{TS}")
+        for seed, name in results.recalibrators(suite, method):
+            b, t = best.get(seed, np.nan), ts.get(seed, np.nan)
+            if name == "temperature":
+                same += 1
+            elif np.isfinite(b) and np.isfinite(t):
+                lower += b <= t
+                higher += [(b - t, arm, seed, name, b, t)] if b > t else []
+    if not same + lower + len(higher):
         return ""
-    higher = [p for p in pairs if p[0] > 0]
-    same = sum(p[0] == 0 for p in pairs)  # temperature scaling chosen: the same map
     text = (f" Test NLL of the chosen recalibrator against temperature scaling of the same model: lower for "
-            f"{sum(p[0] < 0 for p in pairs)}, " + (f"the same for {same} (temperature chosen), " if same else "")
-            + f"higher for {len(higher)} of {len(pairs)} models")
+            f"{lower}, " + (f"the same for {same} (temperature chosen), " if same else "")
+            + f"higher for {len(higher)} of {same + lower + len(higher)} models")
     if not higher:
         return text + "."
     _, arm, seed, name, b, t = max(higher)
-    return text + f" (most: {NAMES.get(arm, arm)} seed {seed}, {name} {b:.3f} against {t:.3f})."
+    return text + f" (the largest gap: {NAMES.get(arm, arm)} seed {seed}, {name} {b:.3f} against {t:.3f})."
 
 
 def post_hoc_tally(rows: Sequence[tuple[str, ...]], b: str = "softmax") -> str:
@@ -544,7 +551,8 @@ def _post_hoc_pass(payload: dict) -> str:
         return ""
     return (f" The *+best* rows were measured in a separate pass (`benchmark --add-post-hoc`, "
             f"{done['wall_seconds'] / 60:.0f} minutes), which trained {', '.join(done['arms'])} again with this "
-            f"plan and these seeds and measured only their training and calibration: the {done['checked']:,} "
+            f"plan and these seeds and measured only their training, calibration and paired bootstrap: the "
+            f"{done['checked']:,} "
             f"numbers it measured again (times aside) matched this file's, the largest relative difference "
             f"{done['largest_difference']:.1g}, so its rows are of the same models.")
 

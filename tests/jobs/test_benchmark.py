@@ -189,6 +189,9 @@ def test_a_stopped_run_goes_on_where_it_stopped(tmp_path, monkeypatch):
     assert benchmark.kept_units(other, tmp_path) == 0
     next(tmp_path.rglob("*seed0.json")).write_text('{"rows": [')  # cut short
     assert benchmark.kept_units(plan, tmp_path) == 1
+    checked = []  # a check sees the units read back as well as the units run
+    rows = benchmark.run(plan, log=lambda line: None, units_dir=tmp_path, check=checked.append)
+    assert [unit[0]["seed"] for unit in checked] == [1, 0] and ran[-1] == ("digits", 0)
 
 
 def test_add_post_hoc_puts_back_the_recalibrated_rows_of_the_same_models(quick, tmp_path):

@@ -226,16 +226,18 @@ def test_the_report_names_the_best_recalibrator_comparisons_and_the_winners_and_
 def test_the_report_says_where_the_chosen_recalibrator_did_worse_on_test_than_temperature_scaling():
     from explorer.jobs.report import recalibrator_note
 
-    nll = [{**r, "measure": "nll"} for r in rows(**{"softmax+best": [0.25, 0.40], "softmax+ts": [0.30, 0.31],
-                                                    "vc+best": [0.20, 0.21], "vc+ts": [0.20, 0.21]})]
+    nll = [{**r, "measure": "nll"} for r in rows(**{"softmax+best": [0.25, 0.40], "vc+best": [0.20, 0.21],
+                                                    "vc+ts": [0.20, 0.21], "softmax'+best": [0.5]})]
+    nll += [{**r, "measure": "nll"} for r in reversed(rows(**{"softmax+ts": [0.30, 0.31]}))]  # joined on the seed
     picks = [{"suite": "s d=16", "method": method, "seed": seed, "condition": "validation",
               "measure": f"recalibrator:{name}", "value": 1.0}
              for method, seed, name in (("softmax+best", 0, "vector"), ("softmax+best", 1, "isotonic"),
-                                        ("vc+best", 0, "temperature"), ("vc+best", 1, "temperature"))]
+                                        ("vc+best", 0, "temperature"), ("vc+best", 1, "temperature"),
+                                        ("softmax'+best", 0, "matrix"))]  # no softmax'+ts: left out
     note = recalibrator_note(Results({"rows": nll + picks}), "s d=16")
     assert note.endswith("Test NLL of the chosen recalibrator against temperature scaling of the same model: lower "
-                         "for 1, the same for 2 (temperature chosen), higher for 1 of 4 models (most: softmax seed 1, "
-                         "isotonic 0.400 against 0.310).")
+                         "for 1, the same for 2 (temperature chosen), higher for 1 of 4 models (the largest gap: "
+                         "softmax seed 1, isotonic 0.400 against 0.310).")
     assert recalibrator_note(Results({"rows": nll}), "s d=16") == ""  # no choice recorded: nothing to say
 
 
