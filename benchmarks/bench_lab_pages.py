@@ -21,14 +21,14 @@ HOME = Path(__file__).resolve().parents[1] / "explorer" / "Home.py"
 PAIR = ("mnist-cnn-d16-softmax.pt", "mnist-cnn-d16-vc.pt")
 
 
-def page_seconds(page: str, query: dict, state: dict, tab: str | None = None) -> float:
-    """Seconds for one AppTest session: Home, then ``page`` (and its ``tab``), raising on any error shown."""
+def opened(page: str, query: dict, state: dict, timeout: int = 1800):
+    """One AppTest session as a browser opens it: Home with the URL's ``query``, the session's ``state``
+    (models A and B, set after Home's first run), then ``page``. Returns the AppTest after the page's run."""
     from streamlit.testing.v1 import AppTest
 
     from explorer.app import guide
 
-    started = time.perf_counter()
-    app = AppTest.from_file(str(HOME), default_timeout=1800)
+    app = AppTest.from_file(str(HOME), default_timeout=timeout)
     for key, value in query.items():
         app.query_params[key] = value
     app.run()
@@ -36,11 +36,23 @@ def page_seconds(page: str, query: dict, state: dict, tab: str | None = None) ->
         app.session_state[key] = value
     app.switch_page(guide.page(page).script_from_home)
     app.run()
+    return app
+
+
+def raise_shown(app) -> None:
+    """Raise on any exception or error the session shows."""
+    if app.exception or app.error:
+        raise RuntimeError([e.value for e in [*app.exception, *app.error]])
+
+
+def page_seconds(page: str, query: dict, state: dict, tab: str | None = None) -> float:
+    """Seconds for one AppTest session: Home, then ``page`` (and its ``tab``), raising on any error shown."""
+    started = time.perf_counter()
+    app = opened(page, query, state)
     if tab is not None:
         app.session_state["shift_tab"] = tab  # what clicking the tab does: only the open tab runs
         app.run()
-    if app.exception or app.error:
-        raise RuntimeError([e.value for e in [*app.exception, *app.error]])
+    raise_shown(app)
     return time.perf_counter() - started
 
 

@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-HOME = ROOT / "explorer" / "Home.py"
+sys.path.insert(0, str(Path(__file__).parent))  # bench_maps and bench_lab_pages beside this script
 PAIRS = {"MNIST d = 2": ("mnist-cnn-d2-softmax.pt", "mnist-cnn-d2-vc.pt"),
          "MNIST d = 16": ("mnist-cnn-d16-softmax.pt", "mnist-cnn-d16-vc.pt")}
 SETTINGS = {"local miscalibration": ("miscalibration", 100), "confidence gap to the Gaussians": ("gaussian gap", 100),
@@ -33,7 +32,6 @@ SETTINGS = {"local miscalibration": ("miscalibration", 100), "confidence gap to 
 
 
 def latents(n: int):
-    sys.path.insert(0, str(Path(__file__).parent))  # bench_maps beside this script
     from bench_maps import latents as gaussian_classes
 
     return gaussian_classes(n, d=16)
@@ -76,26 +74,16 @@ def flagged_shares(low: float, fields: int, n: int = 5000) -> str:
 
 def page_seconds(query: dict, state: dict, color_by: str, coverage: int, points: int | None = None) -> float:
     """Seconds for one AppTest session: Home, the Latent space page, the colour and the coverage set."""
-    from streamlit.testing.v1 import AppTest
-
-    from explorer.app import guide
+    from bench_lab_pages import opened, raise_shown
 
     started = time.perf_counter()
-    app = AppTest.from_file(str(HOME), default_timeout=1200)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    for key, value in state.items():
-        app.session_state[key] = value
-    app.switch_page(guide.page("latent_space").script_from_home)
-    app.run()
+    app = opened("latent_space", query, state, timeout=1200)
     if points is not None:
         next(s for s in app.selectbox if s.label == "Points drawn (at most)").set_value(points).run()
     next(r for r in app.radio if r.label == "Colour by").set_value(color_by).run()
     if coverage != 100:
         next(s for s in app.slider if s.label == "Coverage (%)").set_value(coverage).run()
-    if app.exception or app.error:
-        raise RuntimeError([e.value for e in [*app.exception, *app.error]])
+    raise_shown(app)
     return time.perf_counter() - started
 
 
