@@ -167,13 +167,13 @@ def local_miscalibration(latents, confidence, correct, bandwidth: float | None =
         radius[rows] = np.sqrt(h2)
         w32 = (d2 <= h2[:, None]).astype(np.float32)  # ties at h all count
         w = w32.astype(np.float64)
-        total, expected = w.sum(1), w @ c_refs
+        total, expected = w.sum(1), w @ c_refs  # 0/1 weights: Σw² = Σw, so Kish's (Σw)² / Σw² is Σw
         low_count, high_count = np.quantile(w32 @ simulated, tails, axis=1)  # right answers under calibration
         with np.errstate(divide="ignore", invalid="ignore"):
             gap[rows] = (expected - (w32 @ right)) / total
             null_low[rows], null_high[rows] = (expected - high_count) / total, (expected - low_count) / total
             se[rows] = np.sqrt(w @ variance) / total  # w² = w
-            effective[rows] = np.where(total > 0, total ** 2 / w.sum(1), 0.0)
+            effective[rows] = total
     if not (radius > 0).any():
         raise ArgumentError("the latents do not vary: no bandwidth separates them")
     h_median = float(np.median(radius))
