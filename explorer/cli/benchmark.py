@@ -33,8 +33,9 @@ def add_parser(subparsers) -> None:
     again.add_argument("--add-post-hoc", action="store_true",
                        help="add the best-recalibrated (+best) rows to OUT_DIR/results/results.json made before "
                             "them: train softmax, VC and softmax' again with its plan and seeds, measure only "
-                            "their calibration, check every number the file already holds, add the rest, and "
-                            "re-render (a fraction of the full run's time; kept unit by unit)")
+                            "their training and calibration, check every number the file already holds, add the "
+                            "best-recalibrated rows, and re-render (a fraction of the full run's time; kept unit "
+                            "by unit)")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -141,7 +141,8 @@ def reliability_figure(pred: Predictions, n_bins: int, chosen: tuple[str, int] |
     bins = reliability_bins(pred.probs, pred.labels, n_bins)
     bands = reliability_bands(pred.probs, pred.labels, n_bins)
     mine = chosen[1] if chosen is not None and chosen[0] == pred.side else None
-    return reliability_diagram(bins, title=pred.figure_title + (f" ({n_bins} bins)" if pred.fix else f"<br>({n_bins} bins)"), highlight_bin=mine, bands=bands)
+    fix = f"+ {FIXES[pred.fix]} " if pred.fix else ""
+    return reliability_diagram(bins, title=f"{pred.name}<br>{fix}({n_bins} bins)", highlight_bin=mine, bands=bands)
 
 
 @cache.shared_figure
